@@ -1,0 +1,133 @@
+//! The provider contract.
+//!
+//! A provider (fake, kubernetes, aws, ...) turns a store's configuration into a [`StoreClient`]; a store client
+//! answers *what to fetch* requests ([`RemoteKey`], [`FindQuery`]) with raw [`RemoteValue`]s. Everything ESO does
+//! with a value afterwards (`property` selection, decoding, key conversion, templating) happens in
+//! `external-secrets-core`, so that the same remote key wanted by many ExternalSecrets is one request, and a
+//! client can answer many keys in one batched call.
+
+mod error;
+mod registry;
+
+
+pub use error::{ErrorCategory, ProviderError};
+pub use registry::{ProviderRegistry, StoreContext, StoreKind};
+pub use external_secrets_core::{RemoteValue, SecretBytes};
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use external_secrets_api::SecretStoreSpec;
+
+/// `remoteRef.metadataPolicy`: fetch the value itself, or the metadata (tags, labels) describing it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MetadataPolicy {
+    /// The secret's value (the default).
+    #[default]
+    None,
+    /// The secret's metadata, rendered by the provider as a JSON object (AWS: tags).
+    Fetch,
+}
+
+/// One thing to read from a store: the unit of de-duplication and batching.
+///
+/// `property`, decoding and conversion are not part of it on purpose: two `data[]` entries that take two
+/// properties of one remote secret share one `RemoteKey`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RemoteKey {
+    /// The provider's name, path or ARN of the secret (before any store `prefix`; the provider adds it).
+    pub key: String,
+    /// Provider-specific version selector (AWS SM: stage or `uuid/<id>`; SSM: number or label).
+    pub version: Option<String>,
+    /// Whether the value or its metadata is wanted.
+    pub metadata_policy: MetadataPolicy,
+}
+
+impl RemoteKey {
+    /// A key for the current value, no version, no metadata.
+    pub fn value(key: impl Into<String>) -> Self {
+        Self { key: key.into(), version: None, metadata_policy: MetadataPolicy::None }
+    }
+}
+
+/// `dataFrom[].find`: which remote secrets to list and read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FindQuery {
+    /// Provider-specific scope (AWS SM: name prefix; SSM: parameter path).
+    pub path: Option<String>,
+    /// Unanchored RE2-style regular expression on the remote name.
+    pub name_regexp: Option<String>,
+    /// Tag (or label) equality filters, all of which must match.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What a store can do, as shown in the `CAPABILITIES` column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capabilities {
+    ReadOnly,
+    WriteOnly,
+    ReadWrite,
+}
+
+impl Capabilities {
+    /// The ESO spelling used in `status.capabilities`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capabilities::ReadOnly => "ReadOnly",
+            Capabilities::WriteOnly => "WriteOnly",
+            Capabilities::ReadWrite => "ReadWrite",
+        }
+    }
+}
+
+/// The outcome of a store validation that did not fail outright.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Validation {
+    /// The store works (ESO reason `Valid`).
+    Ready,
+    /// Validation could not tell (ESO reason `ValidationUnknown`), e.g. referent authentication.
+    Unknown,
+}
+
+/// A client for one store, with the identity that store configures.
+///
+/// Implementations are cheap to share (`Arc<dyn StoreClient>`) and are reused across reconciles until the
+/// store changes; they must never put a secret value into an error, a log line or a `Debug` string.
+#[async_trait]
+pub trait StoreClient: Send + Sync {
+    /// Reads every key, one result per key in the same order. Providers batch where their API allows it; the
+    /// default reads them one by one with [`StoreClient::get`].
+    async fn get_many(&self, keys: &[RemoteKey]) -> Vec<Result<RemoteValue, ProviderError>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.get(key).await);
+        }
+        out
+    }
+
+    /// Reads one key. [`ProviderError::NotFound`] only when the store said so for real.
+    async fn get(&self, key: &RemoteKey) -> Result<RemoteValue, ProviderError>;
+
+    /// Lists and reads the secrets a `find` selects, keyed by their remote names.
+    async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, RemoteValue>, ProviderError>;
+
+    /// Checks that the store can be used (credentials resolve, endpoint answers).
+    async fn validate(&self) -> Result<Validation, ProviderError>;
+}
+
+/// A kind of store backend (`spec.provider.<name>`).
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The key under `spec.provider` this provider serves, spelled as in ESO (`aws`, `kubernetes`, `fake`).
+    fn name(&self) -> &'static str;
+
+    /// What stores of this provider can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Static validation of the configuration, without IO (used by the store controller and admission).
+    fn validate_spec(&self, spec: &SecretStoreSpec, kind: StoreKind) -> Result<(), ProviderError>;
+
+    /// Builds a client for the store described by `ctx`.
+    async fn client(&self, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError>;
+}

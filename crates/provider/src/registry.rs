@@ -1,0 +1,119 @@
+//! The set of providers this binary was built with, and the context a client is built from.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use external_secrets_api::SecretStoreSpec;
+
+use crate::{Provider, ProviderError};
+
+/// `SecretStore` or `ClusterSecretStore`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StoreKind {
+    SecretStore,
+    ClusterSecretStore,
+}
+
+impl StoreKind {
+    /// The Kubernetes kind name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::SecretStore => "SecretStore",
+            StoreKind::ClusterSecretStore => "ClusterSecretStore",
+        }
+    }
+}
+
+impl fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything a provider needs to build a client for one store.
+#[derive(Clone)]
+pub struct StoreContext {
+    pub kind: StoreKind,
+    pub name: String,
+    /// The store's own namespace (`SecretStore`); `None` for a `ClusterSecretStore`.
+    pub namespace: Option<String>,
+    /// For a `ClusterSecretStore` used by an ExternalSecret: that ExternalSecret's namespace, where references
+    /// without a namespace are resolved (ESO's "referent" authentication). `None` when validating the store.
+    pub referent_namespace: Option<String>,
+    pub spec: SecretStoreSpec,
+    /// A client with the operator's own identity, for TokenRequest and reading credential Secrets.
+    pub kube: kube::Client,
+}
+
+impl StoreContext {
+    /// The namespace a reference without `namespace` resolves to: the store's own for a `SecretStore`, the
+    /// ExternalSecret's for a `ClusterSecretStore` (none when validating a cluster store).
+    pub fn default_namespace(&self) -> Option<&str> {
+        self.namespace.as_deref().or(self.referent_namespace.as_deref())
+    }
+
+    /// Resolves the namespace of a reference (`secretRef`, `serviceAccountRef`) as ESO does: a `SecretStore`
+    /// may only read its own namespace; a `ClusterSecretStore` uses the explicit namespace or the referent one.
+    pub fn ref_namespace(&self, explicit: Option<&str>) -> Result<String, ProviderError> {
+        match self.kind {
+            StoreKind::SecretStore => {
+                let own = self.namespace.as_deref().unwrap_or_default();
+                match explicit {
+                    Some(ns) if ns != own => Err(ProviderError::InvalidConfig(format!(
+                        "a SecretStore may only reference its own namespace {own:?}, not {ns:?}"
+                    ))),
+                    _ => Ok(own.to_string()),
+                }
+            }
+            StoreKind::ClusterSecretStore => match explicit.or(self.referent_namespace.as_deref()) {
+                Some(ns) => Ok(ns.to_string()),
+                None => Err(ProviderError::InvalidConfig(
+                    "a ClusterSecretStore reference needs a namespace".to_string(),
+                )),
+            },
+        }
+    }
+}
+
+/// The providers compiled into this binary, keyed by their `spec.provider` name.
+#[derive(Clone, Default)]
+pub struct ProviderRegistry {
+    providers: BTreeMap<&'static str, Arc<dyn Provider>>,
+}
+
+impl ProviderRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a provider; the last one registered for a name wins.
+    pub fn with(mut self, provider: Arc<dyn Provider>) -> Self {
+        self.providers.insert(provider.name(), provider);
+        self
+    }
+
+    /// The names of the registered providers, sorted.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.providers.keys().copied().collect()
+    }
+
+    /// The provider a store spec names. A spec must name exactly one provider, and it must be one we have.
+    pub fn for_spec(&self, spec: &SecretStoreSpec) -> Result<Arc<dyn Provider>, ProviderError> {
+        let configured = spec.provider.configured_names();
+        match configured.as_slice() {
+            [] => Err(ProviderError::InvalidConfig("spec.provider names no provider".to_string())),
+            [name] => self.providers.get(name.as_str()).cloned().ok_or_else(|| {
+                ProviderError::Unsupported(format!(
+                    "provider {name:?} is not supported by this operator (supported: {})",
+                    self.names().join(", ")
+                ))
+            }),
+            many => Err(ProviderError::InvalidConfig(format!(
+                "spec.provider must name exactly one provider, found {}",
+                many.join(", ")
+            ))),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The local AWS endpoint: moto (Secrets Manager, SSM, STS) behind our small wrapper `hack/aws_endpoint.py`,
+//! which adds per-operation call counters and on-demand fault injection.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::process::{Component, free_port};
+use crate::{Error, cluster::http_get_ok, tools};
+
+/// A running local AWS endpoint.
+#[derive(Debug)]
+pub struct AwsEndpoint {
+    /// `http://127.0.0.1:<port>`; the same URL serves every service.
+    pub url: String,
+    pub port: u16,
+    /// A region the tests use.
+    pub region: String,
+    /// Static test credentials (moto does not check them unless auth enforcement is on).
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    component: Component,
+}
+
+/// Options for [`AwsEndpoint::start`].
+#[derive(Clone, Debug, Default)]
+pub struct AwsOptions {
+    /// Where the log goes; a temporary directory when `None`.
+    pub dir: Option<std::path::PathBuf>,
+    /// Leave the process running when this process exits (for `make cluster-up`).
+    pub detached: bool,
+}
+
+impl AwsEndpoint {
+    /// Creates the venv if needed and starts the endpoint on a free loopback port, waiting (bounded) for it.
+    pub fn start(opts: AwsOptions) -> Result<Self, Error> {
+        let python = tools::moto_python()?;
+        let dir = match opts.dir {
+            Some(d) => d,
+            None => tempfile::Builder::new().prefix("esr-aws-").tempdir()?.keep(),
+        };
+        std::fs::create_dir_all(&dir)?;
+        let port = free_port()?;
+        let mut cmd = Command::new(python);
+        cmd.arg(tools::repo_root().join("hack/aws_endpoint.py")).arg("--port").arg(port.to_string());
+        let mut component = Component::spawn("aws-endpoint", cmd, &dir.join("aws-endpoint.log"), opts.detached)?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = component.exited() {
+                return Err(Error::NotReady {
+                    component: "aws-endpoint (moto)".to_string(),
+                    why: format!("exited with {status}"),
+                    log: component.log.clone(),
+                    tail: component.log_tail(25),
+                });
+            }
+            if http_get_ok(port, "/_esr/health") {
+                break;
+            }
+            if Instant::now() > deadline {
+                let tail = component.log_tail(25);
+                component.stop();
+                return Err(Error::NotReady {
+                    component: "aws-endpoint (moto)".to_string(),
+                    why: "not answering after 60s".to_string(),
+                    log: component.log.clone(),
+                    tail,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(Self {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            region: "eu-west-1".to_string(),
+            access_key_id: "AKIAIOSFODNN7EXAMPLE".to_string(),
+            secret_access_key: "test-secret-access-key".to_string(),
+            component,
+        })
+    }
+
+    /// The PID of the endpoint process.
+    pub fn pid(&self) -> u32 {
+        self.component.pid()
+    }
+
+    /// Environment variables that point AWS SDKs (and ESO's endpoint overrides) at this endpoint.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL".into(), self.url.clone()),
+            ("AWS_SECRETSMANAGER_ENDPOINT".into(), self.url.clone()),
+            ("AWS_SSM_ENDPOINT".into(), self.url.clone()),
+            ("AWS_STS_ENDPOINT".into(), self.url.clone()),
+            ("AWS_REGION".into(), self.region.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), self.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY".into(), self.secret_access_key.clone()),
+        ]
+    }
+
+    /// Stops the endpoint.
+    pub fn stop(&mut self) {
+        self.component.stop();
+    }
+}

@@ -1,0 +1,71 @@
+//! Test support: a real local control plane and a local AWS endpoint, one of each per test binary.
+//!
+//! ```ignore
+//! #[tokio::test]
+//! async fn something() {
+//!     let cluster = external_secrets_testsupport::cluster().await;
+//!     let client = cluster.admin_client().await.unwrap();
+//!     let ns = cluster.namespace("something").await.unwrap();
+//! }
+//! ```
+//!
+//! Processes are stopped by PID: on drop, and by a reaper when the test process ends (statics are never
+//! dropped, and a test may panic). A failed start reports which component failed, why, and its log tail.
+
+pub mod aws;
+pub mod cluster;
+pub mod pki;
+pub mod process;
+pub mod tools;
+
+use std::sync::OnceLock;
+
+pub use aws::{AwsEndpoint, AwsOptions};
+pub use cluster::{Cluster, ClusterOptions, client_from_kubeconfig};
+
+/// Errors of the test environment. They say which component failed and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("test environment set-up failed: {0}")]
+    Setup(String),
+    #[error("{component} did not become ready ({why}); log {log}:\n{tail}", log = .log.display())]
+    NotReady { component: String, why: String, log: std::path::PathBuf, tail: String },
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("kubernetes: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(#[from] kube::config::KubeconfigError),
+}
+
+static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+static AWS: OnceLock<Result<AwsEndpoint, String>> = OnceLock::new();
+
+/// The control plane of this test binary, started on first use. Panics with the component's log tail if it
+/// cannot start: every test that needs it would fail anyway, and the message says why.
+#[allow(clippy::panic)]
+pub async fn cluster() -> &'static Cluster {
+    let result = tokio::task::spawn_blocking(|| {
+        CLUSTER.get_or_init(|| Cluster::start(ClusterOptions::default()).map_err(|e| e.to_string()))
+    })
+    .await;
+    match result {
+        Ok(Ok(cluster)) => cluster,
+        Ok(Err(e)) => panic!("{e}"),
+        Err(e) => panic!("starting the local cluster panicked: {e}"),
+    }
+}
+
+/// The local AWS endpoint of this test binary, started on first use (panics like [`cluster`]).
+#[allow(clippy::panic)]
+pub async fn aws() -> &'static AwsEndpoint {
+    let result = tokio::task::spawn_blocking(|| {
+        AWS.get_or_init(|| AwsEndpoint::start(AwsOptions::default()).map_err(|e| e.to_string()))
+    })
+    .await;
+    match result {
+        Ok(Ok(aws)) => aws,
+        Ok(Err(e)) => panic!("{e}"),
+        Err(e) => panic!("starting the local AWS endpoint panicked: {e}"),
+    }
+}
