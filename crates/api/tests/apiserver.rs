@@ -1,0 +1,247 @@
+//! The generated CRDs against a real kube-apiserver: they install, both versions are served from one schema,
+//! defaults and pruning behave as with ESO's CRDs, and unknown providers survive.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use external_secrets_api::{
+    ExternalSecret, ExternalSecretCreationPolicy, ExternalSecretDeletionPolicy, ExternalSecretStatus,
+    ExternalSecretStatusCondition, SecretStore, crds, v1beta1,
+};
+use external_secrets_testsupport::cluster;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::CustomResourceExt;
+use serde_json::json;
+
+const FIELD_MANAGER: &str = "external-secrets-api-tests";
+
+/// An admin client of this test binary's cluster, with the CRDs applied and established (bounded wait).
+async fn client_with_crds() -> kube::Client {
+    let client = cluster().await.admin_client().await.expect("admin client");
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    for crd in crds() {
+        let name = crd.metadata.name.clone().expect("CRD name");
+        api.patch(&name, &params, &Patch::Apply(&crd))
+            .await
+            .unwrap_or_else(|e| panic!("apply CRD {name}: {e}"));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for crd in crds() {
+        let name = crd.metadata.name.expect("CRD name");
+        loop {
+            let current = api.get(&name).await.expect("get CRD");
+            let established = current
+                .status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True");
+            if established {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "CRD {name} not established within 30s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    client
+}
+
+fn walkthrough_external_secret(name: &str) -> ExternalSecret {
+    serde_yaml::from_str(&format!(
+        r#"
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: {name}
+spec:
+  refreshInterval: 1h
+  secretStoreRef: {{name: aws-secretsmanager, kind: SecretStore}}
+  target: {{name: appsecret, creationPolicy: Owner}}
+  data:
+  - secretKey: app-db-username
+    remoteRef: {{key: prod/app/db, property: username}}
+"#
+    ))
+    .expect("walkthrough manifest")
+}
+
+#[tokio::test]
+async fn v1_and_v1beta1_objects_are_served_from_one_schema_with_eso_defaults() {
+    let client = client_with_crds().await;
+    let ns = cluster().await.namespace("api-versions").await.expect("namespace");
+    let v1_api: Api<ExternalSecret> = Api::namespaced(client.clone(), &ns);
+    let v1beta1_api: Api<v1beta1::ExternalSecret> = Api::namespaced(client, &ns);
+
+    v1_api
+        .create(&PostParams::default(), &walkthrough_external_secret("current"))
+        .await
+        .expect("create v1");
+    let legacy: v1beta1::ExternalSecret = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1beta1",
+        "kind": "ExternalSecret",
+        "metadata": {"name": "legacy"},
+        "spec": {
+            "secretStoreRef": {"name": "vault-backend", "kind": "ClusterSecretStore"},
+            "dataFrom": [{"extract": {"key": "secret/legacy", "decodingStrategy": "None"}}]
+        }
+    }))
+    .unwrap();
+    v1beta1_api
+        .create(&PostParams::default(), &legacy)
+        .await
+        .expect("create v1beta1");
+
+    let current = v1_api.get("current").await.expect("get v1");
+    assert_eq!(current.spec.refresh_interval, "1h");
+    assert_eq!(current.spec.target.creation_policy, ExternalSecretCreationPolicy::Owner);
+    assert_eq!(
+        current.spec.target.deletion_policy,
+        ExternalSecretDeletionPolicy::Retain,
+        "schema default"
+    );
+
+    // The v1beta1 object is stored as v1 and reads back through either version.
+    let legacy_as_v1 = v1_api.get("legacy").await.expect("get v1beta1 object as v1");
+    assert_eq!(legacy_as_v1.spec.refresh_interval, "1h0m0s", "schema default");
+    assert_eq!(
+        legacy_as_v1.spec.target.creation_policy,
+        ExternalSecretCreationPolicy::Owner,
+        "object default"
+    );
+    assert_eq!(
+        legacy_as_v1.spec.data_from[0].extract.as_ref().unwrap().key,
+        "secret/legacy"
+    );
+    let current_as_v1beta1 = v1beta1_api.get("current").await.expect("get v1 object as v1beta1");
+    assert_eq!(current_as_v1beta1.spec, current.spec);
+
+    // Selectable fields work.
+    let by_store = v1_api
+        .list(&ListParams::default().fields("spec.secretStoreRef.name=aws-secretsmanager"))
+        .await
+        .expect("list by field selector");
+    let names: Vec<_> = by_store
+        .items
+        .iter()
+        .filter_map(|es| es.metadata.name.as_deref())
+        .collect();
+    assert_eq!(names, ["current"]);
+}
+
+#[tokio::test]
+async fn explicit_nulls_are_pruned_and_then_defaulted_like_esos_crds() {
+    let client = client_with_crds().await;
+    let ns = cluster().await.namespace("api-nulls").await.expect("namespace");
+    // Helm renders unset values as null; ESO's schema (not nullable) drops them and applies the defaults.
+    let raw: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ExternalSecret::api_resource());
+    let object: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": {"name": "helm-rendered"},
+        "spec": {
+            "refreshInterval": null,
+            "secretStoreRef": {"name": "aws-secretsmanager", "kind": null},
+            "target": {"name": "appsecret", "creationPolicy": null, "template": null},
+            "data": [{"secretKey": "k", "remoteRef": {"key": "remote", "property": null}}]
+        }
+    }))
+    .unwrap();
+    raw.create(&PostParams::default(), &object)
+        .await
+        .expect("create with nulls");
+
+    let typed: Api<ExternalSecret> = Api::namespaced(client, &ns);
+    let es = typed.get("helm-rendered").await.expect("get");
+    assert_eq!(es.spec.refresh_interval, "1h0m0s");
+    assert_eq!(es.spec.secret_store_ref.as_ref().unwrap().kind, None);
+    assert_eq!(es.spec.target.creation_policy, ExternalSecretCreationPolicy::Owner);
+    assert!(es.spec.target.template.is_none());
+    assert_eq!(es.spec.data[0].remote_ref.property, None);
+}
+
+#[tokio::test]
+async fn status_is_applied_through_the_status_subresource_without_nulls() {
+    let client = client_with_crds().await;
+    let ns = cluster().await.namespace("api-status").await.expect("namespace");
+    let api: Api<ExternalSecret> = Api::namespaced(client, &ns);
+    api.create(&PostParams::default(), &walkthrough_external_secret("synced"))
+        .await
+        .expect("create");
+
+    let status = ExternalSecretStatus {
+        synced_resource_version: Some("1-abc".into()),
+        conditions: vec![ExternalSecretStatusCondition {
+            type_: "Ready".into(),
+            status: "True".into(),
+            reason: Some("SecretSynced".into()),
+            message: Some("secret synced".into()),
+            last_transition_time: None,
+        }],
+        ..Default::default()
+    };
+    let patch = json!({
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "status": status,
+    });
+    api.patch_status("synced", &PatchParams::apply(FIELD_MANAGER), &Patch::Apply(&patch))
+        .await
+        .expect("apply status");
+
+    let es = api.get("synced").await.expect("get");
+    let status = es.status.expect("status");
+    assert_eq!(status.synced_resource_version.as_deref(), Some("1-abc"));
+    assert_eq!(
+        status.condition("Ready").and_then(|c| c.reason.as_deref()),
+        Some("SecretSynced")
+    );
+    assert_eq!(status.refresh_time, None);
+}
+
+#[tokio::test]
+async fn stores_of_unimplemented_providers_survive_and_two_providers_are_rejected() {
+    let client = client_with_crds().await;
+    let ns = cluster().await.namespace("api-stores").await.expect("namespace");
+    let api: Api<SecretStore> = Api::namespaced(client, &ns);
+    let vault = json!({
+        "server": "http://vault.vault:8200",
+        "path": "secret",
+        "version": "v2",
+        "auth": {"tokenSecretRef": {"name": "vault-token", "key": "token"}}
+    });
+    let store: SecretStore = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "SecretStore",
+        "metadata": {"name": "vault-backend"},
+        "spec": {"provider": {"vault": vault}}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &store)
+        .await
+        .expect("create vault store");
+
+    let stored = api.get("vault-backend").await.expect("get");
+    assert_eq!(stored.spec.provider.configured_names(), ["vault"]);
+    assert_eq!(stored.spec.provider.other.get("vault"), Some(&vault), "not pruned");
+
+    let two: SecretStore = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "SecretStore",
+        "metadata": {"name": "two-providers"},
+        "spec": {"provider": {"vault": vault, "fake": {"data": []}}}
+    }))
+    .unwrap();
+    let err = api
+        .create(&PostParams::default(), &two)
+        .await
+        .expect_err("two providers must be rejected");
+    assert!(
+        matches!(err, kube::Error::Api(ref status) if status.code == 422),
+        "{err}"
+    );
+}

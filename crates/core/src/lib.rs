@@ -1,0 +1,23 @@
+//! ESO's semantics as pure functions over typed inputs: no IO here.
+//!
+//! - [`hash`]: the `data-hash` annotation, the `created-by` label, `status.syncedResourceVersion`.
+//! - [`field_manager`]: the field manager name target Secrets are written with.
+//! - [`duration`]: Go duration strings (`refreshInterval`).
+//! - [`keys`]: key conversion (`conversionStrategy`) and key validation.
+//! - [`decode`]: `decodingStrategy` and `nullBytePolicy`.
+//! - [`property`]: `remoteRef.property` selection and `extract` maps.
+//! - [`refresh`]: whether to sync now and when to requeue.
+
+pub mod decode;
+pub mod duration;
+pub mod field_manager;
+pub mod hash;
+pub mod keys;
+pub mod pipeline;
+pub mod property;
+pub mod refresh;
+pub mod request;
+pub mod target;
+pub mod value;
+
+pub use value::{RemoteValue, SecretBytes};

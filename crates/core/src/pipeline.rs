@@ -1,0 +1,553 @@
+//! From an ExternalSecret's spec to the data of its target Secret, in two pure steps around the provider IO:
+//!
+//! 1. [`plan`]: *what to fetch*, per store: the de-duplicated [`RemoteKey`]s of `data[]` and
+//!    `dataFrom[].extract`, and the `dataFrom[].find` queries.
+//! 2. [`build_data`]: given what the stores answered, ESO's pipeline: `dataFrom[]` in order (extract/find →
+//!    rewrite or key conversion → key validation → decoding → null-byte check; later entries win), then `data[]`
+//!    (property → decoding → null-byte check), overriding. A store's "not found" is skipped (and reported) unless
+//!    `deletionPolicy` is `Retain`, where it is an error — as in ESO.
+//!
+//! Every error names the entry at fault (`spec.data[1]`, `spec.dataFrom[0]`) and never a value.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use external_secrets_api::{
+    ExternalSecretConversionStrategy, ExternalSecretDataRemoteRef, ExternalSecretDecodingStrategy,
+    ExternalSecretDeletionPolicy, ExternalSecretMetadataPolicy, ExternalSecretNullBytePolicy, ExternalSecretSpec,
+    SecretStoreKind,
+};
+
+use crate::decode::{DecodeError, NullByteError, apply_null_byte_policy, decode};
+use crate::keys::{KeyError, convert_key, convert_keys, validate_keys};
+use crate::property::{ExtractError, PropertyError, extract_map_at, select_property};
+use crate::request::{FindQuery, MetadataPolicy, RemoteKey};
+use crate::value::RemoteValue;
+
+/// A store an entry reads from: the spec-level `secretStoreRef` or an entry's `sourceRef.storeRef`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StoreId {
+    pub kind: SecretStoreKind,
+    pub name: String,
+}
+
+/// What to fetch from one store.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StorePlan {
+    /// Distinct keys (sorted): one read each, however many entries want them.
+    pub keys: BTreeSet<RemoteKey>,
+    /// `dataFrom[]` index → its find query.
+    pub finds: BTreeMap<usize, FindQuery>,
+}
+
+/// What to fetch, per store.
+pub type FetchPlan = BTreeMap<StoreId, StorePlan>;
+
+/// What the stores answered. A key absent from `values` was not fetched (a bug, reported as such); `None` means
+/// the store said "not found".
+#[derive(Debug, Default)]
+pub struct Fetched {
+    pub values: HashMap<(StoreId, RemoteKey), Option<RemoteValue>>,
+    /// `dataFrom[]` index → the secrets its find matched.
+    pub finds: HashMap<usize, BTreeMap<String, RemoteValue>>,
+}
+
+/// The data of the target Secret, and the entries whose remote secret was missing (for events).
+#[derive(Debug, Default)]
+pub struct BuiltData {
+    pub data: BTreeMap<String, Vec<u8>>,
+    /// Human-readable descriptions of skipped entries, ESO's wording: `spec.data[0] (key=foo)`.
+    pub missing: Vec<String>,
+}
+
+/// What went wrong with one entry.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    #[error(transparent)]
+    Property(#[from] PropertyError),
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    NullByte(#[from] NullByteError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("secret {key:?} does not exist at the provider")]
+    NotFound { key: String },
+    #[error("invalid rewrite regexp {pattern:?}: {reason}")]
+    InvalidRegexp { pattern: String, reason: String },
+    #[error("{0} is not supported yet")]
+    Unsupported(&'static str),
+    #[error("no store: set spec.secretStoreRef or this entry's sourceRef.storeRef")]
+    NoStore,
+    #[error("internal: {0}")]
+    Internal(&'static str),
+}
+
+/// An [`EntryError`] with the entry it happened at.
+#[derive(Debug, thiserror::Error)]
+#[error("{entry}: {source}")]
+pub struct PipelineError {
+    /// `spec.data[1] (key=app-db)` or `spec.dataFrom[0]`.
+    pub entry: String,
+    pub source: EntryError,
+}
+
+impl PipelineError {
+    /// Whether the error is a provider "not found" (under `deletionPolicy: Retain`).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self.source, EntryError::NotFound { .. })
+    }
+}
+
+fn data_entry(index: usize, key: &str) -> String {
+    format!("spec.data[{index}] (key={key})")
+}
+
+fn data_from_entry(index: usize) -> String {
+    format!("spec.dataFrom[{index}]")
+}
+
+fn at(entry: String) -> impl FnOnce(EntryError) -> PipelineError {
+    move |source| PipelineError { entry, source }
+}
+
+fn remote_key(r: &ExternalSecretDataRemoteRef) -> RemoteKey {
+    RemoteKey {
+        key: r.key.clone(),
+        version: r.version.clone().filter(|v| !v.is_empty()),
+        metadata_policy: match r.metadata_policy {
+            Some(ExternalSecretMetadataPolicy::Fetch) => MetadataPolicy::Fetch,
+            _ => MetadataPolicy::None,
+        },
+    }
+}
+
+fn default_store(spec: &ExternalSecretSpec) -> Option<StoreId> {
+    spec.secret_store_ref
+        .as_ref()
+        .filter(|r| !r.name.is_empty())
+        .map(|r| StoreId {
+            kind: r.kind_or_default(),
+            name: r.name.clone(),
+        })
+}
+
+fn entry_store(
+    spec: &ExternalSecretSpec,
+    source: Option<&external_secrets_api::SecretStoreRef>,
+) -> Result<StoreId, EntryError> {
+    match source {
+        Some(r) => Ok(StoreId {
+            kind: r.kind_or_default(),
+            name: r.name.clone(),
+        }),
+        None => default_store(spec).ok_or(EntryError::NoStore),
+    }
+}
+
+/// The stores and keys to read for `spec`. Errors name the entry (a generator source, no store).
+pub fn plan(spec: &ExternalSecretSpec) -> Result<FetchPlan, PipelineError> {
+    let mut plan = FetchPlan::new();
+    for (i, entry) in spec.data_from.iter().enumerate() {
+        let source = entry.source_ref.as_ref();
+        if source.is_some_and(|s| s.generator_ref.is_some()) {
+            return Err(at(data_from_entry(i))(EntryError::Unsupported(
+                "dataFrom[].sourceRef.generatorRef",
+            )));
+        }
+        let store = entry_store(spec, source.and_then(|s| s.store_ref.as_ref())).map_err(at(data_from_entry(i)))?;
+        let store_plan = plan.entry(store).or_default();
+        if let Some(extract) = &entry.extract {
+            store_plan.keys.insert(remote_key(extract));
+        } else if let Some(find) = &entry.find {
+            store_plan.finds.insert(
+                i,
+                FindQuery {
+                    path: find.path.clone().filter(|p| !p.is_empty()),
+                    name_regexp: find
+                        .name
+                        .as_ref()
+                        .and_then(|n| n.regexp.clone())
+                        .filter(|r| !r.is_empty()),
+                    tags: find.tags.clone(),
+                },
+            );
+        } else {
+            return Err(at(data_from_entry(i))(EntryError::Unsupported(
+                "a dataFrom entry without extract or find",
+            )));
+        }
+    }
+    for (i, entry) in spec.data.iter().enumerate() {
+        let source = entry.source_ref.as_ref();
+        if source.is_some_and(|s| s.generator_ref.is_some()) {
+            return Err(at(data_entry(i, &entry.secret_key))(EntryError::Unsupported(
+                "data[].sourceRef.generatorRef",
+            )));
+        }
+        let store = entry_store(spec, source.and_then(|s| s.store_ref.as_ref()))
+            .map_err(at(data_entry(i, &entry.secret_key)))?;
+        plan.entry(store)
+            .or_default()
+            .keys
+            .insert(remote_key(&entry.remote_ref));
+    }
+    Ok(plan)
+}
+
+fn fetched_value<'a>(
+    fetched: &'a Fetched,
+    store: &StoreId,
+    key: &RemoteKey,
+) -> Result<Option<&'a RemoteValue>, EntryError> {
+    fetched
+        .values
+        .get(&(store.clone(), key.clone()))
+        .map(Option::as_ref)
+        .ok_or(EntryError::Internal("a planned key was not fetched"))
+}
+
+/// Applies `rewrite[]` regexps to every key; `transform` and `merge` need the template engine / JSON merging and
+/// are reported as unsupported for now.
+fn rewrite_keys(
+    entry: &external_secrets_api::ExternalSecretDataFromRemoteRef,
+    map: BTreeMap<String, Vec<u8>>,
+) -> Result<BTreeMap<String, Vec<u8>>, EntryError> {
+    let mut map = map;
+    for rule in &entry.rewrite {
+        if let Some(re) = &rule.regexp {
+            let compiled = regex::Regex::new(&re.source).map_err(|e| EntryError::InvalidRegexp {
+                pattern: re.source.clone(),
+                reason: e.to_string(),
+            })?;
+            map = convert_keys(map, |k| compiled.replace_all(k, re.target.as_str()).into_owned())?;
+        } else if rule.transform.is_some() {
+            return Err(EntryError::Unsupported("rewrite[].transform"));
+        } else if rule.merge.is_some() {
+            return Err(EntryError::Unsupported("rewrite[].merge"));
+        }
+    }
+    Ok(map)
+}
+
+/// Key conversion (when there is no rewrite), validation, decoding and the null-byte check for an extract/find map.
+fn finish_map(
+    entry: &external_secrets_api::ExternalSecretDataFromRemoteRef,
+    map: BTreeMap<String, Vec<u8>>,
+    conversion: Option<ExternalSecretConversionStrategy>,
+    decoding: Option<ExternalSecretDecodingStrategy>,
+    null_bytes: Option<ExternalSecretNullBytePolicy>,
+) -> Result<BTreeMap<String, Vec<u8>>, EntryError> {
+    let mut map = if entry.rewrite.is_empty() {
+        let strategy = conversion.unwrap_or(ExternalSecretConversionStrategy::Default);
+        convert_keys(map, |k| convert_key(strategy, k))?
+    } else {
+        rewrite_keys(entry, map)?
+    };
+    validate_keys(&mut map)?;
+    let decoding = decoding.unwrap_or(ExternalSecretDecodingStrategy::None);
+    let null_bytes = null_bytes.unwrap_or(ExternalSecretNullBytePolicy::Ignore);
+    let mut out = BTreeMap::new();
+    for (key, value) in map {
+        let value = decode(decoding, &value)?;
+        apply_null_byte_policy(null_bytes, &key, &value)?;
+        out.insert(key, value);
+    }
+    Ok(out)
+}
+
+/// ESO's data pipeline over what the stores answered. See the module docs for the order and the not-found rule.
+pub fn build_data(
+    spec: &ExternalSecretSpec,
+    fetched: &Fetched,
+    deletion_policy: ExternalSecretDeletionPolicy,
+) -> Result<BuiltData, PipelineError> {
+    let skip_not_found = deletion_policy != ExternalSecretDeletionPolicy::Retain;
+    let mut built = BuiltData::default();
+
+    for (i, entry) in spec.data_from.iter().enumerate() {
+        let name = data_from_entry(i);
+        let store = entry_store(spec, entry.source_ref.as_ref().and_then(|s| s.store_ref.as_ref()))
+            .map_err(at(name.clone()))?;
+        let map = if let Some(extract) = &entry.extract {
+            let key = remote_key(extract);
+            match fetched_value(fetched, &store, &key).map_err(at(name.clone()))? {
+                Some(value) => {
+                    let map = extract_map_at(value, &extract.key, extract.property.as_deref().unwrap_or(""))
+                        .map_err(|e| at(name.clone())(e.into()))?;
+                    finish_map(
+                        entry,
+                        map,
+                        extract.conversion_strategy,
+                        extract.decoding_strategy,
+                        extract.null_byte_policy,
+                    )
+                    .map_err(at(name.clone()))?
+                }
+                None if skip_not_found => {
+                    built.missing.push(name);
+                    continue;
+                }
+                None => {
+                    return Err(at(name)(EntryError::NotFound {
+                        key: extract.key.clone(),
+                    }));
+                }
+            }
+        } else if let Some(find) = &entry.find {
+            let found = fetched
+                .finds
+                .get(&i)
+                .ok_or_else(|| at(name.clone())(EntryError::Internal("find not run")))?;
+            // A find value is the whole remote secret; document-like values are taken as they are.
+            let map: BTreeMap<String, Vec<u8>> = found
+                .iter()
+                .map(|(k, v)| (k.clone(), v.bytes.expose().to_vec()))
+                .collect();
+            finish_map(
+                entry,
+                map,
+                find.conversion_strategy,
+                find.decoding_strategy,
+                find.null_byte_policy,
+            )
+            .map_err(at(name.clone()))?
+        } else {
+            return Err(at(name)(EntryError::Unsupported(
+                "a dataFrom entry without extract or find",
+            )));
+        };
+        built.data.extend(map);
+    }
+
+    for (i, entry) in spec.data.iter().enumerate() {
+        let name = data_entry(i, &entry.secret_key);
+        let store = entry_store(spec, entry.source_ref.as_ref().and_then(|s| s.store_ref.as_ref()))
+            .map_err(at(name.clone()))?;
+        let remote = &entry.remote_ref;
+        let key = remote_key(remote);
+        let value = match fetched_value(fetched, &store, &key).map_err(at(name.clone()))? {
+            Some(value) => value,
+            None if skip_not_found => {
+                built.missing.push(name);
+                continue;
+            }
+            None => {
+                return Err(at(name)(EntryError::NotFound {
+                    key: remote.key.clone(),
+                }));
+            }
+        };
+        let raw = match remote.property.as_deref().filter(|p| !p.is_empty()) {
+            Some(property) => select_property(value, &remote.key, property).map_err(|e| at(name.clone())(e.into()))?,
+            None => value.bytes.expose().to_vec(),
+        };
+        let decoded = decode(
+            remote.decoding_strategy.unwrap_or(ExternalSecretDecodingStrategy::None),
+            &raw,
+        )
+        .map_err(|e| at(name.clone())(e.into()))?;
+        apply_null_byte_policy(
+            remote.null_byte_policy.unwrap_or(ExternalSecretNullBytePolicy::Ignore),
+            &entry.secret_key,
+            &decoded,
+        )
+        .map_err(|e| at(name.clone())(e.into()))?;
+        built.data.insert(entry.secret_key.clone(), decoded);
+    }
+    Ok(built)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> ExternalSecretSpec {
+        serde_yaml_like(yaml)
+    }
+
+    // The api crate deserializes from JSON; tests write specs as JSON for brevity.
+    fn serde_yaml_like(json: &str) -> ExternalSecretSpec {
+        serde_json::from_str(json).expect("spec JSON")
+    }
+
+    fn store() -> StoreId {
+        StoreId {
+            kind: SecretStoreKind::SecretStore,
+            name: "aws".into(),
+        }
+    }
+
+    fn fetched(entries: &[(&str, Option<&str>)]) -> Fetched {
+        let mut f = Fetched::default();
+        for (key, value) in entries {
+            f.values
+                .insert((store(), RemoteKey::value(*key)), value.map(RemoteValue::bytes));
+        }
+        f
+    }
+
+    const WALKTHROUGH: &str = r#"{
+        "secretStoreRef": {"name": "aws", "kind": "SecretStore"},
+        "target": {"name": "appsecret"},
+        "data": [
+            {"secretKey": "app-db-username", "remoteRef": {"key": "prod/db", "property": "username"}},
+            {"secretKey": "app-db-password", "remoteRef": {"key": "prod/db", "property": "password"}}
+        ]
+    }"#;
+
+    #[test]
+    fn two_properties_of_one_secret_are_one_key_to_fetch() {
+        let plan = plan(&spec(WALKTHROUGH)).expect("plan");
+        assert_eq!(plan.len(), 1);
+        let keys: Vec<_> = plan[&store()].keys.iter().map(|k| k.key.as_str()).collect();
+        assert_eq!(keys, vec!["prod/db"]);
+    }
+
+    #[test]
+    fn walkthrough_takes_exactly_the_two_properties() {
+        let doc = r#"{"username":"admin","password":"p4ss","host":"db.example","port":5432}"#;
+        let built = build_data(
+            &spec(WALKTHROUGH),
+            &fetched(&[("prod/db", Some(doc))]),
+            ExternalSecretDeletionPolicy::Retain,
+        )
+        .expect("build");
+        assert_eq!(built.data.len(), 2);
+        assert_eq!(built.data["app-db-username"], b"admin");
+        assert_eq!(built.data["app-db-password"], b"p4ss");
+    }
+
+    #[test]
+    fn not_found_is_an_error_under_retain_and_skipped_otherwise() {
+        let s = spec(WALKTHROUGH);
+        let err =
+            build_data(&s, &fetched(&[("prod/db", None)]), ExternalSecretDeletionPolicy::Retain).expect_err("retain");
+        assert!(err.is_not_found());
+        assert!(
+            err.to_string().starts_with("spec.data[0] (key=app-db-username)"),
+            "{err}"
+        );
+        let built =
+            build_data(&s, &fetched(&[("prod/db", None)]), ExternalSecretDeletionPolicy::Delete).expect("delete");
+        assert!(built.data.is_empty());
+        assert_eq!(built.missing.len(), 2);
+    }
+
+    #[test]
+    fn missing_property_names_the_entry_and_not_the_value() {
+        let doc = r#"{"username":"admin","password":"very-secret-value"}"#;
+        let s = spec(
+            r#"{"secretStoreRef": {"name": "aws"}, "data": [
+                {"secretKey": "x", "remoteRef": {"key": "prod/db", "property": "nope"}}]}"#,
+        );
+        let err = build_data(
+            &s,
+            &fetched(&[("prod/db", Some(doc))]),
+            ExternalSecretDeletionPolicy::Retain,
+        )
+        .expect_err("missing property");
+        let text = err.to_string();
+        assert!(text.contains("spec.data[0] (key=x)") && text.contains("nope"), "{text}");
+        assert!(!text.contains("very-secret-value"), "{text}");
+    }
+
+    #[test]
+    fn data_from_extract_then_data_overrides() {
+        let s = spec(
+            r#"{"secretStoreRef": {"name": "aws"},
+                "dataFrom": [{"extract": {"key": "cfg"}}],
+                "data": [{"secretKey": "user", "remoteRef": {"key": "other"}}]}"#,
+        );
+        let mut f = fetched(&[
+            ("cfg", Some(r#"{"user":"from-extract","port":5432,"a/b":"x"}"#)),
+            ("other", Some("override")),
+        ]);
+        f.values.insert(
+            (store(), RemoteKey::value("other")),
+            Some(RemoteValue::bytes("override")),
+        );
+        let built = build_data(&s, &f, ExternalSecretDeletionPolicy::Retain).expect("build");
+        assert_eq!(built.data["user"], b"override");
+        assert_eq!(built.data["port"], b"5432");
+        assert_eq!(built.data["a_b"], b"x", "Default conversion replaces '/'");
+    }
+
+    #[test]
+    fn decoding_strategy_base64_and_bad_base64_is_a_named_error() {
+        let s = spec(
+            r#"{"secretStoreRef": {"name": "aws"}, "data": [
+                {"secretKey": "k", "remoteRef": {"key": "b64", "decodingStrategy": "Base64"}}]}"#,
+        );
+        let built = build_data(
+            &s,
+            &fetched(&[("b64", Some("aGVsbG8="))]),
+            ExternalSecretDeletionPolicy::Retain,
+        )
+        .expect("decode");
+        assert_eq!(built.data["k"], b"hello");
+        let err = build_data(
+            &s,
+            &fetched(&[("b64", Some("not base64!"))]),
+            ExternalSecretDeletionPolicy::Retain,
+        )
+        .expect_err("bad base64");
+        assert!(err.to_string().contains("spec.data[0] (key=k)"), "{err}");
+    }
+
+    #[test]
+    fn rewrite_regexp_replaces_key_conversion() {
+        let s = spec(
+            r#"{"secretStoreRef": {"name": "aws"}, "dataFrom": [{"extract": {"key": "cfg"},
+                "rewrite": [{"regexp": {"source": "^db_(.*)$", "target": "DB_$1"}}]}]}"#,
+        );
+        let built = build_data(
+            &s,
+            &fetched(&[("cfg", Some(r#"{"db_user":"u","db_pass":"p"}"#))]),
+            ExternalSecretDeletionPolicy::Retain,
+        )
+        .expect("rewrite");
+        assert_eq!(built.data.keys().collect::<Vec<_>>(), vec!["DB_pass", "DB_user"]);
+    }
+
+    #[test]
+    fn invalid_rewrite_regexp_is_a_named_error() {
+        let s = spec(
+            r#"{"secretStoreRef": {"name": "aws"}, "dataFrom": [{"extract": {"key": "cfg"},
+                "rewrite": [{"regexp": {"source": "([", "target": "x"}}]}]}"#,
+        );
+        let err = build_data(
+            &s,
+            &fetched(&[("cfg", Some(r#"{"a":"b"}"#))]),
+            ExternalSecretDeletionPolicy::Retain,
+        )
+        .expect_err("bad regexp");
+        assert!(
+            err.to_string().starts_with("spec.dataFrom[0]: invalid rewrite regexp"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn entries_without_any_store_are_rejected_by_the_plan() {
+        let s = spec(r#"{"data": [{"secretKey": "k", "remoteRef": {"key": "x"}}]}"#);
+        let err = plan(&s).expect_err("no store");
+        assert!(err.to_string().contains("no store"), "{err}");
+    }
+
+    #[test]
+    fn source_ref_reads_from_another_store() {
+        let s = spec(
+            r#"{"secretStoreRef": {"name": "aws"}, "data": [
+                {"secretKey": "a", "remoteRef": {"key": "x"}},
+                {"secretKey": "b", "remoteRef": {"key": "y"}, "sourceRef": {"storeRef": {"name": "k8s", "kind": "ClusterSecretStore"}}}]}"#,
+        );
+        let plan = plan(&s).expect("plan");
+        assert_eq!(plan.len(), 2);
+        assert!(plan.contains_key(&StoreId {
+            kind: SecretStoreKind::ClusterSecretStore,
+            name: "k8s".into()
+        }));
+    }
+}
