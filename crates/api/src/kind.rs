@@ -201,13 +201,10 @@ pub(crate) fn merge(
     for version in &mut storage.spec.versions {
         version.storage = true;
     }
-    storage
-        .spec
-        .versions
-        .extend(served.spec.versions.into_iter().map(|mut version| {
-            version.storage = false;
-            version
-        }));
+    storage.spec.versions.extend(served.spec.versions.into_iter().map(|mut version| {
+        version.storage = false;
+        version
+    }));
     storage
 }
 
@@ -230,23 +227,12 @@ mod tests {
     fn cluster_secret_store_is_the_secret_store_schema_cluster_scoped() {
         let store = v1::SecretStore::crd();
         let cluster = v1::ClusterSecretStore::crd();
-        assert_eq!(
-            cluster.metadata.name.as_deref(),
-            Some("clustersecretstores.external-secrets.io")
-        );
+        assert_eq!(cluster.metadata.name.as_deref(), Some("clustersecretstores.external-secrets.io"));
         assert_eq!(cluster.spec.scope, "Cluster");
         assert_eq!(cluster.spec.names.singular.as_deref(), Some("clustersecretstore"));
         let spec =
             |crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition| {
-                crd.spec.versions[0]
-                    .schema
-                    .as_ref()
-                    .unwrap()
-                    .open_api_v3_schema
-                    .as_ref()
-                    .unwrap()
-                    .properties
-                    .clone()
+                crd.spec.versions[0].schema.as_ref().unwrap().open_api_v3_schema.as_ref().unwrap().properties.clone()
             };
         assert_eq!(spec(&store), spec(&cluster));
     }

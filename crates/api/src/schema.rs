@@ -67,11 +67,7 @@ pub(crate) fn finalize(crd: &mut CustomResourceDefinition) {
 
 fn strip_nullable(schema: &mut JSONSchemaProps) {
     schema.nullable = None;
-    let maps = [
-        schema.properties.as_mut(),
-        schema.pattern_properties.as_mut(),
-        schema.definitions.as_mut(),
-    ];
+    let maps = [schema.properties.as_mut(), schema.pattern_properties.as_mut(), schema.definitions.as_mut()];
     for map in maps.into_iter().flatten() {
         map.values_mut().for_each(strip_nullable);
     }
@@ -87,10 +83,7 @@ fn strip_nullable(schema: &mut JSONSchemaProps) {
         Some(JSONSchemaPropsOrArray::Schemas(items)) => items.iter_mut().for_each(strip_nullable),
         None => {}
     }
-    for nested in [schema.additional_properties.as_mut(), schema.additional_items.as_mut()]
-        .into_iter()
-        .flatten()
-    {
+    for nested in [schema.additional_properties.as_mut(), schema.additional_items.as_mut()].into_iter().flatten() {
         if let JSONSchemaPropsOrBool::Schema(nested) = nested {
             strip_nullable(nested);
         }

@@ -23,9 +23,7 @@ async fn client_with_crds() -> kube::Client {
     let params = PatchParams::apply(FIELD_MANAGER).force();
     for crd in crds() {
         let name = crd.metadata.name.clone().expect("CRD name");
-        api.patch(&name, &params, &Patch::Apply(&crd))
-            .await
-            .unwrap_or_else(|e| panic!("apply CRD {name}: {e}"));
+        api.patch(&name, &params, &Patch::Apply(&crd)).await.unwrap_or_else(|e| panic!("apply CRD {name}: {e}"));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     for crd in crds() {
@@ -41,10 +39,7 @@ async fn client_with_crds() -> kube::Client {
             if established {
                 break;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "CRD {name} not established within 30s"
-            );
+            assert!(tokio::time::Instant::now() < deadline, "CRD {name} not established within 30s");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -77,10 +72,7 @@ async fn v1_and_v1beta1_objects_are_served_from_one_schema_with_eso_defaults() {
     let v1_api: Api<ExternalSecret> = Api::namespaced(client.clone(), &ns);
     let v1beta1_api: Api<v1beta1::ExternalSecret> = Api::namespaced(client, &ns);
 
-    v1_api
-        .create(&PostParams::default(), &walkthrough_external_secret("current"))
-        .await
-        .expect("create v1");
+    v1_api.create(&PostParams::default(), &walkthrough_external_secret("current")).await.expect("create v1");
     let legacy: v1beta1::ExternalSecret = serde_json::from_value(json!({
         "apiVersion": "external-secrets.io/v1beta1",
         "kind": "ExternalSecret",
@@ -91,32 +83,18 @@ async fn v1_and_v1beta1_objects_are_served_from_one_schema_with_eso_defaults() {
         }
     }))
     .unwrap();
-    v1beta1_api
-        .create(&PostParams::default(), &legacy)
-        .await
-        .expect("create v1beta1");
+    v1beta1_api.create(&PostParams::default(), &legacy).await.expect("create v1beta1");
 
     let current = v1_api.get("current").await.expect("get v1");
     assert_eq!(current.spec.refresh_interval, "1h");
     assert_eq!(current.spec.target.creation_policy, ExternalSecretCreationPolicy::Owner);
-    assert_eq!(
-        current.spec.target.deletion_policy,
-        ExternalSecretDeletionPolicy::Retain,
-        "schema default"
-    );
+    assert_eq!(current.spec.target.deletion_policy, ExternalSecretDeletionPolicy::Retain, "schema default");
 
     // The v1beta1 object is stored as v1 and reads back through either version.
     let legacy_as_v1 = v1_api.get("legacy").await.expect("get v1beta1 object as v1");
     assert_eq!(legacy_as_v1.spec.refresh_interval, "1h0m0s", "schema default");
-    assert_eq!(
-        legacy_as_v1.spec.target.creation_policy,
-        ExternalSecretCreationPolicy::Owner,
-        "object default"
-    );
-    assert_eq!(
-        legacy_as_v1.spec.data_from[0].extract.as_ref().unwrap().key,
-        "secret/legacy"
-    );
+    assert_eq!(legacy_as_v1.spec.target.creation_policy, ExternalSecretCreationPolicy::Owner, "object default");
+    assert_eq!(legacy_as_v1.spec.data_from[0].extract.as_ref().unwrap().key, "secret/legacy");
     let current_as_v1beta1 = v1beta1_api.get("current").await.expect("get v1 object as v1beta1");
     assert_eq!(current_as_v1beta1.spec, current.spec);
 
@@ -125,11 +103,7 @@ async fn v1_and_v1beta1_objects_are_served_from_one_schema_with_eso_defaults() {
         .list(&ListParams::default().fields("spec.secretStoreRef.name=aws-secretsmanager"))
         .await
         .expect("list by field selector");
-    let names: Vec<_> = by_store
-        .items
-        .iter()
-        .filter_map(|es| es.metadata.name.as_deref())
-        .collect();
+    let names: Vec<_> = by_store.items.iter().filter_map(|es| es.metadata.name.as_deref()).collect();
     assert_eq!(names, ["current"]);
 }
 
@@ -151,9 +125,7 @@ async fn explicit_nulls_are_pruned_and_then_defaulted_like_esos_crds() {
         }
     }))
     .unwrap();
-    raw.create(&PostParams::default(), &object)
-        .await
-        .expect("create with nulls");
+    raw.create(&PostParams::default(), &object).await.expect("create with nulls");
 
     let typed: Api<ExternalSecret> = Api::namespaced(client, &ns);
     let es = typed.get("helm-rendered").await.expect("get");
@@ -169,9 +141,7 @@ async fn status_is_applied_through_the_status_subresource_without_nulls() {
     let client = client_with_crds().await;
     let ns = cluster().await.namespace("api-status").await.expect("namespace");
     let api: Api<ExternalSecret> = Api::namespaced(client, &ns);
-    api.create(&PostParams::default(), &walkthrough_external_secret("synced"))
-        .await
-        .expect("create");
+    api.create(&PostParams::default(), &walkthrough_external_secret("synced")).await.expect("create");
 
     let status = ExternalSecretStatus {
         synced_resource_version: Some("1-abc".into()),
@@ -189,17 +159,12 @@ async fn status_is_applied_through_the_status_subresource_without_nulls() {
         "kind": "ExternalSecret",
         "status": status,
     });
-    api.patch_status("synced", &PatchParams::apply(FIELD_MANAGER), &Patch::Apply(&patch))
-        .await
-        .expect("apply status");
+    api.patch_status("synced", &PatchParams::apply(FIELD_MANAGER), &Patch::Apply(&patch)).await.expect("apply status");
 
     let es = api.get("synced").await.expect("get");
     let status = es.status.expect("status");
     assert_eq!(status.synced_resource_version.as_deref(), Some("1-abc"));
-    assert_eq!(
-        status.condition("Ready").and_then(|c| c.reason.as_deref()),
-        Some("SecretSynced")
-    );
+    assert_eq!(status.condition("Ready").and_then(|c| c.reason.as_deref()), Some("SecretSynced"));
     assert_eq!(status.refresh_time, None);
 }
 
@@ -221,9 +186,7 @@ async fn stores_of_unimplemented_providers_survive_and_two_providers_are_rejecte
         "spec": {"provider": {"vault": vault}}
     }))
     .unwrap();
-    api.create(&PostParams::default(), &store)
-        .await
-        .expect("create vault store");
+    api.create(&PostParams::default(), &store).await.expect("create vault store");
 
     let stored = api.get("vault-backend").await.expect("get");
     assert_eq!(stored.spec.provider.configured_names(), ["vault"]);
@@ -236,12 +199,6 @@ async fn stores_of_unimplemented_providers_survive_and_two_providers_are_rejecte
         "spec": {"provider": {"vault": vault, "fake": {"data": []}}}
     }))
     .unwrap();
-    let err = api
-        .create(&PostParams::default(), &two)
-        .await
-        .expect_err("two providers must be rejected");
-    assert!(
-        matches!(err, kube::Error::Api(ref status) if status.code == 422),
-        "{err}"
-    );
+    let err = api.create(&PostParams::default(), &two).await.expect_err("two providers must be rejected");
+    assert!(matches!(err, kube::Error::Api(ref status) if status.code == 422), "{err}");
 }

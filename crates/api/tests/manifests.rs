@@ -97,10 +97,7 @@ fn v1beta1_external_secret_deserializes_into_the_v1_types() {
 
     assert_eq!(ExternalSecret::api_version(&()), "external-secrets.io/v1");
     assert_eq!(v1beta1::ExternalSecret::api_version(&()), "external-secrets.io/v1beta1");
-    assert_eq!(
-        es.spec.secret_store_ref.as_ref().unwrap().kind,
-        Some(SecretStoreKind::ClusterSecretStore)
-    );
+    assert_eq!(es.spec.secret_store_ref.as_ref().unwrap().kind, Some(SecretStoreKind::ClusterSecretStore));
     let template = es.spec.target.template.as_ref().unwrap();
     assert_eq!(template.engine_version, "v2");
     assert_eq!(template.type_.as_deref(), Some("kubernetes.io/dockerconfigjson"));
@@ -158,10 +155,7 @@ fn configured_names_lists_typed_and_other_providers_sorted() {
     }))
     .unwrap();
 
-    assert_eq!(
-        store.spec.provider.configured_names(),
-        vec!["aws".to_string(), "vault".to_string()]
-    );
+    assert_eq!(store.spec.provider.configured_names(), vec!["aws".to_string(), "vault".to_string()]);
 }
 
 #[test]
@@ -194,10 +188,7 @@ spec:
     let jwt = aws.auth.as_ref().unwrap().jwt.as_ref().unwrap();
     assert_eq!(jwt.service_account_ref.as_ref().unwrap().name, "appsecrets-sa");
     let json = serde_json::to_value(&store).unwrap();
-    assert_eq!(
-        json["spec"]["provider"]["aws"]["auth"]["secretRef"]["accessKeyIDSecretRef"]["name"],
-        "awssm-secret"
-    );
+    assert_eq!(json["spec"]["provider"]["aws"]["auth"]["secretRef"]["accessKeyIDSecretRef"]["name"], "awssm-secret");
     assert_eq!(store.spec.provider.configured_names(), vec!["aws".to_string()]);
 }
 
@@ -220,10 +211,7 @@ fn status_serializes_without_nulls() {
 }
 
 fn crd(name: &str) -> CustomResourceDefinition {
-    crds()
-        .into_iter()
-        .find(|crd| crd.metadata.name.as_deref() == Some(name))
-        .unwrap()
+    crds().into_iter().find(|crd| crd.metadata.name.as_deref() == Some(name)).unwrap()
 }
 
 fn columns(crd: &CustomResourceDefinition, version: &str) -> Vec<(String, String, String)> {
@@ -265,87 +253,43 @@ fn crds_carry_eso_names_columns_and_versions() {
                 column("Last Sync", "date", ".status.refreshTime"),
             ],
         ),
-        (
-            "secretstores.external-secrets.io",
-            "SecretStore",
-            "ss",
-            "Namespaced",
-            store_columns.clone(),
-        ),
-        (
-            "clustersecretstores.external-secrets.io",
-            "ClusterSecretStore",
-            "css",
-            "Cluster",
-            store_columns,
-        ),
+        ("secretstores.external-secrets.io", "SecretStore", "ss", "Namespaced", store_columns.clone()),
+        ("clustersecretstores.external-secrets.io", "ClusterSecretStore", "css", "Cluster", store_columns),
     ];
 
     for (name, kind, short_name, scope, printer_columns) in expected {
         let crd = crd(name);
         assert_eq!(crd.spec.group, "external-secrets.io");
         assert_eq!(crd.spec.names.kind, kind);
-        assert_eq!(
-            crd.spec.names.list_kind.as_deref(),
-            Some(format!("{kind}List").as_str())
-        );
+        assert_eq!(crd.spec.names.list_kind.as_deref(), Some(format!("{kind}List").as_str()));
         assert_eq!(crd.spec.names.short_names, Some(vec![short_name.to_string()]));
         assert_eq!(crd.spec.names.categories, Some(vec!["external-secrets".to_string()]));
         assert_eq!(crd.spec.scope, scope);
         let labels = crd.metadata.labels.as_ref().unwrap();
-        assert_eq!(
-            labels.get("external-secrets.io/component").map(String::as_str),
-            Some("controller")
-        );
+        assert_eq!(labels.get("external-secrets.io/component").map(String::as_str), Some("controller"));
 
-        let versions: Vec<_> = crd
-            .spec
-            .versions
-            .iter()
-            .map(|v| (v.name.as_str(), v.served, v.storage))
-            .collect();
+        let versions: Vec<_> = crd.spec.versions.iter().map(|v| (v.name.as_str(), v.served, v.storage)).collect();
         assert_eq!(versions, vec![("v1", true, true), ("v1beta1", true, false)], "{name}");
-        assert_eq!(
-            crd.spec.versions[0].schema, crd.spec.versions[1].schema,
-            "{name}: one schema for both"
-        );
+        assert_eq!(crd.spec.versions[0].schema, crd.spec.versions[1].schema, "{name}: one schema for both");
         for version in &crd.spec.versions {
-            assert!(
-                version.subresources.as_ref().unwrap().status.is_some(),
-                "{name}: status subresource"
-            );
+            assert!(version.subresources.as_ref().unwrap().status.is_some(), "{name}: status subresource");
         }
         assert_eq!(columns(&crd, "v1"), printer_columns, "{name}");
         assert_eq!(columns(&crd, "v1beta1"), printer_columns, "{name}");
     }
 
     let es = crd("externalsecrets.external-secrets.io");
-    let selectable: Vec<_> = es.spec.versions[0]
-        .selectable_fields
-        .iter()
-        .flatten()
-        .map(|f| f.json_path.as_str())
-        .collect();
+    let selectable: Vec<_> =
+        es.spec.versions[0].selectable_fields.iter().flatten().map(|f| f.json_path.as_str()).collect();
     assert_eq!(
         selectable,
-        [
-            ".spec.secretStoreRef.name",
-            ".spec.secretStoreRef.kind",
-            ".spec.target.name",
-            ".spec.refreshInterval"
-        ]
+        [".spec.secretStoreRef.name", ".spec.secretStoreRef.kind", ".spec.target.name", ".spec.refreshInterval"]
     );
 }
 
 fn spec_schema(crd_name: &str) -> Value {
     let crd = crd(crd_name);
-    let schema = crd.spec.versions[0]
-        .schema
-        .as_ref()
-        .unwrap()
-        .open_api_v3_schema
-        .as_ref()
-        .unwrap();
+    let schema = crd.spec.versions[0].schema.as_ref().unwrap().open_api_v3_schema.as_ref().unwrap();
     serde_json::to_value(schema).unwrap()["properties"]["spec"].clone()
 }
 
@@ -354,10 +298,7 @@ fn crd_schemas_carry_eso_defaults() {
     let es = spec_schema("externalsecrets.external-secrets.io");
     let props = &es["properties"];
     assert_eq!(props["refreshInterval"]["default"], "1h0m0s");
-    assert_eq!(
-        props["target"]["default"],
-        json!({"creationPolicy": "Owner", "deletionPolicy": "Retain"})
-    );
+    assert_eq!(props["target"]["default"], json!({"creationPolicy": "Owner", "deletionPolicy": "Retain"}));
     let target = &props["target"]["properties"];
     assert_eq!(target["creationPolicy"]["default"], "Owner");
     assert_eq!(target["deletionPolicy"]["default"], "Retain");
@@ -372,16 +313,8 @@ fn crd_schemas_carry_eso_defaults() {
     );
     // ESO 2.9.0 removed the schema defaults of the strategy fields.
     let remote_ref = &props["data"]["items"]["properties"]["remoteRef"]["properties"];
-    for strategy in [
-        "metadataPolicy",
-        "conversionStrategy",
-        "decodingStrategy",
-        "nullBytePolicy",
-    ] {
-        assert!(
-            remote_ref[strategy].get("default").is_none(),
-            "{strategy} has no default"
-        );
+    for strategy in ["metadataPolicy", "conversionStrategy", "decodingStrategy", "nullBytePolicy"] {
+        assert!(remote_ref[strategy].get("default").is_none(), "{strategy} has no default");
         assert!(remote_ref[strategy]["enum"].is_array(), "{strategy} is an enum");
     }
 
@@ -391,14 +324,8 @@ fn crd_schemas_carry_eso_defaults() {
     assert_eq!(provider["minProperties"], 1);
     assert_eq!(provider["maxProperties"], 1);
     assert!(provider.get("additionalProperties").is_none());
-    assert_eq!(
-        provider["properties"]["kubernetes"]["properties"]["remoteNamespace"]["default"],
-        "default"
-    );
-    assert_eq!(
-        store["properties"]["refreshInterval"]["x-kubernetes-int-or-string"],
-        true
-    );
+    assert_eq!(provider["properties"]["kubernetes"]["properties"]["remoteNamespace"]["default"], "default");
+    assert_eq!(store["properties"]["refreshInterval"]["x-kubernetes-int-or-string"], true);
 }
 
 /// Walks every schema node and checks the rules of a structural schema the API server enforces that the
@@ -443,12 +370,7 @@ fn crd_schemas_are_structural() {
             let schema = version.schema.as_ref().unwrap().open_api_v3_schema.as_ref().unwrap();
             let mut problems = Vec::new();
             check_structural("", &serde_json::to_value(schema).unwrap(), &mut problems);
-            assert!(
-                problems.is_empty(),
-                "{:?} {}: {problems:#?}",
-                crd.metadata.name,
-                version.name
-            );
+            assert!(problems.is_empty(), "{:?} {}: {problems:#?}", crd.metadata.name, version.name);
         }
     }
 }

@@ -88,9 +88,7 @@ pub fn decode_base64_url(input: &[u8]) -> Result<Vec<u8>, DecodeError> {
 /// `decodingStrategy: Auto`: standard base64, else URL base64, else the bytes unchanged. Never fails, so a value
 /// that merely looks like base64 (`"YmFy"`) is decoded: that is ESO's behaviour.
 pub fn decode_auto(input: &[u8]) -> Vec<u8> {
-    decode_base64(input)
-        .or_else(|_| decode_base64_url(input))
-        .unwrap_or_else(|_| input.to_vec())
+    decode_base64(input).or_else(|_| decode_base64_url(input)).unwrap_or_else(|_| input.to_vec())
 }
 
 /// `decodingStrategy: None` (or unset): the bytes unchanged.
@@ -132,11 +130,7 @@ pub fn decode_map<V: AsRef<[u8]>>(
 
 /// `nullBytePolicy: Fail` for one fetched value: an error naming `key` when `value` contains a NUL byte.
 pub fn check_null_bytes(key: &str, value: &[u8]) -> Result<(), NullByteError> {
-    if value.contains(&0) {
-        Err(NullByteError { key: key.to_owned() })
-    } else {
-        Ok(())
-    }
+    if value.contains(&0) { Err(NullByteError { key: key.to_owned() }) } else { Ok(()) }
 }
 
 /// Applies `nullBytePolicy` (unset is [`ExternalSecretNullBytePolicy::Ignore`]) to one fetched value.
@@ -164,8 +158,7 @@ pub fn apply_null_byte_policy_map<V: AsRef<[u8]>>(
 
 /// `nullBytePolicy: Fail` for a fetched map: reports the first offending key in key order.
 pub fn check_null_bytes_map<V: AsRef<[u8]>>(map: &BTreeMap<String, V>) -> Result<(), NullByteError> {
-    map.iter()
-        .try_for_each(|(key, value)| check_null_bytes(key, value.as_ref()))
+    map.iter().try_for_each(|(key, value)| check_null_bytes(key, value.as_ref()))
 }
 
 #[cfg(test)]
@@ -186,16 +179,8 @@ mod tests {
 
     #[test]
     fn base64_rejects_invalid_input_naming_the_strategy() {
-        assert_eq!(
-            decode_base64(b"foo"),
-            Err(DecodeError {
-                flavor: Base64Flavor::Standard
-            })
-        );
-        assert_eq!(
-            decode_base64(b"foo").map_err(|e| e.to_string()),
-            Err("value is not valid Base64 data".to_owned())
-        );
+        assert_eq!(decode_base64(b"foo"), Err(DecodeError { flavor: Base64Flavor::Standard }));
+        assert_eq!(decode_base64(b"foo").map_err(|e| e.to_string()), Err("value is not valid Base64 data".to_owned()));
         // URL alphabet is not standard.
         assert!(decode_base64(URL_ENCODED).is_err());
     }
@@ -232,12 +217,7 @@ mod tests {
         assert_eq!(decode_base64_url(b"YQ=="), Ok(b"a".to_vec()));
         assert!(decode_base64_url(b"YQ").is_err());
         assert!(decode_base64_url(STD_ENCODED).is_err());
-        assert_eq!(
-            decode_base64_url(b"foo"),
-            Err(DecodeError {
-                flavor: Base64Flavor::Url
-            })
-        );
+        assert_eq!(decode_base64_url(b"foo"), Err(DecodeError { flavor: Base64Flavor::Url }));
         assert_eq!(
             decode_base64_url(b"foo").map_err(|e| e.to_string()),
             Err("value is not valid Base64URL data".to_owned())
@@ -284,12 +264,7 @@ mod tests {
         let err = decode_map(map, decode_base64).err();
         assert_eq!(
             err,
-            Some(DecodeMapError {
-                key: "foo".to_owned(),
-                source: DecodeError {
-                    flavor: Base64Flavor::Standard
-                }
-            })
+            Some(DecodeMapError { key: "foo".to_owned(), source: DecodeError { flavor: Base64Flavor::Standard } })
         );
         let message = err.map(|e| e.to_string()).unwrap_or_default();
         assert_eq!(message, "failure decoding key foo: value is not valid Base64 data");
@@ -298,54 +273,27 @@ mod tests {
 
     #[test]
     fn dispatches_on_the_api_decoding_strategy() {
-        assert_eq!(
-            decode(ExternalSecretDecodingStrategy::Base64, STD_ENCODED),
-            Ok(DECODED.to_vec())
-        );
-        assert_eq!(
-            decode(ExternalSecretDecodingStrategy::Base64Url, URL_ENCODED),
-            Ok(DECODED.to_vec())
-        );
-        assert_eq!(
-            decode(ExternalSecretDecodingStrategy::Auto, b"foo"),
-            Ok(b"foo".to_vec())
-        );
-        assert_eq!(
-            decode(ExternalSecretDecodingStrategy::None, STD_ENCODED),
-            Ok(STD_ENCODED.to_vec())
-        );
-        assert_eq!(
-            decode(ExternalSecretDecodingStrategy::default(), STD_ENCODED),
-            Ok(STD_ENCODED.to_vec())
-        );
+        assert_eq!(decode(ExternalSecretDecodingStrategy::Base64, STD_ENCODED), Ok(DECODED.to_vec()));
+        assert_eq!(decode(ExternalSecretDecodingStrategy::Base64Url, URL_ENCODED), Ok(DECODED.to_vec()));
+        assert_eq!(decode(ExternalSecretDecodingStrategy::Auto, b"foo"), Ok(b"foo".to_vec()));
+        assert_eq!(decode(ExternalSecretDecodingStrategy::None, STD_ENCODED), Ok(STD_ENCODED.to_vec()));
+        assert_eq!(decode(ExternalSecretDecodingStrategy::default(), STD_ENCODED), Ok(STD_ENCODED.to_vec()));
         assert!(decode(ExternalSecretDecodingStrategy::Base64, b"foo").is_err());
         let map: BTreeMap<String, Vec<u8>> = [("k".to_owned(), b"YmFy".to_vec())].into_iter().collect();
         let decoded = decode_map_with_strategy(map, ExternalSecretDecodingStrategy::Base64);
-        assert_eq!(
-            decoded.map(|m| m.into_values().collect::<Vec<_>>()),
-            Ok(vec![b"bar".to_vec()])
-        );
+        assert_eq!(decoded.map(|m| m.into_values().collect::<Vec<_>>()), Ok(vec![b"bar".to_vec()]));
     }
 
     #[test]
     fn dispatches_on_the_api_null_byte_policy() {
-        assert_eq!(
-            apply_null_byte_policy(ExternalSecretNullBytePolicy::Ignore, "k", b"a\0b"),
-            Ok(())
-        );
-        assert_eq!(
-            apply_null_byte_policy(ExternalSecretNullBytePolicy::default(), "k", b"a\0b"),
-            Ok(())
-        );
+        assert_eq!(apply_null_byte_policy(ExternalSecretNullBytePolicy::Ignore, "k", b"a\0b"), Ok(()));
+        assert_eq!(apply_null_byte_policy(ExternalSecretNullBytePolicy::default(), "k", b"a\0b"), Ok(()));
         assert_eq!(
             apply_null_byte_policy(ExternalSecretNullBytePolicy::Fail, "k", b"a\0b"),
             Err(NullByteError { key: "k".to_owned() })
         );
         let map: BTreeMap<String, Vec<u8>> = [("k".to_owned(), b"a\0b".to_vec())].into_iter().collect();
-        assert_eq!(
-            apply_null_byte_policy_map(ExternalSecretNullBytePolicy::Ignore, &map),
-            Ok(())
-        );
+        assert_eq!(apply_null_byte_policy_map(ExternalSecretNullBytePolicy::Ignore, &map), Ok(()));
         assert!(apply_null_byte_policy_map(ExternalSecretNullBytePolicy::Fail, &map).is_err());
     }
 
@@ -354,12 +302,7 @@ mod tests {
         assert_eq!(check_null_bytes("payload", b"QQBC"), Ok(()));
         assert_eq!(check_null_bytes("payload", b""), Ok(()));
         let err = check_null_bytes("payload", b"A\0B");
-        assert_eq!(
-            err,
-            Err(NullByteError {
-                key: "payload".to_owned()
-            })
-        );
+        assert_eq!(err, Err(NullByteError { key: "payload".to_owned() }));
         assert_eq!(
             err.map_err(|e| e.to_string()),
             Err("fetched secret value for key \"payload\" contains null bytes".to_owned())
@@ -375,12 +318,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        assert_eq!(
-            check_null_bytes_map(&map),
-            Err(NullByteError {
-                key: "alpha".to_owned()
-            })
-        );
+        assert_eq!(check_null_bytes_map(&map), Err(NullByteError { key: "alpha".to_owned() }));
         assert_eq!(check_null_bytes_map(&BTreeMap::<String, Vec<u8>>::new()), Ok(()));
     }
 }

@@ -156,20 +156,15 @@ pub fn parse_go_duration(input: &str) -> Result<GoDuration, DurationError> {
             return Err(invalid());
         }
 
-        let unit_len = s
-            .iter()
-            .position(|&c| c == b'.' || c.is_ascii_digit())
-            .unwrap_or(s.len());
+        let unit_len = s.iter().position(|&c| c == b'.' || c.is_ascii_digit()).unwrap_or(s.len());
         if unit_len == 0 {
             return Err(DurationError::MissingUnit(input.to_owned()));
         }
         let (unit_bytes, rest) = s.split_at(unit_len);
         s = rest;
         let unit_text = String::from_utf8_lossy(unit_bytes);
-        let unit = unit_nanos(&unit_text).ok_or_else(|| DurationError::UnknownUnit {
-            unit: unit_text.into_owned(),
-            input: input.to_owned(),
-        })?;
+        let unit = unit_nanos(&unit_text)
+            .ok_or_else(|| DurationError::UnknownUnit { unit: unit_text.into_owned(), input: input.to_owned() })?;
 
         if value > LIMIT / unit {
             return Err(invalid());
@@ -177,11 +172,7 @@ pub fn parse_go_duration(input: &str) -> Result<GoDuration, DurationError> {
         value *= unit;
         if fraction > 0 {
             // As Go: float64 keeps fractions of hours nanosecond-exact; the product is at most 3.6e12.
-            #[allow(
-                clippy::cast_precision_loss,
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss
-            )]
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let fraction_nanos = (fraction as f64 * (unit as f64 / scale)) as u64;
             value = value.checked_add(fraction_nanos).ok_or_else(invalid)?;
             if value > LIMIT {
@@ -407,20 +398,14 @@ mod tests {
 
     #[test]
     fn errors_say_what_is_wrong_like_go() {
-        assert_eq!(
-            parse_go_duration("").map_err(|e| e.to_string()),
-            Err("time: invalid duration \"\"".to_owned())
-        );
+        assert_eq!(parse_go_duration("").map_err(|e| e.to_string()), Err("time: invalid duration \"\"".to_owned()));
         assert_eq!(
             parse_go_duration("3").map_err(|e| e.to_string()),
             Err("time: missing unit in duration \"3\"".to_owned())
         );
         assert_eq!(
             parse_go_duration("1d"),
-            Err(DurationError::UnknownUnit {
-                unit: "d".to_owned(),
-                input: "1d".to_owned()
-            })
+            Err(DurationError::UnknownUnit { unit: "d".to_owned(), input: "1d".to_owned() })
         );
         assert_eq!(
             parse_go_duration("1d").map_err(|e| e.to_string()),
@@ -439,10 +424,7 @@ mod tests {
             (3_300_000_000, "3.3s"),
             (4 * 60 * 1_000_000_000 + 5_000_000_000, "4m5s"),
             (4 * 60 * 1_000_000_000 + 5_001_000_000, "4m5.001s"),
-            (
-                5 * 3600 * 1_000_000_000 + 6 * 60 * 1_000_000_000 + 7_001_000_000,
-                "5h6m7.001s",
-            ),
+            (5 * 3600 * 1_000_000_000 + 6 * 60 * 1_000_000_000 + 7_001_000_000, "5h6m7.001s"),
             (8 * 60 * 1_000_000_000 + 1, "8m0.000000001s"),
             (i64::MAX as u64, "2562047h47m16.854775807s"),
             (3600 * 1_000_000_000, "1h0m0s"),
@@ -460,26 +442,14 @@ mod tests {
     #[test]
     fn go_duration_display_handles_negative_values() {
         assert_eq!(GoDuration::from_nanos(-S).to_string(), "-1s");
-        assert_eq!(
-            GoDuration::from_nanos(i64::MIN).to_string(),
-            "-2562047h47m16.854775808s"
-        );
+        assert_eq!(GoDuration::from_nanos(i64::MIN).to_string(), "-2562047h47m16.854775808s");
         assert_eq!(GoDuration::from_nanos(-1_500_000).to_string(), "-1.5ms");
         assert_eq!(GoDuration::ZERO.to_string(), "0s");
     }
 
     #[test]
     fn round_trips_through_go_text() {
-        for input in [
-            "1h0m0s",
-            "5m0s",
-            "1.5s",
-            "300ms",
-            "1µs",
-            "7ns",
-            "-1s",
-            "2562047h47m16.854775807s",
-        ] {
+        for input in ["1h0m0s", "5m0s", "1.5s", "300ms", "1µs", "7ns", "-1s", "2562047h47m16.854775807s"] {
             let parsed = parse_go_duration(input).map(|d| d.to_string());
             assert_eq!(parsed.as_deref(), Ok(input));
         }
@@ -492,10 +462,7 @@ mod tests {
         assert_eq!(GoDuration::from_nanos(-S).to_std_or_zero(), Duration::ZERO);
         assert!(!GoDuration::ZERO.is_positive());
         assert!(GoDuration::from_nanos(1).is_positive());
-        assert_eq!(
-            GoDuration::from_std(Duration::from_secs(90)),
-            Some(GoDuration::from_nanos(90 * S))
-        );
+        assert_eq!(GoDuration::from_std(Duration::from_secs(90)), Some(GoDuration::from_nanos(90 * S)));
         assert_eq!(GoDuration::from_std(Duration::MAX), None);
         assert_eq!("1h".parse::<GoDuration>(), Ok(GoDuration::from_nanos(3600 * S)));
     }

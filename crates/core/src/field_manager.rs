@@ -45,10 +45,7 @@ mod tests {
         let name = "a".repeat(28);
         assert_eq!(
             field_manager(&name),
-            format!(
-                "externalsecrets.external-secrets.io/sha3/{}",
-                sha3_224_hex(name.as_bytes())
-            )
+            format!("externalsecrets.external-secrets.io/sha3/{}", sha3_224_hex(name.as_bytes()))
         );
     }
 

@@ -84,11 +84,7 @@ pub fn synced_resource_version(
 
 /// The hash half of [`synced_resource_version`].
 pub fn meta_hash(labels: &BTreeMap<String, String>, annotations: &BTreeMap<String, String>) -> String {
-    let text = format!(
-        "{{annotations:{} labels:{}}}",
-        go_format_string_map(annotations),
-        go_format_string_map(labels)
-    );
+    let text = format!("{{annotations:{} labels:{}}}", go_format_string_map(annotations), go_format_string_map(labels));
     sha3_224_hex(text.as_bytes())
 }
 
@@ -101,24 +97,15 @@ mod tests {
     }
 
     fn string_map(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
-        entries
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        entries.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
     fn formats_byte_maps_like_go_percent_plus_v() {
         assert_eq!(go_format_byte_map(&BTreeMap::new()), "map[]");
-        assert_eq!(
-            go_format_byte_map(&bytes_map(&[("foo", b"bar")])),
-            "map[foo:[98 97 114]]"
-        );
+        assert_eq!(go_format_byte_map(&bytes_map(&[("foo", b"bar")])), "map[foo:[98 97 114]]");
         assert_eq!(go_format_byte_map(&bytes_map(&[("empty", b"")])), "map[empty:[]]");
-        assert_eq!(
-            go_format_byte_map(&bytes_map(&[("b", &[0, 255]), ("a", &[10])])),
-            "map[a:[10] b:[0 255]]"
-        );
+        assert_eq!(go_format_byte_map(&bytes_map(&[("b", &[0, 255]), ("a", &[10])])), "map[a:[10] b:[0 255]]");
     }
 
     #[test]
@@ -159,10 +146,7 @@ mod tests {
 
     #[test]
     fn sha3_224_of_empty_input_is_the_known_constant() {
-        assert_eq!(
-            sha3_224_hex(b""),
-            "6b4e03423667dbb73b6e15454f0eb1abd4597f9a1b078e3f5b5a6bc7"
-        );
+        assert_eq!(sha3_224_hex(b""), "6b4e03423667dbb73b6e15454f0eb1abd4597f9a1b078e3f5b5a6bc7");
     }
 
     #[test]
@@ -177,10 +161,7 @@ mod tests {
     #[test]
     fn synced_resource_version_with_no_metadata_hashes_empty_maps() {
         let version = synced_resource_version(1, &BTreeMap::new(), &BTreeMap::new());
-        assert_eq!(
-            version,
-            format!("1-{}", sha3_224_hex(b"{annotations:map[] labels:map[]}"))
-        );
+        assert_eq!(version, format!("1-{}", sha3_224_hex(b"{annotations:map[] labels:map[]}")));
     }
 
     #[test]

@@ -111,16 +111,10 @@ pub fn validate_key(key: &str) -> Result<(), KeyError> {
         while !key.is_char_boundary(end) {
             end -= 1;
         }
-        return Err(KeyError::TooLong {
-            length: key.len(),
-            truncated: key[..end].to_owned(),
-        });
+        return Err(KeyError::TooLong { length: key.len(), truncated: key[..end].to_owned() });
     }
     match key.chars().find(|&c| !is_key_char(c)) {
-        Some(character) => Err(KeyError::InvalidCharacter {
-            character,
-            key: key.to_owned(),
-        }),
+        Some(character) => Err(KeyError::InvalidCharacter { character, key: key.to_owned() }),
         None => Ok(()),
     }
 }
@@ -143,11 +137,7 @@ pub fn convert_keys<V>(
     for (original, value) in map {
         let converted = convert(&original);
         if let Some(first) = sources.get(&converted) {
-            return Err(KeyError::Collision {
-                key: converted,
-                first: first.clone(),
-                second: original,
-            });
+            return Err(KeyError::Collision { key: converted, first: first.clone(), second: original });
         }
         sources.insert(converted.clone(), original);
         out.insert(converted, value);
@@ -164,10 +154,7 @@ mod tests {
         // Cases from ESO's ConvertKeys tests.
         assert_eq!(convert_key_default("foo$bar%baz*bing"), "foo_bar_baz_bing");
         assert_eq!(convert_key_default("/app/db-password"), "_app_db-password");
-        assert_eq!(
-            convert_key_default("kebab-case.dotted_snake"),
-            "kebab-case.dotted_snake"
-        );
+        assert_eq!(convert_key_default("kebab-case.dotted_snake"), "kebab-case.dotted_snake");
         assert_eq!(convert_key_default("a b\tc"), "a_b_c");
         assert_eq!(convert_key_default(""), "");
     }
@@ -197,10 +184,7 @@ mod tests {
     #[test]
     fn unicode_conversion_writes_code_points() {
         // Cases from ESO's ConvertKeys tests.
-        assert_eq!(
-            convert_key_unicode("foo$bar%baz*bing"),
-            "foo_U0024_bar_U0025_baz_U002a_bing"
-        );
+        assert_eq!(convert_key_unicode("foo$bar%baz*bing"), "foo_U0024_bar_U0025_baz_U002a_bing");
         assert_eq!(convert_key_unicode("/app/db"), "_U002f_app_U002f_db");
         assert_eq!(convert_key_unicode("key😀"), "key_U1f600_");
         assert_eq!(convert_key_unicode("a b"), "a_U0020_b");
@@ -218,18 +202,9 @@ mod tests {
     #[test]
     fn validate_rejects_invalid_characters_naming_the_key() {
         let err = validate_key("a/b");
-        assert_eq!(
-            err,
-            Err(KeyError::InvalidCharacter {
-                character: '/',
-                key: "a/b".to_owned()
-            })
-        );
+        assert_eq!(err, Err(KeyError::InvalidCharacter { character: '/', key: "a/b".to_owned() }));
         let message = err.map_err(|e| e.to_string()).err().unwrap_or_default();
-        assert_eq!(
-            message,
-            "key has invalid character /, only alphanumeric, '-', '.' and '_' are allowed: a/b"
-        );
+        assert_eq!(message, "key has invalid character /, only alphanumeric, '-', '.' and '_' are allowed: a/b");
         assert!(validate_key("with space").is_err());
         assert!(validate_key("e\u{301}").is_err());
     }
@@ -237,13 +212,7 @@ mod tests {
     #[test]
     fn validate_rejects_keys_longer_than_253_bytes() {
         let key = "a".repeat(254);
-        assert_eq!(
-            validate_key(&key),
-            Err(KeyError::TooLong {
-                length: 254,
-                truncated: "a".repeat(253)
-            })
-        );
+        assert_eq!(validate_key(&key), Err(KeyError::TooLong { length: 254, truncated: "a".repeat(253) }));
         // The limit is in bytes, as Go's len(): 127 two-byte letters are 254 bytes.
         let key = "я".repeat(127);
         match validate_key(&key) {
@@ -257,85 +226,57 @@ mod tests {
 
     #[test]
     fn validate_keys_drops_the_empty_key_and_checks_the_rest() {
-        let mut map: BTreeMap<String, Vec<u8>> = [("".to_owned(), b"x".to_vec()), ("ok".to_owned(), b"y".to_vec())]
-            .into_iter()
-            .collect();
+        let mut map: BTreeMap<String, Vec<u8>> =
+            [("".to_owned(), b"x".to_vec()), ("ok".to_owned(), b"y".to_vec())].into_iter().collect();
         assert_eq!(validate_keys(&mut map), Ok(()));
         assert_eq!(map.keys().collect::<Vec<_>>(), ["ok"]);
 
-        let mut map: BTreeMap<String, Vec<u8>> = [("z/z".to_owned(), Vec::new()), ("a/a".to_owned(), Vec::new())]
-            .into_iter()
-            .collect();
-        assert_eq!(
-            validate_keys(&mut map),
-            Err(KeyError::InvalidCharacter {
-                character: '/',
-                key: "a/a".to_owned()
-            })
-        );
+        let mut map: BTreeMap<String, Vec<u8>> =
+            [("z/z".to_owned(), Vec::new()), ("a/a".to_owned(), Vec::new())].into_iter().collect();
+        assert_eq!(validate_keys(&mut map), Err(KeyError::InvalidCharacter { character: '/', key: "a/a".to_owned() }));
     }
 
     #[test]
     fn convert_keys_renames_every_key() {
-        let map: BTreeMap<String, Vec<u8>> = [("/a/b".to_owned(), b"1".to_vec()), ("c".to_owned(), b"2".to_vec())]
-            .into_iter()
-            .collect();
+        let map: BTreeMap<String, Vec<u8>> =
+            [("/a/b".to_owned(), b"1".to_vec()), ("c".to_owned(), b"2".to_vec())].into_iter().collect();
         let converted = convert_keys(map, convert_key_default);
-        let expected: BTreeMap<String, Vec<u8>> = [("_a_b".to_owned(), b"1".to_vec()), ("c".to_owned(), b"2".to_vec())]
-            .into_iter()
-            .collect();
+        let expected: BTreeMap<String, Vec<u8>> =
+            [("_a_b".to_owned(), b"1".to_vec()), ("c".to_owned(), b"2".to_vec())].into_iter().collect();
         assert_eq!(converted, Ok(expected));
     }
 
     #[test]
     fn convert_keys_reports_collisions_without_values() {
-        let map: BTreeMap<String, Vec<u8>> = [
-            ("a/b".to_owned(), b"hunter2".to_vec()),
-            ("a_b".to_owned(), b"swordfish".to_vec()),
-        ]
-        .into_iter()
-        .collect();
+        let map: BTreeMap<String, Vec<u8>> =
+            [("a/b".to_owned(), b"hunter2".to_vec()), ("a_b".to_owned(), b"swordfish".to_vec())].into_iter().collect();
         let err = match convert_keys(map, convert_key_default) {
             Err(err) => err,
             Ok(_) => panic!("a collision must be an error"),
         };
         assert_eq!(
             err,
-            KeyError::Collision {
-                key: "a_b".to_owned(),
-                first: "a/b".to_owned(),
-                second: "a_b".to_owned()
-            }
+            KeyError::Collision { key: "a_b".to_owned(), first: "a/b".to_owned(), second: "a_b".to_owned() }
         );
         let message = err.to_string();
         assert!(message.contains("a_b"), "{message}");
-        assert!(
-            !message.contains("hunter2") && !message.contains("swordfish"),
-            "{message}"
-        );
+        assert!(!message.contains("hunter2") && !message.contains("swordfish"), "{message}");
     }
 
     #[test]
     fn dispatches_on_the_api_conversion_strategy() {
         assert_eq!(convert_key(ExternalSecretConversionStrategy::Default, "a/b"), "a_b");
-        assert_eq!(
-            convert_key(ExternalSecretConversionStrategy::Unicode, "a/b"),
-            "a_U002f_b"
-        );
+        assert_eq!(convert_key(ExternalSecretConversionStrategy::Unicode, "a/b"), "a_U002f_b");
         assert_eq!(convert_key(ExternalSecretConversionStrategy::default(), "a/b"), "a_b");
         let map: BTreeMap<String, u8> = [("x/y".to_owned(), 1)].into_iter().collect();
         let converted = convert_keys_with_strategy(map, ExternalSecretConversionStrategy::Unicode);
-        assert_eq!(
-            converted.map(|m| m.into_keys().collect::<Vec<_>>()),
-            Ok(vec!["x_U002f_y".to_owned()])
-        );
+        assert_eq!(converted.map(|m| m.into_keys().collect::<Vec<_>>()), Ok(vec!["x_U002f_y".to_owned()]));
     }
 
     #[test]
     fn unicode_conversion_avoids_default_collisions() {
-        let map: BTreeMap<String, Vec<u8>> = [("a/b".to_owned(), Vec::new()), ("a_b".to_owned(), Vec::new())]
-            .into_iter()
-            .collect();
+        let map: BTreeMap<String, Vec<u8>> =
+            [("a/b".to_owned(), Vec::new()), ("a_b".to_owned(), Vec::new())].into_iter().collect();
         let converted = convert_keys(map, convert_key_unicode).map(|m| m.into_keys().collect::<Vec<_>>());
         assert_eq!(converted, Ok(vec!["a_U002f_b".to_owned(), "a_b".to_owned()]));
     }

@@ -127,10 +127,7 @@ fn default_store(spec: &ExternalSecretSpec) -> Option<StoreId> {
     spec.secret_store_ref
         .as_ref()
         .filter(|r| !r.name.is_empty())
-        .map(|r| StoreId {
-            kind: r.kind_or_default(),
-            name: r.name.clone(),
-        })
+        .map(|r| StoreId { kind: r.kind_or_default(), name: r.name.clone() })
 }
 
 fn entry_store(
@@ -138,10 +135,7 @@ fn entry_store(
     source: Option<&external_secrets_api::SecretStoreRef>,
 ) -> Result<StoreId, EntryError> {
     match source {
-        Some(r) => Ok(StoreId {
-            kind: r.kind_or_default(),
-            name: r.name.clone(),
-        }),
+        Some(r) => Ok(StoreId { kind: r.kind_or_default(), name: r.name.clone() }),
         None => default_store(spec).ok_or(EntryError::NoStore),
     }
 }
@@ -152,9 +146,7 @@ pub fn plan(spec: &ExternalSecretSpec) -> Result<FetchPlan, PipelineError> {
     for (i, entry) in spec.data_from.iter().enumerate() {
         let source = entry.source_ref.as_ref();
         if source.is_some_and(|s| s.generator_ref.is_some()) {
-            return Err(at(data_from_entry(i))(EntryError::Unsupported(
-                "dataFrom[].sourceRef.generatorRef",
-            )));
+            return Err(at(data_from_entry(i))(EntryError::Unsupported("dataFrom[].sourceRef.generatorRef")));
         }
         let store = entry_store(spec, source.and_then(|s| s.store_ref.as_ref())).map_err(at(data_from_entry(i)))?;
         let store_plan = plan.entry(store).or_default();
@@ -165,33 +157,22 @@ pub fn plan(spec: &ExternalSecretSpec) -> Result<FetchPlan, PipelineError> {
                 i,
                 FindQuery {
                     path: find.path.clone().filter(|p| !p.is_empty()),
-                    name_regexp: find
-                        .name
-                        .as_ref()
-                        .and_then(|n| n.regexp.clone())
-                        .filter(|r| !r.is_empty()),
+                    name_regexp: find.name.as_ref().and_then(|n| n.regexp.clone()).filter(|r| !r.is_empty()),
                     tags: find.tags.clone(),
                 },
             );
         } else {
-            return Err(at(data_from_entry(i))(EntryError::Unsupported(
-                "a dataFrom entry without extract or find",
-            )));
+            return Err(at(data_from_entry(i))(EntryError::Unsupported("a dataFrom entry without extract or find")));
         }
     }
     for (i, entry) in spec.data.iter().enumerate() {
         let source = entry.source_ref.as_ref();
         if source.is_some_and(|s| s.generator_ref.is_some()) {
-            return Err(at(data_entry(i, &entry.secret_key))(EntryError::Unsupported(
-                "data[].sourceRef.generatorRef",
-            )));
+            return Err(at(data_entry(i, &entry.secret_key))(EntryError::Unsupported("data[].sourceRef.generatorRef")));
         }
         let store = entry_store(spec, source.and_then(|s| s.store_ref.as_ref()))
             .map_err(at(data_entry(i, &entry.secret_key)))?;
-        plan.entry(store)
-            .or_default()
-            .keys
-            .insert(remote_key(&entry.remote_ref));
+        plan.entry(store).or_default().keys.insert(remote_key(&entry.remote_ref));
     }
     Ok(plan)
 }
@@ -217,10 +198,8 @@ fn rewrite_keys(
     let mut map = map;
     for rule in &entry.rewrite {
         if let Some(re) = &rule.regexp {
-            let compiled = regex::Regex::new(&re.source).map_err(|e| EntryError::InvalidRegexp {
-                pattern: re.source.clone(),
-                reason: e.to_string(),
-            })?;
+            let compiled = regex::Regex::new(&re.source)
+                .map_err(|e| EntryError::InvalidRegexp { pattern: re.source.clone(), reason: e.to_string() })?;
             map = convert_keys(map, |k| compiled.replace_all(k, re.target.as_str()).into_owned())?;
         } else if rule.transform.is_some() {
             return Err(EntryError::Unsupported("rewrite[].transform"));
@@ -290,33 +269,18 @@ pub fn build_data(
                     continue;
                 }
                 None => {
-                    return Err(at(name)(EntryError::NotFound {
-                        key: extract.key.clone(),
-                    }));
+                    return Err(at(name)(EntryError::NotFound { key: extract.key.clone() }));
                 }
             }
         } else if let Some(find) = &entry.find {
-            let found = fetched
-                .finds
-                .get(&i)
-                .ok_or_else(|| at(name.clone())(EntryError::Internal("find not run")))?;
+            let found = fetched.finds.get(&i).ok_or_else(|| at(name.clone())(EntryError::Internal("find not run")))?;
             // A find value is the whole remote secret; document-like values are taken as they are.
-            let map: BTreeMap<String, Vec<u8>> = found
-                .iter()
-                .map(|(k, v)| (k.clone(), v.bytes.expose().to_vec()))
-                .collect();
-            finish_map(
-                entry,
-                map,
-                find.conversion_strategy,
-                find.decoding_strategy,
-                find.null_byte_policy,
-            )
-            .map_err(at(name.clone()))?
+            let map: BTreeMap<String, Vec<u8>> =
+                found.iter().map(|(k, v)| (k.clone(), v.bytes.expose().to_vec())).collect();
+            finish_map(entry, map, find.conversion_strategy, find.decoding_strategy, find.null_byte_policy)
+                .map_err(at(name.clone()))?
         } else {
-            return Err(at(name)(EntryError::Unsupported(
-                "a dataFrom entry without extract or find",
-            )));
+            return Err(at(name)(EntryError::Unsupported("a dataFrom entry without extract or find")));
         };
         built.data.extend(map);
     }
@@ -334,20 +298,15 @@ pub fn build_data(
                 continue;
             }
             None => {
-                return Err(at(name)(EntryError::NotFound {
-                    key: remote.key.clone(),
-                }));
+                return Err(at(name)(EntryError::NotFound { key: remote.key.clone() }));
             }
         };
         let raw = match remote.property.as_deref().filter(|p| !p.is_empty()) {
             Some(property) => select_property(value, &remote.key, property).map_err(|e| at(name.clone())(e.into()))?,
             None => value.bytes.expose().to_vec(),
         };
-        let decoded = decode(
-            remote.decoding_strategy.unwrap_or(ExternalSecretDecodingStrategy::None),
-            &raw,
-        )
-        .map_err(|e| at(name.clone())(e.into()))?;
+        let decoded = decode(remote.decoding_strategy.unwrap_or(ExternalSecretDecodingStrategy::None), &raw)
+            .map_err(|e| at(name.clone())(e.into()))?;
         apply_null_byte_policy(
             remote.null_byte_policy.unwrap_or(ExternalSecretNullBytePolicy::Ignore),
             &entry.secret_key,
@@ -373,17 +332,13 @@ mod tests {
     }
 
     fn store() -> StoreId {
-        StoreId {
-            kind: SecretStoreKind::SecretStore,
-            name: "aws".into(),
-        }
+        StoreId { kind: SecretStoreKind::SecretStore, name: "aws".into() }
     }
 
     fn fetched(entries: &[(&str, Option<&str>)]) -> Fetched {
         let mut f = Fetched::default();
         for (key, value) in entries {
-            f.values
-                .insert((store(), RemoteKey::value(*key)), value.map(RemoteValue::bytes));
+            f.values.insert((store(), RemoteKey::value(*key)), value.map(RemoteValue::bytes));
         }
         f
     }
@@ -408,12 +363,9 @@ mod tests {
     #[test]
     fn walkthrough_takes_exactly_the_two_properties() {
         let doc = r#"{"username":"admin","password":"p4ss","host":"db.example","port":5432}"#;
-        let built = build_data(
-            &spec(WALKTHROUGH),
-            &fetched(&[("prod/db", Some(doc))]),
-            ExternalSecretDeletionPolicy::Retain,
-        )
-        .expect("build");
+        let built =
+            build_data(&spec(WALKTHROUGH), &fetched(&[("prod/db", Some(doc))]), ExternalSecretDeletionPolicy::Retain)
+                .expect("build");
         assert_eq!(built.data.len(), 2);
         assert_eq!(built.data["app-db-username"], b"admin");
         assert_eq!(built.data["app-db-password"], b"p4ss");
@@ -425,10 +377,7 @@ mod tests {
         let err =
             build_data(&s, &fetched(&[("prod/db", None)]), ExternalSecretDeletionPolicy::Retain).expect_err("retain");
         assert!(err.is_not_found());
-        assert!(
-            err.to_string().starts_with("spec.data[0] (key=app-db-username)"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("spec.data[0] (key=app-db-username)"), "{err}");
         let built =
             build_data(&s, &fetched(&[("prod/db", None)]), ExternalSecretDeletionPolicy::Delete).expect("delete");
         assert!(built.data.is_empty());
@@ -442,12 +391,8 @@ mod tests {
             r#"{"secretStoreRef": {"name": "aws"}, "data": [
                 {"secretKey": "x", "remoteRef": {"key": "prod/db", "property": "nope"}}]}"#,
         );
-        let err = build_data(
-            &s,
-            &fetched(&[("prod/db", Some(doc))]),
-            ExternalSecretDeletionPolicy::Retain,
-        )
-        .expect_err("missing property");
+        let err = build_data(&s, &fetched(&[("prod/db", Some(doc))]), ExternalSecretDeletionPolicy::Retain)
+            .expect_err("missing property");
         let text = err.to_string();
         assert!(text.contains("spec.data[0] (key=x)") && text.contains("nope"), "{text}");
         assert!(!text.contains("very-secret-value"), "{text}");
@@ -460,14 +405,9 @@ mod tests {
                 "dataFrom": [{"extract": {"key": "cfg"}}],
                 "data": [{"secretKey": "user", "remoteRef": {"key": "other"}}]}"#,
         );
-        let mut f = fetched(&[
-            ("cfg", Some(r#"{"user":"from-extract","port":5432,"a/b":"x"}"#)),
-            ("other", Some("override")),
-        ]);
-        f.values.insert(
-            (store(), RemoteKey::value("other")),
-            Some(RemoteValue::bytes("override")),
-        );
+        let mut f =
+            fetched(&[("cfg", Some(r#"{"user":"from-extract","port":5432,"a/b":"x"}"#)), ("other", Some("override"))]);
+        f.values.insert((store(), RemoteKey::value("other")), Some(RemoteValue::bytes("override")));
         let built = build_data(&s, &f, ExternalSecretDeletionPolicy::Retain).expect("build");
         assert_eq!(built.data["user"], b"override");
         assert_eq!(built.data["port"], b"5432");
@@ -480,19 +420,11 @@ mod tests {
             r#"{"secretStoreRef": {"name": "aws"}, "data": [
                 {"secretKey": "k", "remoteRef": {"key": "b64", "decodingStrategy": "Base64"}}]}"#,
         );
-        let built = build_data(
-            &s,
-            &fetched(&[("b64", Some("aGVsbG8="))]),
-            ExternalSecretDeletionPolicy::Retain,
-        )
-        .expect("decode");
+        let built = build_data(&s, &fetched(&[("b64", Some("aGVsbG8="))]), ExternalSecretDeletionPolicy::Retain)
+            .expect("decode");
         assert_eq!(built.data["k"], b"hello");
-        let err = build_data(
-            &s,
-            &fetched(&[("b64", Some("not base64!"))]),
-            ExternalSecretDeletionPolicy::Retain,
-        )
-        .expect_err("bad base64");
+        let err = build_data(&s, &fetched(&[("b64", Some("not base64!"))]), ExternalSecretDeletionPolicy::Retain)
+            .expect_err("bad base64");
         assert!(err.to_string().contains("spec.data[0] (key=k)"), "{err}");
     }
 
@@ -517,16 +449,9 @@ mod tests {
             r#"{"secretStoreRef": {"name": "aws"}, "dataFrom": [{"extract": {"key": "cfg"},
                 "rewrite": [{"regexp": {"source": "([", "target": "x"}}]}]}"#,
         );
-        let err = build_data(
-            &s,
-            &fetched(&[("cfg", Some(r#"{"a":"b"}"#))]),
-            ExternalSecretDeletionPolicy::Retain,
-        )
-        .expect_err("bad regexp");
-        assert!(
-            err.to_string().starts_with("spec.dataFrom[0]: invalid rewrite regexp"),
-            "{err}"
-        );
+        let err = build_data(&s, &fetched(&[("cfg", Some(r#"{"a":"b"}"#))]), ExternalSecretDeletionPolicy::Retain)
+            .expect_err("bad regexp");
+        assert!(err.to_string().starts_with("spec.dataFrom[0]: invalid rewrite regexp"), "{err}");
     }
 
     #[test]
@@ -545,9 +470,6 @@ mod tests {
         );
         let plan = plan(&s).expect("plan");
         assert_eq!(plan.len(), 2);
-        assert!(plan.contains_key(&StoreId {
-            kind: SecretStoreKind::ClusterSecretStore,
-            name: "k8s".into()
-        }));
+        assert!(plan.contains_key(&StoreId { kind: SecretStoreKind::ClusterSecretStore, name: "k8s".into() }));
     }
 }

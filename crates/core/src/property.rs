@@ -57,10 +57,7 @@ pub fn select_property(value: &RemoteValue, key: &str, property: &str) -> Result
     if property.is_empty() {
         return Ok(value.bytes.expose().to_vec());
     }
-    let missing = || PropertyError::Missing {
-        property: property.to_owned(),
-        key: key.to_owned(),
-    };
+    let missing = || PropertyError::Missing { property: property.to_owned(), key: key.to_owned() };
     match &value.fields {
         Some(fields) => {
             if let Some(field) = fields.get(property) {
@@ -76,13 +73,9 @@ pub fn select_property(value: &RemoteValue, key: &str, property: &str) -> Result
             select_rendered(json, path).map(String::into_bytes).ok_or_else(missing)
         }
         None => {
-            let json = std::str::from_utf8(value.bytes.expose()).map_err(|_| PropertyError::NotUtf8 {
-                property: property.to_owned(),
-                key: key.to_owned(),
-            })?;
-            select_document_path(json, property)
-                .map(String::into_bytes)
-                .ok_or_else(missing)
+            let json = std::str::from_utf8(value.bytes.expose())
+                .map_err(|_| PropertyError::NotUtf8 { property: property.to_owned(), key: key.to_owned() })?;
+            select_document_path(json, property).map(String::into_bytes).ok_or_else(missing)
         }
     }
 }
@@ -124,11 +117,7 @@ fn go_number_string(raw: &str) -> String {
     // Go ignores the parse error and formats whatever ParseFloat returned (0 for garbage, ±Inf out of range).
     let number = raw.parse::<f64>().unwrap_or(0.0);
     if number.is_infinite() {
-        return if number > 0.0 {
-            "+Inf".to_owned()
-        } else {
-            "-Inf".to_owned()
-        };
+        return if number > 0.0 { "+Inf".to_owned() } else { "-Inf".to_owned() };
     }
     if number.is_nan() {
         return "NaN".to_owned();
@@ -252,12 +241,7 @@ mod tests {
     fn fields(entries: &[(&str, &[u8])]) -> RemoteValue {
         RemoteValue {
             bytes: SecretBytes::default(),
-            fields: Some(
-                entries
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), SecretBytes::new(*v)))
-                    .collect(),
-            ),
+            fields: Some(entries.iter().map(|(k, v)| ((*k).to_owned(), SecretBytes::new(*v))).collect()),
         }
     }
 
@@ -270,10 +254,7 @@ mod tests {
     }
 
     fn missing(property: &str) -> Result<String, PropertyError> {
-        Err(PropertyError::Missing {
-            property: property.to_owned(),
-            key: "my-secret".to_owned(),
-        })
+        Err(PropertyError::Missing { property: property.to_owned(), key: "my-secret".to_owned() })
     }
 
     #[test]
@@ -369,13 +350,7 @@ mod tests {
     fn missing_properties_name_property_and_key_not_values() {
         let value = doc(r#"{"password":"hunter2"}"#);
         let err = select_property(&value, "db/creds", "username");
-        assert_eq!(
-            err,
-            Err(PropertyError::Missing {
-                property: "username".to_owned(),
-                key: "db/creds".to_owned()
-            })
-        );
+        assert_eq!(err, Err(PropertyError::Missing { property: "username".to_owned(), key: "db/creds".to_owned() }));
         let message = err.map_err(|e| e.to_string()).err().unwrap_or_default();
         assert_eq!(message, "key username does not exist in secret db/creds");
         assert!(!message.contains("hunter2"));
@@ -393,10 +368,7 @@ mod tests {
         let binary = RemoteValue::bytes(vec![0xff, 0xfe, 0x00, 0x80]);
         assert_eq!(
             select_property(&binary, "bin", "field"),
-            Err(PropertyError::NotUtf8 {
-                property: "field".to_owned(),
-                key: "bin".to_owned()
-            })
+            Err(PropertyError::NotUtf8 { property: "field".to_owned(), key: "bin".to_owned() })
         );
     }
 
@@ -436,11 +408,7 @@ mod tests {
 
     #[test]
     fn map_fields_are_selected_exactly_first() {
-        let value = fields(&[
-            ("tls.crt", b"CERT"),
-            ("tls", br#"{"crt":"nested"}"#),
-            ("bin", &[0, 0xff]),
-        ]);
+        let value = fields(&[("tls.crt", b"CERT"), ("tls", br#"{"crt":"nested"}"#), ("bin", &[0, 0xff])]);
         assert_eq!(select(&value, "tls.crt"), ok("CERT"));
         assert_eq!(select_property(&value, "k", "bin"), Ok(vec![0, 0xff]));
     }
@@ -451,10 +419,7 @@ mod tests {
         assert_eq!(select(&value, "config.db.user"), ok("admin"));
         assert_eq!(select(&value, "config.db.port"), ok("5432"));
         assert_eq!(select(&value, "config.db.ratio"), ok("2.5"));
-        assert_eq!(
-            select(&value, "config.db"),
-            ok(r#"{"user":"admin","port":5432,"ratio":2.50}"#)
-        );
+        assert_eq!(select(&value, "config.db"), ok(r#"{"user":"admin","port":5432,"ratio":2.50}"#));
         assert_eq!(select(&value, "config.nope"), missing("config.nope"));
     }
 
@@ -474,10 +439,7 @@ mod tests {
     }
 
     fn map(entries: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
-        entries
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
-            .collect()
+        entries.iter().map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec())).collect()
     }
 
     #[test]
@@ -503,34 +465,17 @@ mod tests {
     #[test]
     fn extract_of_map_fields_returns_them() {
         let value = fields(&[("a", b"1"), ("b", &[0, 0xff])]);
-        let expected: BTreeMap<String, Vec<u8>> = [("a".to_owned(), b"1".to_vec()), ("b".to_owned(), vec![0, 0xff])]
-            .into_iter()
-            .collect();
+        let expected: BTreeMap<String, Vec<u8>> =
+            [("a".to_owned(), b"1".to_vec()), ("b".to_owned(), vec![0, 0xff])].into_iter().collect();
         assert_eq!(extract_map(&value), Ok(expected));
     }
 
     #[test]
     fn extract_needs_a_json_object() {
-        for not_object in [
-            "[1,2]",
-            "\"s\"",
-            "42",
-            "plain text",
-            "",
-            "{\"a\":}",
-            "{\"a\":1",
-            "{\"a\":1}x",
-        ] {
-            assert_eq!(
-                extract_map(&doc(not_object)),
-                Err(ExtractError::NotJsonObject),
-                "{not_object}"
-            );
+        for not_object in ["[1,2]", "\"s\"", "42", "plain text", "", "{\"a\":}", "{\"a\":1", "{\"a\":1}x"] {
+            assert_eq!(extract_map(&doc(not_object)), Err(ExtractError::NotJsonObject), "{not_object}");
         }
-        assert_eq!(
-            extract_map(&RemoteValue::bytes(vec![0xff])),
-            Err(ExtractError::NotJsonObject)
-        );
+        assert_eq!(extract_map(&RemoteValue::bytes(vec![0xff])), Err(ExtractError::NotJsonObject));
     }
 
     #[test]
@@ -554,18 +499,12 @@ mod tests {
     #[test]
     fn extract_with_a_property_selects_first() {
         let value = doc(r#"{"db":{"user":"admin","port":5432},"plain":"text"}"#);
-        assert_eq!(
-            extract_map_at(&value, "k", "db"),
-            Ok(map(&[("user", "admin"), ("port", "5432")]))
-        );
+        assert_eq!(extract_map_at(&value, "k", "db"), Ok(map(&[("user", "admin"), ("port", "5432")])));
         assert_eq!(extract_map_at(&value, "k", ""), extract_map(&value));
         assert_eq!(extract_map_at(&value, "k", "plain"), Err(ExtractError::NotJsonObject));
         assert_eq!(
             extract_map_at(&value, "k", "nope"),
-            Err(ExtractError::Property(PropertyError::Missing {
-                property: "nope".to_owned(),
-                key: "k".to_owned()
-            }))
+            Err(ExtractError::Property(PropertyError::Missing { property: "nope".to_owned(), key: "k".to_owned() }))
         );
     }
 

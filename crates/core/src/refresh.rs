@@ -109,9 +109,7 @@ fn should_refresh_periodic(input: &RefreshInput<'_>) -> bool {
 /// The refresh decision: skip only when the policy asks for no refresh and the target Secret is valid.
 pub fn decide(input: &RefreshInput<'_>) -> RefreshDecision {
     if !should_refresh(input) && input.target_secret_valid {
-        RefreshDecision::Skip {
-            requeue_after: requeue_after(input.refresh_interval, input.last_refresh, input.now),
-        }
+        RefreshDecision::Skip { requeue_after: requeue_after(input.refresh_interval, input.last_refresh, input.now) }
     } else {
         RefreshDecision::Sync
     }
@@ -155,18 +153,10 @@ pub fn requeue_after(
 /// second forever after. ESO has no jitter (its issue #4231 asks for it); the jitter only ever delays, so a refresh
 /// never comes earlier than `refreshInterval`.
 pub fn jittered(base: Duration, fraction: f64, random_unit: f64) -> Duration {
-    let unit = if random_unit.is_nan() {
-        0.0
-    } else {
-        random_unit.clamp(0.0, 1.0)
-    };
+    let unit = if random_unit.is_nan() { 0.0 } else { random_unit.clamp(0.0, 1.0) };
     let fraction = if fraction.is_nan() { 0.0 } else { fraction.max(0.0) };
     // Float-to-int `as` saturates (and maps NaN to 0), so this cannot panic or wrap.
-    #[allow(
-        clippy::cast_precision_loss,
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss
-    )]
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let extra_nanos = (base.as_nanos() as f64 * fraction * unit) as u64;
     base.saturating_add(Duration::from_nanos(extra_nanos))
 }
@@ -225,27 +215,17 @@ mod tests {
     }
 
     fn never_synced(policy: RefreshPolicy) -> RefreshInput<'static> {
-        RefreshInput {
-            last_refresh: None,
-            synced_resource_version: "",
-            ..synced(policy)
-        }
+        RefreshInput { last_refresh: None, synced_resource_version: "", ..synced(policy) }
     }
 
-    const ALL_POLICIES: [RefreshPolicy; 3] = [
-        RefreshPolicy::Periodic,
-        RefreshPolicy::CreatedOnce,
-        RefreshPolicy::OnChange,
-    ];
+    const ALL_POLICIES: [RefreshPolicy; 3] =
+        [RefreshPolicy::Periodic, RefreshPolicy::CreatedOnce, RefreshPolicy::OnChange];
 
     #[test]
     fn every_policy_syncs_the_first_time() {
         for policy in ALL_POLICIES {
             assert_eq!(decide(&never_synced(policy)), RefreshDecision::Sync, "{policy:?}");
-            let no_time = RefreshInput {
-                last_refresh: None,
-                ..synced(policy)
-            };
+            let no_time = RefreshInput { last_refresh: None, ..synced(policy) };
             assert_eq!(decide(&no_time), RefreshDecision::Sync, "{policy:?}");
         }
     }
@@ -253,10 +233,7 @@ mod tests {
     #[test]
     fn every_policy_repairs_an_invalid_target_secret() {
         for policy in ALL_POLICIES {
-            let input = RefreshInput {
-                target_secret_valid: false,
-                ..synced(policy)
-            };
+            let input = RefreshInput { target_secret_valid: false, ..synced(policy) };
             assert_eq!(decide(&input), RefreshDecision::Sync, "{policy:?}");
         }
     }
@@ -264,49 +241,27 @@ mod tests {
     #[test]
     fn periodic_skips_within_the_interval_and_requeues_for_the_rest() {
         let input = synced(RefreshPolicy::Periodic);
-        assert_eq!(
-            decide(&input),
-            RefreshDecision::Skip {
-                requeue_after: Some(Duration::from_secs(3000))
-            }
-        );
+        assert_eq!(decide(&input), RefreshDecision::Skip { requeue_after: Some(Duration::from_secs(3000)) });
     }
 
     #[test]
     fn periodic_syncs_once_the_interval_has_passed() {
-        let input = RefreshInput {
-            now: at(3601),
-            ..synced(RefreshPolicy::Periodic)
-        };
+        let input = RefreshInput { now: at(3601), ..synced(RefreshPolicy::Periodic) };
         assert_eq!(decide(&input), RefreshDecision::Sync);
         // Exactly at the interval ESO's Before() is still false: skip, requeue at once.
-        let input = RefreshInput {
-            now: at(3600),
-            ..synced(RefreshPolicy::Periodic)
-        };
-        assert_eq!(
-            decide(&input),
-            RefreshDecision::Skip {
-                requeue_after: Some(Duration::ZERO)
-            }
-        );
+        let input = RefreshInput { now: at(3600), ..synced(RefreshPolicy::Periodic) };
+        assert_eq!(decide(&input), RefreshDecision::Skip { requeue_after: Some(Duration::ZERO) });
     }
 
     #[test]
     fn periodic_syncs_when_the_resource_version_changed() {
-        let input = RefreshInput {
-            current_resource_version: V2,
-            ..synced(RefreshPolicy::Periodic)
-        };
+        let input = RefreshInput { current_resource_version: V2, ..synced(RefreshPolicy::Periodic) };
         assert_eq!(decide(&input), RefreshDecision::Sync);
     }
 
     #[test]
     fn periodic_syncs_when_the_refresh_time_is_in_the_future() {
-        let input = RefreshInput {
-            now: at(-10),
-            ..synced(RefreshPolicy::Periodic)
-        };
+        let input = RefreshInput { now: at(-10), ..synced(RefreshPolicy::Periodic) };
         assert_eq!(decide(&input), RefreshDecision::Sync);
     }
 
@@ -320,59 +275,35 @@ mod tests {
                 ..synced(RefreshPolicy::Periodic)
             };
             // Not even a spec change: ESO's documented `refreshInterval: 0` behaviour.
-            assert_eq!(
-                decide(&input),
-                RefreshDecision::Skip { requeue_after: None },
-                "{interval:?}"
-            );
+            assert_eq!(decide(&input), RefreshDecision::Skip { requeue_after: None }, "{interval:?}");
         }
     }
 
     #[test]
     fn periodic_with_zero_interval_still_syncs_once() {
-        let input = RefreshInput {
-            refresh_interval: None,
-            ..never_synced(RefreshPolicy::Periodic)
-        };
+        let input = RefreshInput { refresh_interval: None, ..never_synced(RefreshPolicy::Periodic) };
         assert_eq!(decide(&input), RefreshDecision::Sync);
     }
 
     #[test]
     fn created_once_never_refreshes_a_valid_secret() {
-        let input = RefreshInput {
-            current_resource_version: V2,
-            now: at(1_000_000),
-            ..synced(RefreshPolicy::CreatedOnce)
-        };
-        assert_eq!(
-            decide(&input),
-            RefreshDecision::Skip {
-                requeue_after: Some(Duration::ZERO)
-            }
-        );
+        let input =
+            RefreshInput { current_resource_version: V2, now: at(1_000_000), ..synced(RefreshPolicy::CreatedOnce) };
+        assert_eq!(decide(&input), RefreshDecision::Skip { requeue_after: Some(Duration::ZERO) });
     }
 
     #[test]
     fn on_change_syncs_only_on_changes() {
-        let unchanged = RefreshInput {
-            now: at(1_000_000),
-            ..synced(RefreshPolicy::OnChange)
-        };
+        let unchanged = RefreshInput { now: at(1_000_000), ..synced(RefreshPolicy::OnChange) };
         assert!(!should_refresh(&unchanged));
         assert!(matches!(decide(&unchanged), RefreshDecision::Skip { .. }));
-        let changed = RefreshInput {
-            current_resource_version: V2,
-            ..unchanged
-        };
+        let changed = RefreshInput { current_resource_version: V2, ..unchanged };
         assert_eq!(decide(&changed), RefreshDecision::Sync);
     }
 
     #[test]
     fn on_change_with_no_interval_does_not_requeue() {
-        let input = RefreshInput {
-            refresh_interval: None,
-            ..synced(RefreshPolicy::OnChange)
-        };
+        let input = RefreshInput { refresh_interval: None, ..synced(RefreshPolicy::OnChange) };
         assert_eq!(decide(&input), RefreshDecision::Skip { requeue_after: None });
     }
 
@@ -398,10 +329,7 @@ mod tests {
         assert_eq!(requeue_after(Some(Duration::ZERO), Some(at(0)), at(10)), None);
         assert_eq!(requeue_after(Some(HOUR), None, at(10)), Some(HOUR));
         assert_eq!(requeue_after(Some(HOUR), Some(at(0)), at(0)), Some(HOUR));
-        assert_eq!(
-            requeue_after(Some(HOUR), Some(at(0)), at(1800)),
-            Some(Duration::from_secs(1800))
-        );
+        assert_eq!(requeue_after(Some(HOUR), Some(at(0)), at(1800)), Some(Duration::from_secs(1800)));
         assert_eq!(requeue_after(Some(HOUR), Some(at(0)), at(3600)), Some(Duration::ZERO));
         assert_eq!(requeue_after(Some(HOUR), Some(at(0)), at(7200)), Some(Duration::ZERO));
         assert_eq!(requeue_after(Some(HOUR), Some(at(100)), at(0)), Some(Duration::ZERO));
@@ -414,10 +342,7 @@ mod tests {
             Ok(t) => t,
             Err(e) => panic!("{e}"),
         };
-        assert_eq!(
-            requeue_after(Some(Duration::from_secs(10)), Some(last), now),
-            Some(Duration::from_millis(8500))
-        );
+        assert_eq!(requeue_after(Some(Duration::from_secs(10)), Some(last), now), Some(Duration::from_millis(8500)));
     }
 
     #[test]
@@ -436,32 +361,19 @@ mod tests {
         assert_eq!(jittered(HOUR, f64::NAN, 0.5), HOUR);
         assert_eq!(jittered(HOUR, -0.5, 0.5), HOUR);
         assert_eq!(jittered(Duration::MAX, 1.0, 1.0), Duration::MAX);
-        assert_eq!(
-            jittered(HOUR, f64::INFINITY, 1.0),
-            HOUR.saturating_add(Duration::from_nanos(u64::MAX))
-        );
+        assert_eq!(jittered(HOUR, f64::INFINITY, 1.0), HOUR.saturating_add(Duration::from_nanos(u64::MAX)));
     }
 
     fn string_map(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
-        entries
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        entries.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
     fn target_secret_validity_follows_eso() {
         let data: BTreeMap<String, Vec<u8>> = [("foo".to_owned(), b"bar".to_vec())].into_iter().collect();
         let managed = string_map(&[(LABEL_MANAGED, "true")]);
-        let hashed = string_map(&[(
-            ANNOTATION_DATA_HASH,
-            "f2a604b87eb0cf673761e8cfea850f901fe73a3d1b2f338802107f36",
-        )]);
-        let view = |labels, annotations| TargetSecretView {
-            labels,
-            annotations,
-            data: &data,
-        };
+        let hashed = string_map(&[(ANNOTATION_DATA_HASH, "f2a604b87eb0cf673761e8cfea850f901fe73a3d1b2f338802107f36")]);
+        let view = |labels, annotations| TargetSecretView { labels, annotations, data: &data };
 
         assert!(is_target_secret_valid(Some(view(&managed, &hashed)), false));
         assert!(!is_target_secret_valid(None, false));

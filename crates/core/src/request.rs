@@ -29,11 +29,7 @@ pub struct RemoteKey {
 impl RemoteKey {
     /// A key for the current value, no version, no metadata.
     pub fn value(key: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            version: None,
-            metadata_policy: MetadataPolicy::None,
-        }
+        Self { key: key.into(), version: None, metadata_policy: MetadataPolicy::None }
     }
 }
 

@@ -56,10 +56,8 @@ fn check_template(template: &ExternalSecretTemplate) -> Result<(), TargetError> 
                 .metadata
                 .as_ref()
                 .is_some_and(|m| m.annotations.contains_key("kubernetes.io/service-account.name"));
-            let annotations_from_template = template
-                .template_from
-                .iter()
-                .any(|t| t.target.eq_ignore_ascii_case("Annotations"));
+            let annotations_from_template =
+                template.template_from.iter().any(|t| t.target.eq_ignore_ascii_case("Annotations"));
             if bound || annotations_from_template {
                 return Err(TargetError::ServiceAccountTokenBinding);
             }
@@ -72,17 +70,10 @@ fn check_template(template: &ExternalSecretTemplate) -> Result<(), TargetError> 
     if !template.template_from.is_empty() {
         return Err(TargetError::Unsupported("spec.target.template.templateFrom"));
     }
-    if let Some(meta) = &template.metadata {
-        if meta
-            .labels
-            .values()
-            .chain(meta.annotations.values())
-            .any(|v| v.contains("{{"))
-        {
-            return Err(TargetError::Unsupported(
-                "templated spec.target.template.metadata values",
-            ));
-        }
+    if let Some(meta) = &template.metadata
+        && meta.labels.values().chain(meta.annotations.values()).any(|v| v.contains("{{"))
+    {
+        return Err(TargetError::Unsupported("templated spec.target.template.metadata values"));
     }
     Ok(())
 }
@@ -93,11 +84,7 @@ fn check_template(template: &ExternalSecretTemplate) -> Result<(), TargetError> 
 /// reference for `Owner`, the type, `immutable`, and the data.
 pub fn desired_secret(es: &ExternalSecret, data: BTreeMap<String, Vec<u8>>) -> Result<Secret, TargetError> {
     let name = es.metadata.name.clone().ok_or(TargetError::MissingMeta("name"))?;
-    let namespace = es
-        .metadata
-        .namespace
-        .clone()
-        .ok_or(TargetError::MissingMeta("namespace"))?;
+    let namespace = es.metadata.namespace.clone().ok_or(TargetError::MissingMeta("namespace"))?;
     let target = &es.spec.target;
 
     let mut labels = BTreeMap::new();
@@ -187,10 +174,7 @@ mod tests {
         assert_eq!(labels[LABEL_CREATED_BY], created_by_label("default", "app"));
         assert_eq!(labels["team"], "a");
         let annotations = s.metadata.annotations.expect("annotations");
-        assert_eq!(
-            annotations[ANNOTATION_DATA_HASH],
-            "f2a604b87eb0cf673761e8cfea850f901fe73a3d1b2f338802107f36"
-        );
+        assert_eq!(annotations[ANNOTATION_DATA_HASH], "f2a604b87eb0cf673761e8cfea850f901fe73a3d1b2f338802107f36");
         assert_eq!(annotations["note"], "n");
         assert!(!annotations.contains_key("kubectl.kubernetes.io/last-applied-configuration"));
         let owner = &s.metadata.owner_references.expect("owner")[0];
@@ -232,10 +216,7 @@ mod tests {
         e.spec.target.template = Some(
             serde_json::from_value(serde_json::json!({"type": "bootstrap.kubernetes.io/token"})).expect("template"),
         );
-        assert!(matches!(
-            desired_secret(&e, BTreeMap::new()),
-            Err(TargetError::ForbiddenType(_))
-        ));
+        assert!(matches!(desired_secret(&e, BTreeMap::new()), Err(TargetError::ForbiddenType(_))));
     }
 
     #[test]
@@ -243,9 +224,6 @@ mod tests {
         let mut e = walkthrough();
         e.spec.target.template =
             Some(serde_json::from_value(serde_json::json!({"data": {"x": "{{ .k }}"}})).expect("template"));
-        assert_eq!(
-            desired_secret(&e, BTreeMap::new()),
-            Err(TargetError::Unsupported("spec.target.template.data"))
-        );
+        assert_eq!(desired_secret(&e, BTreeMap::new()), Err(TargetError::Unsupported("spec.target.template.data")));
     }
 }

@@ -73,10 +73,7 @@ pub struct RemoteValue {
 impl RemoteValue {
     /// A document-like value.
     pub fn bytes(bytes: impl Into<SecretBytes>) -> Self {
-        Self {
-            bytes: bytes.into(),
-            fields: None,
-        }
+        Self { bytes: bytes.into(), fields: None }
     }
 }
 

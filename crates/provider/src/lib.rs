@@ -9,11 +9,10 @@
 mod error;
 mod registry;
 
-
 pub use error::{ErrorCategory, ProviderError};
-pub use registry::{ProviderRegistry, StoreContext, StoreKind};
 pub use external_secrets_core::request::{FindQuery, MetadataPolicy, RemoteKey};
 pub use external_secrets_core::{RemoteValue, SecretBytes};
+pub use registry::{ProviderRegistry, StoreContext, StoreKind};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

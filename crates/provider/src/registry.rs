@@ -68,9 +68,9 @@ impl StoreContext {
             }
             StoreKind::ClusterSecretStore => match explicit.or(self.referent_namespace.as_deref()) {
                 Some(ns) => Ok(ns.to_string()),
-                None => Err(ProviderError::InvalidConfig(
-                    "a ClusterSecretStore reference needs a namespace".to_string(),
-                )),
+                None => {
+                    Err(ProviderError::InvalidConfig("a ClusterSecretStore reference needs a namespace".to_string()))
+                }
             },
         }
     }

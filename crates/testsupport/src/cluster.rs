@@ -178,9 +178,7 @@ impl Cluster {
             ..Default::default()
         };
         let resp = sas.create_token_request(name, &PostParams::default(), &req).await?;
-        resp.status
-            .and_then(|s| s.token)
-            .ok_or_else(|| Error::Setup("TokenRequest returned no status".to_string()))
+        resp.status.and_then(|s| s.token).ok_or_else(|| Error::Setup("TokenRequest returned no status".to_string()))
     }
 
     /// A client authenticated as the ServiceAccount `namespace/name` (token for the apiserver's own audience).
@@ -203,10 +201,7 @@ impl Cluster {
 
     /// The PIDs and names of the running components.
     pub fn pids(&self) -> Vec<(u32, String)> {
-        self.components
-            .lock()
-            .map(|c| c.iter().map(|c| (c.pid(), c.name.clone())).collect())
-            .unwrap_or_default()
+        self.components.lock().map(|c| c.iter().map(|c| (c.pid(), c.name.clone())).collect()).unwrap_or_default()
     }
 
     /// Stops every component (also done on drop and by the reaper when the process exits).
@@ -233,9 +228,8 @@ pub async fn client_from_kubeconfig(path: &Path) -> Result<kube::Client, Error> 
 }
 
 fn admin_kubeconfig(server: &str, pki: &Pki) -> Result<String, Error> {
-    let b64 = |p: &Path| -> Result<String, Error> {
-        Ok(base64::engine::general_purpose::STANDARD.encode(std::fs::read(p)?))
-    };
+    let b64 =
+        |p: &Path| -> Result<String, Error> { Ok(base64::engine::general_purpose::STANDARD.encode(std::fs::read(p)?)) };
     Ok(format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: {server}\n    \
          certificate-authority-data: {ca}\nusers:\n- name: admin\n  user:\n    client-certificate-data: {cert}\n    \

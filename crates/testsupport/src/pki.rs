@@ -37,13 +37,14 @@ impl Pki {
         let mut ca_params = CertificateParams::default();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params.distinguished_name = dn("external-secrets-rs test CA", None);
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        ca_params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let ca_cert = ca_params.self_signed(&ca_key).map_err(pki_err)?;
         let issuer = Issuer::new(ca_params, &ca_key);
 
         let serving_key = KeyPair::generate().map_err(pki_err)?;
-        let mut serving = CertificateParams::new(vec!["localhost".to_string(), "kubernetes".to_string()])
-            .map_err(pki_err)?;
+        let mut serving =
+            CertificateParams::new(vec!["localhost".to_string(), "kubernetes".to_string()]).map_err(pki_err)?;
         serving.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
         serving.distinguished_name = dn("kube-apiserver", None);
         serving.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];

@@ -27,9 +27,8 @@ impl Component {
             // Its own process group, so that `make cluster-down` can stop it and a Ctrl-C of the caller does not.
             std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         }
-        let child = cmd.spawn().map_err(|e| {
-            Error::Setup(format!("could not start {name} ({:?}): {e}", cmd.get_program()))
-        })?;
+        let child =
+            cmd.spawn().map_err(|e| Error::Setup(format!("could not start {name} ({:?}): {e}", cmd.get_program())))?;
         if !detached {
             spawn_reaper(child.id())?;
         }

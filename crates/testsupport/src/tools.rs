@@ -21,11 +21,7 @@ fn run_script(script: &str, arg: Option<&str>) -> Result<PathBuf, Error> {
     }
     let out = cmd.output().map_err(|e| Error::Setup(format!("could not run {}: {e}", path.display())))?;
     if !out.status.success() {
-        return Err(Error::Setup(format!(
-            "{} failed:\n{}",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr)
-        )));
+        return Err(Error::Setup(format!("{} failed:\n{}", path.display(), String::from_utf8_lossy(&out.stderr))));
     }
     let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
     Ok(PathBuf::from(printed))

@@ -68,7 +68,10 @@ async fn assume_role_with_web_identity_accepts_the_right_token_and_refuses_other
     let ns = cluster.namespace("irsa").await.expect("namespace");
     let sas: Api<ServiceAccount> = Api::namespaced(admin.clone(), &ns);
     for name in ["appsecrets-sa", "other-sa"] {
-        let sa = ServiceAccount { metadata: ObjectMeta { name: Some(name.into()), ..Default::default() }, ..Default::default() };
+        let sa = ServiceAccount {
+            metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+            ..Default::default()
+        };
         sas.create(&PostParams::default(), &sa).await.expect("create SA");
     }
     let role = "arn:aws:iam::123456789012:role/appsecrets";
@@ -100,14 +103,32 @@ async fn assume_role_with_web_identity_accepts_the_right_token_and_refuses_other
     assert!(!creds.access_key_id().is_empty());
 
     let other = cluster.service_account_token(&ns, "other-sa", &["sts.amazonaws.com"], 3600).await.expect("token");
-    let denied = sts.assume_role_with_web_identity().role_arn(role).role_session_name("x").web_identity_token(&other).send().await;
+    let denied = sts
+        .assume_role_with_web_identity()
+        .role_arn(role)
+        .role_session_name("x")
+        .web_identity_token(&other)
+        .send()
+        .await;
     assert!(denied.is_err(), "another ServiceAccount must not get the role");
 
     let wrong_audience = cluster.service_account_token(&ns, "appsecrets-sa", &["not-sts"], 3600).await.expect("token");
-    let denied = sts.assume_role_with_web_identity().role_arn(role).role_session_name("x").web_identity_token(&wrong_audience).send().await;
+    let denied = sts
+        .assume_role_with_web_identity()
+        .role_arn(role)
+        .role_session_name("x")
+        .web_identity_token(&wrong_audience)
+        .send()
+        .await;
     assert!(denied.is_err(), "a token for another audience must be refused");
 
-    let denied = sts.assume_role_with_web_identity().role_arn(role).role_session_name("x").web_identity_token("not-a-jwt").send().await;
+    let denied = sts
+        .assume_role_with_web_identity()
+        .role_arn(role)
+        .role_session_name("x")
+        .web_identity_token("not-a-jwt")
+        .send()
+        .await;
     assert!(denied.is_err(), "garbage must be refused");
     post_json(aws.port, "/_esr/irsa", "null");
 }

@@ -13,15 +13,13 @@ use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
 
 fn pinned_kube_version() -> String {
     let env = std::fs::read_to_string(tools::repo_root().join("hack/versions.env")).expect("versions.env");
-    env.lines()
-        .find_map(|l| l.strip_prefix("KUBE_VERSION="))
-        .expect("KUBE_VERSION in hack/versions.env")
-        .to_string()
+    env.lines().find_map(|l| l.strip_prefix("KUBE_VERSION=")).expect("KUBE_VERSION in hack/versions.env").to_string()
 }
 
 async fn create_service_account(client: kube::Client, ns: &str, name: &str) {
     let sas: Api<ServiceAccount> = Api::namespaced(client, ns);
-    let sa = ServiceAccount { metadata: ObjectMeta { name: Some(name.into()), ..Default::default() }, ..Default::default() };
+    let sa =
+        ServiceAccount { metadata: ObjectMeta { name: Some(name.into()), ..Default::default() }, ..Default::default() };
     sas.create(&PostParams::default(), &sa).await.expect("create ServiceAccount");
 }
 
@@ -56,10 +54,8 @@ async fn token_request_mints_sts_audience_token_with_expected_claims() {
     let ns = cluster.namespace("tokens").await.expect("namespace");
     create_service_account(client, &ns, "appsecrets-sa").await;
 
-    let token = cluster
-        .service_account_token(&ns, "appsecrets-sa", &["sts.amazonaws.com"], 3600)
-        .await
-        .expect("TokenRequest");
+    let token =
+        cluster.service_account_token(&ns, "appsecrets-sa", &["sts.amazonaws.com"], 3600).await.expect("TokenRequest");
     let payload = token.split('.').nth(1).expect("a JWT has three parts");
     let claims: serde_json::Value =
         serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url"))
@@ -98,12 +94,22 @@ async fn rbac_refuses_a_service_account_without_a_role_and_allows_it_with_one() 
     let bindings: Api<RoleBinding> = Api::namespaced(admin, &ns);
     let binding = RoleBinding {
         metadata: ObjectMeta { name: Some("secret-reader".into()), ..Default::default() },
-        role_ref: RoleRef { api_group: Some("rbac.authorization.k8s.io".into()), kind: "Role".into(), name: "secret-reader".into() },
-        subjects: Some(vec![Subject { kind: "ServiceAccount".into(), name: "reader".into(), namespace: Some(ns.clone()), ..Default::default() }]),
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "Role".into(),
+            name: "secret-reader".into(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".into(),
+            name: "reader".into(),
+            namespace: Some(ns.clone()),
+            ..Default::default()
+        }]),
     };
     bindings.create(&PostParams::default(), &binding).await.expect("create RoleBinding");
 
-    let allowed = eventually(Duration::from_secs(10), || async { secrets.list(&ListParams::default()).await.is_ok() }).await;
+    let allowed =
+        eventually(Duration::from_secs(10), || async { secrets.list(&ListParams::default()).await.is_ok() }).await;
     assert!(allowed, "the ServiceAccount should list Secrets once the Role is bound");
 }
 
@@ -114,7 +120,13 @@ async fn garbage_collector_deletes_dependents_after_their_owner() {
     let ns = cluster.namespace("gc").await.expect("namespace");
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
     let owner = cms
-        .create(&PostParams::default(), &ConfigMap { metadata: ObjectMeta { name: Some("owner".into()), ..Default::default() }, ..Default::default() })
+        .create(
+            &PostParams::default(),
+            &ConfigMap {
+                metadata: ObjectMeta { name: Some("owner".into()), ..Default::default() },
+                ..Default::default()
+            },
+        )
         .await
         .expect("create owner");
     let secrets: Api<Secret> = Api::namespaced(client, &ns);
@@ -137,7 +149,8 @@ async fn garbage_collector_deletes_dependents_after_their_owner() {
     secrets.create(&PostParams::default(), &dependent).await.expect("create dependent");
     cms.delete("owner", &DeleteParams::default()).await.expect("delete owner");
 
-    let gone = eventually(Duration::from_secs(60), || async { matches!(secrets.get_opt("dependent").await, Ok(None)) }).await;
+    let gone =
+        eventually(Duration::from_secs(60), || async { matches!(secrets.get_opt("dependent").await, Ok(None)) }).await;
     assert!(gone, "kube-controller-manager's garbage collector should delete the dependent Secret");
 }
 

@@ -71,16 +71,8 @@ pub const GENERATOR_KINDS: [&str; 18] = [
     printcolumn(name = "StoreType", type_ = "string", json_path = ".spec.secretStoreRef.kind"),
     printcolumn(name = "Store", type_ = "string", json_path = ".spec.secretStoreRef.name"),
     printcolumn(name = "Refresh Interval", type_ = "string", json_path = ".spec.refreshInterval"),
-    printcolumn(
-        name = "Status",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
-    ),
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
+    printcolumn(name = "Status", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Last Sync", type_ = "date", json_path = ".status.refreshTime"),
     selectable = ".spec.secretStoreRef.name",
     selectable = ".spec.secretStoreRef.kind",

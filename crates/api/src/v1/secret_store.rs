@@ -26,17 +26,9 @@ use crate::v1::SecretStoreProvider;
     doc = "SecretStore represents a secure external location for storing secrets, which can be referenced as part \
            of `storeRef` fields.",
     printcolumn(name = "AGE", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    printcolumn(
-        name = "Status",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
-    ),
+    printcolumn(name = "Status", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
     printcolumn(name = "Capabilities", type_ = "string", json_path = ".status.capabilities"),
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    )
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct SecretStoreSpec {

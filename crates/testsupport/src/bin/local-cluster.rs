@@ -16,14 +16,17 @@ fn state_dir() -> PathBuf {
 }
 
 fn alive(pid: &str) -> bool {
-    std::process::Command::new("kill").args(["-0", pid]).stderr(std::process::Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
+    std::process::Command::new("kill")
+        .args(["-0", pid])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 fn recorded_pids(dir: &std::path::Path) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(dir.join("pids")).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| l.split_once(' ').map(|(p, n)| (p.to_string(), n.to_string())))
-        .collect()
+    text.lines().filter_map(|l| l.split_once(' ').map(|(p, n)| (p.to_string(), n.to_string()))).collect()
 }
 
 fn up() -> Result<(), String> {
@@ -39,19 +42,15 @@ fn up() -> Result<(), String> {
         down()?;
     }
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let cluster = Cluster::start(ClusterOptions { dir: Some(dir.join("cluster")), detached: true })
-        .map_err(|e| e.to_string())?;
+    let cluster =
+        Cluster::start(ClusterOptions { dir: Some(dir.join("cluster")), detached: true }).map_err(|e| e.to_string())?;
     let aws = AwsEndpoint::start(AwsOptions { dir: Some(dir.clone()), detached: true }).map_err(|e| e.to_string())?;
     let mut pid_lines: Vec<String> = cluster.pids().iter().map(|(p, n)| format!("{p} {n}")).collect();
     pid_lines.push(format!("{} aws-endpoint", aws.pid()));
     std::fs::write(dir.join("pids"), pid_lines.join("\n") + "\n").map_err(|e| e.to_string())?;
 
     let bin = tools::bin_dir().map_err(|e| e.to_string())?;
-    let mut env = format!(
-        "export KUBECONFIG={}\nexport PATH={}:$PATH\n",
-        cluster.kubeconfig.display(),
-        bin.display()
-    );
+    let mut env = format!("export KUBECONFIG={}\nexport PATH={}:$PATH\n", cluster.kubeconfig.display(), bin.display());
     for (k, v) in aws.env() {
         env.push_str(&format!("export {k}={v}\n"));
     }
@@ -59,7 +58,10 @@ fn up() -> Result<(), String> {
     // The processes are detached: forgetting the handles leaves them running for `down` to stop.
     std::mem::forget(cluster);
     std::mem::forget(aws);
-    eprintln!("local cluster is up; stop it with `make cluster-down`. Paste these lines (or `source {}`):", env_file.display());
+    eprintln!(
+        "local cluster is up; stop it with `make cluster-down`. Paste these lines (or `source {}`):",
+        env_file.display()
+    );
     print!("{env}");
     Ok(())
 }

@@ -37,12 +37,7 @@ pub struct KubernetesProvider {
 
 impl Default for KubernetesProvider {
     fn default() -> Self {
-        Self {
-            server: None,
-            auth: None,
-            auth_ref: None,
-            remote_namespace: default_remote_namespace(),
-        }
+        Self { server: None, auth: None, auth_ref: None, remote_namespace: default_remote_namespace() }
     }
 }
 
@@ -70,11 +65,7 @@ pub struct KubernetesServer {
 
 impl Default for KubernetesServer {
     fn default() -> Self {
-        Self {
-            url: default_server_url(),
-            ca_bundle: None,
-            ca_provider: None,
-        }
+        Self { url: default_server_url(), ca_bundle: None, ca_provider: None }
     }
 }
 

@@ -51,21 +51,13 @@ impl SecretStoreProvider {
     ///
     /// A key whose value is `null` counts as not set.
     pub fn configured_names(&self) -> Vec<String> {
-        let typed = [
-            ("aws", self.aws.is_some()),
-            ("kubernetes", self.kubernetes.is_some()),
-            ("fake", self.fake.is_some()),
-        ];
+        let typed =
+            [("aws", self.aws.is_some()), ("kubernetes", self.kubernetes.is_some()), ("fake", self.fake.is_some())];
         let mut names: Vec<String> = typed
             .into_iter()
             .filter(|(_, set)| *set)
             .map(|(name, _)| name.to_string())
-            .chain(
-                self.other
-                    .iter()
-                    .filter(|(_, value)| !value.is_null())
-                    .map(|(name, _)| name.clone()),
-            )
+            .chain(self.other.iter().filter(|(_, value)| !value.is_null()).map(|(name, _)| name.clone()))
             .collect();
         names.sort();
         names.dedup();
