@@ -1,0 +1,336 @@
+//! AWS errors mapped onto the provider error taxonomy — by error *code* only.
+//!
+//! HTTP status and message text are not reliable across AWS and local emulators (moto answers
+//! `ResourceNotFoundException` with 404, AWS with 400), so the code decides. The one exception is ESO's own rule
+//! that a secret "marked for deletion" counts as not found: AWS signals that only in the message.
+
+use std::error::Error as StdError;
+use std::fmt::Debug;
+
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_secretsmanager::error::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use external_secrets_provider::ProviderError;
+
+/// The longest service message we copy into an error string.
+const MAX_MESSAGE: usize = 300;
+
+/// What went wrong, without the words: the bounded part of a [`ProviderError`], cheap to copy and to keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    NotFound,
+    InvalidConfig,
+    Auth,
+    Denied,
+    Throttled,
+    Unavailable,
+    Malformed,
+    Internal,
+}
+
+impl Kind {
+    /// The kind of a provider error.
+    pub(crate) fn of(err: &ProviderError) -> Self {
+        match err {
+            ProviderError::NotFound { .. } => Kind::NotFound,
+            ProviderError::InvalidConfig(_) | ProviderError::Unsupported(_) => Kind::InvalidConfig,
+            ProviderError::Auth(_) => Kind::Auth,
+            ProviderError::Denied(_) => Kind::Denied,
+            ProviderError::Throttled(_) => Kind::Throttled,
+            ProviderError::Unavailable(_) => Kind::Unavailable,
+            ProviderError::Malformed(_) => Kind::Malformed,
+            ProviderError::Internal(_) => Kind::Internal,
+        }
+    }
+
+    /// The error of this kind for `key` with `message` (a `NotFound` carries only the key).
+    pub(crate) fn error(self, key: &str, message: String) -> ProviderError {
+        match self {
+            Kind::NotFound => ProviderError::NotFound { key: key.to_string() },
+            Kind::InvalidConfig => ProviderError::InvalidConfig(message),
+            Kind::Auth => ProviderError::Auth(message),
+            Kind::Denied => ProviderError::Denied(message),
+            Kind::Throttled => ProviderError::Throttled(message),
+            Kind::Unavailable => ProviderError::Unavailable(message),
+            Kind::Malformed => ProviderError::Malformed(message),
+            Kind::Internal => ProviderError::Internal(message),
+        }
+    }
+}
+
+/// The kind of an AWS error code (Secrets Manager, SSM or STS), not-found codes aside (see [`is_not_found`]).
+pub(crate) fn code_kind(code: &str) -> Kind {
+    match code {
+        c if c.starts_with("AccessDenied") => Kind::Denied,
+        "ThrottlingException"
+        | "Throttling"
+        | "TooManyRequests"
+        | "TooManyRequestsException"
+        | "ThrottledException"
+        | "RequestLimitExceeded"
+        | "PriorRequestNotComplete" => Kind::Throttled,
+        "UnrecognizedClient"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "ExpiredToken"
+        | "ExpiredTokenException"
+        | "InvalidSignature"
+        | "InvalidSignatureException"
+        | "SignatureDoesNotMatch"
+        | "IncompleteSignature"
+        | "MissingAuthenticationToken"
+        | "RequestExpired"
+        | "InvalidIdentityToken"
+        | "IDPRejectedClaim" => Kind::Auth,
+        "InternalServiceError"
+        | "InternalServerError"
+        | "InternalFailure"
+        | "InternalError"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException"
+        | "IDPCommunicationError" => Kind::Unavailable,
+        "RegionDisabledException" => Kind::InvalidConfig,
+        _ => Kind::Internal,
+    }
+}
+
+/// Whether an error code (and, for the deletion case only, its message) means "this secret does not exist":
+/// Secrets Manager's `ResourceNotFoundException`, SSM's `ParameterNotFound` and `InvalidResourceId` (tags of a
+/// missing parameter), and ESO's rule for secrets scheduled for deletion.
+pub(crate) fn is_not_found(code: &str, message: &str) -> bool {
+    match code {
+        "ResourceNotFoundException" | "ParameterNotFound" | "InvalidResourceId" => true,
+        "InvalidRequestException" | "InvalidParameterException" => {
+            let message = message.to_ascii_lowercase();
+            // AWS: "... because it was marked for deletion."; moto: "... currently marked deleted."
+            message.contains("marked for deletion") || message.contains("marked deleted")
+        }
+        _ => false,
+    }
+}
+
+/// Why credentials could not be obtained. It travels inside the SDK's `CredentialsError`, so that a Secrets
+/// Manager or SSM call that failed for want of credentials is reported with the right category.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct CredentialFailure {
+    pub(crate) kind: Kind,
+    pub(crate) message: String,
+}
+
+impl CredentialFailure {
+    /// A failure of `kind`.
+    pub(crate) fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+
+    /// The provider error for this failure.
+    pub(crate) fn to_error(&self) -> ProviderError {
+        let kind = if self.kind == Kind::NotFound { Kind::Auth } else { self.kind };
+        kind.error("", format!("credentials: {}", self.message))
+    }
+}
+
+/// Maps a failed SDK call. `op` is the AWS operation, `key` names what was asked for (never a value).
+pub(crate) fn sdk_error<E, R>(op: &str, key: &str, err: &SdkError<E, R>) -> ProviderError
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+    R: Debug + 'static,
+{
+    if let SdkError::ServiceError(context) = err {
+        let service_error = context.err();
+        let message = service_error.message().unwrap_or_default();
+        return match service_error.code() {
+            Some(code) if is_not_found(code, message) => ProviderError::NotFound { key: key.to_string() },
+            Some(code) => code_kind(code).error(key, describe(op, key, code, message)),
+            None => ProviderError::Internal(format!("{op} {key:?}: the answer carried no error code")),
+        };
+    }
+    // No answer from the service: either credentials could not be resolved, or the transport failed.
+    if let Some(failure) = find_source::<CredentialFailure>(err) {
+        let kind = if failure.kind == Kind::NotFound { Kind::Auth } else { failure.kind };
+        return kind.error(key, format!("{op} {key:?}: credentials: {}", failure.message));
+    }
+    if let Some(credentials) = find_source::<CredentialsError>(err) {
+        return ProviderError::Auth(format!("{op} {key:?}: no credentials: {}", error_chain(credentials)));
+    }
+    match err {
+        SdkError::ConstructionFailure(_) => {
+            ProviderError::Internal(format!("{op} {key:?}: could not build the request: {}", error_chain(err)))
+        }
+        // The details of an unreadable answer could quote the answer, which may hold a value: leave them out.
+        SdkError::ResponseError(_) => ProviderError::Unavailable(format!("{op} {key:?}: the answer could not be read")),
+        _ => ProviderError::Unavailable(format!("{op} {key:?}: {}", error_chain(err))),
+    }
+}
+
+/// The messages of an error and its sources, joined with `: `. Only `Display` is used: the `Debug` form of an
+/// SDK error can contain the raw HTTP response, body included.
+pub(crate) fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.last().is_some_and(|last| last.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
+/// `op "key": Code: message` with the message shortened.
+pub(crate) fn describe(op: &str, key: &str, code: &str, message: &str) -> String {
+    if message.is_empty() {
+        format!("{op} {key:?}: {code}")
+    } else {
+        format!("{op} {key:?}: {code}: {}", shorten(message))
+    }
+}
+
+fn shorten(message: &str) -> &str {
+    match message.char_indices().nth(MAX_MESSAGE) {
+        Some((end, _)) => &message[..end],
+        None => message,
+    }
+}
+
+/// The first error of type `T` in the source chain of `err` (itself included).
+pub(crate) fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// A copy of an error, for a key asked for twice in one call, or one failure shared by many keys.
+pub(crate) fn duplicate(err: &ProviderError) -> ProviderError {
+    match err {
+        ProviderError::NotFound { key } => ProviderError::NotFound { key: key.clone() },
+        ProviderError::Unsupported(m) => ProviderError::Unsupported(m.clone()),
+        ProviderError::InvalidConfig(m) => ProviderError::InvalidConfig(m.clone()),
+        ProviderError::Auth(m) => ProviderError::Auth(m.clone()),
+        ProviderError::Denied(m) => ProviderError::Denied(m.clone()),
+        ProviderError::Throttled(m) => ProviderError::Throttled(m.clone()),
+        ProviderError::Unavailable(m) => ProviderError::Unavailable(m.clone()),
+        ProviderError::Malformed(m) => ProviderError::Malformed(m.clone()),
+        ProviderError::Internal(m) => ProviderError::Internal(m.clone()),
+    }
+}
+
+/// Maps a Kubernetes API error met while resolving an identity (reading a Secret or ServiceAccount, TokenRequest).
+pub(crate) fn kube_kind(err: &kube::Error) -> Kind {
+    match err {
+        kube::Error::Api(status) => match status.code {
+            404 => Kind::NotFound,
+            401 => Kind::Auth,
+            403 => Kind::Denied,
+            429 => Kind::Throttled,
+            400 | 422 => Kind::InvalidConfig,
+            _ => Kind::Unavailable,
+        },
+        _ => Kind::Unavailable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use external_secrets_provider::ErrorCategory;
+
+    #[test]
+    fn codes_map_to_categories() {
+        let cases = [
+            ("AccessDeniedException", Kind::Denied),
+            ("AccessDenied", Kind::Denied),
+            ("ThrottlingException", Kind::Throttled),
+            ("Throttling", Kind::Throttled),
+            ("TooManyRequestsException", Kind::Throttled),
+            ("UnrecognizedClientException", Kind::Auth),
+            ("InvalidClientTokenId", Kind::Auth),
+            ("ExpiredToken", Kind::Auth),
+            ("ExpiredTokenException", Kind::Auth),
+            ("InvalidSignatureException", Kind::Auth),
+            ("SignatureDoesNotMatch", Kind::Auth),
+            ("InvalidIdentityToken", Kind::Auth),
+            ("InternalServiceError", Kind::Unavailable),
+            ("ServiceUnavailable", Kind::Unavailable),
+            ("ValidationException", Kind::Internal),
+            ("DecryptionFailure", Kind::Internal),
+            ("SomethingNew", Kind::Internal),
+        ];
+        for (code, kind) in cases {
+            assert_eq!(code_kind(code), kind, "{code}");
+        }
+    }
+
+    #[test]
+    fn not_found_is_decided_by_code_and_the_deletion_rule() {
+        assert!(is_not_found("ResourceNotFoundException", "Secrets Manager can't find the specified secret."));
+        assert!(is_not_found("ResourceNotFoundException", ""));
+        assert!(is_not_found("ParameterNotFound", ""));
+        assert!(is_not_found(
+            "InvalidRequestException",
+            "You can't perform this operation on the secret because it was marked for deletion."
+        ));
+        assert!(is_not_found(
+            "InvalidParameterException",
+            "You can't perform this operation on the secret because it was Marked For Deletion."
+        ));
+        assert!(is_not_found(
+            "InvalidRequestException",
+            "You tried to perform the operation on a secret that's currently marked deleted."
+        ));
+        assert!(!is_not_found("InvalidRequestException", "something else is wrong"));
+        assert!(!is_not_found("AccessDeniedException", "marked for deletion"));
+        assert!(!is_not_found("ValidationException", "not found"));
+    }
+
+    #[test]
+    fn error_strings_name_operation_key_and_code() {
+        let err = Kind::Denied.error("db", describe("GetSecretValue", "db", "AccessDeniedException", "nope"));
+        assert_eq!(err.category(), ErrorCategory::Denied);
+        assert_eq!(err.to_string(), "access denied: GetSecretValue \"db\": AccessDeniedException: nope");
+        let long = "x".repeat(1000);
+        assert!(describe("Op", "k", "C", &long).len() < 400);
+        let not_found = Kind::NotFound.error("prefix/db", String::new());
+        assert!(not_found.is_not_found());
+    }
+
+    #[test]
+    fn credential_failures_keep_their_category() {
+        let failure = CredentialFailure::new(Kind::Denied, "AssumeRoleWithWebIdentity: AccessDenied");
+        assert_eq!(failure.to_error().category(), ErrorCategory::Denied);
+        // A missing Secret or ServiceAccount is an authentication failure of the store, not a missing secret.
+        let missing = CredentialFailure::new(Kind::NotFound, "Secret ns/creds not found");
+        assert_eq!(missing.to_error().category(), ErrorCategory::Auth);
+        let wrapped = CredentialsError::provider_error(failure);
+        assert_eq!(find_source::<CredentialFailure>(&wrapped).map(|f| f.kind), Some(Kind::Denied));
+    }
+
+    #[test]
+    fn error_chains_join_messages_without_repeats() {
+        let inner = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let outer = CredentialsError::provider_error(inner);
+        assert_eq!(error_chain(&outer), "an error occurred while loading credentials: Connection refused");
+    }
+
+    #[test]
+    fn duplicates_keep_category_and_text() {
+        let errors = [
+            ProviderError::NotFound { key: "a".into() },
+            ProviderError::Throttled("t".into()),
+            ProviderError::Malformed("m".into()),
+            ProviderError::Unsupported("u".into()),
+        ];
+        for e in &errors {
+            let d = duplicate(e);
+            assert_eq!(d.category(), e.category());
+            assert_eq!(d.to_string(), e.to_string());
+        }
+    }
+}
