@@ -1,5 +1,6 @@
 //! The AWS SDK for Rust talks to the local endpoint: Secrets Manager, SSM SecureString, and STS web identity
 //! with a token minted by the local apiserver — verified by our layer in front of moto's STS.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;

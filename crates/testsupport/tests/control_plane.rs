@@ -1,5 +1,6 @@
 //! The local control plane is real: pinned version, TokenRequest, RBAC and garbage collection work, and two
 //! control planes side by side do not collide.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::time::Duration;

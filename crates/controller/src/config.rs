@@ -1,0 +1,40 @@
+//! Controller settings (set from the binary's flags, which keep ESO's names).
+
+use std::time::Duration;
+
+/// What the controllers do and how hard they work.
+#[derive(Clone, Debug)]
+pub struct ControllerConfig {
+    /// Watch only this namespace (`--namespace`); all namespaces when `None`.
+    pub namespace: Option<String>,
+    /// Only stores whose `spec.controller` is empty or equal to this are used (`--controller-class`).
+    pub controller_class: String,
+    /// Reconciles in flight per controller (`--concurrent`). ESO's default is 1; ours is higher because a
+    /// reconcile mostly waits on IO.
+    pub concurrent: u16,
+    /// How often stores are re-validated when their `spec.refreshInterval` is unset (`--store-requeue-interval`).
+    pub store_requeue_interval: Duration,
+    /// Reconcile ClusterSecretStores and let ExternalSecrets use them (`--enable-cluster-store-reconciler`).
+    pub enable_cluster_store_reconciler: bool,
+    /// Refuse stores that are not Ready (`--enable-flood-gate`).
+    pub enable_flood_gate: bool,
+    /// First retry delay after a retryable error; doubles per failure up to `max_backoff`.
+    pub min_backoff: Duration,
+    /// Longest retry delay after retryable errors.
+    pub max_backoff: Duration,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            controller_class: "default".to_string(),
+            concurrent: 8,
+            store_requeue_interval: Duration::from_secs(300),
+            enable_cluster_store_reconciler: true,
+            enable_flood_gate: true,
+            min_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(300),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! What every reconcile shares: clients, caches fed by watches, metrics, the event recorder, backoff state.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use external_secrets_api::{ClusterSecretStore, ExternalSecret, SecretStore};
+use external_secrets_provider::ProviderRegistry;
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::Store;
+use kube::{Resource, ResourceExt};
+
+use crate::clients::ClientCache;
+use crate::config::ControllerConfig;
+use crate::metrics::Metrics;
+
+/// Counters that tests and benchmarks read (also logged at debug level).
+#[derive(Default)]
+pub struct Stats {
+    /// ExternalSecret reconciles started.
+    pub es_reconciles: AtomicU64,
+    /// Target Secret writes (create or update).
+    pub secret_writes: AtomicU64,
+    /// Target Secret reads from the API (not from the watch cache).
+    pub secret_reads: AtomicU64,
+    /// Status writes.
+    pub status_writes: AtomicU64,
+}
+
+impl Stats {
+    pub(crate) fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Shared state of the controllers.
+pub struct Context {
+    pub client: kube::Client,
+    pub registry: ProviderRegistry,
+    pub config: ControllerConfig,
+    pub metrics: Arc<Metrics>,
+    pub recorder: Recorder,
+    pub secret_stores: Store<SecretStore>,
+    pub cluster_stores: Store<ClusterSecretStore>,
+    pub external_secrets: Store<ExternalSecret>,
+    /// Metadata of the Secrets we manage (label-selected watch): no data, no unrelated Secrets.
+    pub target_secrets: Store<PartialObjectMeta<Secret>>,
+    pub clients: ClientCache,
+    pub stats: Stats,
+    /// Consecutive failures per object, for exponential backoff.
+    failures: Mutex<HashMap<String, u32>>,
+    /// Target Secret (namespace, name) → the resourceVersion whose data we know matches its data-hash
+    /// annotation (we wrote it or read and checked it). A different resourceVersion means someone else wrote it.
+    verified: Mutex<HashMap<(String, String), String>>,
+}
+
+impl Context {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        client: kube::Client,
+        registry: ProviderRegistry,
+        config: ControllerConfig,
+        metrics: Arc<Metrics>,
+        secret_stores: Store<SecretStore>,
+        cluster_stores: Store<ClusterSecretStore>,
+        external_secrets: Store<ExternalSecret>,
+        target_secrets: Store<PartialObjectMeta<Secret>>,
+    ) -> Self {
+        let reporter =
+            Reporter { controller: "external-secrets".to_string(), instance: std::env::var("POD_NAME").ok() };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            registry,
+            config,
+            metrics,
+            secret_stores,
+            cluster_stores,
+            external_secrets,
+            target_secrets,
+            clients: ClientCache::default(),
+            stats: Stats::default(),
+            failures: Mutex::default(),
+            verified: Mutex::default(),
+        }
+    }
+
+    /// Records an event on `obj`; failures to record are logged, never fatal.
+    pub async fn event<K: Resource<DynamicType = ()>>(&self, obj: &K, type_: EventType, reason: &str, note: String) {
+        let ev =
+            Event { type_, reason: reason.to_string(), note: Some(note), action: reason.to_string(), secondary: None };
+        if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
+            tracing::warn!(error = %e, reason, "could not record event");
+        }
+    }
+
+    /// The next retry delay for `key` after one more failure: `min_backoff · 2^(n-1)`, capped, with jitter.
+    pub fn backoff(&self, key: &str) -> Duration {
+        let n = {
+            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            let n = failures.entry(key.to_string()).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        };
+        let exp = 2u32.saturating_pow(n.saturating_sub(1).min(16));
+        let base = self.config.min_backoff.saturating_mul(exp).min(self.config.max_backoff);
+        external_secrets_core::refresh::jittered(base, 0.2, rand::random::<f64>())
+    }
+
+    /// Forgets the failures of `key` (it succeeded).
+    pub fn reset_backoff(&self, key: &str) {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+
+    /// Whether `rv` of the target Secret `namespace/name` is known to match its data-hash annotation.
+    pub fn is_verified(&self, namespace: &str, name: &str, rv: &str) -> bool {
+        self.verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(namespace.to_string(), name.to_string()))
+            .is_some_and(|v| v == rv)
+    }
+
+    /// Remembers that `rv` of `namespace/name` matches its data-hash annotation.
+    pub fn set_verified(&self, namespace: &str, name: &str, rv: Option<String>) {
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        match rv {
+            Some(rv) => verified.insert((namespace.to_string(), name.to_string()), rv),
+            None => verified.remove(&(namespace.to_string(), name.to_string())),
+        };
+    }
+}
+
+/// The backoff key of an object.
+pub fn object_key<K: Resource<DynamicType = ()>>(obj: &K) -> String {
+    format!("{}/{}/{}", K::kind(&()), obj.namespace().unwrap_or_default(), obj.name_any())
+}

@@ -1,0 +1,62 @@
+//! Reconcile errors: each knows its bounded category (condition message prefix, event reason, metric label)
+//! and whether to retry with backoff or to wait for a change.
+
+use external_secrets_core::pipeline::PipelineError;
+use external_secrets_core::target::TargetError;
+use external_secrets_provider::ProviderError;
+
+/// Why an ExternalSecret or store could not be reconciled. Messages never contain secret values.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The store could not be used (missing, not ready, not allowed, wrong class, unsupported provider).
+    #[error("{0}")]
+    Store(String),
+    /// The store client failed.
+    #[error("could not get secret data from provider: {0}")]
+    Provider(#[from] ProviderError),
+    /// The data pipeline failed at an entry (property, decoding, keys, regexps, not found under Retain).
+    #[error("could not get secret data from provider: {0}")]
+    Data(#[from] PipelineError),
+    /// The target Secret cannot be built from the spec.
+    #[error("invalid target: {0}")]
+    Target(#[from] TargetError),
+    /// We refuse to write the target (owned by another ExternalSecret, not managed by us, immutable).
+    #[error("{0}")]
+    Ownership(String),
+    /// The Kubernetes API failed.
+    #[error("kubernetes API error: {0}")]
+    Kube(#[from] kube::Error),
+    /// `spec.refreshInterval` and similar could not be parsed.
+    #[error("invalid spec: {0}")]
+    Spec(String),
+}
+
+impl ReconcileError {
+    /// A short bounded label.
+    pub fn category(&self) -> &'static str {
+        match self {
+            ReconcileError::Store(_) => "StoreNotUsable",
+            ReconcileError::Provider(e) => e.category().as_str(),
+            ReconcileError::Data(e) if e.is_not_found() => "NotFound",
+            ReconcileError::Data(_) => "InvalidData",
+            ReconcileError::Target(_) => "InvalidTarget",
+            ReconcileError::Ownership(_) => "TargetNotOwned",
+            ReconcileError::Kube(_) => "KubernetesAPI",
+            ReconcileError::Spec(_) => "InvalidSpec",
+        }
+    }
+
+    /// Whether to retry with backoff. Otherwise the object waits until it (or its store) changes.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ReconcileError::Provider(e) => e.is_retryable() || e.is_not_found(),
+            // The remote value may change (a property appears, a secret is created): retry, with backoff.
+            ReconcileError::Data(_) => true,
+            ReconcileError::Kube(_) => true,
+            ReconcileError::Store(_)
+            | ReconcileError::Target(_)
+            | ReconcileError::Ownership(_)
+            | ReconcileError::Spec(_) => false,
+        }
+    }
+}

@@ -1,0 +1,522 @@
+//! The ExternalSecret reconcile: look up → decide → fetch → plan → apply → record.
+//!
+//! - Look up: stores and the target Secret's metadata come from watch caches; the Secret's data is read only
+//!   when we cannot otherwise tell whether it still matches its `data-hash` annotation.
+//! - Decide: ESO's refresh rules (`core::refresh`).
+//! - Fetch: the de-duplicated keys of each store in one `get_many` call (`core::pipeline::plan`).
+//! - Plan: ESO's data pipeline and the desired Secret (`core::pipeline::build_data`, `core::target`).
+//! - Apply: server-side apply with ESO's field manager, and only when something changed.
+//! - Record: status (only when it changed), events, metrics.
+//!
+//! A failure never touches the existing Secret: it is recorded in the `Ready` condition and a Warning event, and
+//! retried with backoff (provider and transient errors) or after a change (configuration errors).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use external_secrets_api::{
+    ExternalSecret, ExternalSecretCreationPolicy, ExternalSecretDeletionPolicy, ExternalSecretStatus,
+    ExternalSecretStatusCondition, reason,
+};
+use external_secrets_core::hash::{data_hash, synced_resource_version};
+use external_secrets_core::pipeline::{BuiltData, Fetched, StoreId, build_data, plan};
+use external_secrets_core::refresh::{
+    ANNOTATION_DATA_HASH, LABEL_MANAGED, LABEL_MANAGED_VALUE, RefreshDecision, RefreshInput, decide,
+    refresh_interval_from_spec, requeue_after,
+};
+use external_secrets_core::target::{desired_secret, target_name};
+use external_secrets_provider::{ErrorCategory, StoreKind};
+use k8s_openapi::api::core::v1::{LocalObjectReference, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use tracing::{debug, info, instrument, warn};
+
+use crate::context::{Context, Stats, object_key};
+use crate::error::ReconcileError;
+use crate::metrics::{Metrics, ObjectLabels};
+use crate::store::{self, STATUS_MANAGER};
+
+/// ESO's finalizer name, so objects move between ESO and us without a stuck finalizer.
+pub const FINALIZER: &str = "externalsecrets.external-secrets.io/externalsecret-cleanup";
+
+/// Errors of the finalizer helper, flattened into ours.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct FinalizerError(String);
+
+/// The reconcile entry point: records the span and the timer and dispatches through the finalizer.
+#[instrument(skip_all, fields(namespace = es.namespace().unwrap_or_default(), name = es.name_any()))]
+pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Action, FinalizerError> {
+    let started = Instant::now();
+    let Some(namespace) = es.namespace() else { return Ok(Action::await_change()) };
+    let labels = ObjectLabels { name: es.name_any(), namespace: namespace.clone() };
+    ctx.metrics.sync_calls.get_or_create(&labels).inc();
+    Stats::inc(&ctx.stats.es_reconciles);
+    let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let result = finalizer(&api, FINALIZER, es, |event| async {
+        match event {
+            FinalizerEvent::Apply(es) => Ok::<_, std::convert::Infallible>(apply(es, ctx.clone()).await),
+            FinalizerEvent::Cleanup(es) => Ok(cleanup(es, ctx.clone()).await),
+        }
+    })
+    .await;
+    let elapsed = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
+    ctx.metrics.es_reconcile_duration.get_or_create(&labels).set(elapsed);
+    result.map_err(|e| FinalizerError(e.to_string()))
+}
+
+/// What a successful sync did to the target.
+enum Written {
+    Created,
+    Updated,
+    Unchanged,
+    Deleted,
+    Missing,
+    Skipped,
+}
+
+/// The per-object error policy used by the controller runtime for errors we did not handle (finalizer patches).
+pub fn error_policy(es: Arc<ExternalSecret>, err: &FinalizerError, ctx: Arc<Context>) -> Action {
+    warn!(error = %err, "finalizer handling failed");
+    Action::requeue(ctx.backoff(&object_key(es.as_ref())))
+}
+
+async fn apply(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Action {
+    let key = object_key(es.as_ref());
+    let now = jiff::Timestamp::now();
+    match sync(&es, &ctx, now).await {
+        Ok(Some(action)) => {
+            ctx.reset_backoff(&key);
+            action
+        }
+        Ok(None) => Action::await_change(),
+        Err(e) => {
+            let namespace = es.namespace().unwrap_or_default();
+            ctx.metrics.sync_calls_error.get_or_create(&ObjectLabels { name: es.name_any(), namespace }).inc();
+            let message = e.to_string();
+            warn!(category = e.category(), error = %message, "sync failed");
+            let status = status_with(&es, "False", reason::SECRET_SYNCED_ERROR, &message, None);
+            if let Err(write_err) = write_status(&es, &ctx, status).await {
+                warn!(error = %write_err, "could not write status");
+            }
+            ctx.event(es.as_ref(), EventType::Warning, "UpdateFailed", message).await;
+            if e.is_retryable() { Action::requeue(ctx.backoff(&key)) } else { Action::await_change() }
+        }
+    }
+}
+
+async fn cleanup(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Action {
+    let namespace = es.namespace().unwrap_or_default();
+    Metrics::forget(&ctx.metrics.es_condition, &es.name_any(), &namespace);
+    if es.spec.target.deletion_policy == ExternalSecretDeletionPolicy::Delete {
+        let name = target_name(&es);
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+        if let Some(existing) = ctx.target_secrets.get(&ObjectRef::new(&name).within(&namespace))
+            && controlled_by(&existing, &es)
+            && let Err(e) = secrets.delete(&name, &DeleteParams::default()).await
+        {
+            warn!(error = %e, "could not delete the target Secret");
+        }
+    }
+    Action::await_change()
+}
+
+fn controlled_by(secret: &PartialObjectMeta<Secret>, es: &ExternalSecret) -> bool {
+    let uid = es.uid();
+    secret.owner_references().iter().any(|o| o.controller == Some(true) && Some(&o.uid) == uid.as_ref())
+}
+
+/// The controller owner of a Secret, if it is an ExternalSecret other than `es`.
+fn other_owner(secret: &PartialObjectMeta<Secret>, es: &ExternalSecret) -> Option<String> {
+    let uid = es.uid();
+    secret
+        .owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true) && o.kind == "ExternalSecret" && Some(&o.uid) != uid.as_ref())
+        .map(|o| o.name.clone())
+}
+
+fn current_version(es: &ExternalSecret) -> String {
+    synced_resource_version(es.meta().generation.unwrap_or_default(), es.labels(), es.annotations())
+}
+
+/// Does the target Secret still hold what we wrote? Uses the watch cache, and reads the Secret's data only when
+/// its resourceVersion is one we have not verified.
+async fn target_valid(ctx: &Context, es: &ExternalSecret, namespace: &str, name: &str) -> Result<bool, ReconcileError> {
+    let Some(meta) = ctx.target_secrets.get(&ObjectRef::new(name).within(namespace)) else { return Ok(false) };
+    if meta.labels().get(LABEL_MANAGED).map(String::as_str) != Some(LABEL_MANAGED_VALUE) {
+        return Ok(false);
+    }
+    if es.spec.target.creation_policy == ExternalSecretCreationPolicy::Orphan {
+        return Ok(true); // ESO: an Orphan target is always valid, drift is never repaired.
+    }
+    let Some(annotation) = meta.annotations().get(ANNOTATION_DATA_HASH).cloned() else { return Ok(false) };
+    let rv = meta.resource_version().unwrap_or_default();
+    if ctx.is_verified(namespace, name, &rv) {
+        return Ok(true);
+    }
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    Stats::inc(&ctx.stats.secret_reads);
+    let Some(secret) = secrets.get_opt(name).await? else { return Ok(false) };
+    let data: BTreeMap<String, Vec<u8>> = secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+    let valid = data_hash(&data) == annotation;
+    if valid {
+        ctx.set_verified(namespace, name, secret.metadata.resource_version);
+    }
+    Ok(valid)
+}
+
+/// One sync. `Ok(None)`: nothing to do for this controller (its store belongs to another controller class).
+async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Result<Option<Action>, ReconcileError> {
+    let namespace = es.namespace().unwrap_or_default();
+    let target = target_name(es);
+    let interval = refresh_interval_from_spec(&es.spec.refresh_interval)
+        .map_err(|e| ReconcileError::Spec(format!("spec.refreshInterval {:?}: {e}", es.spec.refresh_interval)))?;
+    let status = es.status.clone().unwrap_or_default();
+    let last_refresh = status.refresh_time.as_ref().map(|t| t.0);
+    let synced = status.synced_resource_version.clone().unwrap_or_default();
+    let current = current_version(es);
+    let ready = status.condition("Ready").is_some_and(|c| c.status == "True");
+
+    // Decide first from what we know; check the target (maybe one read) only if that could skip the sync.
+    let input = |target_secret_valid| RefreshInput {
+        policy: es.spec.refresh_policy.unwrap_or_default(),
+        refresh_interval: interval,
+        last_refresh,
+        synced_resource_version: &synced,
+        current_resource_version: &current,
+        target_secret_valid,
+        now,
+    };
+    if ready && decide(&input(true)) != RefreshDecision::Sync {
+        let valid = target_valid(ctx, es, &namespace, &target).await?;
+        if let RefreshDecision::Skip { requeue_after } = decide(&input(valid)) {
+            debug!("refresh not due");
+            return Ok(Some(requeue_action(requeue_after)));
+        }
+    }
+
+    let fetch_plan = plan(&es.spec)?;
+    // The spec-level store decides whether this controller (class) handles the object at all.
+    let mut fetched = Fetched::default();
+    for (id, store_plan) in &fetch_plan {
+        let Some(resolved) = store::resolve(ctx, &namespace, id).await? else {
+            return Ok(None);
+        };
+        let (client_key, client) = store::client_for(ctx, &resolved, Some(&namespace)).await?;
+        let keys: Vec<_> = store_plan.keys.iter().cloned().collect();
+        let results = client.get_many(&keys).await;
+        for (key, result) in keys.into_iter().zip(results) {
+            match result {
+                Ok(value) => {
+                    fetched.values.insert((id.clone(), key), Some(value));
+                }
+                Err(e) if e.is_not_found() => {
+                    fetched.values.insert((id.clone(), key), None);
+                }
+                Err(e) => {
+                    if e.category() == ErrorCategory::Auth {
+                        ctx.clients.evict(&client_key);
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        for (index, query) in &store_plan.finds {
+            let found = client.find(query).await?;
+            fetched.finds.insert(*index, found);
+        }
+    }
+
+    let built = build_data(&es.spec, &fetched, es.spec.target.deletion_policy)?;
+    for missing in &built.missing {
+        ctx.event(
+            es,
+            EventType::Normal,
+            "MissingProviderSecret",
+            format!("secret does not exist at provider using {missing}"),
+        )
+        .await;
+    }
+    let (written, message) = write_target(es, ctx, &namespace, &target, built, &fetch_plan).await?;
+    let (reason_, message) = match written {
+        Written::Deleted => (reason::SECRET_DELETED, "secret deleted due to DeletionPolicy=Delete".to_string()),
+        Written::Missing => {
+            (reason::SECRET_MISSING, "secret will not be created due to CreationPolicy=Merge".to_string())
+        }
+        _ => (reason::SECRET_SYNCED, message),
+    };
+    match written {
+        Written::Created => ctx.event(es, EventType::Normal, "Created", "secret created".to_string()).await,
+        Written::Updated => ctx.event(es, EventType::Normal, "Updated", "secret updated".to_string()).await,
+        Written::Deleted => ctx.event(es, EventType::Normal, "Deleted", message.clone()).await,
+        _ => {}
+    }
+    let mut new_status = status_with(es, "True", reason_, &message, Some(now));
+    new_status.synced_resource_version = Some(current);
+    new_status.binding = Some(LocalObjectReference { name: target.clone() });
+    write_status(es, ctx, new_status).await?;
+    info!(target = %target, "synced");
+    Ok(Some(requeue_action(requeue_after(interval, Some(now), jiff::Timestamp::now()))))
+}
+
+fn requeue_action(after: Option<std::time::Duration>) -> Action {
+    match after {
+        Some(d) => Action::requeue(external_secrets_core::refresh::jittered(
+            d,
+            external_secrets_core::refresh::REQUEUE_JITTER_FRACTION,
+            rand::random::<f64>(),
+        )),
+        None => Action::await_change(),
+    }
+}
+
+/// Reads a target Secret's metadata from the API when the watch cache (managed Secrets only) does not have it.
+async fn existing_target(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Arc<PartialObjectMeta<Secret>>>, ReconcileError> {
+    if let Some(cached) = ctx.target_secrets.get(&ObjectRef::new(name).within(namespace)) {
+        return Ok(Some(cached));
+    }
+    Stats::inc(&ctx.stats.secret_reads);
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    Ok(secrets.get_metadata_opt(name).await?.map(Arc::new))
+}
+
+async fn write_target(
+    es: &ExternalSecret,
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    built: BuiltData,
+    fetch_plan: &external_secrets_core::pipeline::FetchPlan,
+) -> Result<(Written, String), ReconcileError> {
+    let policy = es.spec.target.creation_policy;
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let existing = existing_target(ctx, namespace, name).await?;
+
+    if built.data.is_empty() && !fetch_plan.is_empty() {
+        match es.spec.target.deletion_policy {
+            ExternalSecretDeletionPolicy::Delete => {
+                if policy != ExternalSecretCreationPolicy::Owner {
+                    return Err(ReconcileError::Ownership(
+                        "deletionPolicy Delete needs creationPolicy Owner to delete the target".to_string(),
+                    ));
+                }
+                if let Some(existing) = &existing
+                    && controlled_by(existing, es)
+                {
+                    secrets.delete(name, &DeleteParams::default()).await?;
+                    ctx.set_verified(namespace, name, None);
+                    return Ok((Written::Deleted, String::new()));
+                }
+                return Ok((Written::Deleted, String::new()));
+            }
+            ExternalSecretDeletionPolicy::Retain if existing.is_some() => {
+                return Ok((Written::Unchanged, "secret retained due to DeletionPolicy=Retain".to_string()));
+            }
+            _ => {}
+        }
+    }
+
+    if policy == ExternalSecretCreationPolicy::None {
+        return Ok((Written::Skipped, "secret synced".to_string()));
+    }
+    if let Some(existing) = &existing {
+        if let Some(owner) = other_owner(existing, es) {
+            return Err(ReconcileError::Ownership(format!(
+                "target is owned by another ExternalSecret ({owner:?}); refusing to write Secret {name:?}"
+            )));
+        }
+        let managed = existing.labels().get(LABEL_MANAGED).map(String::as_str) == Some(LABEL_MANAGED_VALUE);
+        let merging =
+            matches!(policy, ExternalSecretCreationPolicy::Merge | ExternalSecretCreationPolicy::CreateOrMerge);
+        if !managed && !merging {
+            return Err(ReconcileError::Ownership(format!(
+                "Secret {name:?} already exists and is not managed by external-secrets; refusing to take it over \
+                 (use creationPolicy Merge to write into it)"
+            )));
+        }
+    } else if policy == ExternalSecretCreationPolicy::Merge {
+        return Ok((Written::Missing, String::new()));
+    }
+
+    let desired = desired_secret(es, built.data)?;
+    let desired_hash =
+        desired.metadata.annotations.as_ref().and_then(|a| a.get(ANNOTATION_DATA_HASH)).cloned().unwrap_or_default();
+    if let Some(existing) = &existing
+        && up_to_date(ctx, existing, &desired, &desired_hash, namespace, name).await?
+    {
+        return Ok((Written::Unchanged, "secret synced".to_string()));
+    }
+
+    let manager = external_secrets_core::field_manager::field_manager(&es.name_any());
+    let mut body = serde_json::to_value(&desired).map_err(|e| ReconcileError::Spec(e.to_string()))?;
+    body["apiVersion"] = json!("v1");
+    body["kind"] = json!("Secret");
+    let written = secrets.patch(name, &PatchParams::apply(&manager).force(), &Patch::Apply(&body)).await.map_err(
+        |e| match &e {
+            kube::Error::Api(s) if s.code == 422 && s.message.contains("immutable") => {
+                ReconcileError::Ownership("could not update secret, target is immutable".to_string())
+            }
+            _ => ReconcileError::Kube(e),
+        },
+    )?;
+    Stats::inc(&ctx.stats.secret_writes);
+    ctx.set_verified(namespace, name, written.metadata.resource_version);
+    let previous_hash = existing.as_ref().and_then(|e| e.annotations().get(ANNOTATION_DATA_HASH).cloned());
+    let outcome = match existing {
+        None => Written::Created,
+        Some(_) if previous_hash.as_deref() != Some(desired_hash.as_str()) => Written::Updated,
+        Some(_) => Written::Unchanged,
+    };
+    Ok((outcome, "secret synced".to_string()))
+}
+
+/// Whether the existing Secret already is what we would apply: same data (hash, verified against the data),
+/// and our labels, annotations, owner and type present. Then no write happens — this is also how Secrets
+/// created by ESO are adopted without a rewrite.
+async fn up_to_date(
+    ctx: &Context,
+    existing: &PartialObjectMeta<Secret>,
+    desired: &Secret,
+    desired_hash: &str,
+    namespace: &str,
+    name: &str,
+) -> Result<bool, ReconcileError> {
+    let subset = |want: &Option<BTreeMap<String, String>>, have: &BTreeMap<String, String>| {
+        want.iter().flatten().all(|(k, v)| have.get(k) == Some(v))
+    };
+    if !subset(&desired.metadata.labels, existing.labels())
+        || !subset(&desired.metadata.annotations, existing.annotations())
+    {
+        return Ok(false);
+    }
+    let owners_ok = desired
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .all(|o| existing.owner_references().iter().any(|e| e.uid == o.uid && e.controller == Some(true)));
+    if !owners_ok {
+        return Ok(false);
+    }
+    let rv = existing.resource_version().unwrap_or_default();
+    if ctx.is_verified(namespace, name, &rv) {
+        return Ok(existing.annotations().get(ANNOTATION_DATA_HASH).map(String::as_str) == Some(desired_hash));
+    }
+    // Not verified yet (first sight after start, or someone else wrote it): read once and compare the data itself.
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    Stats::inc(&ctx.stats.secret_reads);
+    let Some(secret) = secrets.get_opt(name).await? else { return Ok(false) };
+    let data: BTreeMap<String, Vec<u8>> =
+        secret.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+    let actual = data_hash(&data);
+    let type_ok = desired.type_.is_none() || desired.type_ == secret.type_;
+    if actual == existing.annotations().get(ANNOTATION_DATA_HASH).cloned().unwrap_or_default() {
+        ctx.set_verified(namespace, name, secret.metadata.resource_version.clone());
+    }
+    Ok(type_ok && actual == desired_hash)
+}
+
+/// The current status with the `Ready` condition set (its transition time kept when the status is unchanged).
+fn status_with(
+    es: &ExternalSecret,
+    status: &str,
+    reason_: &str,
+    message: &str,
+    refreshed: Option<jiff::Timestamp>,
+) -> ExternalSecretStatus {
+    let mut out = es.status.clone().unwrap_or_default();
+    let previous = out.condition("Ready").cloned();
+    let transition = match &previous {
+        Some(c) if c.status == status => c.last_transition_time.clone(),
+        _ => Some(Time(jiff::Timestamp::now())),
+    };
+    out.conditions.retain(|c| c.type_ != "Ready");
+    out.conditions.push(ExternalSecretStatusCondition {
+        type_: "Ready".to_string(),
+        status: status.to_string(),
+        reason: Some(reason_.to_string()),
+        message: Some(message.to_string()),
+        last_transition_time: transition,
+    });
+    if let Some(t) = refreshed {
+        out.refresh_time = Some(Time(t));
+    }
+    out
+}
+
+/// Writes the status through the status subresource, only when it differs from what the object has.
+async fn write_status(es: &ExternalSecret, ctx: &Context, status: ExternalSecretStatus) -> Result<(), ReconcileError> {
+    let namespace = es.namespace().unwrap_or_default();
+    let ready = status.condition("Ready").map(|c| c.status.clone()).unwrap_or_else(|| "Unknown".to_string());
+    Metrics::set_condition(&ctx.metrics.es_condition, &es.name_any(), &namespace, &ready);
+    if es.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let patch = json!({
+        "apiVersion": ExternalSecret::api_version(&()),
+        "kind": ExternalSecret::kind(&()),
+        "status": status,
+    });
+    api.patch_status(&es.name_any(), &PatchParams::apply(STATUS_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    Stats::inc(&ctx.stats.status_writes);
+    Ok(())
+}
+
+/// The ExternalSecrets that use a store (for requeueing them when the store changes).
+pub fn users_of_store(
+    ctx: &Context,
+    kind: StoreKind,
+    namespace: Option<&str>,
+    name: &str,
+) -> Vec<ObjectRef<ExternalSecret>> {
+    ctx.external_secrets
+        .state()
+        .iter()
+        .filter(|es| match kind {
+            StoreKind::SecretStore => es.namespace().as_deref() == namespace,
+            StoreKind::ClusterSecretStore => true,
+        })
+        .filter(|es| {
+            let wanted = StoreId {
+                kind: match kind {
+                    StoreKind::SecretStore => external_secrets_api::SecretStoreKind::SecretStore,
+                    StoreKind::ClusterSecretStore => external_secrets_api::SecretStoreKind::ClusterSecretStore,
+                },
+                name: name.to_string(),
+            };
+            plan(&es.spec).map(|p| p.contains_key(&wanted)).unwrap_or(false)
+        })
+        .map(|es| ObjectRef::from_obj(es.as_ref()))
+        .collect()
+}
+
+/// The ExternalSecret a managed Secret belongs to: its controller owner, else the one targeting it by name.
+pub fn owner_of_secret(ctx: &Context, secret: &PartialObjectMeta<Secret>) -> Vec<ObjectRef<ExternalSecret>> {
+    let Some(namespace) = secret.namespace() else { return Vec::new() };
+    if let Some(owner) =
+        secret.owner_references().iter().find(|o| o.controller == Some(true) && o.kind == "ExternalSecret")
+    {
+        return vec![ObjectRef::new(&owner.name).within(&namespace)];
+    }
+    let name = secret.name_any();
+    ctx.external_secrets
+        .state()
+        .iter()
+        .filter(|es| es.namespace().as_deref() == Some(namespace.as_str()) && target_name(es) == name)
+        .map(|es| ObjectRef::from_obj(es.as_ref()))
+        .collect()
+}

@@ -1,0 +1,249 @@
+//! The operator under test, in-process, authenticated as its own ServiceAccount with the ClusterRole from
+//! `deploy/rbac/controller-clusterrole.yaml` (not as admin), against the real local control plane.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use external_secrets_controller::{Context, ControllerConfig};
+use external_secrets_provider::ProviderRegistry;
+use external_secrets_testsupport::{Cluster, tools};
+use k8s_openapi::api::core::v1::{Event as CoreEvent, ServiceAccount};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleRef, Subject};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use tokio::sync::{OnceCell, oneshot};
+
+/// Everything the operator logged in this test binary (shared: tests grep it for secret values).
+pub static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logs() {
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = LogWriter(buf.clone());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug,kube_client=info,hyper=info,tower=info,h2=info,rustls=info")
+            .with_writer(move || writer.clone())
+            .json()
+            .try_init();
+        buf
+    });
+}
+
+/// The captured operator logs so far.
+pub fn logs() -> String {
+    LOGS.get()
+        .map(|b| String::from_utf8_lossy(&b.lock().unwrap_or_else(|p| p.into_inner())).into_owned())
+        .unwrap_or_default()
+}
+
+static CRDS: OnceCell<()> = OnceCell::const_new();
+
+/// Installs the CRDs once per test binary and waits until they are established.
+pub async fn install_crds(cluster: &Cluster) {
+    CRDS.get_or_init(|| async {
+        let client = cluster.admin_client().await.expect("admin client");
+        let crds: Api<CustomResourceDefinition> = Api::all(client);
+        for crd in external_secrets_api::crds() {
+            let name = crd.metadata.name.clone().expect("crd name");
+            crds.patch(&name, &PatchParams::apply("e2e").force(), &Patch::Apply(&crd)).await.expect("apply CRD");
+        }
+        for crd in external_secrets_api::crds() {
+            let name = crd.metadata.name.clone().expect("crd name");
+            let established = eventually(Duration::from_secs(30), || async {
+                crds.get(&name)
+                    .await
+                    .ok()
+                    .and_then(|c| c.status)
+                    .and_then(|s| s.conditions)
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"))
+            })
+            .await;
+            assert!(established, "CRD {name} not established");
+        }
+    })
+    .await;
+}
+
+/// Polls `check` every 200 ms for at most `timeout`.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+/// A running operator.
+pub struct Operator {
+    pub context: Arc<Context>,
+    pub class: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Operator {
+    /// Stops the operator and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The providers the tests use.
+pub fn registry() -> ProviderRegistry {
+    ProviderRegistry::new()
+        .with(Arc::new(external_secrets_provider_fake::FakeProvider::new()))
+        .with(Arc::new(external_secrets_provider_kubernetes::KubernetesProvider::new()))
+}
+
+/// Creates the operator's ServiceAccount in `namespace`, binds the shipped ClusterRole to it, and returns a
+/// client authenticated as that ServiceAccount.
+pub async fn operator_client(cluster: &Cluster, namespace: &str) -> kube::Client {
+    let admin = cluster.admin_client().await.expect("admin client");
+    let sas: Api<ServiceAccount> = Api::namespaced(admin.clone(), namespace);
+    let sa = ServiceAccount {
+        metadata: ObjectMeta { name: Some("external-secrets".into()), ..Default::default() },
+        ..Default::default()
+    };
+    sas.create(&PostParams::default(), &sa).await.expect("operator ServiceAccount");
+
+    let yaml =
+        std::fs::read_to_string(tools::repo_root().join("deploy/rbac/controller-clusterrole.yaml")).expect("rbac");
+    let mut role: ClusterRole = serde_yaml::from_str(&yaml).expect("ClusterRole YAML");
+    let role_name = format!("external-secrets-controller-{namespace}");
+    role.metadata.name = Some(role_name.clone());
+    Api::<ClusterRole>::all(admin.clone()).create(&PostParams::default(), &role).await.expect("ClusterRole");
+    let binding = ClusterRoleBinding {
+        metadata: ObjectMeta { name: Some(role_name.clone()), ..Default::default() },
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "ClusterRole".into(),
+            name: role_name,
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".into(),
+            name: "external-secrets".into(),
+            namespace: Some(namespace.into()),
+            ..Default::default()
+        }]),
+    };
+    Api::<ClusterRoleBinding>::all(admin).create(&PostParams::default(), &binding).await.expect("ClusterRoleBinding");
+    cluster.service_account_client(namespace, "external-secrets").await.expect("operator client")
+}
+
+/// Starts the operator watching only `watch_namespace`, with a controller class of its own, running as its own
+/// ServiceAccount (created in `watch_namespace`).
+pub async fn start_operator(cluster: &Cluster, watch_namespace: &str) -> Operator {
+    init_logs();
+    install_crds(cluster).await;
+    let client = operator_client(cluster, watch_namespace).await;
+    let class = format!("class-{watch_namespace}");
+    let config = ControllerConfig {
+        namespace: Some(watch_namespace.to_string()),
+        controller_class: class.clone(),
+        min_backoff: Duration::from_secs(1),
+        max_backoff: Duration::from_secs(30),
+        ..ControllerConfig::default()
+    };
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let (ctx_tx, ctx_rx) = oneshot::channel();
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop_rx.await;
+        };
+        let mut ctx_tx = Some(ctx_tx);
+        let result = external_secrets_controller::run(client, registry(), config, None, shutdown, |h| {
+            if let Some(tx) = ctx_tx.take() {
+                let _ = tx.send((h.context.clone(), h.readiness.clone()));
+            }
+        })
+        .await;
+        if let Err(e) = result {
+            eprintln!("operator stopped with error: {e}");
+        }
+    });
+    let (context, readiness) = ctx_rx.await.expect("operator started");
+    tracing::info!("operator started in test");
+    let ready = eventually(Duration::from_secs(30), || {
+        let r = readiness.clone();
+        async move { r.is_ready() }
+    })
+    .await;
+    if !ready {
+        let logs = logs();
+        let tail: Vec<&str> = logs.lines().rev().take(30).collect();
+        panic!(
+            "operator caches did not sync; last log lines:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    Operator { context, class, stop: Some(stop_tx), task: Some(task) }
+}
+
+/// Every event note and reason in `namespace` (events.k8s.io and core), for assertions and leak checks.
+pub async fn events_text(client: &kube::Client, namespace: &str) -> String {
+    let mut out = String::new();
+    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
+    for e in events.list(&ListParams::default()).await.expect("events").items {
+        out.push_str(&format!(
+            "{} {} {} {}\n",
+            e.type_.unwrap_or_default(),
+            e.reason.unwrap_or_default(),
+            e.regarding.and_then(|r| r.name).unwrap_or_default(),
+            e.note.unwrap_or_default()
+        ));
+    }
+    let core: Api<CoreEvent> = Api::namespaced(client.clone(), namespace);
+    for e in core.list(&ListParams::default()).await.expect("core events").items {
+        out.push_str(&format!("{} {}\n", e.reason.unwrap_or_default(), e.message.unwrap_or_default()));
+    }
+    out
+}
+
+/// Runs `kubectl` (the pinned one) as admin and returns stdout.
+pub fn kubectl(cluster: &Cluster, args: &[&str]) -> String {
+    let bin = tools::bin_dir().expect("bin dir").join("kubectl");
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .output()
+        .expect("run kubectl");
+    assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
