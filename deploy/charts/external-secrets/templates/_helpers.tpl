@@ -35,3 +35,33 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default "default" .Values.serviceAccount.name }}
 {{- end }}
 {{- end }}
+
+{{- /* The controller rules that a namespace-scoped install grants in its namespace. */}}
+{{- define "external-secrets.namespacedRules" }}
+- apiGroups: ["external-secrets.io"]
+  resources: ["externalsecrets", "secretstores"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["external-secrets.io"]
+  resources: ["externalsecrets"]
+  verbs: ["patch", "update"]
+- apiGroups: ["external-secrets.io"]
+  resources: ["externalsecrets/status", "secretstores/status"]
+  verbs: ["patch", "update"]
+- apiGroups: ["external-secrets.io"]
+  resources: ["externalsecrets/finalizers"]
+  verbs: ["update"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["serviceaccounts"]
+  verbs: ["get"]
+{{- if .Values.rbac.serviceAccountTokenCreate }}
+- apiGroups: [""]
+  resources: ["serviceaccounts/token"]
+  verbs: ["create"]
+{{- end }}
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
