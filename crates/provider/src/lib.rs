@@ -8,11 +8,13 @@
 
 mod error;
 mod registry;
+mod shared;
 
 pub use error::{ErrorCategory, ProviderError};
 pub use external_secrets_core::request::{FindQuery, MetadataPolicy, RemoteKey};
 pub use external_secrets_core::{RemoteValue, SecretBytes};
 pub use registry::{ProviderRegistry, StoreContext, StoreKind};
+pub use shared::SharedClient;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
