@@ -1,0 +1,588 @@
+//! Golden tests: templates of the kinds ESO's documentation and users' issues show, with the exact output Go's
+//! `text/template` + Sprig produce for them.
+#![allow(clippy::panic)]
+
+use std::collections::BTreeMap;
+
+use external_secrets_template::{
+    Delimiters, ExecError, LimitExceeded, Limits, Template, TemplateError, Value, render_secret_data, secret_data_value,
+};
+
+fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec())).collect()
+}
+
+fn render_with(template: &str, pairs: &[(&str, &str)]) -> Result<String, TemplateError> {
+    let t = Template::parse("tpl", template, &Delimiters::default())?;
+    t.execute(&secret_data_value(&data(pairs)))
+}
+
+fn render(template: &str, pairs: &[(&str, &str)]) -> String {
+    match render_with(template, pairs) {
+        Ok(s) => s,
+        Err(e) => panic!("template {template:?} failed: {e}"),
+    }
+}
+
+fn render_err(template: &str, pairs: &[(&str, &str)]) -> TemplateError {
+    match render_with(template, pairs) {
+        Ok(s) => panic!("template {template:?} rendered {s:?}, expected an error"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn dockerconfigjson_from_username_and_password() {
+    let templates = BTreeMap::from([(
+        ".dockerconfigjson".to_owned(),
+        r#"{"auths":{"{{ .registry }}":{"auth":"{{ printf "%s:%s" .username .password | b64enc }}"}}}"#.to_owned(),
+    )]);
+    let out = render_secret_data(
+        &templates,
+        &data(&[("registry", "registry.example.com"), ("username", "robot$ci"), ("password", "s3cr3t!")]),
+    );
+    let Ok(out) = out else { panic!("render failed: {out:?}") };
+    assert_eq!(
+        String::from_utf8_lossy(&out[".dockerconfigjson"]),
+        r#"{"auths":{"registry.example.com":{"auth":"cm9ib3QkY2k6czNjcjN0IQ=="}}}"#
+    );
+}
+
+#[test]
+fn config_file_from_range_over_parsed_json_in_sorted_key_order() {
+    let template = "[db]\n{{- range $k, $v := .config | fromJson }}\n{{ $k }} = {{ $v }}\n{{- end }}\n";
+    let config = r#"{"user":"app","port":5432,"host":"db.internal","pool":1000000,"ratio":0.25,"tls":true}"#;
+    assert_eq!(
+        render(template, &[("config", config)]),
+        "[db]\nhost = db.internal\npool = 1e+06\nport = 5432\nratio = 0.25\ntls = true\nuser = app\n"
+    );
+}
+
+#[test]
+fn json_reshaping_with_dict_and_to_json() {
+    let template = r#"{{ dict "user" .username "pass" .password "port" 5432 "tags" (list "a" "b") | toJson }}"#;
+    assert_eq!(
+        render(template, &[("username", "me"), ("password", "p<w>&")]),
+        r#"{"pass":"p\u003cw\u003e\u0026","port":5432,"tags":["a","b"],"user":"me"}"#
+    );
+    let raw = r#"{{ dict "pass" .password | toRawJson }}"#;
+    assert_eq!(render(raw, &[("password", "p<w>&")]), r#"{"pass":"p<w>&"}"#);
+    let pretty = r#"{{ .creds | fromJson | toPrettyJson }}"#;
+    assert_eq!(
+        render(pretty, &[("creds", r#"{"b":[1,2],"a":{}}"#)]),
+        "{\n  \"a\": {},\n  \"b\": [\n    1,\n    2\n  ]\n}"
+    );
+    let pick = r#"{{ $c := .creds | fromJson }}{{ $_ := set $c "extra" "x" }}{{ $c | toJson }}"#;
+    assert_eq!(render(pick, &[("creds", r#"{"a":1}"#)]), r#"{"a":1,"extra":"x"}"#);
+}
+
+#[test]
+fn default_empty_coalesce_and_ternary() {
+    let pairs = [("blank", ""), ("env", "prod"), ("name", "svc")];
+    assert_eq!(render(r#"{{ index . "missing" | default "fallback" }}"#, &pairs), "fallback");
+    assert_eq!(render(r#"{{ .name | default "fallback" }}"#, &pairs), "svc");
+    assert_eq!(render(r#"{{ empty .blank }} {{ empty .name }}"#, &pairs), "true false");
+    assert_eq!(render(r#"{{ coalesce .blank (index . "nope") .name }}"#, &pairs), "svc");
+    assert_eq!(render(r#"{{ ternary "yes" "no" (eq .env "prod") }}"#, &pairs), "yes");
+    assert_eq!(render(r#"{{ .env | eq "dev" | ternary "debug" "info" }}"#, &pairs), "info");
+}
+
+#[test]
+fn trim_markers_remove_all_adjacent_whitespace() {
+    assert_eq!(render("a \n\t {{- .x -}} \n\n b", &[("x", "X")]), "aXb");
+    assert_eq!(render("a  {{- /* comment */ -}}  b", &[]), "ab");
+    assert_eq!(render("a {{- 3 }} {{-3}}", &[]), "a3 -3");
+    assert_eq!(render("{{ if true -}}\n  yes\n{{- end }}", &[]), "yes");
+}
+
+#[test]
+fn define_template_and_block() {
+    let template = r#"{{- define "creds" }}{{ .username }}:{{ .password }}{{ end -}}
+user={{ template "creds" . }}
+{{ block "footer" .username }}bye {{ . }}{{ end }}"#;
+    assert_eq!(render(template, &[("username", "me"), ("password", "pw")]), "user=me:pw\nbye me");
+    // A template invoked without data gets nil, so its fields fail.
+    let err = render_err(r#"{{ define "x" }}{{ .a }}{{ end }}{{ template "x" }}"#, &[("a", "1")]);
+    assert_eq!(err.exec_kind(), Some(&ExecError::NilData { key: "a".to_owned() }));
+    // A template whose own body is empty is the `define` of the same name, as in Go.
+    assert_eq!(render(r#"{{ define "tpl" }}from define{{ end }}"#, &[]), "from define");
+    let undefined = render_err(r#"{{ template "nope" . }}"#, &[]);
+    assert_eq!(undefined.exec_kind(), Some(&ExecError::NoSuchTemplate { name: "nope".to_owned() }));
+}
+
+#[test]
+fn index_of_a_missing_key_is_empty_not_an_error() {
+    assert_eq!(render(r#"[{{ index . "no-such-key" }}]"#, &[("a", "1")]), "[]");
+    assert_eq!(render(r#"[{{ index . "my-key" }}]"#, &[("my-key", "dashes need index")]), "[dashes need index]");
+    // In a map[string]interface{} (from fromJson) the zero value is nil, which Go prints as <no value>.
+    assert_eq!(render(r#"{{ index (fromJson "{}") "a" }}"#, &[]), "<no value>");
+    assert_eq!(render(r#"{{ (.j | fromJson).a }}"#, &[("j", r#"{"a":null}"#)]), "<no value>");
+}
+
+#[test]
+fn missing_key_is_an_error_naming_the_key_only() {
+    let err = render_err("{{ .username }}:{{ .missing }}", &[("username", "hunter2-user")]);
+    assert_eq!(err.exec_kind(), Some(&ExecError::MissingKey { key: "missing".to_owned() }));
+    assert_eq!(
+        err.to_string(),
+        r#"template: tpl:1:19: executing "tpl" at <.missing>: map has no entry for key "missing""#
+    );
+    assert!(!err.to_string().contains("hunter2"));
+    let nested = render_err(r#"{{ (.j | fromJson).a.b }}"#, &[("j", r#"{"a":{}}"#)]);
+    assert_eq!(nested.exec_kind(), Some(&ExecError::MissingKey { key: "b".to_owned() }));
+}
+
+#[test]
+fn unknown_function_is_a_parse_error() {
+    let err = render_err("line one\n{{ .a | frobnicate }}", &[("a", "1")]);
+    assert_eq!(err.to_string(), r#"template: tpl:2: function "frobnicate" not defined"#);
+    assert_eq!(err.category(), "TemplateParseError");
+    // ESO removes env and expandenv from Sprig.
+    assert!(matches!(render_err(r#"{{ env "HOME" }}"#, &[]), TemplateError::Parse { .. }));
+}
+
+#[test]
+fn parse_errors_name_template_and_line() {
+    for (template, message) in [
+        ("a\n{{ if }}{{ end }}", "template: tpl:2: missing value for if"),
+        ("{{ .a ", "template: tpl:1: unclosed action"),
+        ("{{ end }}", "template: tpl:1: unexpected {{end}}"),
+        ("{{ if .a }}", "template: tpl:1: unexpected EOF"),
+        ("{{ $x }}", r#"template: tpl:1: undefined variable "$x""#),
+        ("{{ break }}", "template: tpl:1: {{break}} outside {{range}}"),
+        ("{{ .a-b }}", "template: tpl:1: bad character U+002D '-'"),
+        ("{{/* open", "template: tpl:1: unclosed comment"),
+        ("{{ upper \"x\" | \"y\" }}", "template: tpl:1: non executable command in pipeline stage 2"),
+        (
+            r#"{{ define "a" }}1{{ end }}{{ define "a" }}2{{ end }}"#,
+            r#"template: tpl:1: template: multiple definition of template "a""#,
+        ),
+    ] {
+        let err = render_err(template, &[("a", "1")]);
+        assert_eq!(err.to_string(), message, "{template}");
+    }
+}
+
+#[test]
+fn printf_formats_like_go() {
+    assert_eq!(
+        render(
+            r#"{{ printf "%05d|%-4s|%.2f|%q|%x|%v|%t|%%|%6.1f" 42 "ab" 3.14159 "q" 255 (list 1 "a") true 2.25 }}"#,
+            &[]
+        ),
+        r#"00042|ab  |3.14|"q"|ff|[1 a]|true|%|   2.2"#
+    );
+    assert_eq!(render(r#"{{ printf "%s=%d" "n" "x" }}"#, &[]), "n=%!d(string=x)");
+    assert_eq!(render(r#"{{ printf "%s %s" "only" }}"#, &[]), "only %!s(MISSING)");
+    assert_eq!(render(r#"{{ print "a" 1 2 "b" }}|{{ println "x" 1 }}"#, &[]), "a1 2b|x 1\n");
+    assert_eq!(render(r#"{{ 1.5 }} {{ 1e6 }} {{ 0x1F }} {{ 'a' }}"#, &[]), "1.5 1e+06 31 97");
+}
+
+#[test]
+fn control_flow_if_else_if_range_with() {
+    let t = r#"{{ if eq .env "prod" }}P{{ else if eq .env "stage" }}S{{ else }}D{{ end }}"#;
+    assert_eq!(render(t, &[("env", "stage")]), "S");
+    assert_eq!(render(t, &[("env", "dev")]), "D");
+    let r =
+        r#"{{ range $i, $e := splitList "," .hosts }}{{ if $i }},{{ end }}{{ $i }}:{{ $e }}{{ else }}none{{ end }}"#;
+    assert_eq!(render(r, &[("hosts", "a,b,c")]), "0:a,1:b,2:c");
+    assert_eq!(render(r#"{{ range list }}x{{ else }}none{{ end }}"#, &[]), "none");
+    assert_eq!(
+        render(
+            r#"{{ range $i := 10 }}{{ if eq $i 2 }}{{ continue }}{{ end }}{{ if gt $i 4 }}{{ break }}{{ end }}{{ $i }}{{ end }}"#,
+            &[]
+        ),
+        "0134"
+    );
+    assert_eq!(render(r#"{{ with .user }}hi {{ . }}{{ else }}anonymous{{ end }}"#, &[("user", "")]), "anonymous");
+    assert_eq!(render(r#"{{ with $x := .user }}hi {{ $x }}{{ end }}"#, &[("user", "bob")]), "hi bob");
+    assert_eq!(render(r#"{{ with .a }}{{ . }}{{ else with .b }}b={{ . }}{{ end }}"#, &[("a", ""), ("b", "2")]), "b=2");
+    let keys = r#"{{ range $k, $v := . }}{{ $k }}={{ $v | b64enc }};{{ end }}"#;
+    assert_eq!(render(keys, &[("z", "1"), ("a", "2")]), "a=Mg==;z=MQ==;");
+}
+
+#[test]
+fn variables_scope_and_assignment() {
+    assert_eq!(render(r#"{{ $x := 1 }}{{ range list 1 2 3 }}{{ $x = add $x . }}{{ end }}{{ $x }}"#, &[]), "7");
+    assert_eq!(
+        render(r#"{{ $x := "outer" }}{{ if true }}{{ $x := "inner" }}{{ $x }}{{ end }} {{ $x }}"#, &[]),
+        "inner outer"
+    );
+    assert_eq!(render(r#"{{ range list "a" }}{{ $.name }}{{ end }}"#, &[("name", "root")]), "root");
+}
+
+#[test]
+fn and_or_short_circuit_and_return_operands() {
+    assert_eq!(
+        render(r#"{{ or .a "fallback" }}|{{ and .b "both" }}|{{ or "" 0 }}"#, &[("a", ""), ("b", "x")]),
+        "fallback|both|0"
+    );
+    // The missing key on the right is never evaluated.
+    assert_eq!(render(r#"[{{ and (index . "nope") .nope }}]"#, &[]), "[]");
+    assert_eq!(render(r#"{{ not .a }} {{ not "x" }}"#, &[("a", "")]), "true false");
+}
+
+#[test]
+fn comparisons_follow_go_type_rules() {
+    assert_eq!(
+        render(r#"{{ eq .a "x" "y" "1" }} {{ ne 1 2 }} {{ lt "a" "b" }} {{ ge 2.5 2.5 }}"#, &[("a", "1")]),
+        "true true true true"
+    );
+    let err = render_err(r#"{{ eq .a 1 }}"#, &[("a", "1")]);
+    assert_eq!(
+        err.exec_kind(),
+        Some(&ExecError::Call {
+            function: "eq",
+            reason: "incompatible types for comparison: string and int".to_owned()
+        })
+    );
+    assert!(!err.to_string().contains("\"1\""));
+}
+
+#[test]
+fn string_functions_used_in_eso_templates() {
+    let pairs = [("pw", "  s3cr3t \n"), ("csv", "a,b,,c"), ("host", "db.example.com:5432")];
+    assert_eq!(render(r#"{{ .pw | trim | upper | quote }} {{ "x" | squote }}"#, &pairs), r#""S3CR3T" 'x'"#);
+    assert_eq!(render(r#"{{ splitList "," .csv | compact | join ";" }}"#, &pairs), "a;b;c");
+    assert_eq!(render(r#"{{ (split ":" .host)._0 }} {{ (split ":" .host)._1 }}"#, &pairs), "db.example.com 5432");
+    assert_eq!(
+        render(r#"{{ regexReplaceAll "([a-z]+)\\.example\\.com" .host "${1}.internal" }}"#, &pairs),
+        "db.internal:5432"
+    );
+    assert_eq!(
+        render(r#"{{ regexFindAll "[0-9]+" "a1b22c333" -1 }} {{ regexMatch "^db\\." .host }}"#, &pairs),
+        "[1 22 333] true"
+    );
+    assert_eq!(render(r#"{{ "a\nb" | indent 2 }}|{{ "a\nb" | nindent 2 }}"#, &pairs), "  a\n  b|\n  a\n  b");
+    assert_eq!(
+        render(r#"{{ replace "." "-" .host }} {{ trimPrefix "db." .host }} {{ trunc 2 "abc" }}"#, &pairs),
+        "db-example-com:5432 example.com:5432 ab"
+    );
+    assert_eq!(
+        render(
+            r#"{{ "HTTPServer_name" | snakecase }} {{ "http_server" | camelcase }} {{ "FirstName" | kebabcase }}"#,
+            &pairs
+        ),
+        "http_server_name HttpServer first-name"
+    );
+    assert_eq!(
+        render(r#"{{ "hello world" | title }} {{ substr 0 4 .host }} {{ cat "a" 1 nil "b" }}"#, &pairs),
+        "Hello World db.e a 1 b"
+    );
+}
+
+#[test]
+fn encoding_and_hash_functions() {
+    let pairs = [("v", "hello")];
+    assert_eq!(
+        render(r#"{{ .v | b64enc }} {{ "aGVsbG8=" | b64dec }} {{ "aGVsbG8" | b64dec }}"#, &pairs),
+        "aGVsbG8= hello illegal base64 data at input byte 4"
+    );
+    assert_eq!(render(r#"{{ .v | b32enc }} {{ .v | b32enc | b32dec }}"#, &pairs), "NBSWY3DP hello");
+    assert_eq!(
+        render(r#"{{ .v | sha256sum }}"#, &pairs),
+        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+    );
+    assert_eq!(
+        render(r#"{{ .v | sha1sum }} {{ .v | adler32sum }}"#, &pairs),
+        "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d 103547413"
+    );
+    assert_eq!(render(r#"{{ "68656c6c6f" | hexdec }}"#, &pairs), "hello");
+}
+
+#[test]
+fn yaml_functions_follow_eso() {
+    let yaml = "user: app\nport: 5432\nhosts:\n  - a\n  - b\n";
+    assert_eq!(render(r#"{{ (.cfg | fromYaml).user }} {{ (.cfg | fromYaml).port }}"#, &[("cfg", yaml)]), "app 5432");
+    assert_eq!(
+        render(r#"{{ .cfg | fromYaml | toYaml }}"#, &[("cfg", yaml)]),
+        "hosts:\n- a\n- b\nport: 5432\nuser: app"
+    );
+    assert!(render(r#"{{ (.cfg | fromYaml).Error }}"#, &[("cfg", "- a\n- b")]).starts_with("error unmarshaling JSON"));
+}
+
+#[test]
+fn lists_and_dicts() {
+    assert_eq!(
+        render(r#"{{ list 3 1 2 | reverse }} {{ list "b" "a" "b" | uniq | sortAlpha }} {{ has 2 (list 1 2) }}"#, &[]),
+        "[2 1 3] [a b] true"
+    );
+    assert_eq!(
+        render(
+            r#"{{ first (list 1 2) }} {{ last (list 1 2) }} {{ rest (list 1 2 3) }} {{ initial (list 1 2 3) }}"#,
+            &[]
+        ),
+        "1 2 [2 3] [1 2]"
+    );
+    assert_eq!(
+        render(
+            r#"{{ append (list 1) 2 }} {{ prepend (list 1) 0 }} {{ concat (list 1) (list 2 3) }} {{ slice (list 1 2 3) 1 }}"#,
+            &[]
+        ),
+        "[1 2] [0 1] [1 2 3] [2 3]"
+    );
+    assert_eq!(
+        render(
+            r#"{{ $d := dict "b" 2 "a" 1 }}{{ keys $d }} {{ values $d }} {{ hasKey $d "a" }} {{ get $d "zz" | quote }}"#,
+            &[]
+        ),
+        r#"[a b] [1 2] true """#
+    );
+    assert_eq!(
+        render(r#"{{ $d := dict "a" (dict "b" "c") }}{{ dig "a" "b" "def" $d }} {{ dig "a" "x" "def" $d }}"#, &[]),
+        "c def"
+    );
+    assert_eq!(
+        render(
+            r#"{{ merge (dict "a" 1 "e" "") (dict "a" 2 "b" 3 "e" "x") | toJson }} {{ mergeOverwrite (dict "a" 1) (dict "a" 2) | toJson }}"#,
+            &[]
+        ),
+        r#"{"a":1,"b":3,"e":"x"} {"a":2}"#
+    );
+    assert_eq!(
+        render(r#"{{ pick (dict "a" 1 "b" 2) "a" | toJson }} {{ omit (dict "a" 1 "b" 2) "a" | toJson }}"#, &[]),
+        r#"{"a":1} {"b":2}"#
+    );
+    assert_eq!(
+        render(r#"{{ len . }} {{ len "héllo" }} {{ index (list "x" "y") 1 }} {{ index "abc" 0 }}"#, &[("k", "v")]),
+        "1 6 y 97"
+    );
+}
+
+#[test]
+fn math_functions_use_go_casts() {
+    assert_eq!(
+        render(
+            r#"{{ add 1 2 "3" }} {{ sub 10 .n }} {{ mul 2 3 4 }} {{ div 7 2 }} {{ mod 7 2 }} {{ add1 .n }}"#,
+            &[("n", "4")]
+        ),
+        "6 6 24 3 1 5"
+    );
+    assert_eq!(
+        render(
+            r#"{{ max 1 5 3 }} {{ min 4 2 }} {{ floor 1.7 }} {{ ceil 1.2 }} {{ round 3.14159 2 }} {{ atoi "42" }} {{ int "0x10" }}"#,
+            &[]
+        ),
+        "5 2 1 2 3.14 42 16"
+    );
+    assert_eq!(render(r#"{{ addf 0.1 0.2 }} {{ until 3 }} {{ seq 3 }}"#, &[]), "0.3 [0 1 2] 1 2 3");
+    let err = render_err(r#"{{ div 1 0 }}"#, &[]);
+    assert_eq!(
+        err.exec_kind(),
+        Some(&ExecError::Call { function: "div", reason: "runtime error: integer divide by zero".to_owned() })
+    );
+}
+
+#[test]
+fn date_functions_use_go_layouts() {
+    assert_eq!(render(r#"{{ toDate "2006-01-02" "2024-03-05" | date "Jan 2, 2006" }}"#, &[]), "Mar 5, 2024");
+    assert_eq!(
+        render(r#"{{ toDate "2006-01-02T15:04:05Z07:00" "2024-03-05T10:00:00+02:00" | unixEpoch }}"#, &[]),
+        "1709625600"
+    );
+    assert_eq!(
+        render(r#"{{ toDate "2006-01-02" "2024-03-05" | dateModify "-1.5h" | date "2006-01-02 15:04" }}"#, &[]),
+        "2024-03-04 22:30"
+    );
+    assert_eq!(
+        render(r#"{{ 0 | date "2006-01-02T15:04:05Z07:00" }} {{ duration "3725" }}"#, &[]),
+        "1970-01-01T00:00:00Z 1h2m5s"
+    );
+    assert_eq!(
+        render(r#"{{ dateInZone "15:04 MST" (toDate "2006-01-02 15:04" "2024-07-01 12:00") "UTC" }}"#, &[]),
+        "12:00 UTC"
+    );
+    assert_eq!(render(r#"{{ now | date "2006" | len }}"#, &[]), "4");
+}
+
+#[test]
+fn fail_stops_rendering_with_the_authors_message() {
+    let err = render_err(r#"{{ if not .token }}{{ fail "token is required" }}{{ end }}"#, &[("token", "")]);
+    assert_eq!(err.exec_kind(), Some(&ExecError::Fail { message: "token is required".to_owned() }));
+}
+
+#[test]
+fn type_errors_never_echo_data() {
+    let err = render_err(r#"{{ .cfg | fromJson | b64enc }}"#, &[("cfg", r#"{"password":"hunter2"}"#)]);
+    assert_eq!(err.exec_kind(), Some(&ExecError::WrongType { expected: "string", got: "map[string]interface {}" }));
+    assert!(!err.to_string().contains("hunter2"));
+    let err = render_err(r#"{{ .cfg | mustFromJson }}"#, &[("cfg", r#"{"password": hunter2}"#)]);
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    let err = render_err(r#"{{ mustRegexFind .pattern "x" }}"#, &[("pattern", "(hunter2")]);
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    let err = render_err(r#"{{ range .v }}{{ end }}"#, &[("v", "hunter2")]);
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}
+
+#[test]
+fn filter_pem_keeps_blocks_of_one_type() {
+    let pem = "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n";
+    assert_eq!(
+        render(r#"{{ .pem | filterPEM "PRIVATE KEY" }}"#, &[("pem", pem)]),
+        "-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n"
+    );
+    assert_eq!(
+        render(r#"{{ .pem | filterPEM "certificate" }}"#, &[("pem", pem)]),
+        "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n"
+    );
+    let err = render_err(r#"{{ .pem | filterPEM "CERTIFICATE" }}"#, &[("pem", "not pem at all")]);
+    assert_eq!(
+        err.exec_kind(),
+        Some(&ExecError::Call { function: "filterPEM", reason: "error filtering pem: found junk".to_owned() })
+    );
+}
+
+#[test]
+fn custom_delimiters_from_controller_flags() {
+    let t = Template::parse("tpl", "{{ literal }} <<.a | upper>>", &Delimiters::new("<<", ">>"));
+    let Ok(t) = t else { panic!("parse failed") };
+    let out = t.execute(&secret_data_value(&data(&[("a", "x")])));
+    assert_eq!(out.ok().as_deref(), Some("{{ literal }} X"));
+}
+
+#[test]
+fn non_utf8_data_is_passed_as_lossy_string() {
+    let mut d = BTreeMap::new();
+    d.insert("bin".to_owned(), vec![b'a', 0xff, b'b']);
+    let templates = BTreeMap::from([("out".to_owned(), "{{ .bin }}".to_owned())]);
+    let out = render_secret_data(&templates, &d);
+    assert_eq!(out.ok().and_then(|m| m.get("out").cloned()), Some("a\u{fffd}b".as_bytes().to_vec()));
+}
+
+#[test]
+fn hostile_templates_hit_limits() {
+    let recursion = render_err(r#"{{ define "loop" }}{{ template "loop" . }}{{ end }}{{ template "loop" . }}"#, &[]);
+    assert_eq!(recursion.exec_kind(), Some(&ExecError::Limit(LimitExceeded::CallDepth(100))));
+    assert_eq!(recursion.category(), "TemplateLimitExceeded");
+    let steps = render_err(r#"{{ range 1000000000 }}{{ end }}"#, &[]);
+    assert!(matches!(steps.exec_kind(), Some(ExecError::Limit(LimitExceeded::Steps(_)))), "{steps}");
+    let output = render_err(r#"{{ range 100000 }}0123456789abcdefghij{{ end }}"#, &[]);
+    assert!(matches!(output.exec_kind(), Some(ExecError::Limit(LimitExceeded::OutputSize(_)))), "{output}");
+    let repeat = render_err(r#"{{ repeat 1000000000 "x" }}"#, &[]);
+    assert!(matches!(repeat.exec_kind(), Some(ExecError::Limit(LimitExceeded::ValueSize(_)))), "{repeat}");
+    let doubling = render_err(r#"{{ $s := "xx" }}{{ range 64 }}{{ $s = cat $s $s }}{{ end }}"#, &[]);
+    assert!(matches!(doubling.exec_kind(), Some(ExecError::Limit(_))), "{doubling}");
+    let list_doubling = render_err(r#"{{ $l := list 1 }}{{ range 64 }}{{ $l = concat $l $l }}{{ end }}"#, &[]);
+    assert!(matches!(list_doubling.exec_kind(), Some(ExecError::Limit(_))), "{list_doubling}");
+    let nested = format!("{}1{}", "{{ if true }}".repeat(150), "{{ end }}".repeat(150));
+    assert!(matches!(render_err(&nested, &[]), TemplateError::Parse { .. }));
+    let limits = Limits { max_steps: 50, ..Limits::default() };
+    let t = Template::parse("tpl", "{{ range 100 }}.{{ end }}", &Delimiters::default());
+    let Ok(t) = t else { panic!("parse failed") };
+    assert!(t.execute_with_limits(&Value::Nil, &limits).is_err());
+}
+
+#[test]
+fn maps_cannot_contain_themselves() {
+    let err = render_err(r#"{{ $d := dict }}{{ $_ := set $d "self" $d }}"#, &[]);
+    assert!(matches!(err.exec_kind(), Some(ExecError::Call { function: "set", .. })), "{err}");
+}
+
+#[test]
+fn regex_empty_matches_follow_go() {
+    assert_eq!(render(r#"{{ regexReplaceAll "a*" "baaac" "-" }}"#, &[]), "-b-c-");
+    assert_eq!(render(r#"{{ regexFindAll "a*" "baaac" -1 | len }}"#, &[]), "3");
+    assert_eq!(render(r#"{{ regexSplit "," "a,b,c" 2 }} {{ regexSplit "" "abc" -1 }}"#, &[]), "[a b,c] [a b c]");
+    assert_eq!(render(r#"{{ regexReplaceAllLiteral "(b)" "abc" "$1" }}"#, &[]), "a$1c");
+}
+
+/// A template, its data and the output Go produced.
+type GoCase = (&'static str, &'static [(&'static str, &'static str)], &'static str);
+
+/// Outputs recorded by running these templates with Go 1.26 `text/template` (`missingkey=error`), Sprig v3.3.0 and
+/// ESO's `toYaml`/`fromYaml` (sigs.k8s.io/yaml).
+#[test]
+fn outputs_match_go_text_template_and_sprig() {
+    let cases: &[GoCase] = &[
+        ("{{ dict \"a\" (list 1 nil \"x\") \"b\" (dict) | toYaml }}", &[], "a:\n- 1\n- null\n- x\nb: {}"),
+        (
+            "{{ empty 0 }} {{ empty (dict) }} {{ empty \"0\" }} {{ coalesce \"\" 0 nil \"z\" }} {{ default \"d\" 0 }} {{ default \"d\" false }} {{ default \"d\" \"v\" }}",
+            &[],
+            "true true false z d d v",
+        ),
+        (
+            "{{ urlParse \"https://user:pw@host.example:8443/p/a%20b?q=1#frag\" | toJson }} {{ urlJoin (dict \"scheme\" \"https\" \"host\" \"h\" \"path\" \"/a b\" \"query\" \"x=1\") }}",
+            &[],
+            "{\"fragment\":\"frag\",\"host\":\"host.example:8443\",\"hostname\":\"host.example\",\"opaque\":\"\",\"path\":\"/p/a b\",\"query\":\"q=1\",\"scheme\":\"https\",\"userinfo\":\"user:pw\"} https://h/a%20b?x=1",
+        ),
+        (
+            "{{ base \"/a/b/c.txt\" }} {{ dir \"/a/b/c.txt\" }} {{ ext \"c.tar.gz\" }} {{ clean \"a/../../b//c/.\" }} {{ isAbs \"/x\" }}",
+            &[],
+            "c.txt /a/b .gz ../b/c true",
+        ),
+        (
+            "{{ mergeOverwrite (dict \"a\" (dict \"x\" 1 \"y\" 2) \"l\" (list 1)) (dict \"a\" (dict \"y\" 3) \"l\" (list 2) \"n\" nil) | toJson }} {{ merge (dict \"a\" (dict \"x\" 1)) (dict \"a\" (dict \"x\" 2 \"z\" 3) \"n\" nil) | toJson }}",
+            &[],
+            "{\"a\":{\"x\":1,\"y\":3},\"l\":[2],\"n\":null} {\"a\":{\"x\":1,\"z\":3}}",
+        ),
+        (
+            "{{ deepEqual (list 1 \"a\") (list 1 \"a\") }} {{ uniq (list 1 1 \"1\" 2) }} {{ without (list 1 2 3) 2 }} {{ has \"a\" (list \"a\") }} {{ compact (list 0 \"\" nil \"x\" false) }} {{ chunk 2 (list 1 2 3) }}",
+            &[],
+            "true [1 1 2] [1 3] true [x] [[1 2] [3]]",
+        ),
+        (
+            "{{ printf \"%8.3e|%g|%G|%+d|% d|%#x|%#o|%b|%c|%U|%#v|%T|%5t|%-5d|%x\" 1234.5678 0.000012345 1e21 5 5 255 8 5 65 65 \"s\" 1.5 true 3 \"hi\" }}",
+            &[],
+            "1.235e+03|1.2345e-05|1E+21|+5| 5|0xff|010|101|A|U+0041|\"s\"|float64| true|3    |6869",
+        ),
+        (
+            "{{ printf \"%v %v %v %v\" 1e20 1e21 123456.0 1234567.0 }} {{ printf \"%.3g %.10g %g\" 1234.5678 1234.5678 100000.0 }} {{ printf \"%6.2f|%-8.1f|%08.2f\" -3.14159 2.0 -1.5 }}",
+            &[],
+            "1e+20 1e+21 123456 1.234567e+06 1.23e+03 1234.5678 100000  -3.14|2.0     |-0001.50",
+        ),
+        (
+            "{{ printf \"%s %d\" (list \"a\" \"b\") (list 1 2) }} {{ printf \"%q\" (list \"a\") }} {{ printf \"%v\" (dict \"a\" 1) }} {{ printf \"%d\" 1.5 }} {{ printf \"%s\" nil }} {{ printf \"%v\" nil }} {{ printf \"%d %d\" 1 }} {{ printf \"%!\" }} {{ printf \"%z\" 1 }}",
+            &[],
+            "[a b] [1 2] [\"a\"] map[a:1] %!d(float64=1.5) %!s(<nil>) <nil> 1 %!d(MISSING) %!!(MISSING) %!z(int=1)",
+        ),
+        (
+            "{{ $t := toDate \"2006-01-02T15:04:05.000Z07:00\" \"2024-02-29T23:59:58.120+05:30\" }}{{ $t }}|{{ date \"Monday, 02-Jan-06 15:04:05 MST\" $t }}|{{ $t | date \"3:04:05.999PM Z0700 -07 _2 __2 002\" }}|{{ unixEpoch $t }}|{{ dateInZone \"2006-01-02 15:04 MST\" $t \"America/New_York\" }}|{{ toDate \"2006-01-02\" \"bad\" }}",
+            &[],
+            "2024-02-29 23:59:58.12 +0530 +0530|Thursday, 29-Feb-24 18:29:58 UTC|6:29:58.12PM Z +00 29  60 060|1709231398|2024-02-29 13:29 EST|0001-01-01 00:00:00 +0000 UTC",
+        ),
+        (
+            "{{ trimAll \"-\" \"--a-b--\" }} {{ nospace \" a b\tc \" }} {{ plural \"one\" \"many\" 2 }} {{ squote 1 \"a\" nil }} {{ quote nil 2 }} {{ \"a\\nb\" | nindent 0 }} {{ replace \"\" \"-\" \"abc\" }} {{ splitn \",\" 2 \"a,b,c\" }} {{ split \",\" \"a,b\" }}",
+            &[],
+            "a-b abc many '1' 'a' \"2\" \na\nb -a-b-c- map[_0:a _1:b,c] map[_0:a _1:b]",
+        ),
+        (
+            "{{ regexFind \"[0-9]+\" \"ab12cd34\" }} {{ regexFindAll \"[0-9]\" \"a1b2c3\" 2 }} {{ regexSplit \"[,;]\" \"a,b;c\" -1 }} {{ regexMatch \"\\\\d\" \"٣\" }} {{ regexReplaceAll \"(?P<x>b)\" \"abc\" \"[$x]\" }} {{ regexQuoteMeta \"a.b*c\" }}",
+            &[],
+            "12 [1 2] [a b c] false a[b]c a\\.b\\*c",
+        ),
+        (
+            "{{ $x := 0 }}{{ range $i, $c := list \"a\" \"b\" }}{{ $x = $i }}{{ end }}{{ $x }} {{ range $k, $v := dict \"b\" 2 \"a\" 1 }}{{ $k }}{{ $v }}{{ end }} {{ range $v := dict \"b\" 2 \"a\" 1 }}{{ $v }}{{ end }} {{ range 3 }}{{ . }}{{ end }}",
+            &[],
+            "1 a1b2 12 012",
+        ),
+        (
+            "{{ with $x := \"v\" }}{{ $x }}{{ . }}{{ end }} {{ if $y := \"\" }}a{{ else }}b{{ $y }}c{{ end }} {{ block \"b\" \"dot\" }}[{{ . }}]{{ end }}",
+            &[],
+            "vv bc [dot]",
+        ),
+        (
+            "{{ sha512sum \"x\" | trunc 16 }} {{ toJson \"\\u2028<\\b\\f\\u0001\" }} {{ toRawJson \"<a>\" }} {{ toPrettyJson (list) }} {{ toJson (dict \"a\" (list)) }}",
+            &[],
+            "a4abd4448c49562d \"\\u2028\\u003c\\b\\f\\u0001\" \"<a>\" [] {\"a\":[]}",
+        ),
+        (
+            "{{ int64 \"12.00\" }} {{ int \"08\" }} {{ float64 \"1e3\" }} {{ atoi \"3.5\" }} {{ sub 1 2.9 }} {{ mul 2 \"x\" }} {{ div 7 -2 }} {{ mod -7 3 }} {{ round 2.5 0 }} {{ round -2.5 0 }} {{ ceil \"1.2\" }} {{ maxf 1 2.5 \"3\" }} {{ mulf 1.1 3 }} {{ divf 1 3 }}",
+            &[],
+            "12 0 1000 0 -1 0 -3 -1 3 -3 2 3 3.3 0.3333333333333333",
+        ),
+        (
+            "{{ seq 5 1 }} {{ seq 1 2 7 }} {{ seq 0 }} {{ untilStep 10 0 -3 }} {{ until -2 }} {{ toDecimal \"0777\" }}",
+            &[],
+            "5 4 3 2 1 1 3 5 7 1 0 [10 7 4 1] [0 -1] 511",
+        ),
+        ("{{- /* c */ -}}\n  x  {{- if true }} y {{ end -}}\n\n", &[], "x y "),
+        (
+            "{{ 'a' }} {{ '\\n' }} {{ \"\\x41\\101\\u00e9\" }} {{ `raw\\n` }} {{ -0x10 }} {{ 1_000 }} {{ 0b101 }} {{ 0o17 }} {{ 017 }} {{ .5 }} {{ 1. }}",
+            &[],
+            "97 10 AAé raw\\n -16 1000 5 15 15 0.5 1",
+        ),
+    ];
+    for (template, pairs, expected) in cases {
+        assert_eq!(render(template, pairs), *expected, "{template}");
+    }
+}
