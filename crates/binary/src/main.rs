@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use external_secrets_controller::ControllerConfig;
+use external_secrets_controller::{ControllerConfig, LeaderElectionConfig};
 use external_secrets_provider::ProviderRegistry;
 use tracing_subscriber::EnvFilter;
 
@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the ExternalSecret, SecretStore and ClusterSecretStore controllers.
-    Controller(ControllerArgs),
+    Controller(Box<ControllerArgs>),
     /// Print the CustomResourceDefinitions (YAML) to apply before running the controller.
     Crds,
 }
@@ -58,6 +58,53 @@ struct ControllerArgs {
     /// Log format: json or text.
     #[arg(long, default_value = "json")]
     log_format: String,
+    /// Requests per second to the Kubernetes API (client-side token bucket); 0 disables the limit.
+    #[arg(long, default_value_t = external_secrets_controller::ratelimit::DEFAULT_QPS)]
+    client_qps: f32,
+    /// Requests allowed at once above --client-qps before requests are delayed.
+    #[arg(long, default_value_t = external_secrets_controller::ratelimit::DEFAULT_BURST)]
+    client_burst: u32,
+    /// Run the controllers only on the replica holding the Lease (`--enable-leader-election` or `=true`).
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    enable_leader_election: bool,
+    /// Name of the leader election Lease.
+    #[arg(long, default_value = external_secrets_controller::leader::DEFAULT_LEASE_NAME)]
+    leader_election_id: String,
+    /// Namespace of the leader election Lease; empty: the pod's namespace (POD_NAMESPACE or the service
+    /// account's), else `default`.
+    #[arg(long, default_value = "")]
+    leader_election_namespace: String,
+    /// How long a Lease is valid without renewal; a standby takes over after that.
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    leader_election_lease_duration: Duration,
+    /// How long the leader retries renewing before it gives up (and exits).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    leader_election_renew_deadline: Duration,
+    /// How often candidates try to acquire and the leader renews the Lease.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    leader_election_retry_period: Duration,
+}
+
+impl ControllerArgs {
+    /// The election settings, when leader election is on.
+    fn leader_election(&self) -> anyhow::Result<Option<LeaderElectionConfig>> {
+        if !self.enable_leader_election {
+            return Ok(None);
+        }
+        let namespace = if self.leader_election_namespace.is_empty() {
+            external_secrets_controller::leader::default_namespace()
+        } else {
+            self.leader_election_namespace.clone()
+        };
+        let election = LeaderElectionConfig {
+            lease_duration: self.leader_election_lease_duration,
+            renew_deadline: self.leader_election_renew_deadline,
+            retry_period: self.leader_election_retry_period,
+            ..LeaderElectionConfig::new(namespace, self.leader_election_id.clone())
+        };
+        election.validate()?;
+        Ok(Some(election))
+    }
 }
 
 /// ESO writes addresses as `:8080`; Rust wants a host.
@@ -115,7 +162,9 @@ async fn shutdown_signal() {
 
 async fn run_controller(args: ControllerArgs) -> anyhow::Result<()> {
     init_logging(&args.loglevel, &args.log_format)?;
-    let client = kube::Client::try_default().await.context("no Kubernetes configuration (in-cluster or KUBECONFIG)")?;
+    let kube_config = kube::Config::infer().await.context("no Kubernetes configuration (in-cluster or KUBECONFIG)")?;
+    let client = external_secrets_controller::ratelimit::client(kube_config, args.client_qps, args.client_burst)
+        .context("could not build the Kubernetes client")?;
     let config = ControllerConfig {
         namespace: (!args.namespace.is_empty()).then(|| args.namespace.clone()),
         controller_class: args.controller_class.clone(),
@@ -123,12 +172,18 @@ async fn run_controller(args: ControllerArgs) -> anyhow::Result<()> {
         store_requeue_interval: args.store_requeue_interval,
         enable_cluster_store_reconciler: args.enable_cluster_store_reconciler,
         enable_flood_gate: args.enable_flood_gate,
+        leader_election: args.leader_election()?,
         ..ControllerConfig::default()
     };
     let metrics_addr = parse_addr(&args.metrics_addr)?;
     let live_addr = parse_addr(&args.live_addr)?;
     let registry = registry();
-    tracing::info!(providers = ?registry.names(), namespace = ?config.namespace, "starting controller");
+    tracing::info!(
+        providers = ?registry.names(),
+        namespace = ?config.namespace,
+        leader_election = ?config.leader_election.as_ref().map(|l| format!("{}/{}", l.namespace, l.lease_name)),
+        "starting controller"
+    );
     let extra_live = live_addr.filter(|l| Some(*l) != metrics_addr);
     external_secrets_controller::run(client, registry, config, metrics_addr.or(live_addr), shutdown_signal(), |h| {
         if let Some(addr) = extra_live {
@@ -153,6 +208,59 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", external_secrets_api::crds_yaml());
             Ok(())
         }
-        Command::Controller(args) => run_controller(args).await,
+        Command::Controller(args) => run_controller(*args).await,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn controller_args(args: &[&str]) -> ControllerArgs {
+        let cli = Cli::try_parse_from([&["external-secrets", "controller"], args].concat()).unwrap();
+        match cli.command {
+            Command::Controller(args) => *args,
+            Command::Crds => unreachable!("parsed the controller subcommand"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_esos() {
+        let args = controller_args(&[]);
+        assert_eq!((args.client_qps, args.client_burst), (50.0, 100));
+        assert!(!args.enable_leader_election);
+        assert!(args.leader_election().unwrap().is_none());
+        assert_eq!(args.leader_election_id, "external-secrets-controller");
+        assert_eq!(args.leader_election_lease_duration, Duration::from_secs(15));
+        assert_eq!(args.leader_election_renew_deadline, Duration::from_secs(10));
+        assert_eq!(args.leader_election_retry_period, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn leader_election_flags_accept_go_style_booleans_and_durations() {
+        for on in [&["--enable-leader-election"][..], &["--enable-leader-election=true"][..]] {
+            let mut args = controller_args(on);
+            args.leader_election_namespace = "eso".into();
+            let election = args.leader_election().unwrap().unwrap();
+            assert_eq!(
+                (election.namespace.as_str(), election.lease_name.as_str()),
+                ("eso", "external-secrets-controller")
+            );
+        }
+        let args = controller_args(&[
+            "--enable-leader-election=true",
+            "--leader-election-namespace=ops",
+            "--leader-election-id=my-lease",
+            "--leader-election-lease-duration=30s",
+            "--leader-election-renew-deadline=20s",
+            "--leader-election-retry-period=5s",
+        ]);
+        let election = args.leader_election().unwrap().unwrap();
+        assert_eq!(election.lease_name, "my-lease");
+        assert_eq!(election.lease_duration, Duration::from_secs(30));
+        assert!(controller_args(&["--enable-leader-election=false"]).leader_election().unwrap().is_none());
+        let inconsistent = controller_args(&["--enable-leader-election", "--leader-election-renew-deadline=20s"]);
+        assert!(inconsistent.leader_election().is_err());
     }
 }

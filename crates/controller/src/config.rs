@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::leader::LeaderElectionConfig;
+
 /// What the controllers do and how hard they work.
 #[derive(Clone, Debug)]
 pub struct ControllerConfig {
@@ -22,6 +24,8 @@ pub struct ControllerConfig {
     pub min_backoff: Duration,
     /// Longest retry delay after retryable errors.
     pub max_backoff: Duration,
+    /// Run the controllers only while holding this Lease (`--enable-leader-election`); always when `None`.
+    pub leader_election: Option<LeaderElectionConfig>,
 }
 
 impl Default for ControllerConfig {
@@ -35,6 +39,7 @@ impl Default for ControllerConfig {
             enable_flood_gate: true,
             min_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(300),
+            leader_election: None,
         }
     }
 }

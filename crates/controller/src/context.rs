@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use external_secrets_api::{ClusterSecretStore, ExternalSecret, SecretStore};
+use external_secrets_api::{ClusterSecretStore, ExternalSecret, ExternalSecretStatus, SecretStore};
 use external_secrets_provider::ProviderRegistry;
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
@@ -55,6 +55,9 @@ pub struct Context {
     /// Target Secret (namespace, name) → the resourceVersion whose data we know matches its data-hash
     /// annotation (we wrote it or read and checked it). A different resourceVersion means someone else wrote it.
     verified: Mutex<HashMap<(String, String), String>>,
+    /// ExternalSecret uid → the status its last successful sync wrote, for reconciles that start before the watch
+    /// cache shows that write (one queued while the sync ran): they must not sync again.
+    synced_status: Mutex<HashMap<String, ExternalSecretStatus>>,
 }
 
 impl Context {
@@ -85,6 +88,7 @@ impl Context {
             stats: Stats::default(),
             failures: Mutex::default(),
             verified: Mutex::default(),
+            synced_status: Mutex::default(),
         }
     }
 
@@ -130,6 +134,28 @@ impl Context {
         match rv {
             Some(rv) => verified.insert((namespace.to_string(), name.to_string()), rv),
             None => verified.remove(&(namespace.to_string(), name.to_string())),
+        };
+    }
+
+    /// The status of `es` as of our last write: the cached one, unless our last successful sync is newer than it
+    /// (compared to the second, the precision the API keeps of `refreshTime`).
+    pub fn latest_status(&self, es: &ExternalSecret) -> ExternalSecretStatus {
+        let cached = es.status.clone().unwrap_or_default();
+        let Some(uid) = es.uid() else { return cached };
+        let refreshed = |s: &ExternalSecretStatus| s.refresh_time.as_ref().map(|t| t.0.as_second());
+        let synced = self.synced_status.lock().unwrap_or_else(|p| p.into_inner());
+        match synced.get(&uid) {
+            Some(ours) if refreshed(ours) > refreshed(&cached) => ours.clone(),
+            _ => cached,
+        }
+    }
+
+    /// Remembers (`Some`) or forgets (`None`) the status the last successful sync of ExternalSecret `uid` wrote.
+    pub fn set_synced_status(&self, uid: &str, status: Option<ExternalSecretStatus>) {
+        let mut synced = self.synced_status.lock().unwrap_or_else(|p| p.into_inner());
+        match status {
+            Some(status) => synced.insert(uid.to_string(), status),
+            None => synced.remove(uid),
         };
     }
 }

@@ -53,6 +53,8 @@ impl ReconcileError {
             // The remote value may change (a property appears, a secret is created): retry, with backoff.
             ReconcileError::Data(_) => true,
             ReconcileError::Kube(_) => true,
+            // A ConfigMap or Secret a template reads may be created later; nothing watches them, so retry.
+            ReconcileError::Target(TargetError::Source { .. }) => true,
             ReconcileError::Store(_)
             | ReconcileError::Target(_)
             | ReconcileError::Ownership(_)

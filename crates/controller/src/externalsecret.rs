@@ -25,7 +25,7 @@ use external_secrets_core::refresh::{
     ANNOTATION_DATA_HASH, LABEL_MANAGED, LABEL_MANAGED_VALUE, RefreshDecision, RefreshInput, decide,
     refresh_interval_from_spec, requeue_after,
 };
-use external_secrets_core::target::{desired_secret, target_name};
+use external_secrets_core::target::{TargetError, TemplateSources, desired_secret, target_name, template_source_names};
 use external_secrets_provider::{ErrorCategory, StoreKind};
 use k8s_openapi::api::core::v1::{LocalObjectReference, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -57,6 +57,10 @@ pub struct FinalizerError(String);
 pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Action, FinalizerError> {
     let started = Instant::now();
     let Some(namespace) = es.namespace() else { return Ok(Action::await_change()) };
+    if handled_by_another_class(&ctx, &es, &namespace) {
+        // Another controller (class) owns this object: no finalizer, no status, no metrics from us.
+        return Ok(Action::await_change());
+    }
     let labels = ObjectLabels { name: es.name_any(), namespace: namespace.clone() };
     ctx.metrics.sync_calls.get_or_create(&labels).inc();
     Stats::inc(&ctx.stats.es_reconciles);
@@ -71,6 +75,20 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     let elapsed = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
     ctx.metrics.es_reconcile_duration.get_or_create(&labels).set(elapsed);
     result.map_err(|e| FinalizerError(e.to_string()))
+}
+
+/// Whether the ExternalSecret's store (`spec.secretStoreRef`) exists and selects another controller class.
+fn handled_by_another_class(ctx: &Context, es: &ExternalSecret, namespace: &str) -> bool {
+    let Some(store_ref) = es.spec.secret_store_ref.as_ref().filter(|r| !r.name.is_empty()) else { return false };
+    let spec = match store_ref.kind_or_default() {
+        external_secrets_api::SecretStoreKind::SecretStore => {
+            ctx.secret_stores.get(&ObjectRef::new(&store_ref.name).within(namespace)).map(|s| s.spec.clone())
+        }
+        external_secrets_api::SecretStoreKind::ClusterSecretStore => {
+            ctx.cluster_stores.get(&ObjectRef::new(&store_ref.name)).map(|s| s.spec.clone())
+        }
+    };
+    spec.is_some_and(|spec| !store::class_matches(&spec, &ctx.config.controller_class))
 }
 
 /// What a successful sync did to the target.
@@ -103,9 +121,12 @@ async fn apply(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Action {
             ctx.metrics.sync_calls_error.get_or_create(&ObjectLabels { name: es.name_any(), namespace }).inc();
             let message = e.to_string();
             warn!(category = e.category(), error = %message, "sync failed");
-            let status = status_with(&es, "False", reason::SECRET_SYNCED_ERROR, &message, None);
-            if let Err(write_err) = write_status(&es, &ctx, status).await {
+            let status = status_with(ctx.latest_status(&es), "False", reason::SECRET_SYNCED_ERROR, &message, None);
+            if let Err(write_err) = write_status(&es, &ctx, &status).await {
                 warn!(error = %write_err, "could not write status");
+            }
+            if let Some(uid) = es.uid() {
+                ctx.set_synced_status(&uid, None);
             }
             ctx.event(es.as_ref(), EventType::Warning, "UpdateFailed", message).await;
             if e.is_retryable() { Action::requeue(ctx.backoff(&key)) } else { Action::await_change() }
@@ -116,6 +137,9 @@ async fn apply(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Action {
 async fn cleanup(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Action {
     let namespace = es.namespace().unwrap_or_default();
     Metrics::forget(&ctx.metrics.es_condition, &es.name_any(), &namespace);
+    if let Some(uid) = es.uid() {
+        ctx.set_synced_status(&uid, None);
+    }
     if es.spec.target.deletion_policy == ExternalSecretDeletionPolicy::Delete {
         let name = target_name(&es);
         let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -180,7 +204,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
     let target = target_name(es);
     let interval = refresh_interval_from_spec(&es.spec.refresh_interval)
         .map_err(|e| ReconcileError::Spec(format!("spec.refreshInterval {:?}: {e}", es.spec.refresh_interval)))?;
-    let status = es.status.clone().unwrap_or_default();
+    let status = ctx.latest_status(es);
     let last_refresh = status.refresh_time.as_ref().map(|t| t.0);
     let synced = status.synced_resource_version.clone().unwrap_or_default();
     let current = current_version(es);
@@ -260,10 +284,13 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
         Written::Deleted => ctx.event(es, EventType::Normal, "Deleted", message.clone()).await,
         _ => {}
     }
-    let mut new_status = status_with(es, "True", reason_, &message, Some(now));
+    let mut new_status = status_with(status, "True", reason_, &message, Some(now));
     new_status.synced_resource_version = Some(current);
     new_status.binding = Some(LocalObjectReference { name: target.clone() });
-    write_status(es, ctx, new_status).await?;
+    write_status(es, ctx, &new_status).await?;
+    if let Some(uid) = es.uid() {
+        ctx.set_synced_status(&uid, Some(new_status));
+    }
     info!(target = %target, "synced");
     Ok(Some(requeue_action(requeue_after(interval, Some(now), jiff::Timestamp::now()))))
 }
@@ -351,7 +378,8 @@ async fn write_target(
         return Ok((Written::Missing, String::new()));
     }
 
-    let desired = desired_secret(es, built.data)?;
+    let sources = template_sources(ctx, es, namespace).await?;
+    let desired = desired_secret(es, built.data, &sources, &external_secrets_template::Delimiters::default())?;
     let desired_hash =
         desired.metadata.annotations.as_ref().and_then(|a| a.get(ANNOTATION_DATA_HASH)).cloned().unwrap_or_default();
     if let Some(existing) = &existing
@@ -381,6 +409,49 @@ async fn write_target(
         Some(_) => Written::Unchanged,
     };
     Ok((outcome, "secret synced".to_string()))
+}
+
+/// Reads the ConfigMaps and Secrets that `templateFrom` names (only when a template uses them).
+async fn template_sources(
+    ctx: &Context,
+    es: &ExternalSecret,
+    namespace: &str,
+) -> Result<TemplateSources, ReconcileError> {
+    let (config_map_names, secret_names) = template_source_names(es);
+    let mut sources = TemplateSources::default();
+    let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
+    for name in config_map_names {
+        match config_maps.get_opt(&name).await? {
+            Some(cm) => {
+                sources.config_maps.insert(name, cm.data.unwrap_or_default());
+            }
+            None => {
+                return Err(TargetError::Source {
+                    field: "spec.target.template.templateFrom".to_string(),
+                    message: format!("ConfigMap {name:?} not found"),
+                }
+                .into());
+            }
+        }
+    }
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    for name in secret_names {
+        Stats::inc(&ctx.stats.secret_reads);
+        match secrets.get_opt(&name).await? {
+            Some(secret) => {
+                let data = secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+                sources.secrets.insert(name, data);
+            }
+            None => {
+                return Err(TargetError::Source {
+                    field: "spec.target.template.templateFrom".to_string(),
+                    message: format!("Secret {name:?} not found"),
+                }
+                .into());
+            }
+        }
+    }
+    Ok(sources)
 }
 
 /// Whether the existing Secret already is what we would apply: same data (hash, verified against the data),
@@ -429,15 +500,15 @@ async fn up_to_date(
     Ok(type_ok && actual == desired_hash)
 }
 
-/// The current status with the `Ready` condition set (its transition time kept when the status is unchanged).
+/// `current` with the `Ready` condition set (its transition time kept when the status is unchanged).
 fn status_with(
-    es: &ExternalSecret,
+    current: ExternalSecretStatus,
     status: &str,
     reason_: &str,
     message: &str,
     refreshed: Option<jiff::Timestamp>,
 ) -> ExternalSecretStatus {
-    let mut out = es.status.clone().unwrap_or_default();
+    let mut out = current;
     let previous = out.condition("Ready").cloned();
     let transition = match &previous {
         Some(c) if c.status == status => c.last_transition_time.clone(),
@@ -458,11 +529,11 @@ fn status_with(
 }
 
 /// Writes the status through the status subresource, only when it differs from what the object has.
-async fn write_status(es: &ExternalSecret, ctx: &Context, status: ExternalSecretStatus) -> Result<(), ReconcileError> {
+async fn write_status(es: &ExternalSecret, ctx: &Context, status: &ExternalSecretStatus) -> Result<(), ReconcileError> {
     let namespace = es.namespace().unwrap_or_default();
     let ready = status.condition("Ready").map(|c| c.status.clone()).unwrap_or_else(|| "Unknown".to_string());
     Metrics::set_condition(&ctx.metrics.es_condition, &es.name_any(), &namespace, &ready);
-    if es.status.as_ref() == Some(&status) {
+    if &ctx.latest_status(es) == status {
         return Ok(());
     }
     let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -504,9 +575,16 @@ pub fn users_of_store(
         .collect()
 }
 
-/// The ExternalSecret a managed Secret belongs to: its controller owner, else the one targeting it by name.
+/// The ExternalSecret a managed Secret belongs to: its controller owner, else the one targeting it by name; none
+/// when the Secret is as we last wrote or checked it.
 pub fn owner_of_secret(ctx: &Context, secret: &PartialObjectMeta<Secret>) -> Vec<ObjectRef<ExternalSecret>> {
     let Some(namespace) = secret.namespace() else { return Vec::new() };
+    // A resourceVersion we wrote (or read and checked) is our own write coming back: nothing to repair. Reconciling
+    // it anyway would, while the cached ExternalSecret does not show that sync's status yet, fetch from the
+    // provider a second time.
+    if ctx.is_verified(&namespace, &secret.name_any(), &secret.resource_version().unwrap_or_default()) {
+        return Vec::new();
+    }
     if let Some(owner) =
         secret.owner_references().iter().find(|o| o.controller == Some(true) && o.kind == "ExternalSecret")
     {

@@ -1,4 +1,8 @@
-//! `/healthz`, `/readyz` (ready once every watch has synced) and `/metrics` on one small HTTP server.
+//! `/healthz`, `/readyz` and `/metrics` on one small HTTP server.
+//!
+//! Ready means "doing its job": the leader (or the only replica) once every watch has synced; under leader
+//! election, a standby once it has reached the Lease and found another leader (as with controller-runtime, a
+//! standby is healthy and ready).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +15,7 @@ use axum::routing::get;
 
 use crate::metrics::Metrics;
 
-/// Whether the controllers' caches have synced.
+/// Whether the process is ready (see the module docs).
 #[derive(Clone, Default)]
 pub struct Readiness(Arc<AtomicBool>);
 
@@ -19,6 +23,11 @@ impl Readiness {
     /// Marks the process ready.
     pub fn set_ready(&self) {
         self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Marks the process not ready (a standby that just became leader, until its caches sync).
+    pub fn set_not_ready(&self) {
+        self.0.store(false, Ordering::SeqCst);
     }
 
     /// Whether the process is ready.

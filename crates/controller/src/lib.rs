@@ -4,6 +4,10 @@
 //! Watches: ExternalSecrets (changes of spec, labels, annotations and deletion only — not our own status
 //! writes), SecretStores and ClusterSecretStores, and the *metadata* of Secrets labelled
 //! `reconcile.external-secrets.io/managed=true`. Memory grows with what we manage, not with the cluster.
+//!
+//! Under leader election ([`leader`]) only the leader watches and reconciles; a standby serves health and
+//! metrics and waits for the Lease. A leader that loses the Lease stops at once and [`run`] fails, so that the
+//! process exits non-zero and is restarted as a standby (controller-runtime does the same).
 
 pub mod clients;
 pub mod config;
@@ -11,7 +15,9 @@ pub mod context;
 pub mod error;
 pub mod externalsecret;
 pub mod health;
+pub mod leader;
 pub mod metrics;
+pub mod ratelimit;
 pub mod selector;
 pub mod store;
 
@@ -36,6 +42,7 @@ use tracing::{info, warn};
 pub use config::ControllerConfig;
 pub use context::Context;
 pub use health::Readiness;
+pub use leader::{LeaderElectionConfig, LeaderElectionError};
 pub use metrics::Metrics;
 
 const SUBSCRIBE_BUFFER: usize = 1024;
@@ -62,6 +69,17 @@ fn es_predicate(es: &ExternalSecret) -> Option<u64> {
     Some(h.finish())
 }
 
+/// Why [`run`] stopped before `shutdown`.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The process could not set itself up.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Leader election failed or the Lease was lost: this process must not reconcile any more.
+    #[error(transparent)]
+    LeaderElection(#[from] LeaderElectionError),
+}
+
 /// A running controller process's handles.
 pub struct Handles {
     pub context: Arc<Context>,
@@ -69,7 +87,8 @@ pub struct Handles {
     pub metrics: Arc<Metrics>,
 }
 
-/// Starts every controller and the health/metrics server, and runs until `shutdown` resolves.
+/// Starts the health/metrics server and — at once, or once this replica leads (`config.leader_election`) —
+/// every controller, and runs until `shutdown` resolves (then steps down as leader) or the Lease is lost.
 pub async fn run(
     client: kube::Client,
     registry: ProviderRegistry,
@@ -77,7 +96,7 @@ pub async fn run(
     metrics_addr: Option<SocketAddr>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
     on_start: impl FnOnce(&Handles),
-) -> Result<(), std::io::Error> {
+) -> Result<(), RunError> {
     let ns = config.namespace.clone();
     let metrics = Arc::new(Metrics::default());
     let readiness = Readiness::default();
@@ -85,12 +104,10 @@ pub async fn run(
     // Shared reflectors: one watch per kind, read by every controller that needs it.
     let (ss_reader, ss_writer) = reflector::store_shared::<SecretStore>(SUBSCRIBE_BUFFER);
     let (css_reader, css_writer) = reflector::store_shared::<ClusterSecretStore>(SUBSCRIBE_BUFFER);
-    let (secret_reader, secret_writer) = reflector::store_shared(SUBSCRIBE_BUFFER);
     let ss_sub = ss_writer.subscribe();
     let css_sub = css_writer.subscribe();
-    let secret_sub = secret_writer.subscribe();
-    let (Some(ss_sub), Some(css_sub), Some(secret_sub)) = (ss_sub, css_sub, secret_sub) else {
-        return Err(std::io::Error::other("shared reflector stores must allow subscribers"));
+    let (Some(ss_sub), Some(css_sub)) = (ss_sub, css_sub) else {
+        return Err(std::io::Error::other("shared reflector stores must allow subscribers").into());
     };
 
     let ss_api: Api<SecretStore> = namespaced_or_all(client.clone(), ns.as_deref());
@@ -104,8 +121,13 @@ pub async fn run(
 
     let ss_watch = watch(ss_api, watcher::Config::default()).default_backoff().reflect_shared(ss_writer);
     let css_watch = watch(css_api, watcher::Config::default()).default_backoff().reflect_shared(css_writer);
-    let secret_watch =
-        watch(secret_api, watcher::Config::default().labels(&managed)).default_backoff().reflect_shared(secret_writer);
+    // Managed Secrets are read by the ExternalSecret controller only, which must also see them deleted: a shared
+    // stream would pass on applied objects only, so a deleted Secret would wait for the next refresh.
+    let (secret_reader, secret_writer) = reflector::store();
+    let secret_watch = watch(secret_api, watcher::Config::default().labels(&managed))
+        .default_backoff()
+        .reflect(secret_writer)
+        .touched_objects();
 
     let (es_reader, es_writer) = reflector::store();
     let es_stream = watch(es_api, watcher::Config::default())
@@ -145,7 +167,7 @@ pub async fn run(
         .watches_shared_stream(css_sub.clone(), move |store: Arc<ClusterSecretStore>| {
             externalsecret::users_of_store(&ctx_for_css, StoreKind::ClusterSecretStore, None, &store.name_any())
         })
-        .watches_shared_stream(secret_sub, move |secret| externalsecret::owner_of_secret(&ctx_for_secrets, &secret))
+        .watches_stream(secret_watch, move |secret| externalsecret::owner_of_secret(&ctx_for_secrets, &secret))
         .graceful_shutdown_on(shutdown.clone())
         .run(externalsecret::reconcile, externalsecret::error_policy, context.clone())
         .for_each(|res| async move {
@@ -166,12 +188,20 @@ pub async fn run(
         .run(store::reconcile::<ClusterSecretStore>, store_error_policy, context.clone())
         .for_each(|_| async {});
 
+    let elector = match config.leader_election.clone() {
+        Some(election) => Some(leader::LeaderElector::new(client.clone(), election)?),
+        None => None,
+    };
+
     let ready_flag = readiness.clone();
     let (ss_r, css_r, es_r, sec_r) = (ss_reader, css_reader, es_reader, secret_reader);
     let readiness_task = async move {
+        // Without the ClusterSecretStore reconciler (a namespace-scoped install) cluster stores are not watched
+        // at all: such an install has no permission to list them.
+        let css_ready = async move { if css_enabled { css_r.wait_until_ready().await } else { Ok(()) } };
         let synced = futures::future::join4(
             ss_r.wait_until_ready(),
-            css_r.wait_until_ready(),
+            css_ready,
             es_r.wait_until_ready(),
             sec_r.wait_until_ready(),
         )
@@ -182,10 +212,11 @@ pub async fn run(
         }
     };
 
+    let (health_readiness, health_metrics) = (readiness.clone(), metrics.clone());
     let health = async move {
         match metrics_addr {
             Some(addr) => {
-                if let Err(e) = health::serve(addr, readiness, metrics).await {
+                if let Err(e) = health::serve(addr, health_readiness, health_metrics).await {
                     warn!(error = %e, %addr, "health/metrics server failed");
                 }
             }
@@ -194,23 +225,83 @@ pub async fn run(
         }
     };
 
-    let watches = futures::future::join3(
-        ss_watch.for_each(log_watch_error("SecretStore")),
-        css_watch.for_each(log_watch_error("ClusterSecretStore")),
-        secret_watch.for_each(log_watch_error("Secret")),
-    );
+    let css_watch = async move {
+        if css_enabled {
+            css_watch.for_each(log_watch_error("ClusterSecretStore")).await;
+        } else {
+            futures::future::pending::<()>().await;
+        }
+    };
+    let watches = futures::future::join(ss_watch.for_each(log_watch_error("SecretStore")), css_watch);
     let css_controller = async move {
         if css_enabled {
             css_controller.await;
         }
     };
+    // Nothing is watched or reconciled until this future is polled. Boxed: the controllers' state machine is
+    // large, and moving it by value through the election code would overflow a worker's stack in debug builds.
+    let controllers = Box::pin(async move {
+        tokio::select! {
+            _ = futures::future::join4(es_controller, ss_controller, css_controller, readiness_task) => {},
+            _ = watches => {},
+        }
+    });
+    let work = async move {
+        match elector {
+            None => {
+                tokio::select! {
+                    _ = controllers => {},
+                    _ = shutdown => {},
+                }
+                Ok(())
+            }
+            Some(elector) => Box::pin(lead(elector, controllers, shutdown, &readiness, &metrics)).await,
+        }
+    };
     tokio::select! {
-        _ = futures::future::join4(es_controller, ss_controller, css_controller, readiness_task) => {},
-        _ = watches => {},
-        _ = health => {},
-        _ = shutdown => {},
+        result = work => result,
+        _ = health => Ok(()),
     }
-    Ok(())
+}
+
+/// Runs `controllers` while `elector` holds the Lease: stands by (ready) until it is acquired, stops the
+/// controllers as soon as it is lost (an error), and releases it on `shutdown`.
+async fn lead(
+    mut elector: leader::LeaderElector,
+    controllers: impl std::future::Future<Output = ()>,
+    shutdown: impl std::future::Future<Output = ()> + Clone,
+    readiness: &Readiness,
+    metrics: &Metrics,
+) -> Result<(), RunError> {
+    let lease = metrics::LeaseLabels { name: elector.config().lease_name.clone() };
+    metrics.leader.get_or_create(&lease).set(0);
+    let standby = readiness.clone();
+    tokio::select! {
+        _ = elector.acquire(|| standby.set_ready()) => {},
+        _ = shutdown.clone() => return Ok(()),
+    }
+    // Ready again once this replica's caches have synced.
+    readiness.set_not_ready();
+    metrics.leader.get_or_create(&lease).set(1);
+    info!(lease = %lease.name, identity = %elector.config().identity, "leading: starting the controllers");
+    let outcome = tokio::select! {
+        _ = controllers => Ok(()),
+        lost = elector.hold() => Err(lost),
+        _ = shutdown => Ok(()),
+    };
+    metrics.leader.get_or_create(&lease).set(0);
+    match outcome {
+        Ok(()) => {
+            if let Err(e) = elector.release().await {
+                warn!(error = %e, "could not release the lease; a standby takes over when it expires");
+            }
+            Ok(())
+        }
+        Err(lost) => {
+            readiness.set_not_ready();
+            Err(lost.into())
+        }
+    }
 }
 
 /// Watch errors are retried by the watcher's backoff; they are logged so that a missing permission shows.

@@ -27,6 +27,12 @@ pub struct ConditionLabels {
     pub status: String,
 }
 
+/// `name`: the Lease of a leader election.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LeaseLabels {
+    pub name: String,
+}
+
 /// All metrics of the controller process.
 pub struct Metrics {
     pub registry: Registry,
@@ -36,6 +42,8 @@ pub struct Metrics {
     pub es_reconcile_duration: Family<ObjectLabels, Gauge>,
     pub ss_condition: Family<ConditionLabels, Gauge>,
     pub css_condition: Family<ConditionLabels, Gauge>,
+    /// controller-runtime's `leader_election_master_status`: 1 while this replica leads, else 0.
+    pub leader: Family<LeaseLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -73,6 +81,12 @@ impl Default for Metrics {
             "The status condition of a ClusterSecretStore",
             css_condition.clone(),
         );
+        let leader = Family::default();
+        registry.register(
+            "leader_election_master_status",
+            "Whether this replica is the leader (1) or not (0) of the named Lease",
+            leader.clone(),
+        );
         Self {
             registry,
             sync_calls,
@@ -81,6 +95,7 @@ impl Default for Metrics {
             es_reconcile_duration,
             ss_condition,
             css_condition,
+            leader,
         }
     }
 }

@@ -245,7 +245,14 @@ pub async fn reconcile<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Resu
         Ok(Validation::Unknown) => {
             ("True", reason::VALIDATION_UNKNOWN, "could not determine validation status".to_string(), None)
         }
-        Err(e) => ("False", reason::INVALID_PROVIDER_CONFIG, format!("unable to validate store: {e}"), Some(e)),
+        Err(e) => {
+            // The provider's own words: "could not get secret data from provider" is what an ExternalSecret says.
+            let detail = match e {
+                ReconcileError::Provider(provider_error) => provider_error.to_string(),
+                other => other.to_string(),
+            };
+            ("False", reason::INVALID_PROVIDER_CONFIG, format!("unable to validate store: {detail}"), Some(e))
+        }
     };
     let previous = store.status().and_then(|s| s.condition("Ready")).cloned();
     let changed = previous.as_ref().is_none_or(|c| {

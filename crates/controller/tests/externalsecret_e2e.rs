@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{events_text, eventually, kubectl, logs, start_operator};
+use common::{events_text, eventually, kubectl, logs, start_operator, wait_ready};
 use external_secrets_api::{ExternalSecret, SecretStore};
 use external_secrets_core::hash::{created_by_label, data_hash};
 use external_secrets_testsupport::cluster;
@@ -49,25 +49,6 @@ fn walkthrough_es(namespace: &str, name: &str, store: &str, interval: &str, poli
         }
     }))
     .expect("ExternalSecret")
-}
-
-async fn ready_reason(es: &Api<ExternalSecret>, name: &str) -> Option<(String, String, String)> {
-    let es = es.get_opt(name).await.ok()??;
-    let c = es.status?.condition("Ready")?.clone();
-    Some((c.status, c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
-}
-
-async fn wait_ready(es: &Api<ExternalSecret>, name: &str, reason: &str) -> (String, String, String) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let mut last = None;
-    while tokio::time::Instant::now() < deadline {
-        last = ready_reason(es, name).await;
-        if let Some(found) = last.as_ref().filter(|(_, r, _)| r == reason) {
-            return found.clone();
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{name}: expected reason {reason}, last Ready condition {last:?}");
 }
 
 fn assert_no_leak(text: &str, what: &str) {
@@ -416,4 +397,65 @@ async fn kubernetes_provider_reads_a_secret_of_another_namespace() {
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_render_dockerconfigjson_and_template_from_a_config_map() {
+    let cluster = cluster().await;
+    let admin = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("templates").await.expect("ns");
+    let op = start_operator(cluster, &ns).await;
+    let stores: Api<SecretStore> = Api::namespaced(admin.clone(), &ns);
+    let data = json!([{"key": "registry", "value": json!({"host": "registry.example", "user": "robot", "token": PASSWORD}).to_string()}]);
+    stores.create(&PostParams::default(), &fake_store(&ns, "fake", &op.class, data)).await.expect("store");
+    let cm: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "app-config-template"},
+        "data": {"app.properties": "registry={{ .host }}\nuser={{ .user | upper }}\n"}
+    }))
+    .expect("cm");
+    Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(admin.clone(), &ns)
+        .create(&PostParams::default(), &cm)
+        .await
+        .expect("cm");
+    let es: ExternalSecret = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": "pull", "namespace": ns},
+        "spec": {
+            "secretStoreRef": {"name": "fake"},
+            "target": {"name": "pull-secret", "template": {
+                "type": "kubernetes.io/dockerconfigjson",
+                "metadata": {"labels": {"registry": "{{ .host | replace \".\" \"-\" }}"}},
+                "data": {".dockerconfigjson": "{\"auths\":{\"{{ .host }}\":{\"auth\":\"{{ printf \"%s:%s\" .user .token | b64enc }}\"}}}"},
+                "templateFrom": [{"configMap": {"name": "app-config-template", "items": [{"key": "app.properties"}]}}]
+            }},
+            "dataFrom": [{"extract": {"key": "registry"}}]
+        }
+    }))
+    .expect("es");
+    let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &ns);
+    ess.create(&PostParams::default(), &es).await.expect("es");
+    wait_ready(&ess, "pull", "SecretSynced").await;
+
+    let secret = Api::<Secret>::namespaced(admin.clone(), &ns).get("pull-secret").await.expect("secret");
+    assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/dockerconfigjson"));
+    let data: BTreeMap<String, String> =
+        secret.data.expect("data").into_iter().map(|(k, v)| (k, String::from_utf8(v.0).expect("utf-8"))).collect();
+    let auth = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("robot:{PASSWORD}"))
+    };
+    assert_eq!(data[".dockerconfigjson"], format!(r#"{{"auths":{{"registry.example":{{"auth":"{auth}"}}}}}}"#));
+    assert_eq!(data["app.properties"], "registry=registry.example\nuser=ROBOT\n");
+    assert_eq!(data.len(), 2, "a template without mergePolicy Merge replaces the provider keys: {:?}", data.keys());
+    assert_eq!(secret.metadata.labels.expect("labels").get("registry").map(String::as_str), Some("registry-example"));
+
+    // A template that fails names the field, not the values, and leaves the Secret as it was.
+    let patch = json!({"spec": {"target": {"template": {"data": {"x": "{{ .nope }}"}, "templateFrom": null}}}});
+    ess.patch("pull", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch");
+    let (_, _, message) = wait_ready(&ess, "pull", "SecretSyncedError").await;
+    assert!(message.contains("spec.target.template.data[x]") && message.contains("nope"), "{message}");
+    assert_no_leak(&message, "status");
+    assert_no_leak(&events_text(&admin, &ns).await, "events");
+    assert_no_leak(&logs(), "operator logs");
+    op.stop().await;
 }

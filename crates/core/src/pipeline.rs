@@ -17,6 +17,8 @@ use external_secrets_api::{
     SecretStoreKind,
 };
 
+use external_secrets_template::{Delimiters, Template, Value};
+
 use crate::decode::{DecodeError, NullByteError, apply_null_byte_policy, decode};
 use crate::keys::{KeyError, convert_key, convert_keys, validate_keys};
 use crate::property::{ExtractError, PropertyError, extract_map_at, select_property};
@@ -76,6 +78,8 @@ pub enum EntryError {
     NotFound { key: String },
     #[error("invalid rewrite regexp {pattern:?}: {reason}")]
     InvalidRegexp { pattern: String, reason: String },
+    #[error("rewrite transform: {0}")]
+    Template(String),
     #[error("{0} is not supported yet")]
     Unsupported(&'static str),
     #[error("no store: set spec.secretStoreRef or this entry's sourceRef.storeRef")]
@@ -189,8 +193,8 @@ fn fetched_value<'a>(
         .ok_or(EntryError::Internal("a planned key was not fetched"))
 }
 
-/// Applies `rewrite[]` regexps to every key; `transform` and `merge` need the template engine / JSON merging and
-/// are reported as unsupported for now.
+/// Applies `rewrite[]` in order to every key: `regexp` (replace-all with `$1` expansion) and `transform` (a
+/// template rendered with `.value` = the key). `merge` is reported as unsupported for now.
 fn rewrite_keys(
     entry: &external_secrets_api::ExternalSecretDataFromRemoteRef,
     map: BTreeMap<String, Vec<u8>>,
@@ -201,8 +205,16 @@ fn rewrite_keys(
             let compiled = regex::Regex::new(&re.source)
                 .map_err(|e| EntryError::InvalidRegexp { pattern: re.source.clone(), reason: e.to_string() })?;
             map = convert_keys(map, |k| compiled.replace_all(k, re.target.as_str()).into_owned())?;
-        } else if rule.transform.is_some() {
-            return Err(EntryError::Unsupported("rewrite[].transform"));
+        } else if let Some(transform) = &rule.transform {
+            let template = Template::parse("transform", &transform.template, &Delimiters::default())
+                .map_err(|e| EntryError::Template(e.to_string()))?;
+            let mut renamed = BTreeMap::new();
+            for (key, value) in map {
+                let context = Value::string_map([("value", key.as_str())]);
+                let new_key = template.execute(&context).map_err(|e| EntryError::Template(e.to_string()))?;
+                renamed.insert(new_key, value);
+            }
+            map = renamed;
         } else if rule.merge.is_some() {
             return Err(EntryError::Unsupported("rewrite[].merge"));
         }
@@ -471,5 +483,17 @@ mod tests {
         let plan = plan(&s).expect("plan");
         assert_eq!(plan.len(), 2);
         assert!(plan.contains_key(&StoreId { kind: SecretStoreKind::ClusterSecretStore, name: "k8s".into() }));
+    }
+
+    #[test]
+    fn rewrite_transform_renders_each_key() {
+        let s = spec(
+            r#"{"secretStoreRef": {"name": "aws"}, "dataFrom": [{"extract": {"key": "cfg"},
+                "rewrite": [{"transform": {"template": "{{ .value | upper }}"}}]}]}"#,
+        );
+        let built =
+            build_data(&s, &fetched(&[("cfg", Some(r#"{"db_user":"u"}"#))]), ExternalSecretDeletionPolicy::Retain)
+                .expect("transform");
+        assert_eq!(built.data.keys().collect::<Vec<_>>(), vec!["DB_USER"]);
     }
 }

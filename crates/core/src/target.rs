@@ -1,13 +1,21 @@
-//! The target Secret an ExternalSecret should produce (ESO's template application order for Secret targets,
-//! without template rendering yet), as a pure function of the ExternalSecret and the built data.
+//! The target Secret an ExternalSecret should produce, as a pure function of the ExternalSecret, the built data and
+//! the template sources (ConfigMaps and Secrets named by `templateFrom`, read by the caller), in ESO's order:
+//! forbidden types refused; metadata copied (from the ExternalSecret without a template, from
+//! `template.metadata` with one); data = the provider data (no template; or `mergePolicy: Merge`; or a template
+//! with neither `data` nor `templateFrom`); then `templateFrom[]` in order, `template.data`, and the rendered
+//! `template.metadata` labels and annotations.
 
 use std::collections::BTreeMap;
 
-use external_secrets_api::{ExternalSecret, ExternalSecretCreationPolicy, ExternalSecretTemplate, GROUP};
+use external_secrets_api::{
+    ExternalSecret, ExternalSecretCreationPolicy, ExternalSecretTemplate, GROUP, TemplateMergePolicy, TemplateScope,
+};
+use external_secrets_template::{Delimiters, Template, Value, secret_data_value};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
+use crate::decode::decode;
 use crate::hash::{created_by_label, data_hash};
 use crate::refresh::{ANNOTATION_DATA_HASH, LABEL_CREATED_BY, LABEL_MANAGED, LABEL_MANAGED_VALUE};
 
@@ -25,12 +33,46 @@ pub enum TargetError {
          kubernetes.io/service-account.name"
     )]
     ServiceAccountTokenBinding,
-    #[error("{0} is not supported yet (template rendering is not implemented)")]
-    Unsupported(&'static str),
+    #[error("{0} is not supported")]
+    Unsupported(String),
     #[error("unsupported template engineVersion {0:?}: only v2 exists")]
     EngineVersion(String),
     #[error("the ExternalSecret has no {0}")]
     MissingMeta(&'static str),
+    /// A template failed to parse or render; `field` says which (`spec.target.template.data[tls.crt]`).
+    #[error("{field}: {message}")]
+    Template { field: String, message: String },
+    /// A `templateFrom` source lacks a key, or is missing.
+    #[error("{field}: {message}")]
+    Source { field: String, message: String },
+}
+
+/// The ConfigMaps and Secrets (of the ExternalSecret's namespace) that `templateFrom` reads, by name.
+#[derive(Debug, Default)]
+pub struct TemplateSources {
+    pub config_maps: BTreeMap<String, BTreeMap<String, String>>,
+    pub secrets: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+}
+
+/// Which ConfigMaps and Secrets `templateFrom` needs, so the caller can read them before [`desired_secret`].
+pub fn template_source_names(es: &ExternalSecret) -> (Vec<String>, Vec<String>) {
+    let mut config_maps = Vec::new();
+    let mut secrets = Vec::new();
+    if let Some(template) = &es.spec.target.template {
+        for from in &template.template_from {
+            if let Some(cm) = &from.config_map {
+                config_maps.push(cm.name.clone());
+            }
+            if let Some(secret) = &from.secret {
+                secrets.push(secret.name.clone());
+            }
+        }
+    }
+    config_maps.sort();
+    config_maps.dedup();
+    secrets.sort();
+    secrets.dedup();
+    (config_maps, secrets)
 }
 
 /// The name of the target Secret: `spec.target.name`, defaulting to the ExternalSecret's name.
@@ -64,53 +106,198 @@ fn check_template(template: &ExternalSecretTemplate) -> Result<(), TargetError> 
         }
         _ => {}
     }
-    if !template.data.is_empty() {
-        return Err(TargetError::Unsupported("spec.target.template.data"));
-    }
-    if !template.template_from.is_empty() {
-        return Err(TargetError::Unsupported("spec.target.template.templateFrom"));
-    }
-    if let Some(meta) = &template.metadata
-        && meta.labels.values().chain(meta.annotations.values()).any(|v| v.contains("{{"))
-    {
-        return Err(TargetError::Unsupported("templated spec.target.template.metadata values"));
-    }
     Ok(())
+}
+
+/// Where a `templateFrom` result goes.
+enum Target {
+    Data,
+    Annotations,
+    Labels,
+}
+
+fn template_target(field: &str, target: &str) -> Result<Target, TargetError> {
+    match target.to_ascii_lowercase().as_str() {
+        "" | "data" => Ok(Target::Data),
+        "annotations" => Ok(Target::Annotations),
+        "labels" => Ok(Target::Labels),
+        _ => Err(TargetError::Unsupported(format!(
+            "{field}.target {target:?} for a Secret target (Data, Annotations or Labels)"
+        ))),
+    }
+}
+
+/// Parses and renders one template; errors name `field` and carry the engine's message (which never holds data).
+fn render(field: &str, text: &str, context: &Value, delimiters: &Delimiters) -> Result<String, TargetError> {
+    let template_error = |e: external_secrets_template::TemplateError| TargetError::Template {
+        field: field.to_string(),
+        message: e.to_string(),
+    };
+    Template::parse(field, text, delimiters).map_err(template_error)?.execute(context).map_err(template_error)
+}
+
+/// The rendered output of a `KeysAndValues` template: a YAML map of strings.
+fn keys_and_values(field: &str, rendered: &str) -> Result<BTreeMap<String, String>, TargetError> {
+    let parsed: Option<BTreeMap<String, serde_yaml::Value>> =
+        serde_yaml::from_str(rendered).map_err(|_| TargetError::Template {
+            field: field.to_string(),
+            // serde_yaml's message may quote the document, which holds secret values: say only what is wrong.
+            message: "the rendered text is not a YAML map of keys to values".to_string(),
+        })?;
+    let mut out = BTreeMap::new();
+    for (k, v) in parsed.unwrap_or_default() {
+        let v = match v {
+            serde_yaml::Value::String(s) => s,
+            serde_yaml::Value::Null => String::new(),
+            serde_yaml::Value::Bool(b) => b.to_string(),
+            serde_yaml::Value::Number(n) => n.to_string(),
+            _ => {
+                return Err(TargetError::Template {
+                    field: field.to_string(),
+                    message: format!("the value of {k:?} is not a string"),
+                });
+            }
+        };
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+struct Rendered {
+    data: BTreeMap<String, Vec<u8>>,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+}
+
+impl Rendered {
+    fn put(&mut self, target: &Target, key: String, value: Vec<u8>) {
+        match target {
+            Target::Data => {
+                self.data.insert(key, value);
+            }
+            Target::Annotations => {
+                self.annotations.insert(key, String::from_utf8_lossy(&value).into_owned());
+            }
+            Target::Labels => {
+                self.labels.insert(key, String::from_utf8_lossy(&value).into_owned());
+            }
+        }
+    }
+}
+
+/// Applies `template` to the provider `data` (ESO's `applyTemplate` for Secret targets).
+fn apply_template(
+    template: &ExternalSecretTemplate,
+    data: BTreeMap<String, Vec<u8>>,
+    sources: &TemplateSources,
+    delimiters: &Delimiters,
+) -> Result<Rendered, TargetError> {
+    let context = secret_data_value(&data);
+    let meta = template.metadata.clone().unwrap_or_default();
+    let keep_provider_data = template.merge_policy == TemplateMergePolicy::Merge
+        || (template.data.is_empty() && template.template_from.is_empty());
+    let mut out = Rendered {
+        data: if keep_provider_data { data } else { BTreeMap::new() },
+        labels: meta.labels.clone(),
+        annotations: meta.annotations.clone(),
+    };
+
+    for (i, from) in template.template_from.iter().enumerate() {
+        let field = format!("spec.target.template.templateFrom[{i}]");
+        let target = template_target(&field, &from.target)?;
+        let decoding = from.values_decoding_strategy.unwrap_or_default();
+        let mut items: Vec<(String, String, TemplateScope)> = Vec::new();
+        if let Some(cm) = &from.config_map {
+            let source = sources.config_maps.get(&cm.name).ok_or_else(|| TargetError::Source {
+                field: format!("{field}.configMap"),
+                message: format!("ConfigMap {:?} not found", cm.name),
+            })?;
+            for item in &cm.items {
+                let text = source.get(&item.key).ok_or_else(|| TargetError::Source {
+                    field: format!("{field}.configMap"),
+                    message: format!("key {:?} not found in ConfigMap {:?}", item.key, cm.name),
+                })?;
+                items.push((item.key.clone(), text.clone(), item.template_as));
+            }
+        }
+        if let Some(secret) = &from.secret {
+            let source = sources.secrets.get(&secret.name).ok_or_else(|| TargetError::Source {
+                field: format!("{field}.secret"),
+                message: format!("Secret {:?} not found", secret.name),
+            })?;
+            for item in &secret.items {
+                let bytes = source.get(&item.key).ok_or_else(|| TargetError::Source {
+                    field: format!("{field}.secret"),
+                    message: format!("key {:?} not found in Secret {:?}", item.key, secret.name),
+                })?;
+                items.push((item.key.clone(), String::from_utf8_lossy(bytes).into_owned(), item.template_as));
+            }
+        }
+        if let Some(literal) = &from.literal {
+            items.push((String::new(), literal.clone(), TemplateScope::KeysAndValues));
+        }
+        for (key, text, scope) in items {
+            let item_field = if key.is_empty() { format!("{field}.literal") } else { format!("{field}[{key}]") };
+            let rendered = render(&item_field, &text, &context, delimiters)?;
+            let pairs = match scope {
+                TemplateScope::Values => BTreeMap::from([(key, rendered)]),
+                TemplateScope::KeysAndValues => keys_and_values(&item_field, &rendered)?,
+            };
+            for (k, v) in pairs {
+                let value = decode(decoding, v.as_bytes())
+                    .map_err(|e| TargetError::Template { field: item_field.clone(), message: e.to_string() })?;
+                out.put(&target, k, value);
+            }
+        }
+    }
+    for (key, text) in &template.data {
+        let field = format!("spec.target.template.data[{key}]");
+        out.data.insert(key.clone(), render(&field, text, &context, delimiters)?.into_bytes());
+    }
+    for (key, text) in &meta.labels {
+        let field = format!("spec.target.template.metadata.labels[{key}]");
+        out.labels.insert(key.clone(), render(&field, text, &context, delimiters)?);
+    }
+    for (key, text) in &meta.annotations {
+        let field = format!("spec.target.template.metadata.annotations[{key}]");
+        out.annotations.insert(key.clone(), render(&field, text, &context, delimiters)?);
+    }
+    Ok(out)
 }
 
 /// The desired target Secret, as it is applied (server-side) with the ExternalSecret's field manager: name,
 /// namespace, labels (the managed label, `created-by` for `Owner`, and the ExternalSecret's own labels or the
 /// template's), annotations (the `data-hash`, and the ExternalSecret's or the template's), the controller owner
-/// reference for `Owner`, the type, `immutable`, and the data.
-pub fn desired_secret(es: &ExternalSecret, data: BTreeMap<String, Vec<u8>>) -> Result<Secret, TargetError> {
+/// reference for `Owner`, the type, `immutable`, and the data (rendered through the template, if any).
+pub fn desired_secret(
+    es: &ExternalSecret,
+    data: BTreeMap<String, Vec<u8>>,
+    sources: &TemplateSources,
+    delimiters: &Delimiters,
+) -> Result<Secret, TargetError> {
     let name = es.metadata.name.clone().ok_or(TargetError::MissingMeta("name"))?;
     let namespace = es.metadata.namespace.clone().ok_or(TargetError::MissingMeta("namespace"))?;
     let target = &es.spec.target;
 
-    let mut labels = BTreeMap::new();
-    let mut annotations = BTreeMap::new();
-    let mut type_ = None;
-    match &target.template {
+    let (mut labels, mut annotations, data, type_) = match &target.template {
         Some(template) => {
             check_template(template)?;
-            if let Some(meta) = &template.metadata {
-                labels.extend(meta.labels.clone());
-                annotations.extend(meta.annotations.clone());
-            }
-            type_ = template.type_.clone().filter(|t| !t.is_empty());
+            let rendered = apply_template(template, data, sources, delimiters)?;
+            (rendered.labels, rendered.annotations, rendered.data, template.type_.clone().filter(|t| !t.is_empty()))
         }
         None => {
-            labels.extend(es.metadata.labels.clone().unwrap_or_default());
-            annotations.extend(
-                es.metadata
-                    .annotations
-                    .clone()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|(k, _)| !NOT_COPIED_ANNOTATIONS.contains(&k.as_str())),
-            );
+            let labels = es.metadata.labels.clone().unwrap_or_default();
+            let annotations = es
+                .metadata
+                .annotations
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(k, _)| !NOT_COPIED_ANNOTATIONS.contains(&k.as_str()))
+                .collect();
+            (labels, annotations, data, None)
         }
-    }
+    };
 
     let mut owner_references = None;
     if target.creation_policy == ExternalSecretCreationPolicy::Owner {
@@ -167,7 +354,8 @@ mod tests {
     #[test]
     fn owner_policy_sets_owner_reference_labels_and_hash() {
         let data = BTreeMap::from([("foo".to_string(), b"bar".to_vec())]);
-        let s = desired_secret(&walkthrough(), data).expect("desired");
+        let s =
+            desired_secret(&walkthrough(), data, &TemplateSources::default(), &Delimiters::default()).expect("desired");
         assert_eq!(s.metadata.name.as_deref(), Some("appsecret"));
         let labels = s.metadata.labels.expect("labels");
         assert_eq!(labels[LABEL_MANAGED], "true");
@@ -189,7 +377,8 @@ mod tests {
     fn orphan_policy_has_no_owner_and_no_created_by() {
         let mut e = walkthrough();
         e.spec.target.creation_policy = ExternalSecretCreationPolicy::Orphan;
-        let s = desired_secret(&e, BTreeMap::new()).expect("desired");
+        let s =
+            desired_secret(&e, BTreeMap::new(), &TemplateSources::default(), &Delimiters::default()).expect("desired");
         assert!(s.metadata.owner_references.is_none());
         assert!(!s.metadata.labels.expect("labels").contains_key(LABEL_CREATED_BY));
     }
@@ -203,7 +392,8 @@ mod tests {
             )
             .expect("template"),
         );
-        let s = desired_secret(&e, BTreeMap::new()).expect("desired");
+        let s =
+            desired_secret(&e, BTreeMap::new(), &TemplateSources::default(), &Delimiters::default()).expect("desired");
         assert_eq!(s.type_.as_deref(), Some("kubernetes.io/tls"));
         let labels = s.metadata.labels.expect("labels");
         assert_eq!(labels.get("app").map(String::as_str), Some("web"));
@@ -216,14 +406,124 @@ mod tests {
         e.spec.target.template = Some(
             serde_json::from_value(serde_json::json!({"type": "bootstrap.kubernetes.io/token"})).expect("template"),
         );
-        assert!(matches!(desired_secret(&e, BTreeMap::new()), Err(TargetError::ForbiddenType(_))));
+        assert!(matches!(
+            desired_secret(&e, BTreeMap::new(), &TemplateSources::default(), &Delimiters::default()),
+            Err(TargetError::ForbiddenType(_))
+        ));
+    }
+
+    fn render_with(
+        e: &ExternalSecret,
+        data: &[(&str, &str)],
+        sources: &TemplateSources,
+    ) -> Result<Secret, TargetError> {
+        let data = data.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
+        desired_secret(e, data, sources, &Delimiters::default())
+    }
+
+    fn secret_data(s: &Secret) -> BTreeMap<String, String> {
+        s.data
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8(v.0).expect("utf-8")))
+            .collect()
     }
 
     #[test]
-    fn template_data_is_reported_as_unsupported_until_the_engine_lands() {
+    fn template_data_renders_dockerconfigjson_and_replaces_provider_data() {
+        let mut e = walkthrough();
+        e.spec.target.template = Some(
+            serde_json::from_value(serde_json::json!({
+                "type": "kubernetes.io/dockerconfigjson",
+                "data": {".dockerconfigjson":
+                    "{\"auths\":{\"{{ .registry }}\":{\"auth\":\"{{ printf \"%s:%s\" .username .password | b64enc }}\"}}}"}
+            }))
+            .expect("template"),
+        );
+        let s = render_with(
+            &e,
+            &[("registry", "r.example"), ("username", "u"), ("password", "p")],
+            &TemplateSources::default(),
+        )
+        .expect("rendered");
+        let data = secret_data(&s);
+        assert_eq!(data.keys().collect::<Vec<_>>(), vec![".dockerconfigjson"]);
+        assert_eq!(data[".dockerconfigjson"], r#"{"auths":{"r.example":{"auth":"dTpw"}}}"#);
+        assert_eq!(s.type_.as_deref(), Some("kubernetes.io/dockerconfigjson"));
+    }
+
+    #[test]
+    fn merge_policy_keeps_provider_keys_beside_rendered_ones() {
+        let mut e = walkthrough();
+        e.spec.target.template = Some(
+            serde_json::from_value(
+                serde_json::json!({"mergePolicy": "Merge", "data": {"url": "postgres://{{ .user }}@db"}}),
+            )
+            .expect("template"),
+        );
+        let data = secret_data(&render_with(&e, &[("user", "app")], &TemplateSources::default()).expect("rendered"));
+        assert_eq!(data["user"], "app");
+        assert_eq!(data["url"], "postgres://app@db");
+    }
+
+    #[test]
+    fn template_from_config_map_literal_and_metadata_are_rendered_in_order() {
+        let mut e = walkthrough();
+        e.spec.target.template = Some(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"labels": {"app": "{{ .app | lower }}"}, "annotations": {"fixed": "yes"}},
+                "templateFrom": [
+                    {"configMap": {"name": "tpl", "items": [{"key": "config.yaml"}, {"key": "pairs", "templateAs": "KeysAndValues"}]}},
+                    {"literal": "owner: {{ .app }}", "target": "Annotations"}
+                ],
+                "data": {"config.yaml": "overridden {{ .app }}"}
+            }))
+            .expect("template"),
+        );
+        let sources = TemplateSources {
+            config_maps: BTreeMap::from([(
+                "tpl".to_string(),
+                BTreeMap::from([
+                    ("config.yaml".to_string(), "app: {{ .app }}".to_string()),
+                    ("pairs".to_string(), "A: '{{ .app }}-a'\nB: b".to_string()),
+                ]),
+            )]),
+            secrets: BTreeMap::new(),
+        };
+        let s = render_with(&e, &[("app", "Web")], &sources).expect("rendered");
+        let data = secret_data(&s);
+        assert_eq!(data["config.yaml"], "overridden Web", "template.data overrides templateFrom");
+        assert_eq!(data["A"], "Web-a");
+        assert_eq!(data["B"], "b");
+        let labels = s.metadata.labels.expect("labels");
+        assert_eq!(labels["app"], "web");
+        let annotations = s.metadata.annotations.expect("annotations");
+        assert_eq!(annotations["owner"], "Web");
+        assert_eq!(annotations["fixed"], "yes");
+    }
+
+    #[test]
+    fn a_failing_template_names_the_field_and_not_the_values() {
         let mut e = walkthrough();
         e.spec.target.template =
-            Some(serde_json::from_value(serde_json::json!({"data": {"x": "{{ .k }}"}})).expect("template"));
-        assert_eq!(desired_secret(&e, BTreeMap::new()), Err(TargetError::Unsupported("spec.target.template.data")));
+            Some(serde_json::from_value(serde_json::json!({"data": {"x": "{{ .missing }}"}})).expect("template"));
+        let err = render_with(&e, &[("present", "top-secret-value")], &TemplateSources::default()).expect_err("fails");
+        let text = err.to_string();
+        assert!(text.starts_with("spec.target.template.data[x]:"), "{text}");
+        assert!(text.contains("missing") && !text.contains("top-secret-value"), "{text}");
+    }
+
+    #[test]
+    fn missing_template_source_is_named() {
+        let mut e = walkthrough();
+        e.spec.target.template = Some(
+            serde_json::from_value(
+                serde_json::json!({"templateFrom": [{"configMap": {"name": "nope", "items": [{"key": "k"}]}}]}),
+            )
+            .expect("template"),
+        );
+        let err = render_with(&e, &[], &TemplateSources::default()).expect_err("missing");
+        assert!(err.to_string().contains("ConfigMap \"nope\" not found"), "{err}");
     }
 }

@@ -147,6 +147,11 @@ impl Cluster {
 
     /// A client that authenticates with `token` (for example a ServiceAccount token), trusting the cluster CA.
     pub async fn token_client(&self, token: &str) -> Result<kube::Client, Error> {
+        Ok(kube::Client::try_from(self.token_config(token).await?)?)
+    }
+
+    /// The configuration behind [`Cluster::token_client`], for building a client with extra layers.
+    pub async fn token_config(&self, token: &str) -> Result<kube::Config, Error> {
         let ca = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&self.pki.ca_cert)?);
         let yaml = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: {server}\n    \
@@ -155,8 +160,7 @@ impl Cluster {
             server = self.server
         );
         let kc = Kubeconfig::from_yaml(&yaml)?;
-        let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
-        Ok(kube::Client::try_from(config)?)
+        Ok(kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?)
     }
 
     /// Mints a token for a ServiceAccount through the TokenRequest API.
@@ -185,6 +189,12 @@ impl Cluster {
     pub async fn service_account_client(&self, namespace: &str, name: &str) -> Result<kube::Client, Error> {
         let token = self.service_account_token(namespace, name, &[], 3600).await?;
         self.token_client(&token).await
+    }
+
+    /// The configuration of [`Cluster::service_account_client`], for building a client with extra layers.
+    pub async fn service_account_config(&self, namespace: &str, name: &str) -> Result<kube::Config, Error> {
+        let token = self.service_account_token(namespace, name, &[], 3600).await?;
+        self.token_config(&token).await
     }
 
     /// Creates a fresh namespace named `<prefix>-<random suffix>` and returns its name.

@@ -7,8 +7,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use external_secrets_api::{ExternalSecret, SecretStore};
 use external_secrets_controller::{Context, ControllerConfig};
 use external_secrets_provider::ProviderRegistry;
+use external_secrets_provider_aws::{AwsProvider, Endpoints};
 use external_secrets_testsupport::{Cluster, tools};
 use k8s_openapi::api::core::v1::{Event as CoreEvent, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
@@ -167,9 +169,21 @@ pub async fn operator_client(cluster: &Cluster, namespace: &str) -> kube::Client
     cluster.service_account_client(namespace, "external-secrets").await.expect("operator client")
 }
 
+/// A registry with the test providers and an AWS provider whose every service points at `url` (a local AWS
+/// endpoint). The provider is returned too, so that a test can read its [`AwsProvider::stats`].
+pub fn registry_with_aws(url: &str) -> (ProviderRegistry, Arc<AwsProvider>) {
+    let aws = Arc::new(AwsProvider::with_endpoints(Endpoints::all(url)));
+    (registry().with(aws.clone()), aws)
+}
+
 /// Starts the operator watching only `watch_namespace`, with a controller class of its own, running as its own
-/// ServiceAccount (created in `watch_namespace`).
+/// ServiceAccount (created in `watch_namespace`), with the test providers.
 pub async fn start_operator(cluster: &Cluster, watch_namespace: &str) -> Operator {
+    start_operator_with(cluster, watch_namespace, registry()).await
+}
+
+/// As [`start_operator`], with the providers of `registry`.
+pub async fn start_operator_with(cluster: &Cluster, watch_namespace: &str, registry: ProviderRegistry) -> Operator {
     init_logs();
     install_crds(cluster).await;
     let client = operator_client(cluster, watch_namespace).await;
@@ -188,7 +202,7 @@ pub async fn start_operator(cluster: &Cluster, watch_namespace: &str) -> Operato
             let _ = stop_rx.await;
         };
         let mut ctx_tx = Some(ctx_tx);
-        let result = external_secrets_controller::run(client, registry(), config, None, shutdown, |h| {
+        let result = external_secrets_controller::run(client, registry, config, None, shutdown, |h| {
             if let Some(tx) = ctx_tx.take() {
                 let _ = tx.send((h.context.clone(), h.readiness.clone()));
             }
@@ -246,4 +260,168 @@ pub fn kubectl(cluster: &Cluster, args: &[&str]) -> String {
         .expect("run kubectl");
     assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `Ready` condition of an ExternalSecret as (status, reason, message).
+pub async fn ready_reason(es: &Api<ExternalSecret>, name: &str) -> Option<(String, String, String)> {
+    let es = es.get_opt(name).await.ok()??;
+    let c = es.status?.condition("Ready")?.clone();
+    Some((c.status, c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
+}
+
+/// Waits (30 s at most) until the ExternalSecret's `Ready` reason is `reason`; panics with the last condition.
+pub async fn wait_ready(es: &Api<ExternalSecret>, name: &str, reason: &str) -> (String, String, String) {
+    wait_ready_within(es, name, reason, Duration::from_secs(30)).await
+}
+
+/// As [`wait_ready`], waiting `timeout` at most.
+pub async fn wait_ready_within(
+    es: &Api<ExternalSecret>,
+    name: &str,
+    reason: &str,
+    timeout: Duration,
+) -> (String, String, String) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last = None;
+    while tokio::time::Instant::now() < deadline {
+        last = ready_reason(es, name).await;
+        if let Some(found) = last.as_ref().filter(|(_, r, _)| r == reason) {
+            return found.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{name}: expected reason {reason}, last Ready condition {last:?}");
+}
+
+/// Waits (30 s at most) until the SecretStore's `Ready` reason is `reason`; returns (status, reason, message),
+/// or panics with the last condition seen.
+pub async fn wait_store(stores: &Api<SecretStore>, name: &str, reason: &str) -> (String, String, String) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut last = None;
+    while tokio::time::Instant::now() < deadline {
+        last = stores.get_opt(name).await.ok().flatten().and_then(|s| s.status).and_then(|s| {
+            let c = s.condition("Ready")?.clone();
+            Some((c.status, c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
+        });
+        if let Some(found) = last.as_ref().filter(|(_, r, _)| r == reason) {
+            return found.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("SecretStore {name}: expected reason {reason}, last Ready condition {last:?}");
+}
+
+/// A call to the local AWS endpoint's test API (`/_esr/counters`, `/_esr/faults`, `/_esr/irsa`, ...) over
+/// plain HTTP/1.0; the JSON answer. Panics unless the answer is 200.
+pub fn aws_test_api(port: u16, method: &str, path: &str, body: &str) -> serde_json::Value {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the AWS endpoint test API");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("read timeout");
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read");
+    assert!(resp.starts_with("HTTP/1.0 200") || resp.starts_with("HTTP/1.1 200"), "{method} {path}: {resp}");
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    serde_json::from_str(body).expect("JSON answer")
+}
+
+/// The controller settings the tests use: a controller class of its own, short backoffs, and the given watch
+/// scope (`None`: all namespaces, isolated from other operators by the class only).
+pub fn test_config(watch_namespace: Option<&str>, class: &str) -> ControllerConfig {
+    ControllerConfig {
+        namespace: watch_namespace.map(str::to_string),
+        controller_class: class.to_string(),
+        min_backoff: Duration::from_secs(1),
+        max_backoff: Duration::from_secs(30),
+        ..ControllerConfig::default()
+    }
+}
+
+/// Creates the operator's ServiceAccount and ClusterRole binding in `namespace` (as [`operator_client`]) and
+/// returns a client for it that goes through the operator's client-side rate limit (`--client-qps`/`-burst`).
+pub async fn rate_limited_operator_client(cluster: &Cluster, namespace: &str, qps: f32, burst: u32) -> kube::Client {
+    let _ = operator_client(cluster, namespace).await;
+    let config = cluster.service_account_config(namespace, "external-secrets").await.expect("operator config");
+    external_secrets_controller::ratelimit::client(config, qps, burst).expect("rate-limited client")
+}
+
+/// A running operator started by [`launch_operator`], with its process-level handles.
+pub struct LaunchedOperator {
+    pub operator: Operator,
+    pub readiness: external_secrets_controller::Readiness,
+    pub metrics: Arc<external_secrets_controller::Metrics>,
+    /// Resolves when `run` returns: `Err` with its message when it failed (for example, leadership lost).
+    pub ended: oneshot::Receiver<Result<(), String>>,
+}
+
+/// Starts `run` with `client`, `config` and the test providers, serving health and metrics on `metrics_addr`.
+/// Waits (30 s at most) for readiness only when `wait_ready` is set. Installs the CRDs first.
+pub async fn launch_operator(
+    cluster: &Cluster,
+    client: kube::Client,
+    config: ControllerConfig,
+    metrics_addr: Option<std::net::SocketAddr>,
+    wait_ready: bool,
+) -> LaunchedOperator {
+    init_logs();
+    install_crds(cluster).await;
+    let class = config.controller_class.clone();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let (handles_tx, handles_rx) = oneshot::channel();
+    let (ended_tx, ended_rx) = oneshot::channel();
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop_rx.await;
+        };
+        let mut handles_tx = Some(handles_tx);
+        let result = external_secrets_controller::run(client, registry(), config, metrics_addr, shutdown, |h| {
+            if let Some(tx) = handles_tx.take() {
+                let _ = tx.send((h.context.clone(), h.readiness.clone(), h.metrics.clone()));
+            }
+        })
+        .await;
+        let _ = ended_tx.send(result.map_err(|e| e.to_string()));
+    });
+    let (context, readiness, metrics) = handles_rx.await.expect("operator started");
+    if wait_ready {
+        let ready = eventually(Duration::from_secs(30), || {
+            let r = readiness.clone();
+            async move { r.is_ready() }
+        })
+        .await;
+        assert!(ready, "operator not ready within 30 s");
+    }
+    let operator = Operator { context, class, stop: Some(stop_tx), task: Some(task) };
+    LaunchedOperator { operator, readiness, metrics, ended: ended_rx }
+}
+
+/// A GET over plain HTTP/1.1 to the operator's health/metrics server: (status code, body).
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&response).into_owned())
+    };
+    let response = tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .expect("HTTP request timed out")
+        .expect("HTTP request failed");
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("HTTP status line");
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// A free loopback address for the operator's health/metrics server.
+pub fn free_local_addr() -> std::net::SocketAddr {
+    let port = external_secrets_testsupport::process::free_port().expect("free port");
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
 }

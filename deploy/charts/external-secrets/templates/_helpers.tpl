@@ -54,6 +54,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: ["secrets"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get"]
+- apiGroups: [""]
   resources: ["serviceaccounts"]
   verbs: ["get"]
 {{- if .Values.rbac.serviceAccountTokenCreate }}

@@ -1,0 +1,180 @@
+//! ClusterSecretStores against the real local control plane: one store used from several namespaces, and
+//! `spec.conditions` (`namespaces`, `namespaceRegexes`, `namespaceSelector`) deciding which namespaces may use
+//! it, with ESO's denial message.
+//!
+//! Each test runs its own operator watching *all* namespaces, as its own ServiceAccount, isolated from the
+//! other tests' operators by a controller class of its own: a store of another class resolves to "not ours"
+//! and the ExternalSecrets using it are left alone.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{LaunchedOperator, launch_operator, operator_client, test_config, wait_ready};
+use external_secrets_api::{ClusterSecretStore, ExternalSecret};
+use external_secrets_testsupport::{Cluster, cluster};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+const PASSWORD: &str = "cluster-pa55-do-not-log";
+
+/// An operator for all namespaces with a class of its own, and the name of its ClusterSecretStore.
+struct Setup {
+    op: LaunchedOperator,
+    class: String,
+    store: String,
+    admin: kube::Client,
+}
+
+async fn start(cluster: &Cluster, prefix: &str) -> Setup {
+    let admin = cluster.admin_client().await.expect("admin");
+    // The operator's own namespace (its ServiceAccount lives there); it watches every namespace.
+    let home = cluster.namespace(&format!("{prefix}-op")).await.expect("operator ns");
+    let client = operator_client(cluster, &home).await;
+    let class = format!("class-{home}");
+    let op = launch_operator(cluster, client, test_config(None, &class), None, true).await;
+    Setup { op, class, store: format!("css-{home}"), admin }
+}
+
+impl Setup {
+    /// Creates the ClusterSecretStore (fake provider) with `conditions` and waits until it is Ready.
+    async fn create_store(&self, conditions: serde_json::Value) {
+        let store: ClusterSecretStore = serde_json::from_value(json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore",
+            "metadata": {"name": self.store},
+            "spec": {
+                "controller": self.class,
+                "conditions": conditions,
+                "provider": {"fake": {"data": [{"key": "shared/db", "value": PASSWORD}]}}
+            }
+        }))
+        .expect("ClusterSecretStore");
+        let stores: Api<ClusterSecretStore> = Api::all(self.admin.clone());
+        stores.create(&PostParams::default(), &store).await.expect("create ClusterSecretStore");
+        let ready = common::eventually(std::time::Duration::from_secs(30), || async {
+            stores
+                .get(&self.store)
+                .await
+                .ok()
+                .and_then(|s| s.status)
+                .and_then(|s| s.condition("Ready").cloned())
+                .is_some_and(|c| c.status == "True" && c.reason.as_deref() == Some("Valid"))
+        })
+        .await;
+        assert!(ready, "ClusterSecretStore {} should become Ready/Valid", self.store);
+    }
+
+    /// Creates an ExternalSecret `app` in `namespace` that reads from the ClusterSecretStore.
+    async fn create_external_secret(&self, namespace: &str) -> Api<ExternalSecret> {
+        let es: ExternalSecret = serde_json::from_value(json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": "app", "namespace": namespace},
+            "spec": {
+                "refreshInterval": "1h",
+                "secretStoreRef": {"name": self.store, "kind": "ClusterSecretStore"},
+                "target": {"name": "app-secret"},
+                "data": [{"secretKey": "password", "remoteRef": {"key": "shared/db"}}]
+            }
+        }))
+        .expect("ExternalSecret");
+        let ess: Api<ExternalSecret> = Api::namespaced(self.admin.clone(), namespace);
+        ess.create(&PostParams::default(), &es).await.expect("create ExternalSecret");
+        ess
+    }
+
+    /// Waits until `app` in `namespace` synced, and checks the Secret it wrote.
+    async fn assert_synced(&self, namespace: &str, ess: &Api<ExternalSecret>) {
+        let (status, _, message) = wait_ready(ess, "app", "SecretSynced").await;
+        assert_eq!((status.as_str(), message.as_str()), ("True", "secret synced"), "in {namespace}");
+        let secret = Api::<Secret>::namespaced(self.admin.clone(), namespace).get("app-secret").await.expect("Secret");
+        assert_eq!(secret.data.expect("data")["password"].0, PASSWORD.as_bytes());
+    }
+
+    /// Waits until `app` in `namespace` is refused with ESO's message, and checks that no Secret was written.
+    async fn assert_denied(&self, namespace: &str, ess: &Api<ExternalSecret>) {
+        let (status, _, message) = wait_ready(ess, "app", "SecretSyncedError").await;
+        assert_eq!(status, "False");
+        let expected = format!(
+            "using cluster store \"{}\" is not allowed from namespace \"{namespace}\": denied by spec.condition",
+            self.store
+        );
+        assert_eq!(message, expected);
+        let secret = Api::<Secret>::namespaced(self.admin.clone(), namespace).get_opt("app-secret").await.expect("get");
+        assert!(secret.is_none(), "no Secret in a denied namespace");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_store_serves_external_secrets_in_two_namespaces() {
+    let cluster = cluster().await;
+    let setup = start(cluster, "css-two").await;
+    setup.create_store(json!([])).await;
+    let first = cluster.namespace("css-two-a").await.expect("ns");
+    let second = cluster.namespace("css-two-b").await.expect("ns");
+    let first_es = setup.create_external_secret(&first).await;
+    let second_es = setup.create_external_secret(&second).await;
+    setup.assert_synced(&first, &first_es).await;
+    setup.assert_synced(&second, &second_es).await;
+    // The store's status column as kubectl shows it.
+    let store = Api::<ClusterSecretStore>::all(setup.admin.clone()).get(&setup.store).await.expect("store");
+    assert_eq!(store.status.expect("status").capabilities.as_deref(), Some("ReadWrite"));
+    setup.op.operator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespaces_condition_allows_listed_namespaces_and_denies_the_others() {
+    let cluster = cluster().await;
+    let setup = start(cluster, "css-list").await;
+    let allowed = cluster.namespace("css-list-allowed").await.expect("ns");
+    let denied = cluster.namespace("css-list-denied").await.expect("ns");
+    setup.create_store(json!([{"namespaces": [allowed]}])).await;
+    let allowed_es = setup.create_external_secret(&allowed).await;
+    let denied_es = setup.create_external_secret(&denied).await;
+    setup.assert_synced(&allowed, &allowed_es).await;
+    setup.assert_denied(&denied, &denied_es).await;
+    setup.op.operator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_regexes_condition_matches_unanchored_patterns() {
+    let cluster = cluster().await;
+    let setup = start(cluster, "css-regex").await;
+    let allowed = cluster.namespace("css-regex-team-pay").await.expect("ns");
+    let denied = cluster.namespace("css-regex-other").await.expect("ns");
+    // Unanchored, as ESO's regexp.MatchString: "team-pay" matches inside the generated namespace name.
+    setup.create_store(json!([{"namespaceRegexes": ["team-pa[y]", "^no-such-prefix-"]}])).await;
+    let allowed_es = setup.create_external_secret(&allowed).await;
+    let denied_es = setup.create_external_secret(&denied).await;
+    setup.assert_synced(&allowed, &allowed_es).await;
+    setup.assert_denied(&denied, &denied_es).await;
+    setup.op.operator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_selector_condition_follows_namespace_labels() {
+    let cluster = cluster().await;
+    let setup = start(cluster, "css-label").await;
+    let allowed = cluster.namespace("css-label-a").await.expect("ns");
+    let denied = cluster.namespace("css-label-b").await.expect("ns");
+    let team = setup.class.clone();
+    let namespaces: Api<Namespace> = Api::all(setup.admin.clone());
+    for (namespace, value) in [(&allowed, team.as_str()), (&denied, "someone-else")] {
+        let labels = BTreeMap::from([("esr-test/team", value)]);
+        let patch = json!({"metadata": {"labels": labels}});
+        namespaces.patch(namespace, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("label ns");
+    }
+    // Two conditions: a label selector, and a list naming neither namespace (any condition may allow).
+    setup
+        .create_store(json!([
+            {"namespaceSelector": {"matchLabels": {"esr-test/team": team}}},
+            {"namespaces": ["kube-system"]}
+        ]))
+        .await;
+    let allowed_es = setup.create_external_secret(&allowed).await;
+    let denied_es = setup.create_external_secret(&denied).await;
+    setup.assert_synced(&allowed, &allowed_es).await;
+    setup.assert_denied(&denied, &denied_es).await;
+    setup.op.operator.stop().await;
+}
