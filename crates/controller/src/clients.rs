@@ -1,10 +1,10 @@
 //! Store clients, built once per store generation (and referent namespace) and shared by every reconcile that
-//! uses the store — ESO builds a client, and with it logs in or assumes a role, on every reconcile.
+//! uses the store (with reads de-duplicated across them, see `SharedClient`) — ESO builds a client, and with it logs in or assumes a role, on every reconcile.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use external_secrets_provider::{ProviderError, ProviderRegistry, StoreClient, StoreContext, StoreKind};
+use external_secrets_provider::{ProviderError, ProviderRegistry, SharedClient, StoreContext, StoreKind};
 use tokio::sync::OnceCell;
 
 /// Identifies one client: a store at one generation, used from one referent namespace.
@@ -18,7 +18,7 @@ pub struct ClientKey {
     pub referent_namespace: Option<String>,
 }
 
-type Slot = Arc<OnceCell<Arc<dyn StoreClient>>>;
+type Slot = Arc<OnceCell<SharedClient>>;
 
 /// The cache. Concurrent reconciles that need the same client wait for one build.
 #[derive(Default)]
@@ -34,7 +34,7 @@ impl ClientCache {
         key: ClientKey,
         registry: &ProviderRegistry,
         ctx: StoreContext,
-    ) -> Result<Arc<dyn StoreClient>, ProviderError> {
+    ) -> Result<SharedClient, ProviderError> {
         let slot = {
             let mut slots = self.slots.lock().map_err(|_| ProviderError::Internal("client cache poisoned".into()))?;
             // A new generation of a store replaces the clients of older ones.
@@ -49,7 +49,7 @@ impl ClientCache {
                 let provider = registry.for_spec(&ctx.spec)?;
                 let client = provider.client(&ctx).await?;
                 self.built.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                Ok::<_, ProviderError>(client)
+                Ok::<_, ProviderError>(SharedClient::new(client))
             })
             .await?;
         Ok(client.clone())

@@ -47,6 +47,9 @@ use crate::store::{self, STATUS_MANAGER};
 /// ESO's finalizer name, so objects move between ESO and us without a stuck finalizer.
 pub const FINALIZER: &str = "externalsecrets.external-secrets.io/externalsecret-cleanup";
 
+/// The longest a value read for one ExternalSecret is reused for another's periodic refresh.
+const MAX_SHARED_AGE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Errors of the finalizer helper, flattened into ours.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -228,6 +231,15 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
         }
     }
 
+    // A periodic refresh may reuse what another ExternalSecret read from the same store within the last tenth of
+    // this refresh interval (at most 5 minutes): the same key wanted by many ExternalSecrets is one read per
+    // refresh, not one each. A first sync, or one after any change of the ExternalSecret (force-sync
+    // annotations included), always reads the store.
+    let periodic = ready && synced == current && last_refresh.is_some();
+    let max_age = match interval {
+        Some(i) if periodic => (i / 10).min(MAX_SHARED_AGE),
+        _ => std::time::Duration::ZERO,
+    };
     let fetch_plan = plan(&es.spec)?;
     // The spec-level store decides whether this controller (class) handles the object at all.
     let mut fetched = Fetched::default();
@@ -237,7 +249,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
         };
         let (client_key, client) = store::client_for(ctx, &resolved, Some(&namespace)).await?;
         let keys: Vec<_> = store_plan.keys.iter().cloned().collect();
-        let results = client.get_many(&keys).await;
+        let results = client.get_many(&keys, max_age).await;
         for (key, result) in keys.into_iter().zip(results) {
             match result {
                 Ok(value) => {
@@ -255,7 +267,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
             }
         }
         for (index, query) in &store_plan.finds {
-            let found = client.find(query).await?;
+            let found = client.inner().find(query).await?;
             fetched.finds.insert(*index, found);
         }
     }

@@ -10,7 +10,7 @@ use external_secrets_api::{
     reason,
 };
 use external_secrets_core::pipeline::StoreId;
-use external_secrets_provider::{StoreClient, StoreContext, StoreKind, Validation};
+use external_secrets_provider::{SharedClient, StoreContext, StoreKind, Validation};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
@@ -173,7 +173,7 @@ pub async fn client_for(
     ctx: &Context,
     store: &ResolvedStore,
     referent_namespace: Option<&str>,
-) -> Result<(ClientKey, Arc<dyn StoreClient>), ReconcileError> {
+) -> Result<(ClientKey, SharedClient), ReconcileError> {
     let referent_namespace =
         if store.kind == StoreKind::ClusterSecretStore { referent_namespace.map(str::to_string) } else { None };
     let key = ClientKey {
@@ -230,7 +230,7 @@ pub async fn reconcile<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Resu
         let provider = ctx.registry.for_spec(store.spec())?;
         provider.validate_spec(store.spec(), S::KIND)?;
         let (key, client) = client_for(&ctx, &resolved, None).await?;
-        match client.validate().await {
+        match client.inner().validate().await {
             Ok(v) => Ok(v),
             Err(e) => {
                 ctx.clients.evict(&key);

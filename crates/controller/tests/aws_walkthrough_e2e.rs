@@ -497,6 +497,50 @@ async fn fifty_external_secrets_on_one_irsa_store_cost_about_one_sts_and_token_r
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn periodic_refreshes_of_many_external_secrets_share_reads_of_one_key() {
+    const COUNT: usize = 20;
+    let w = Walkthrough::start("walk-shared").await;
+    w.secrets_manager()
+        .create_secret()
+        .name(SECRET_NAME)
+        .secret_string(db_document(USERNAME, PASSWORD))
+        .send()
+        .await
+        .expect("CreateSecret");
+    w.irsa_store("aws", "SecretsManager").await;
+    for i in 0..COUNT {
+        w.create_es(walkthrough_es(&format!("s-{i:02}"), &format!("s-{i:02}-secret"), "aws", "20s", SECRET_NAME)).await;
+    }
+    let refresh_times = || async {
+        let list = w.external_secrets().list(&ListParams::default()).await.expect("list").items;
+        list.iter()
+            .filter_map(|es| {
+                es.status.as_ref().and_then(|s| s.refresh_time.clone()).map(|t| (es.metadata.name.clone(), t.0))
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    let all_synced = eventually(Duration::from_secs(60), || async { refresh_times().await.len() == COUNT }).await;
+    assert!(all_synced, "all {COUNT} ExternalSecrets should sync");
+    let first = refresh_times().await;
+    aws_test_api(w.endpoint.port, "DELETE", "/_esr/counters", "");
+
+    // One periodic refresh of every ExternalSecret (20 s interval, up to +10 % jitter).
+    let refreshed = eventually(Duration::from_secs(45), || async {
+        let now = refresh_times().await;
+        now.len() == COUNT && now.iter().all(|(name, t)| first.get(name).is_some_and(|f| t > f))
+    })
+    .await;
+    assert!(refreshed, "every ExternalSecret should refresh once");
+    let reads = w.count("secretsmanager.GetSecretValue") + w.count("secretsmanager.BatchGetSecretValue");
+    println!("{COUNT} periodic refreshes of one remote key cost {reads} Secrets Manager reads");
+    assert!(
+        reads * 2 <= COUNT as u64,
+        "refreshes of ExternalSecrets wanting the same key should share reads: {reads} reads for {COUNT} refreshes"
+    );
+    w.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_and_es_report_failures_and_recover() {
     let w = Walkthrough::start("walk-fail").await;
     w.secrets_manager()

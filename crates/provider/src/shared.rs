@@ -54,9 +54,13 @@ impl SharedClient {
         self.calls.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Reads `keys` (one result per key, in order): from memory when read within `max_age`, by waiting for a read
-    /// of the same key already under way, or else in one `get_many` call for all the remaining keys.
+    /// Reads `keys` (one result per key, in order): from memory when a read finished within `max_age` before this
+    /// call, by joining a read of the same key already under way, or else in one `get_many` call for all the
+    /// remaining keys. With a zero `max_age` a value is never older than the call.
     pub async fn get_many(&self, keys: &[RemoteKey], max_age: Duration) -> Vec<Result<RemoteValue, ProviderError>> {
+        // A value is fresh enough if its read finished no earlier than `max_age` before this call: with a zero
+        // max_age, only reads that finish after we asked (ones already under way, which we join) qualify.
+        let asked_at = Instant::now();
         let mut results: Vec<Option<Result<RemoteValue, ProviderError>>> = (0..keys.len()).map(|_| None).collect();
         // Two passes: after waiting for other readers, what they stored may answer us; whatever is left we read.
         for pass in 0..2 {
@@ -72,7 +76,7 @@ impl SharedClient {
                         continue;
                     }
                     if let Some(entry) = state.entries.get(key)
-                        && now.duration_since(entry.fetched_at) <= max_age
+                        && entry.fetched_at + max_age >= asked_at
                     {
                         results[i] =
                             Some(entry.value.clone().ok_or_else(|| ProviderError::NotFound { key: key.key.clone() }));
@@ -239,6 +243,20 @@ mod tests {
             assert_eq!(r[0].as_ref().expect("value").bytes.expose(), b"v:prod/db");
         }
         assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn forced_reads_join_a_read_under_way_but_never_reuse_an_older_value() {
+        let (client, inner) = shared();
+        let key = RemoteKey::value("k");
+        let (a, b) = tokio::join!(
+            client.get_many(std::slice::from_ref(&key), Duration::ZERO),
+            client.get_many(std::slice::from_ref(&key), Duration::ZERO)
+        );
+        assert!(a[0].is_ok() && b[0].is_ok());
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 1, "two concurrent forced reads share one call");
+        client.get_many(std::slice::from_ref(&key), Duration::ZERO).await;
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2, "a later forced read goes to the store");
     }
 
     #[tokio::test]
