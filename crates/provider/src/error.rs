@@ -31,8 +31,9 @@ impl ErrorCategory {
     }
 }
 
-/// Errors of a store client or provider. Messages name keys, stores and causes, never secret values.
-#[derive(Debug, thiserror::Error)]
+/// Errors of a store client or provider. Messages name keys, stores and causes, never secret values. `Clone`, so
+/// that one failure can answer every key of a failed batch and every caller sharing a read.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ProviderError {
     /// The store said the secret does not exist (or is marked for deletion). Deletion policies act on this.
     #[error("secret {key:?} not found in the store")]

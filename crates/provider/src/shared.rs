@@ -135,7 +135,7 @@ impl SharedClient {
                     {
                         results[i] = Some(match result {
                             Ok(v) => Ok(v.clone()),
-                            Err(e) => Err(duplicate(e)),
+                            Err(e) => Err(e.clone()),
                         });
                     }
                 }
@@ -157,21 +157,6 @@ impl SharedClient {
                 })
             })
             .collect()
-    }
-}
-
-/// The same error for another caller (`ProviderError` holds only strings, so this loses nothing).
-fn duplicate(e: &ProviderError) -> ProviderError {
-    match e {
-        ProviderError::NotFound { key } => ProviderError::NotFound { key: key.clone() },
-        ProviderError::Unsupported(m) => ProviderError::Unsupported(m.clone()),
-        ProviderError::InvalidConfig(m) => ProviderError::InvalidConfig(m.clone()),
-        ProviderError::Auth(m) => ProviderError::Auth(m.clone()),
-        ProviderError::Denied(m) => ProviderError::Denied(m.clone()),
-        ProviderError::Throttled(m) => ProviderError::Throttled(m.clone()),
-        ProviderError::Unavailable(m) => ProviderError::Unavailable(m.clone()),
-        ProviderError::Malformed(m) => ProviderError::Malformed(m.clone()),
-        ProviderError::Internal(m) => ProviderError::Internal(m.clone()),
     }
 }
 

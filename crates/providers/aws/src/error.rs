@@ -207,21 +207,6 @@ pub(crate) fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 's
     None
 }
 
-/// A copy of an error, for a key asked for twice in one call, or one failure shared by many keys.
-pub(crate) fn duplicate(err: &ProviderError) -> ProviderError {
-    match err {
-        ProviderError::NotFound { key } => ProviderError::NotFound { key: key.clone() },
-        ProviderError::Unsupported(m) => ProviderError::Unsupported(m.clone()),
-        ProviderError::InvalidConfig(m) => ProviderError::InvalidConfig(m.clone()),
-        ProviderError::Auth(m) => ProviderError::Auth(m.clone()),
-        ProviderError::Denied(m) => ProviderError::Denied(m.clone()),
-        ProviderError::Throttled(m) => ProviderError::Throttled(m.clone()),
-        ProviderError::Unavailable(m) => ProviderError::Unavailable(m.clone()),
-        ProviderError::Malformed(m) => ProviderError::Malformed(m.clone()),
-        ProviderError::Internal(m) => ProviderError::Internal(m.clone()),
-    }
-}
-
 /// Maps a Kubernetes API error met while resolving an identity (reading a Secret or ServiceAccount, TokenRequest).
 pub(crate) fn kube_kind(err: &kube::Error) -> Kind {
     match err {
@@ -317,20 +302,5 @@ mod tests {
         let inner = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
         let outer = CredentialsError::provider_error(inner);
         assert_eq!(error_chain(&outer), "an error occurred while loading credentials: Connection refused");
-    }
-
-    #[test]
-    fn duplicates_keep_category_and_text() {
-        let errors = [
-            ProviderError::NotFound { key: "a".into() },
-            ProviderError::Throttled("t".into()),
-            ProviderError::Malformed("m".into()),
-            ProviderError::Unsupported("u".into()),
-        ];
-        for e in &errors {
-            let d = duplicate(e);
-            assert_eq!(d.category(), e.category());
-            assert_eq!(d.to_string(), e.to_string());
-        }
     }
 }

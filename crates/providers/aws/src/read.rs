@@ -11,7 +11,7 @@ use futures::StreamExt;
 use regex::Regex;
 
 use crate::credentials::Identity;
-use crate::error::{Kind, duplicate};
+use crate::error::Kind;
 
 /// How many calls of one `get_many` run at once.
 const CONCURRENCY: usize = 8;
@@ -101,7 +101,7 @@ pub(crate) async fn read_many<R: Reader>(reader: &R, wants: Vec<Want>) -> Vec<Re
     // Without credentials every call would fail the same way: say it once per key, without calling AWS.
     if let Err(failure) = reader.identity().credentials().await {
         let err = failure.to_error();
-        return wants.iter().map(|_| Err(duplicate(&err))).collect();
+        return wants.iter().map(|_| Err(err.clone())).collect();
     }
 
     let mut unique: Vec<Want> = Vec::new();
@@ -141,7 +141,7 @@ pub(crate) async fn read_many<R: Reader>(reader: &R, wants: Vec<Want>) -> Vec<Re
                     // The same would happen to each key on its own.
                     Kind::Auth | Kind::Throttled | Kind::Unavailable | Kind::InvalidConfig => {
                         for i in chunk {
-                            results[i] = Some(Err(duplicate(&err)));
+                            results[i] = Some(Err(err.clone()));
                         }
                     }
                     Kind::Denied => {
@@ -174,7 +174,7 @@ pub(crate) async fn read_many<R: Reader>(reader: &R, wants: Vec<Want>) -> Vec<Re
         .into_iter()
         .map(|slot| match &results[slot] {
             Some(Ok(value)) => Ok(value.clone()),
-            Some(Err(err)) => Err(duplicate(err)),
+            Some(Err(err)) => Err(err.clone()),
             None => Err(ProviderError::Internal(format!("no answer for {:?}", unique[slot].id))),
         })
         .collect()
