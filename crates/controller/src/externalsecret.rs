@@ -25,7 +25,9 @@ use external_secrets_core::refresh::{
     ANNOTATION_DATA_HASH, LABEL_MANAGED, LABEL_MANAGED_VALUE, RefreshDecision, RefreshInput, decide,
     refresh_interval_from_spec, requeue_after,
 };
-use external_secrets_core::target::{TargetError, TemplateSources, desired_secret, target_name, template_source_names};
+use external_secrets_core::target::{
+    TargetError, TemplateSources, data_after_merge, desired_secret, set_data_hash, target_name, template_source_names,
+};
 use external_secrets_provider::{ErrorCategory, StoreKind};
 use k8s_openapi::api::core::v1::{LocalObjectReference, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -361,7 +363,9 @@ async fn write_target(
                 }
                 return Ok((Written::Deleted, String::new()));
             }
-            ExternalSecretDeletionPolicy::Retain if existing.is_some() => {
+            // ESO: nothing to write, so nothing is written — an existing Secret is kept as it is, and none is
+            // created.
+            ExternalSecretDeletionPolicy::Retain => {
                 return Ok((Written::Unchanged, "secret retained due to DeletionPolicy=Retain".to_string()));
             }
             _ => {}
@@ -391,16 +395,26 @@ async fn write_target(
     }
 
     let sources = template_sources(ctx, es, namespace).await?;
-    let desired = desired_secret(es, built.data, &sources, &external_secrets_template::Delimiters::default())?;
-    let desired_hash =
+    let mut desired = desired_secret(es, built.data, &sources, &external_secrets_template::Delimiters::default())?;
+    let mut desired_hash =
         desired.metadata.annotations.as_ref().and_then(|a| a.get(ANNOTATION_DATA_HASH)).cloned().unwrap_or_default();
+    let manager = external_secrets_core::field_manager::field_manager(&es.name_any());
+    let merging = matches!(policy, ExternalSecretCreationPolicy::Merge | ExternalSecretCreationPolicy::CreateOrMerge);
+    if merging && existing.is_some() {
+        // As in ESO, the data-hash of a merge target covers the whole data (other writers' keys too), so that the
+        // Secret counts as valid (no resync while nothing is due) and a Secret ESO merged into is adopted as is.
+        Stats::inc(&ctx.stats.secret_reads);
+        if let Some(current) = secrets.get_opt(name).await? {
+            let ours = desired.data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())).collect();
+            desired_hash = set_data_hash(&mut desired, &data_after_merge(&current, &manager, &ours));
+        }
+    }
     if let Some(existing) = &existing
         && up_to_date(ctx, existing, &desired, &desired_hash, namespace, name).await?
     {
         return Ok((Written::Unchanged, "secret synced".to_string()));
     }
 
-    let manager = external_secrets_core::field_manager::field_manager(&es.name_any());
     let mut body = serde_json::to_value(&desired).map_err(|e| ReconcileError::Spec(e.to_string()))?;
     body["apiVersion"] = json!("v1");
     body["kind"] = json!("Secret");

@@ -13,11 +13,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use external_secrets_api::{
     ExternalSecretConversionStrategy, ExternalSecretDataRemoteRef, ExternalSecretDecodingStrategy,
-    ExternalSecretDeletionPolicy, ExternalSecretMetadataPolicy, ExternalSecretNullBytePolicy, ExternalSecretSpec,
-    SecretStoreKind,
+    ExternalSecretDeletionPolicy, ExternalSecretMetadataPolicy, ExternalSecretNullBytePolicy,
+    ExternalSecretRewriteMerge, ExternalSecretRewriteMergeConflictPolicy, ExternalSecretRewriteMergePriorityPolicy,
+    ExternalSecretRewriteMergeStrategy, ExternalSecretSpec, SecretStoreKind,
 };
 
-use external_secrets_template::{Delimiters, Template, Value};
+use external_secrets_template::{Delimiters, Template, Value, json_decode, json_encode};
 
 use crate::decode::{DecodeError, NullByteError, apply_null_byte_policy, decode};
 use crate::keys::{KeyError, convert_key, convert_keys, validate_keys};
@@ -80,6 +81,8 @@ pub enum EntryError {
     InvalidRegexp { pattern: String, reason: String },
     #[error("rewrite transform: {0}")]
     Template(String),
+    #[error("rewrite[{index}].merge: {reason}")]
+    Merge { index: usize, reason: String },
     #[error("{0} is not supported yet")]
     Unsupported(&'static str),
     #[error("no store: set spec.secretStoreRef or this entry's sourceRef.storeRef")]
@@ -193,14 +196,14 @@ fn fetched_value<'a>(
         .ok_or(EntryError::Internal("a planned key was not fetched"))
 }
 
-/// Applies `rewrite[]` in order to every key: `regexp` (replace-all with `$1` expansion) and `transform` (a
-/// template rendered with `.value` = the key). `merge` is reported as unsupported for now.
+/// Applies `rewrite[]` in order: `regexp` (replace-all on each key with `$1` expansion), `transform` (a template
+/// rendered per key with `.value` = the key) and `merge` (see [`rewrite_merge`]).
 fn rewrite_keys(
     entry: &external_secrets_api::ExternalSecretDataFromRemoteRef,
     map: BTreeMap<String, Vec<u8>>,
 ) -> Result<BTreeMap<String, Vec<u8>>, EntryError> {
     let mut map = map;
-    for rule in &entry.rewrite {
+    for (index, rule) in entry.rewrite.iter().enumerate() {
         if let Some(re) = &rule.regexp {
             let compiled = regex::Regex::new(&re.source)
                 .map_err(|e| EntryError::InvalidRegexp { pattern: re.source.clone(), reason: e.to_string() })?;
@@ -215,11 +218,85 @@ fn rewrite_keys(
                 renamed.insert(new_key, value);
             }
             map = renamed;
-        } else if rule.merge.is_some() {
-            return Err(EntryError::Unsupported("rewrite[].merge"));
+        } else if let Some(merge) = &rule.merge {
+            map = rewrite_merge(merge, map).map_err(|reason| EntryError::Merge { index, reason })?;
         }
     }
     Ok(map)
+}
+
+/// ESO's `rewrite[].merge`: every value is parsed as a JSON object (`null` counts as an empty one) and the objects
+/// are merged — the keys that are not in `priority` in sorted order, then the `priority` keys in their order, so
+/// those win. A `priority` key missing from the input is an error under `priorityPolicy: Strict` (the default). A
+/// member set by two inputs is a conflict, an error under `conflictPolicy: Error` (the default).
+///
+/// `strategy: Extract` (the default) returns the merged members (strings as they are, other values as Go's
+/// `json.Marshal` writes them, numbers as Go formats a `float64`, `null` empty). `strategy: JSON` keeps the input
+/// and writes the merged object as JSON under `into` (required).
+///
+/// The error names keys and members only, never a value.
+pub fn rewrite_merge(
+    rule: &ExternalSecretRewriteMerge,
+    input: BTreeMap<String, Vec<u8>>,
+) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    // BTreeMap keys iterate bytewise-sorted, as Go's sort.Strings orders them.
+    let order = input
+        .keys()
+        .filter(|key| !rule.priority.contains(key))
+        .map(String::as_str)
+        .chain(rule.priority.iter().map(String::as_str));
+    let mut merged: BTreeMap<String, Value> = BTreeMap::new();
+    let mut conflicts: Vec<String> = Vec::new();
+    for key in order {
+        let Some(value) = input.get(key) else {
+            if rule.priority_policy == ExternalSecretRewriteMergePriorityPolicy::IgnoreNotFound {
+                continue;
+            }
+            return Err(format!("priority key {key:?} not found in the input"));
+        };
+        let members = match json_decode(&String::from_utf8_lossy(value)) {
+            Ok(Value::Map(object)) => std::mem::take(&mut object.borrow_mut().entries),
+            Ok(Value::Nil) => BTreeMap::new(),
+            Ok(_) => return Err(format!("the value of key {key:?} is not a JSON object")),
+            Err(position) => return Err(format!("the value of key {key:?} is not valid JSON ({position})")),
+        };
+        for (member, value) in members {
+            if merged.contains_key(&member) {
+                conflicts.push(member.clone());
+            }
+            merged.insert(member, value);
+        }
+    }
+    if rule.conflict_policy == ExternalSecretRewriteMergeConflictPolicy::Error && !conflicts.is_empty() {
+        return Err(format!("conflicting keys: {}", conflicts.join(", ")));
+    }
+    match rule.strategy {
+        ExternalSecretRewriteMergeStrategy::Extract => {
+            merged.into_iter().map(|(member, value)| Ok((member, go_byte_value(&value)?))).collect()
+        }
+        ExternalSecretRewriteMergeStrategy::Json => {
+            if rule.into.is_empty() {
+                return Err("strategy JSON needs `into`, the key to write the merged object to".to_string());
+            }
+            let json = json_encode(&Value::map(merged), false)?;
+            let mut out = input;
+            out.insert(rule.into.clone(), json.into_bytes());
+            Ok(out)
+        }
+    }
+}
+
+/// ESO's `GetByteValue` for a decoded JSON value.
+fn go_byte_value(value: &Value) -> Result<Vec<u8>, String> {
+    Ok(match value {
+        Value::Nil => Vec::new(),
+        Value::String(s) => s.clone().into_bytes(),
+        Value::Bool(b) => b.to_string().into_bytes(),
+        Value::Int(i) => i.to_string().into_bytes(),
+        // Go's strconv.FormatFloat(f, 'f', -1, 64): shortest digits, never an exponent, as Rust's Display.
+        Value::Float(f) => f.to_string().into_bytes(),
+        other => json_encode(other, true)?.into_bytes(),
+    })
 }
 
 /// Key conversion (when there is no rewrite), validation, decoding and the null-byte check for an extract/find map.
@@ -495,5 +572,125 @@ mod tests {
             build_data(&s, &fetched(&[("cfg", Some(r#"{"db_user":"u"}"#))]), ExternalSecretDeletionPolicy::Retain)
                 .expect("transform");
         assert_eq!(built.data.keys().collect::<Vec<_>>(), vec!["DB_USER"]);
+    }
+
+    fn merge_rule(json: serde_json::Value) -> ExternalSecretRewriteMerge {
+        serde_json::from_value(json).expect("merge rule")
+    }
+
+    fn input(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect()
+    }
+
+    fn text(map: &BTreeMap<String, Vec<u8>>) -> BTreeMap<&str, &str> {
+        map.iter().map(|(k, v)| (k.as_str(), std::str::from_utf8(v).expect("UTF-8"))).collect()
+    }
+
+    #[test]
+    fn merge_extract_hoists_members_and_renders_values_as_go_does() {
+        let merged = rewrite_merge(
+            &merge_rule(serde_json::json!({})),
+            input(&[
+                ("a", r#"{"user":"u","port":5432,"ratio":1.50,"on":true,"none":null}"#),
+                ("b", r#"{"nested":{"z":1,"a":"<&>"},"list":[1,"x"]}"#),
+                ("empty", "null"),
+            ]),
+        )
+        .expect("merge");
+        assert_eq!(
+            text(&merged),
+            BTreeMap::from([
+                ("user", "u"),
+                ("port", "5432"),
+                ("ratio", "1.5"),
+                ("on", "true"),
+                ("none", ""),
+                ("nested", r#"{"a":"\u003c\u0026\u003e","z":1}"#),
+                ("list", r#"[1,"x"]"#),
+            ])
+        );
+    }
+
+    #[test]
+    fn merge_conflicts_are_errors_by_default_and_sorted_order_decides_when_ignored() {
+        let data = input(&[("b", r#"{"k":"from-b","only_b":"1"}"#), ("a", r#"{"k":"from-a"}"#)]);
+        let err = rewrite_merge(&merge_rule(serde_json::json!({})), data.clone()).expect_err("conflict");
+        assert_eq!(err, "conflicting keys: k");
+        assert!(!err.contains("from-"), "{err}");
+        let merged = rewrite_merge(&merge_rule(serde_json::json!({"conflictPolicy": "Ignore"})), data).expect("ignore");
+        assert_eq!(text(&merged), BTreeMap::from([("k", "from-b"), ("only_b", "1")]), "b is merged after a");
+    }
+
+    #[test]
+    fn merge_priority_keys_come_last_in_their_order() {
+        let data = input(&[("a", r#"{"k":"a"}"#), ("b", r#"{"k":"b"}"#), ("c", r#"{"k":"c"}"#)]);
+        let rule = merge_rule(serde_json::json!({"priority": ["a", "b"], "conflictPolicy": "Ignore"}));
+        assert_eq!(text(&rewrite_merge(&rule, data.clone()).expect("merge")), BTreeMap::from([("k", "b")]));
+        let rule = merge_rule(serde_json::json!({"priority": ["b", "a"], "conflictPolicy": "Ignore"}));
+        assert_eq!(text(&rewrite_merge(&rule, data).expect("merge")), BTreeMap::from([("k", "a")]));
+    }
+
+    #[test]
+    fn merge_missing_priority_key_is_strict_unless_ignored() {
+        let data = input(&[("a", r#"{"k":"a"}"#)]);
+        let err =
+            rewrite_merge(&merge_rule(serde_json::json!({"priority": ["nope"]})), data.clone()).expect_err("strict");
+        assert_eq!(err, r#"priority key "nope" not found in the input"#);
+        let rule = merge_rule(serde_json::json!({"priority": ["nope"], "priorityPolicy": "IgnoreNotFound"}));
+        assert_eq!(text(&rewrite_merge(&rule, data).expect("ignore")), BTreeMap::from([("k", "a")]));
+    }
+
+    #[test]
+    fn merge_json_strategy_writes_into_and_keeps_the_inputs() {
+        let data = input(&[("a", r#"{"x":"<1>","n":2}"#), ("b", r#"{"y":"2"}"#)]);
+        let rule = merge_rule(serde_json::json!({"strategy": "JSON", "into": "merged"}));
+        let merged = rewrite_merge(&rule, data).expect("merge");
+        assert_eq!(
+            text(&merged),
+            BTreeMap::from([
+                ("a", r#"{"x":"<1>","n":2}"#),
+                ("b", r#"{"y":"2"}"#),
+                ("merged", r#"{"n":2,"x":"<1>","y":"2"}"#),
+            ])
+        );
+        let err = rewrite_merge(&merge_rule(serde_json::json!({"strategy": "JSON"})), input(&[("a", "{}")]))
+            .expect_err("no into");
+        assert!(err.contains("into"), "{err}");
+    }
+
+    #[test]
+    fn merge_rejects_values_that_are_not_json_objects_without_naming_them() {
+        for value in ["not json secret-value", r#"["secret-value"]"#, r#""secret-value""#] {
+            let err =
+                rewrite_merge(&merge_rule(serde_json::json!({})), input(&[("k", value)])).expect_err("not an object");
+            assert!(err.starts_with(r#"the value of key "k" is not"#), "{err}");
+            assert!(!err.contains("secret-value"), "{err}");
+        }
+    }
+
+    #[test]
+    fn merge_in_the_pipeline_names_the_rule_and_feeds_key_validation() {
+        let s = spec(
+            r#"{"secretStoreRef": {"name": "aws"}, "dataFrom": [{"find": {"name": {"regexp": "^app/"}},
+                "rewrite": [{"merge": {"priority": ["app/override"], "conflictPolicy": "Ignore"}},
+                            {"regexp": {"source": "^", "target": "APP_"}}]}]}"#,
+        );
+        let mut f = Fetched::default();
+        f.finds.insert(
+            0,
+            BTreeMap::from([
+                ("app/base".to_string(), RemoteValue::bytes(r#"{"user":"base","host":"db"}"#)),
+                ("app/override".to_string(), RemoteValue::bytes(r#"{"user":"override"}"#)),
+            ]),
+        );
+        let built = build_data(&s, &f, ExternalSecretDeletionPolicy::Retain).expect("build");
+        assert_eq!(text(&built.data), BTreeMap::from([("APP_host", "db"), ("APP_user", "override")]));
+
+        let s = spec(
+            r#"{"secretStoreRef": {"name": "aws"}, "dataFrom": [{"find": {"name": {"regexp": "^app/"}},
+                "rewrite": [{"regexp": {"source": "/", "target": "_"}}, {"merge": {}}]}]}"#,
+        );
+        let err = build_data(&s, &f, ExternalSecretDeletionPolicy::Retain).expect_err("conflict");
+        assert_eq!(err.to_string(), "spec.dataFrom[0]: rewrite[1].merge: conflicting keys: user");
     }
 }

@@ -331,6 +331,55 @@ pub fn desired_secret(
     })
 }
 
+/// The data of a Secret after this ExternalSecret's server-side apply of `ours` into it (`creationPolicy: Merge` or
+/// `CreateOrMerge` with an existing Secret): its keys from other writers are kept, the keys `manager` applied
+/// before and no longer produces are removed (unless another writer owns them too, as the apiserver decides), and
+/// `ours` win. ESO's `data-hash` annotation covers this whole data, not only our keys.
+pub fn data_after_merge(
+    existing: &Secret,
+    manager: &str,
+    ours: &BTreeMap<String, Vec<u8>>,
+) -> BTreeMap<String, Vec<u8>> {
+    let mut mine = std::collections::BTreeSet::new();
+    let mut others = std::collections::BTreeSet::new();
+    for entry in existing.metadata.managed_fields.iter().flatten() {
+        let owned = entry
+            .fields_v1
+            .as_ref()
+            .and_then(|f| f.0.get("f:data"))
+            .and_then(serde_json::Value::as_object)
+            .into_iter()
+            .flat_map(|data| data.keys())
+            .filter_map(|k| k.strip_prefix("f:"))
+            .map(str::to_owned);
+        if entry.manager.as_deref() == Some(manager) && entry.operation.as_deref() == Some("Apply") {
+            mine.extend(owned);
+        } else {
+            others.extend(owned);
+        }
+    }
+    let mut data: BTreeMap<String, Vec<u8>> = existing
+        .data
+        .iter()
+        .flatten()
+        .filter(|(key, _)| !mine.contains(*key) || others.contains(*key))
+        .map(|(key, value)| (key.clone(), value.0.clone()))
+        .collect();
+    data.extend(ours.iter().map(|(k, v)| (k.clone(), v.clone())));
+    data
+}
+
+/// Sets `desired`'s `data-hash` annotation to the hash of `data` (see [`data_after_merge`]); returns the hash.
+pub fn set_data_hash(desired: &mut Secret, data: &BTreeMap<String, Vec<u8>>) -> String {
+    let hash = data_hash(data);
+    desired
+        .metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(ANNOTATION_DATA_HASH.to_string(), hash.clone());
+    hash
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,5 +574,33 @@ mod tests {
         );
         let err = render_with(&e, &[], &TemplateSources::default()).expect_err("missing");
         assert!(err.to_string().contains("ConfigMap \"nope\" not found"), "{err}");
+    }
+
+    #[test]
+    fn data_after_merge_keeps_foreign_keys_and_drops_only_our_stale_ones() {
+        let existing: Secret = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "shared", "managedFields": [
+                {"manager": "kubectl-create", "operation": "Update", "fieldsType": "FieldsV1",
+                 "fieldsV1": {"f:data": {".": {}, "f:foreign": {}, "f:both": {}}}},
+                {"manager": "externalsecrets.external-secrets.io/app", "operation": "Apply", "fieldsType": "FieldsV1",
+                 "fieldsV1": {"f:data": {"f:stale": {}, "f:both": {}, "f:password": {}}}}
+            ]},
+            "data": {"foreign": "Zg==", "both": "Yg==", "stale": "cw==", "password": "b2xk"}
+        }))
+        .expect("Secret");
+        let ours = BTreeMap::from([("password".to_string(), b"new".to_vec())]);
+        let data = data_after_merge(&existing, "externalsecrets.external-secrets.io/app", &ours);
+        assert_eq!(
+            data,
+            BTreeMap::from([
+                ("both".to_string(), b"b".to_vec()),
+                ("foreign".to_string(), b"f".to_vec()),
+                ("password".to_string(), b"new".to_vec()),
+            ])
+        );
+        let mut desired = Secret::default();
+        let hash = set_data_hash(&mut desired, &data);
+        assert_eq!(hash, data_hash(&data));
+        assert_eq!(desired.metadata.annotations.expect("annotations")[ANNOTATION_DATA_HASH], hash);
     }
 }

@@ -199,6 +199,18 @@ impl exec::Templates for Template {
     }
 }
 
+/// Go's `json.Unmarshal` into an `interface{}`, as ESO's functions and rewrites decode JSON: objects become maps,
+/// every number a `float64`. The error says where parsing failed, never what the text holds.
+pub fn json_decode(text: &str) -> Result<Value, String> {
+    json::decode(text)
+}
+
+/// Go's JSON encoding of `value`: `json.Marshal` when `escape_html` (`<`, `>`, `&` escaped), otherwise a
+/// `json.Encoder` with `SetEscapeHTML(false)` without its trailing newline. Map keys are sorted, as in Go.
+pub fn json_encode(value: &Value, escape_html: bool) -> Result<String, String> {
+    json::encode(value, escape_html, None).map_err(|e| e.message().to_owned())
+}
+
 /// ESO's template data: every provider value as a string (`map[string]string`). Values that are not UTF-8 are
 /// converted lossily (invalid sequences become U+FFFD); Go would keep the raw bytes inside its string.
 pub fn secret_data_value(data: &BTreeMap<String, Vec<u8>>) -> Value {
