@@ -6,7 +6,7 @@ SHELL := /usr/bin/env bash
 
 CARGO ?= cargo
 
-.PHONY: help tools toolchain test lint unit demo cluster-up cluster-down crds
+.PHONY: help tools toolchain test lint unit demo cluster-up cluster-down crds static-check
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,3 +42,6 @@ cluster-up: tools ## Start etcd, kube-apiserver, kube-controller-manager and the
 
 cluster-down: ## Stop exactly what cluster-up started.
 	@$(CARGO) run --quiet -p external-secrets-testsupport --bin local-cluster -- down
+
+static-check: toolchain ## Build the binary statically (release, glibc +crt-static) and check it with file/ldd.
+	hack/check-static.sh

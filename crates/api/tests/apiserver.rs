@@ -202,3 +202,104 @@ async fn stores_of_unimplemented_providers_survive_and_two_providers_are_rejecte
     let err = api.create(&PostParams::default(), &two).await.expect_err("two providers must be rejected");
     assert!(matches!(err, kube::Error::Api(ref status) if status.code == 422), "{err}");
 }
+
+/// Creates a raw ExternalSecret `spec` and returns the apiserver's refusal message (`None`: admitted).
+async fn create_external_secret(api: &Api<DynamicObject>, name: &str, spec: serde_json::Value) -> Option<String> {
+    let object: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ExternalSecret",
+        "metadata": {"name": name},
+        "spec": spec,
+    }))
+    .unwrap();
+    match api.create(&PostParams::default(), &object).await {
+        Ok(_) => None,
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(status.code, 422, "{name}: rejected as invalid, not for another reason: {status:?}");
+            Some(status.message)
+        }
+        Err(e) => panic!("{name}: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn schema_rules_reject_what_esos_webhook_rejects_with_its_messages() {
+    let client = client_with_crds().await;
+    let ns = cluster().await.namespace("api-cel").await.expect("namespace");
+    let api: Api<DynamicObject> = Api::namespaced_with(client, &ns, &ExternalSecret::api_resource());
+    let store = json!({"name": "aws", "kind": "SecretStore"});
+    let data = json!([{"secretKey": "k", "remoteRef": {"key": "remote"}}]);
+
+    let rejected = [
+        ("no-data", json!({"secretStoreRef": store}), "either data or dataFrom should be specified"),
+        ("empty-data", json!({"secretStoreRef": store, "data": []}), "either data or dataFrom should be specified"),
+        (
+            "delete-merge",
+            json!({"secretStoreRef": store, "data": data, "target": {"creationPolicy": "Merge", "deletionPolicy": "Delete"}}),
+            "deletionPolicy=Delete must not be used",
+        ),
+        (
+            "delete-none",
+            json!({"secretStoreRef": store, "data": data, "target": {"creationPolicy": "None", "deletionPolicy": "Delete"}}),
+            "deletionPolicy=Delete must not be used",
+        ),
+        (
+            "delete-create-or-merge",
+            json!({"secretStoreRef": store, "data": data,
+                   "target": {"creationPolicy": "CreateOrMerge", "deletionPolicy": "Delete"}}),
+            "deletionPolicy=Delete must not be used",
+        ),
+        (
+            "merge-none",
+            json!({"secretStoreRef": store, "data": data, "target": {"creationPolicy": "None", "deletionPolicy": "Merge"}}),
+            "deletionPolicy=Merge must not be used with creationPolicy=None",
+        ),
+        (
+            "extract-and-find",
+            json!({"secretStoreRef": store, "dataFrom": [{"extract": {"key": "a"}, "find": {"path": "b"}}]}),
+            "only one of extract, find and sourceRef.generatorRef",
+        ),
+        (
+            "extract-and-generator",
+            json!({"dataFrom": [{"extract": {"key": "a"},
+                   "sourceRef": {"generatorRef": {"kind": "Password", "name": "pw"}}}]}),
+            "only one of extract, find and sourceRef.generatorRef",
+        ),
+        (
+            "rewrite-only",
+            json!({"secretStoreRef": store, "dataFrom": [{"rewrite": [{"regexp": {"source": "a", "target": "b"}}]}]}),
+            "a dataFrom entry needs one of extract, find or sourceRef",
+        ),
+        (
+            "bootstrap-token",
+            json!({"secretStoreRef": store, "data": data, "target": {"template": {"type": "bootstrap.kubernetes.io/token"}}}),
+            "template type bootstrap.kubernetes.io/token is not allowed",
+        ),
+    ];
+    for (name, spec, expected) in rejected {
+        let message = create_external_secret(&api, name, spec).await.unwrap_or_else(|| panic!("{name} was admitted"));
+        assert!(message.contains(expected), "{name}: {message:?} does not say {expected:?}");
+    }
+
+    let admitted = [
+        ("plain", json!({"secretStoreRef": store, "data": data})),
+        (
+            "delete-owner",
+            json!({"secretStoreRef": store, "data": data, "target": {"creationPolicy": "Owner", "deletionPolicy": "Delete"}}),
+        ),
+        (
+            "merge-merge",
+            json!({"secretStoreRef": store, "data": data, "target": {"creationPolicy": "Merge", "deletionPolicy": "Merge"}}),
+        ),
+        ("extract", json!({"secretStoreRef": store, "dataFrom": [{"extract": {"key": "a"}}, {"find": {"path": "b"}}]})),
+        ("generator", json!({"dataFrom": [{"sourceRef": {"generatorRef": {"kind": "Password", "name": "pw"}}}]})),
+        ("extract-other-store", json!({"dataFrom": [{"extract": {"key": "a"}, "sourceRef": {"storeRef": store}}]})),
+        (
+            "tls-template",
+            json!({"secretStoreRef": store, "data": data, "target": {"template": {"type": "kubernetes.io/tls"}}}),
+        ),
+    ];
+    for (name, spec) in admitted {
+        assert_eq!(create_external_secret(&api, name, spec).await, None, "{name} must be admitted");
+    }
+}

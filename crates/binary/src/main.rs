@@ -1,4 +1,5 @@
-//! `external-secrets`: the operator binary. Subcommands are the roles (`controller`; `crds` prints the CRDs).
+//! `external-secrets`: the operator binary. Subcommands are the roles (`controller`, `webhook`,
+//! `certcontroller`; `crds` prints the CRDs).
 //! Flag names and defaults follow ESO's where they mean the same thing.
 
 use std::net::SocketAddr;
@@ -22,8 +23,75 @@ struct Cli {
 enum Command {
     /// Run the ExternalSecret, SecretStore and ClusterSecretStore controllers.
     Controller(Box<ControllerArgs>),
+    /// Serve the validating admission webhook over HTTPS (certificate from --cert-dir, reloaded on change).
+    Webhook(WebhookArgs),
+    /// Keep the webhook's CA and serving certificate in a Secret and inject the CA bundle.
+    Certcontroller(CertControllerArgs),
     /// Print the CustomResourceDefinitions (YAML) to apply before running the controller.
     Crds,
+}
+
+#[derive(Args, Debug)]
+struct WebhookArgs {
+    /// HTTPS port of the admission endpoints. Not ESO's 10250, which is the kubelet's port on EKS Fargate and
+    /// often blocked between control plane and nodes.
+    #[arg(long, default_value_t = 9443)]
+    port: u16,
+    /// Directory with tls.crt and tls.key (the mounted webhook Secret).
+    #[arg(long, default_value = "/tmp/certs")]
+    cert_dir: std::path::PathBuf,
+    /// Address of /healthz and /readyz (plain HTTP); empty disables them.
+    #[arg(long, default_value = ":8081")]
+    healthz_addr: String,
+    /// How often the certificate files are checked for a new certificate.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    check_interval: Duration,
+    /// How long to wait at start-up for the certificate files to appear.
+    #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
+    cert_wait: Duration,
+    /// Log level: debug, info, warn or error.
+    #[arg(long, default_value = "info")]
+    loglevel: String,
+    /// Log format: json or text.
+    #[arg(long, default_value = "json")]
+    log_format: String,
+}
+
+#[derive(Args, Debug)]
+struct CertControllerArgs {
+    /// The webhook Service the certificate is for.
+    #[arg(long, default_value = "external-secrets-webhook")]
+    service_name: String,
+    /// Namespace of the webhook Service.
+    #[arg(long, default_value = "default")]
+    service_namespace: String,
+    /// The Secret holding ca.crt, tls.crt and tls.key.
+    #[arg(long, default_value = "external-secrets-webhook")]
+    secret_name: String,
+    /// Namespace of that Secret.
+    #[arg(long, default_value = "default")]
+    secret_namespace: String,
+    /// Label selector of the ValidatingWebhookConfigurations to inject the CA bundle into.
+    #[arg(long, default_value = external_secrets_webhook::certcontroller::WEBHOOK_COMPONENT_SELECTOR)]
+    webhook_config_selector: String,
+    /// How often the certificate and the CA bundle injection are checked.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    crd_requeue_interval: Duration,
+    /// How long new certificates are valid.
+    #[arg(long, default_value = "8760h", value_parser = humantime::parse_duration)]
+    cert_validity: Duration,
+    /// A certificate expiring within this window is replaced.
+    #[arg(long, default_value = "2160h", value_parser = humantime::parse_duration)]
+    cert_lookahead: Duration,
+    /// Address of /healthz and /readyz (ready once the certificate is provisioned and injected).
+    #[arg(long, default_value = ":8081")]
+    healthz_addr: String,
+    /// Log level: debug, info, warn or error.
+    #[arg(long, default_value = "info")]
+    loglevel: String,
+    /// Log format: json or text.
+    #[arg(long, default_value = "json")]
+    log_format: String,
 }
 
 #[derive(Args, Debug)]
@@ -200,6 +268,46 @@ async fn run_controller(args: ControllerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn run_webhook(args: WebhookArgs) -> anyhow::Result<()> {
+    init_logging(&args.loglevel, &args.log_format)?;
+    let config = external_secrets_webhook::WebhookConfig {
+        addr: SocketAddr::from(([0, 0, 0, 0], args.port)),
+        cert_dir: args.cert_dir,
+        healthz_addr: parse_addr(&args.healthz_addr)?,
+        reload_interval: args.check_interval,
+        cert_wait: args.cert_wait,
+    };
+    external_secrets_webhook::run(config, registry(), shutdown_signal()).await.context("webhook failed")
+}
+
+async fn run_cert_controller(args: CertControllerArgs) -> anyhow::Result<()> {
+    use external_secrets_webhook::certcontroller::{self, CertControllerConfig};
+    init_logging(&args.loglevel, &args.log_format)?;
+    anyhow::ensure!(args.cert_validity > args.cert_lookahead, "--cert-validity must be longer than --cert-lookahead");
+    let client = kube::Client::try_default().await.context("no Kubernetes configuration (in-cluster or KUBECONFIG)")?;
+    let config = CertControllerConfig {
+        secret_namespace: args.secret_namespace,
+        secret_name: args.secret_name,
+        hosts: CertControllerConfig::service_hosts(&args.service_name, &args.service_namespace),
+        validity: args.cert_validity,
+        lookahead: args.cert_lookahead,
+        webhook_selector: args.webhook_config_selector,
+    };
+    let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Some(addr) = parse_addr(&args.healthz_addr)? {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+        let app = certcontroller::health_router(ready.clone());
+        tokio::spawn(async move {
+            if let Err(e) = external_secrets_webhook::server::serve_http(listener, app).await {
+                tracing::warn!(error = %e, "health server failed");
+            }
+        });
+    }
+    tracing::info!(secret = %config.secret_name, namespace = %config.secret_namespace, "starting certificate controller");
+    certcontroller::run(client, config, args.crd_requeue_interval, ready, shutdown_signal()).await;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -209,6 +317,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Controller(args) => run_controller(*args).await,
+        Command::Webhook(args) => run_webhook(args).await,
+        Command::Certcontroller(args) => run_cert_controller(args).await,
     }
 }
 
@@ -221,8 +331,21 @@ mod tests {
         let cli = Cli::try_parse_from([&["external-secrets", "controller"], args].concat()).unwrap();
         match cli.command {
             Command::Controller(args) => *args,
-            Command::Crds => unreachable!("parsed the controller subcommand"),
+            _ => unreachable!("parsed the controller subcommand"),
         }
+    }
+
+    #[test]
+    fn webhook_and_certcontroller_defaults() {
+        let cli = Cli::try_parse_from(["external-secrets", "webhook"]).unwrap();
+        let Command::Webhook(webhook) = cli.command else { unreachable!("webhook") };
+        assert_eq!(webhook.port, 9443, "not 10250, the kubelet port on Fargate");
+        assert_eq!(webhook.cert_dir, std::path::PathBuf::from("/tmp/certs"));
+        assert_eq!(parse_addr(&webhook.healthz_addr).unwrap(), Some(SocketAddr::from(([0, 0, 0, 0], 8081))));
+        let cli = Cli::try_parse_from(["external-secrets", "certcontroller", "--secret-namespace=eso"]).unwrap();
+        let Command::Certcontroller(certs) = cli.command else { unreachable!("certcontroller") };
+        assert_eq!((certs.secret_name.as_str(), certs.secret_namespace.as_str()), ("external-secrets-webhook", "eso"));
+        assert!(certs.cert_validity > certs.cert_lookahead);
     }
 
     #[test]

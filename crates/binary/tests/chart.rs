@@ -1,6 +1,8 @@
 //! The Helm chart, checked with the real helm binary against the real local apiserver: it lints, renders
 //! manifests the apiserver accepts, installs, grants exactly the documented permissions, and in
-//! namespace-scoped mode grants no Secret access outside its namespace.
+//! namespace-scoped mode grants no Secret access outside its namespace. The webhook part installs the
+//! webhook (CREATE/UPDATE only), and the cert controller's RBAC is enough to provision and inject its
+//! certificate, and no more.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::collections::BTreeSet;
@@ -76,9 +78,16 @@ async fn chart_lints_and_renders_manifests_the_apiserver_accepts() {
     let chart = chart_dir();
     run(cluster, "helm", &["lint", chart.to_str().expect("path"), "--kube-version", "1.36.3"]);
     let ns = cluster.namespace("chart-render").await.expect("ns");
-    for sets in [&[][..], &["leaderElect=true", "scopedRBAC=true", &format!("scopedNamespace={ns}")][..]] {
+    let scoped = format!("scopedNamespace={ns}");
+    let variants: [&[&str]; 4] = [
+        &[],
+        &["leaderElect=true", "scopedRBAC=true", &scoped],
+        &["webhook.failurePolicy=Fail", "webhook.port=8443"],
+        &["webhook.create=false"],
+    ];
+    for (i, sets) in variants.into_iter().enumerate() {
         let rendered = render(cluster, &ns, sets);
-        let file = cluster.dir.join(format!("rendered-{}.yaml", sets.len()));
+        let file = cluster.dir.join(format!("rendered-{i}.yaml"));
         std::fs::write(&file, &rendered).expect("write");
         run(cluster, "kubectl", &["apply", "--dry-run=server", "-n", &ns, "-f", file.to_str().expect("path")]);
     }
@@ -89,9 +98,12 @@ async fn chart_cluster_role_grants_exactly_the_documented_permissions() {
     let cluster = cluster().await;
     let rendered = render(cluster, "external-secrets", &["leaderElect=true"]);
     let mut chart_rules = Vec::new();
+    // The controller's roles; the cert controller's are checked in `cert_controller_rbac_...`.
+    let controller_roles = ["t-external-secrets-controller", "t-external-secrets-leader-election"];
     for doc in documents(&rendered) {
         let kind = doc.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_string();
-        if kind == "ClusterRole" || kind == "Role" {
+        let name = doc.get("metadata").and_then(|m| m.get("name")).and_then(|n| n.as_str()).unwrap_or_default();
+        if (kind == "ClusterRole" || kind == "Role") && controller_roles.contains(&name) {
             let rules: Vec<PolicyRule> =
                 serde_yaml::from_value(doc.get("rules").cloned().expect("rules")).expect("rules");
             chart_rules.extend(rules);
@@ -203,4 +215,117 @@ async fn namespace_scoped_install_cannot_read_secrets_elsewhere() {
         Err(kube::Error::Api(s)) => assert_eq!(s.code, 403),
         other => panic!("expected 403 outside the scoped namespace, got {other:?}"),
     }
+}
+
+fn kinds(rendered: &str) -> Vec<String> {
+    documents(rendered)
+        .iter()
+        .filter_map(|d| {
+            let kind = d.get("kind")?.as_str()?;
+            let name = d.get("metadata")?.get("name")?.as_str()?;
+            Some(format!("{kind}/{name}"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn webhook_values_switch_the_webhook_cert_controller_and_cert_manager() {
+    let cluster = cluster().await;
+    let all = kinds(&render(cluster, "eso", &[]));
+    for expected in [
+        "Deployment/t-external-secrets-webhook",
+        "Service/t-external-secrets-webhook",
+        "ValidatingWebhookConfiguration/t-external-secrets-secretstore-validate",
+        "ValidatingWebhookConfiguration/t-external-secrets-externalsecret-validate",
+        "Deployment/t-external-secrets-cert-controller",
+        "Secret/t-external-secrets-webhook",
+    ] {
+        assert!(all.contains(&expected.to_string()), "{expected} rendered by default: {all:?}");
+    }
+
+    let off = kinds(&render(cluster, "eso", &["webhook.create=false"]));
+    assert!(!off.iter().any(|k| k.contains("webhook") || k.contains("cert-controller")), "{off:?}");
+
+    let cert_manager = render(cluster, "eso", &["webhook.certManager.enabled=true"]);
+    let with_cm = kinds(&cert_manager);
+    assert!(with_cm.contains(&"Certificate/t-external-secrets-webhook".to_string()), "{with_cm:?}");
+    assert!(!with_cm.iter().any(|k| k.contains("cert-controller")), "no cert controller with cert-manager");
+    assert!(!with_cm.contains(&"Secret/t-external-secrets-webhook".to_string()), "cert-manager writes the Secret");
+    assert_eq!(cert_manager.matches("cert-manager.io/inject-ca-from: eso/t-external-secrets-webhook").count(), 2);
+}
+
+#[tokio::test]
+async fn installed_webhook_skips_deletes_and_cert_controller_rbac_suffices_and_is_scoped() {
+    use external_secrets_webhook::certcontroller::{self, CertBundle, CertControllerConfig};
+    use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+
+    let cluster = cluster().await;
+    let ns = cluster.namespace("chart-webhook").await.expect("ns");
+    let chart = chart_dir();
+    run(
+        cluster,
+        "helm",
+        &["install", "hook", chart.to_str().expect("path"), "--namespace", &ns, "--set", "installCRDs=false"],
+    );
+    let client = cluster.admin_client().await.expect("admin");
+    let deployment: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let webhook = deployment.get("hook-external-secrets-webhook").await.expect("webhook Deployment");
+    let args = webhook.spec.unwrap().template.spec.unwrap().containers[0].args.clone().unwrap_or_default();
+    assert!(args.contains(&"--port=9443".to_string()), "{args:?}");
+
+    let vwcs: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    let names = ["hook-external-secrets-secretstore-validate", "hook-external-secrets-externalsecret-validate"];
+    for name in names {
+        let vwc = vwcs.get(name).await.expect("VWC");
+        for hook in vwc.webhooks.unwrap_or_default() {
+            assert_eq!(hook.failure_policy.as_deref(), Some("Ignore"));
+            for rule in hook.rules.unwrap_or_default() {
+                assert_eq!(rule.operations, Some(vec!["CREATE".to_string(), "UPDATE".to_string()]), "never DELETE");
+            }
+        }
+    }
+
+    // The cert controller, with its own ServiceAccount's permissions only, provisions and injects.
+    let sa_client =
+        cluster.service_account_client(&ns, "hook-external-secrets-cert-controller").await.expect("SA client");
+    let config = CertControllerConfig {
+        secret_namespace: ns.clone(),
+        secret_name: "hook-external-secrets-webhook".into(),
+        hosts: CertControllerConfig::service_hosts("hook-external-secrets-webhook", &ns),
+        validity: Duration::from_secs(365 * 86_400),
+        lookahead: Duration::from_secs(90 * 86_400),
+        webhook_selector: "external-secrets.io/component=webhook,app.kubernetes.io/instance=hook".into(),
+    };
+    let mut outcome = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while outcome.is_none() {
+        match certcontroller::reconcile(&sa_client, &config).await {
+            Ok(done) => outcome = Some(done),
+            // RBAC bindings take a moment to reach the authorizer's cache.
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                eprintln!("retrying: {e}");
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(e) => panic!("the cert controller's RBAC does not suffice: {e}"),
+        }
+    }
+    let outcome = outcome.unwrap();
+    assert!(outcome.rotated.is_some());
+    let mut injected = outcome.injected.clone();
+    injected.sort();
+    assert_eq!(injected, [names[1], names[0]]);
+    let secret = Api::<Secret>::namespaced(client.clone(), &ns).get("hook-external-secrets-webhook").await.unwrap();
+    let bundle = CertBundle::from_secret(&secret).expect("ca.crt, tls.crt, tls.key");
+    for name in names {
+        for hook in vwcs.get(name).await.unwrap().webhooks.unwrap_or_default() {
+            assert_eq!(hook.client_config.ca_bundle.map(|b| b.0), Some(bundle.ca_pem.as_bytes().to_vec()));
+        }
+    }
+
+    // ... and may not read any other Secret, nor touch other webhook configurations.
+    let other = Api::<Secret>::namespaced(sa_client.clone(), &ns).get("some-other-secret").await;
+    assert!(matches!(other, Err(kube::Error::Api(ref s)) if s.code == 403), "{other:?}");
+    let foreign =
+        Api::<ValidatingWebhookConfiguration>::all(sa_client).get("eso-external-secrets-secretstore-validate").await;
+    assert!(matches!(foreign, Err(kube::Error::Api(ref s)) if s.code == 403), "{foreign:?}");
 }

@@ -80,6 +80,10 @@ pub const GENERATOR_KINDS: [&str; 18] = [
     selectable = ".spec.refreshInterval"
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "(has(self.data) && size(self.data) > 0) || (has(self.dataFrom) && size(self.dataFrom) > 0)",
+    "message": "either data or dataFrom should be specified",
+}]))]
 pub struct ExternalSecretSpec {
     /// The store to read from, unless a `data[]`/`dataFrom[]` entry names its own `sourceRef`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -238,8 +242,24 @@ pub struct ExternalSecretSyncWindowEntry {
 
 /// ExternalSecretTarget defines the Kubernetes Secret to be created,
 /// there can be only one target per ExternalSecret.
+///
+/// The schema rejects deletion policies that would touch a Secret the controller does not own (ESO's webhook
+/// rules, as CEL so they hold with the webhook off).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {
+        "rule": "!(has(self.deletionPolicy) && self.deletionPolicy == 'Delete' && has(self.creationPolicy) \
+                 && self.creationPolicy in ['Merge', 'None', 'CreateOrMerge'])",
+        "message": "deletionPolicy=Delete must not be used when the controller doesn't own the secret. \
+                    Please set creationPolicy=Owner",
+    },
+    {
+        "rule": "!(has(self.deletionPolicy) && self.deletionPolicy == 'Merge' && has(self.creationPolicy) \
+                 && self.creationPolicy == 'None')",
+        "message": "deletionPolicy=Merge must not be used with creationPolicy=None. There is no Secret to merge with",
+    },
+]))]
 pub struct ExternalSecretTarget {
     /// The name of the Secret resource to be managed.
     /// Defaults to the .metadata.name of the ExternalSecret resource
@@ -329,6 +349,10 @@ pub struct ManifestReference {
 /// ExternalSecretTemplate defines a blueprint for the created Secret resource.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "!has(self.type) || self.type != 'bootstrap.kubernetes.io/token'",
+    "message": "template type bootstrap.kubernetes.io/token is not allowed",
+}]))]
 pub struct ExternalSecretTemplate {
     /// The Secret type (`Opaque`, `kubernetes.io/tls`, ...). If empty, the existing Secret's type is kept.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
@@ -588,10 +612,21 @@ pub enum ExternalSecretNullBytePolicy {
 /// ExternalSecretDataFromRemoteRef defines the connection between the Kubernetes Secret keys and the Provider
 /// data when using DataFrom to fetch multiple values from a Provider.
 ///
-/// Exactly one of `extract`, `find` or `sourceRef.generatorRef` should be set (checked by ESO's webhook, not
-/// the schema).
+/// At most one of `extract`, `find` and `sourceRef.generatorRef`, and at least one of `extract`, `find` and
+/// `sourceRef` (ESO's webhook rules, checked by the schema).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {
+        "rule": "(has(self.extract) ? 1 : 0) + (has(self.find) ? 1 : 0) \
+                 + (has(self.sourceRef) && has(self.sourceRef.generatorRef) ? 1 : 0) <= 1",
+        "message": "only one of extract, find and sourceRef.generatorRef may be set in a dataFrom entry",
+    },
+    {
+        "rule": "has(self.extract) || has(self.find) || has(self.sourceRef)",
+        "message": "a dataFrom entry needs one of extract, find or sourceRef",
+    },
+]))]
 pub struct ExternalSecretDataFromRemoteRef {
     /// Used to extract multiple key/value pairs from one secret
     /// Note: Extract does not support sourceRef.Generator or sourceRef.GeneratorRef.

@@ -68,3 +68,46 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
+
+{{- define "external-secrets.webhookName" -}}
+{{- printf "%s-webhook" (include "external-secrets.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "external-secrets.webhookServiceAccountName" -}}
+{{- if .Values.webhook.serviceAccount.create }}
+{{- default (include "external-secrets.webhookName" .) .Values.webhook.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.webhook.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "external-secrets.certControllerName" -}}
+{{- printf "%s-cert-controller" (include "external-secrets.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "external-secrets.certControllerServiceAccountName" -}}
+{{- if .Values.certController.serviceAccount.create }}
+{{- default (include "external-secrets.certControllerName" .) .Values.certController.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.certController.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- /* The Secret with ca.crt/tls.crt/tls.key the webhook serves from (ESO: external-secrets-webhook). */}}
+{{- define "external-secrets.webhookSecretName" -}}
+{{- include "external-secrets.webhookName" . }}
+{{- end }}
+
+{{- /* Whether the chart runs the cert controller. */}}
+{{- define "external-secrets.certControllerEnabled" -}}
+{{- if and .Values.webhook.create .Values.certController.create (not .Values.webhook.certManager.enabled) }}true{{ end }}
+{{- end }}
+
+{{- /* The two ValidatingWebhookConfigurations (ESO: secretstore-validate, externalsecret-validate), prefixed
+with the release's name so that several releases can coexist. */}}
+{{- define "external-secrets.storeValidateName" -}}
+{{- printf "%s-secretstore-validate" (include "external-secrets.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- define "external-secrets.externalSecretValidateName" -}}
+{{- printf "%s-externalsecret-validate" (include "external-secrets.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
