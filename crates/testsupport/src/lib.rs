@@ -38,6 +38,23 @@ pub enum Error {
     Kubeconfig(#[from] kube::config::KubeconfigError),
 }
 
+/// Polls `check` every 200 ms until it is true or `timeout` has passed; returns whether it became true. Tests
+/// wait with this (bounded), never with a bare sleep.
+pub async fn eventually<F, Fut>(timeout: std::time::Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    false
+}
+
 static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
 static AWS: OnceLock<Result<AwsEndpoint, String>> = OnceLock::new();
 

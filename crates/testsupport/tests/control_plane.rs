@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine;
-use external_secrets_testsupport::{Cluster, ClusterOptions, cluster, tools};
+use external_secrets_testsupport::{Cluster, ClusterOptions, cluster, eventually, tools};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -22,22 +22,6 @@ async fn create_service_account(client: kube::Client, ns: &str, name: &str) {
     let sa =
         ServiceAccount { metadata: ObjectMeta { name: Some(name.into()), ..Default::default() }, ..Default::default() };
     sas.create(&PostParams::default(), &sa).await.expect("create ServiceAccount");
-}
-
-/// Polls `check` every 200 ms for at most `timeout`.
-async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    false
 }
 
 #[tokio::test]

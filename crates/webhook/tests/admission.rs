@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use external_secrets_api::{ClusterSecretStore, ExternalSecret, crds};
 use external_secrets_provider::ProviderRegistry;
-use external_secrets_testsupport::cluster;
+use external_secrets_testsupport::{cluster, eventually};
 use external_secrets_webhook::certcontroller::{self, CertBundle, CertControllerConfig};
 use external_secrets_webhook::server::{CLUSTER_SECRET_STORE_PATH, EXTERNAL_SECRET_PATH};
 use external_secrets_webhook::tls::ReloadingCert;
@@ -24,18 +24,6 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Polls `check` every 200 ms for at most `timeout`.
-async fn eventually<Fut: Future<Output = bool>>(timeout: Duration, mut check: impl FnMut() -> Fut) -> bool {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    false
-}
 
 async fn client_with_crds() -> kube::Client {
     let client = cluster().await.admin_client().await.expect("admin client");

@@ -83,21 +83,7 @@ pub async fn install_crds(cluster: &Cluster) {
     .await;
 }
 
-/// Polls `check` every 200 ms for at most `timeout`.
-pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    false
-}
+pub use external_secrets_testsupport::eventually;
 
 /// A running operator.
 pub struct Operator {
