@@ -5,7 +5,7 @@ use std::fmt::Display;
 use crate::Limits;
 use crate::ast::{Arg, BranchKind, Command, List, Node, Number, Pipe};
 use crate::error::{ExecError, LimitExceeded};
-use crate::funcs::{Call, FuncDef, FuncError, FuncKind};
+use crate::funcs::{Call, FuncDef, FuncError, FuncKind, RawBytes};
 use crate::value::Value;
 
 /// An execution error before it is placed in the template source.
@@ -39,6 +39,8 @@ pub(crate) struct Exec<'t, T: Templates> {
     call_depth: usize,
     depth: usize,
     current: String,
+    /// The raw bytes behind strings `b64dec` produced from data that is not UTF-8.
+    raw: RawBytes,
 }
 
 fn context_of(node: &dyn Display) -> String {
@@ -56,6 +58,7 @@ impl<'t, T: Templates> Exec<'t, T> {
             call_depth: 0,
             depth: 0,
             current: name.to_owned(),
+            raw: RawBytes::default(),
         }
     }
 
@@ -482,7 +485,7 @@ impl<'t, T: Templates> Exec<'t, T> {
                 if let Some(v) = final_value {
                     values.push(v);
                 }
-                let mut call = Call { args: values, limits: self.limits, nil: Value::Nil };
+                let mut call = Call { args: values, limits: self.limits, nil: Value::Nil, raw: &mut self.raw };
                 let result = f(&mut call).map_err(|e| {
                     let kind = match e {
                         FuncError::WrongType { expected, got } => ExecError::WrongType { expected, got },

@@ -586,3 +586,121 @@ fn outputs_match_go_text_template_and_sprig() {
         assert_eq!(render(template, pairs), *expected, "{template}");
     }
 }
+
+/// The PKCS#12 fixtures (see tests/fixtures/README.md): a leaf key and certificate with an intermediate and a root
+/// CA, bundled root-first so that `pkcs12cert` has to order them.
+mod pkcs12 {
+    pub const MODERN: &str = include_str!("fixtures/modern.p12.b64");
+    pub const NOPASS: &str = include_str!("fixtures/nopass.p12.b64");
+    pub const LEGACY: &str = include_str!("fixtures/legacy.p12.b64");
+    pub const LEAF: &str = include_str!("fixtures/leaf.pem");
+    pub const INTERMEDIATE: &str = include_str!("fixtures/int.pem");
+    pub const ROOT: &str = include_str!("fixtures/ca.pem");
+    pub const KEY_PKCS8: &str = include_str!("fixtures/leaf.pkcs8.pem");
+}
+
+#[test]
+fn tls_from_a_pkcs12_bundle() {
+    let chain = format!("{}{}{}", pkcs12::LEAF, pkcs12::INTERMEDIATE, pkcs12::ROOT);
+    // The ESO documentation's pattern, with an empty password.
+    assert_eq!(render("{{ .p12 | b64dec | pkcs12cert }}", &[("p12", pkcs12::NOPASS)]), chain);
+    assert_eq!(render("{{ .p12 | b64dec | pkcs12key }}", &[("p12", pkcs12::NOPASS)]), pkcs12::KEY_PKCS8);
+    // With a password, modern (AES-256-CBC, HMAC-SHA256) and legacy (RC2/3DES, SHA-1) bundles.
+    for bundle in [pkcs12::MODERN, pkcs12::LEGACY] {
+        let pairs = [("p12", bundle), ("pass", "s3cret")];
+        assert_eq!(render(r#"{{ .p12 | b64dec | pkcs12certPass "s3cret" }}"#, &pairs), chain);
+        assert_eq!(render("{{ .p12 | b64dec | pkcs12keyPass .pass }}", &pairs), pkcs12::KEY_PKCS8);
+    }
+    // A typical kubernetes.io/tls secret template.
+    let templates = BTreeMap::from([
+        ("tls.crt".to_owned(), r#"{{ .p12 | b64dec | pkcs12certPass .pass | filterCertChain "leaf" }}"#.to_owned()),
+        ("tls.key".to_owned(), "{{ .p12 | b64dec | pkcs12keyPass .pass }}".to_owned()),
+        ("ca.crt".to_owned(), r#"{{ .p12 | b64dec | pkcs12certPass .pass | filterCertChain "root" }}"#.to_owned()),
+    ]);
+    let out = render_secret_data(&templates, &data(&[("p12", pkcs12::MODERN), ("pass", "s3cret")]));
+    let Ok(out) = out else { panic!("render failed: {out:?}") };
+    assert_eq!(out["tls.crt"], pkcs12::LEAF.as_bytes());
+    assert_eq!(out["tls.key"], pkcs12::KEY_PKCS8.as_bytes());
+    assert_eq!(out["ca.crt"], pkcs12::ROOT.as_bytes());
+}
+
+#[test]
+fn pkcs12_errors_are_clear_and_hold_no_key_material() {
+    let cases = [
+        (
+            r#"{{ .p12 | b64dec | pkcs12keyPass "wrong" }}"#,
+            pkcs12::MODERN,
+            "pkcs12keyPass",
+            "decryption password incorrect",
+        ),
+        ("{{ .p12 | b64dec | pkcs12cert }}", pkcs12::MODERN, "pkcs12cert", "decryption password incorrect"),
+        ("{{ .p12 | pkcs12key }}", "not a bundle", "pkcs12key", "not a PKCS#12 bundle, or a corrupt one"),
+    ];
+    for (template, bundle, function, why) in cases {
+        let err = render_err(template, &[("p12", bundle)]);
+        assert_eq!(
+            err.exec_kind(),
+            Some(&ExecError::Call { function, reason: format!("unable to decode pkcs12: {why}") }),
+            "{template}"
+        );
+        assert!(!err.to_string().contains("BEGIN"), "{err}");
+    }
+}
+
+#[test]
+fn filter_cert_chain_and_cert_sans() {
+    // Out of order on purpose: the chain is ordered by issuer and subject first.
+    let bundle = format!("{}{}{}", pkcs12::ROOT, pkcs12::LEAF, pkcs12::INTERMEDIATE);
+    let pairs = [("chain", bundle.as_str())];
+    assert_eq!(render(r#"{{ .chain | filterCertChain "leaf" }}"#, &pairs), pkcs12::LEAF);
+    assert_eq!(render(r#"{{ .chain | filterCertChain "intermediate" }}"#, &pairs), pkcs12::INTERMEDIATE);
+    assert_eq!(render(r#"{{ .chain | filterCertChain "root" }}"#, &pairs), pkcs12::ROOT);
+    let err = render_err(r#"{{ .chain | filterCertChain "middle" }}"#, &pairs);
+    assert_eq!(
+        err.exec_kind(),
+        Some(&ExecError::Call {
+            function: "filterCertChain",
+            reason: "unsupported certificate type: expected leaf, intermediate or root".to_owned()
+        })
+    );
+    assert_eq!(
+        render(r#"{{ .chain | filterCertChain "leaf" | certSANs | join "," }}"#, &pairs),
+        "app.example.com,www.example.com,10.0.0.1,ops@example.com,spiffe://example.com/app"
+    );
+    assert_eq!(render("{{ .crt | certSANs | len }}", &[("crt", pkcs12::ROOT)]), "0");
+}
+
+#[test]
+fn pem_keys_from_jwks() {
+    let cases = [
+        (include_str!("fixtures/ec.jwk.json"), include_str!("fixtures/leaf.pub.pem"), pkcs12::KEY_PKCS8),
+        (
+            include_str!("fixtures/rsa.jwk.json"),
+            include_str!("fixtures/rsa.pub.pem"),
+            include_str!("fixtures/rsa.pkcs8.pem"),
+        ),
+        (
+            include_str!("fixtures/ed25519.jwk.json"),
+            include_str!("fixtures/ed25519.pub.pem"),
+            include_str!("fixtures/ed25519.pkcs8.pem"),
+        ),
+    ];
+    for (jwk, public, private) in cases {
+        assert_eq!(render("{{ .jwk | jwkPublicKeyPem }}", &[("jwk", jwk)]), public);
+        assert_eq!(render("{{ .jwk | jwkPrivateKeyPem }}", &[("jwk", jwk)]), private);
+    }
+    let public_only = r#"{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}"#;
+    let err = render_err("{{ .jwk | jwkPrivateKeyPem }}", &[("jwk", public_only)]);
+    assert_eq!(
+        err.exec_kind(),
+        Some(&ExecError::Call { function: "jwkPrivateKeyPem", reason: "invalid JWK: not a private key".to_owned() })
+    );
+    let err = render_err("{{ .jwk | jwkPublicKeyPem }}", &[("jwk", "not json")]);
+    assert_eq!(
+        err.exec_kind(),
+        Some(&ExecError::Call {
+            function: "jwkPublicKeyPem",
+            reason: "failed to parse JWK: not a JSON object".to_owned()
+        })
+    );
+}

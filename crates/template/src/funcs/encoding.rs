@@ -124,7 +124,17 @@ fn b64dec(c: &mut Call<'_>) -> FResult {
     let s = c.str(0)?;
     // Sprig returns the error text instead of failing.
     Ok(Value::String(match go_base64_decode(s.as_bytes()) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                // Keep the raw bytes for the functions that read binary input (the PKCS#12 ones).
+                let bytes = e.into_bytes();
+                let lossy = String::from_utf8_lossy(&bytes).into_owned();
+                let cap = c.limits.max_value_bytes.saturating_mul(4);
+                c.raw.remember(&lossy, bytes, cap);
+                lossy
+            }
+        },
         Err(at) => format!("illegal base64 data at input byte {at}"),
     }))
 }
@@ -224,10 +234,10 @@ fn adler32sum(c: &mut Call<'_>) -> FResult {
 }
 
 /// A decoded PEM block (Go's `pem.Block`).
-struct PemBlock {
-    kind: String,
-    headers: Vec<(String, String)>,
-    bytes: Vec<u8>,
+pub(crate) struct PemBlock {
+    pub kind: String,
+    pub headers: Vec<(String, String)>,
+    pub bytes: Vec<u8>,
 }
 
 /// Go's `getLine`: the line without its newline (CR and trailing spaces/tabs removed) and the rest.
@@ -241,7 +251,7 @@ fn get_line(data: &str) -> (&str, &str) {
 }
 
 /// Go's `pem.Decode`: the next block and the rest of the input, or `None` and the input unchanged.
-fn pem_decode(data: &str) -> (Option<PemBlock>, &str) {
+pub(crate) fn pem_decode(data: &str) -> (Option<PemBlock>, &str) {
     let mut rest = data;
     loop {
         if let Some(after) = rest.strip_prefix("-----BEGIN ") {
@@ -301,7 +311,7 @@ fn pem_decode(data: &str) -> (Option<PemBlock>, &str) {
 }
 
 /// Go's `pem.Encode`.
-fn pem_encode(out: &mut String, block: &PemBlock) -> Result<(), super::FuncError> {
+pub(crate) fn pem_encode(out: &mut String, block: &PemBlock) -> Result<(), super::FuncError> {
     if block.headers.iter().any(|(k, _)| k.contains(':')) {
         return Err(fail("pem: cannot encode a header key that contains a colon"));
     }

@@ -13,8 +13,10 @@ mod builtins;
 mod collections;
 mod dates;
 mod encoding;
+mod jwk;
 mod math;
 mod misc;
+mod pki;
 mod strings;
 
 /// A function implementation.
@@ -77,6 +79,38 @@ pub(crate) struct Call<'a> {
     pub limits: &'a Limits,
     /// What a missing argument reads as.
     pub nil: Value,
+    /// The raw bytes behind strings that are not UTF-8, for the functions that read binary input.
+    pub raw: &'a mut RawBytes,
+}
+
+/// Raw bytes behind lossy strings: Go strings hold any bytes, ours are UTF-8, so `b64dec` of binary data (a
+/// PKCS#12 bundle) yields a lossy string. `b64dec` remembers the bytes here, keyed by that string, so that the
+/// functions reading binary input (`pkcs12key`, `pkcs12cert`, …) get the original bytes back. Lives for one
+/// execution only.
+#[derive(Default)]
+pub(crate) struct RawBytes {
+    entries: Vec<(String, Vec<u8>)>,
+    total: usize,
+}
+
+impl RawBytes {
+    /// Remembers `raw` as the bytes behind `lossy`, dropping the oldest entries beyond `cap` bytes in all.
+    pub fn remember(&mut self, lossy: &str, raw: Vec<u8>, cap: usize) {
+        if raw.len() > cap {
+            return;
+        }
+        self.total += raw.len();
+        self.entries.push((lossy.to_owned(), raw));
+        while self.total > cap && !self.entries.is_empty() {
+            let (_, old) = self.entries.remove(0);
+            self.total -= old.len();
+        }
+    }
+
+    /// The bytes behind `s`: the remembered raw bytes if `s` is a lossy string `b64dec` produced, else its own.
+    pub fn bytes<'s>(&'s self, s: &'s str) -> &'s [u8] {
+        self.entries.iter().rev().find(|(lossy, _)| lossy == s).map_or(s.as_bytes(), |(_, raw)| raw.as_slice())
+    }
 }
 
 fn type_error(expected: &'static str, v: &Value) -> FuncError {
@@ -149,8 +183,17 @@ impl Call<'_> {
     }
 }
 
-const TABLES: &[&[FuncDef]] =
-    &[builtins::FUNCS, strings::FUNCS, encoding::FUNCS, collections::FUNCS, math::FUNCS, dates::FUNCS, misc::FUNCS];
+const TABLES: &[&[FuncDef]] = &[
+    builtins::FUNCS,
+    strings::FUNCS,
+    encoding::FUNCS,
+    collections::FUNCS,
+    math::FUNCS,
+    dates::FUNCS,
+    misc::FUNCS,
+    pki::FUNCS,
+    jwk::FUNCS,
+];
 
 /// The function with this name, if the engine has one.
 pub(crate) fn lookup(name: &str) -> Option<&'static FuncDef> {
@@ -283,6 +326,20 @@ mod tests {
         let all: Vec<&str> = TABLES.iter().flat_map(|t| t.iter()).map(|f| f.name).collect();
         let unique: BTreeSet<&str> = all.iter().copied().collect();
         assert_eq!(all.len(), unique.len());
+    }
+
+    #[test]
+    fn raw_bytes_recover_lossy_strings_within_a_cap() {
+        let mut raw = RawBytes::default();
+        raw.remember("a\u{FFFD}", vec![b'a', 0xFF], 4);
+        assert_eq!(raw.bytes("a\u{FFFD}"), &[b'a', 0xFF]);
+        assert_eq!(raw.bytes("other"), b"other");
+        raw.remember("b\u{FFFD}", vec![b'b', 0xFE, 0xFE], 4);
+        // The oldest entry was dropped to stay within the cap.
+        assert_eq!(raw.bytes("a\u{FFFD}"), "a\u{FFFD}".as_bytes());
+        assert_eq!(raw.bytes("b\u{FFFD}"), &[b'b', 0xFE, 0xFE]);
+        raw.remember("big", vec![0; 5], 4);
+        assert_eq!(raw.bytes("big"), b"big");
     }
 
     #[test]
