@@ -6,7 +6,7 @@ SHELL := /usr/bin/env bash
 
 CARGO ?= cargo
 
-.PHONY: help tools toolchain test lint unit demo cluster-up cluster-down crds static-check
+.PHONY: help tools toolchain test lint unit demo cluster-up cluster-down crds static-check bench
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -21,8 +21,8 @@ tools: toolchain ## Build/find the local cluster binaries and the AWS endpoint v
 	@hack/aws-endpoint.sh venv >/dev/null
 
 # Exported to tests so they need not call the scripts themselves.
-test unit demo cluster-up: export ESR_BIN_DIR = $(shell hack/build-tools.sh 2>/dev/null)
-test unit demo cluster-up: export ESR_MOTO_PYTHON = $(shell hack/aws-endpoint.sh venv 2>/dev/null)
+test unit demo cluster-up bench: export ESR_BIN_DIR = $(shell hack/build-tools.sh 2>/dev/null)
+test unit demo cluster-up bench: export ESR_MOTO_PYTHON = $(shell hack/aws-endpoint.sh venv 2>/dev/null)
 
 test: tools lint ## Run every test: lints, unit tests and end-to-end tests against the real local cluster.
 	$(CARGO) test --workspace --all-targets --no-fail-fast
@@ -42,6 +42,10 @@ cluster-up: tools ## Start etcd, kube-apiserver, kube-controller-manager and the
 
 cluster-down: ## Stop exactly what cluster-up started.
 	@$(CARGO) run --quiet -p external-secrets-testsupport --bin local-cluster -- down
+
+bench: tools ## Benchmark (not part of test): S0, S1, S3, S5 on a private local cluster; BENCH_ARGS=... passes options.
+	$(CARGO) build --release -p external-secrets
+	$(CARGO) run --release --quiet -p external-secrets-testsupport --bin bench -- $(BENCH_ARGS)
 
 static-check: toolchain ## Build the binary statically (release, glibc +crt-static) and check it with file/ldd.
 	hack/check-static.sh
