@@ -72,6 +72,11 @@ fn grants(rules: &[PolicyRule]) -> BTreeSet<(String, String, String)> {
     out
 }
 
+/// Tests in this binary run in parallel against one apiserver; the two that create the CRDs (a server-side
+/// dry run decides "create" when they are absent, and a concurrent real install then makes that create fail
+/// with AlreadyExists) take turns.
+static CRD_WRITERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn chart_lints_and_renders_manifests_the_apiserver_accepts() {
     let cluster = cluster().await;
@@ -85,6 +90,7 @@ async fn chart_lints_and_renders_manifests_the_apiserver_accepts() {
         &["webhook.failurePolicy=Fail", "webhook.port=8443"],
         &["webhook.create=false"],
     ];
+    let _turn = CRD_WRITERS.lock().await;
     for (i, sets) in variants.into_iter().enumerate() {
         let rendered = render(cluster, &ns, sets);
         let file = cluster.dir.join(format!("rendered-{i}.yaml"));
@@ -156,6 +162,7 @@ async fn helm_install_creates_crds_rbac_and_the_deployment() {
 
     // With CRDs: a second release in its own namespace installs them.
     let crd_ns = cluster.namespace("chart-crds").await.expect("ns");
+    let _turn = CRD_WRITERS.lock().await;
     run(
         cluster,
         "helm",
