@@ -13,7 +13,7 @@ use regex::Regex;
 
 use crate::credentials::Identity;
 use crate::error::{Kind, sdk_error};
-use crate::read::{BatchAnswer, BatchSupport, Reader, Want, name_filter, name_matches, read_many, tags_json};
+use crate::read::{BatchAnswer, BatchSupport, Reader, Want, name_filter, name_matches, read_many, read_one, tags_json};
 
 /// `GetParameters` takes at most 10 names.
 const BATCH_SIZE: usize = 10;
@@ -266,8 +266,7 @@ impl StoreClient for ParameterStoreClient {
     }
 
     async fn get(&self, key: &RemoteKey) -> Result<RemoteValue, ProviderError> {
-        let mut results = read_many(self, vec![self.want(key)]).await;
-        results.pop().unwrap_or_else(|| Err(ProviderError::Internal("no answer".to_string())))
+        read_one(self, self.want(key)).await
     }
 
     async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, RemoteValue>, ProviderError> {

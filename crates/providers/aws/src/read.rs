@@ -94,6 +94,11 @@ pub(crate) trait Reader: Send + Sync {
 
 /// Reads every key, one result per key in input order: identical keys are read once, batchable keys go in
 /// chunks of [`Reader::BATCH_SIZE`], the rest (and what a batch did not answer) one by one.
+/// [`read_many`] for one key.
+pub(crate) async fn read_one<R: Reader>(reader: &R, want: Want) -> Result<RemoteValue, ProviderError> {
+    read_many(reader, vec![want]).await.pop().unwrap_or_else(|| Err(ProviderError::Internal("no answer".to_string())))
+}
+
 pub(crate) async fn read_many<R: Reader>(reader: &R, wants: Vec<Want>) -> Vec<Result<RemoteValue, ProviderError>> {
     if wants.is_empty() {
         return Vec::new();

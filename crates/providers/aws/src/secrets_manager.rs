@@ -14,7 +14,7 @@ use external_secrets_provider::{
 use crate::credentials::Identity;
 use crate::error::{code_kind, describe, is_not_found, sdk_error};
 use crate::read::{
-    BatchAnswer, BatchSupport, Reader, Want, describe_want, name_filter, name_matches, read_many, tags_json,
+    BatchAnswer, BatchSupport, Reader, Want, describe_want, name_filter, name_matches, read_many, read_one, tags_json,
 };
 
 /// `BatchGetSecretValue` takes at most 20 ids (and returns at most 20 per page with filters).
@@ -263,8 +263,7 @@ impl StoreClient for SecretsManagerClient {
     }
 
     async fn get(&self, key: &RemoteKey) -> Result<RemoteValue, ProviderError> {
-        let mut results = read_many(self, vec![self.want(key)]).await;
-        results.pop().unwrap_or_else(|| Err(ProviderError::Internal("no answer".to_string())))
+        read_one(self, self.want(key)).await
     }
 
     async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, RemoteValue>, ProviderError> {
