@@ -192,15 +192,27 @@ async fn target_valid(ctx: &Context, es: &ExternalSecret, namespace: &str, name:
     if ctx.is_verified(namespace, name, &rv) {
         return Ok(true);
     }
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let Some(secret) = read_target(ctx, namespace, name).await? else { return Ok(false) };
+    Ok(checked_hash(ctx, namespace, name, &secret) == annotation)
+}
+
+/// Reads the target Secret with its data (one API read, counted).
+async fn read_target(ctx: &Context, namespace: &str, name: &str) -> Result<Option<Secret>, ReconcileError> {
     Stats::inc(&ctx.stats.secret_reads);
-    let Some(secret) = secrets.get_opt(name).await? else { return Ok(false) };
-    let data: BTreeMap<String, Vec<u8>> = secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
-    let valid = data_hash(&data) == annotation;
-    if valid {
-        ctx.set_verified(namespace, name, secret.metadata.resource_version);
+    Ok(Api::<Secret>::namespaced(ctx.client.clone(), namespace).get_opt(name).await?)
+}
+
+/// The hash of a target Secret's actual data; when it matches the Secret's own data-hash annotation, its
+/// resourceVersion is remembered as verified, so the watch cache alone answers until someone else writes it.
+fn checked_hash(ctx: &Context, namespace: &str, name: &str, secret: &Secret) -> String {
+    let data: BTreeMap<String, Vec<u8>> =
+        secret.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+    let actual = data_hash(&data);
+    let annotated = secret.metadata.annotations.as_ref().and_then(|a| a.get(ANNOTATION_DATA_HASH));
+    if annotated == Some(&actual) {
+        ctx.set_verified(namespace, name, secret.metadata.resource_version.clone());
     }
-    Ok(valid)
+    actual
 }
 
 /// One sync. `Ok(None)`: nothing to do for this controller (its store belongs to another controller class).
@@ -400,17 +412,18 @@ async fn write_target(
         desired.metadata.annotations.as_ref().and_then(|a| a.get(ANNOTATION_DATA_HASH)).cloned().unwrap_or_default();
     let manager = external_secrets_core::field_manager::field_manager(&es.name_any());
     let merging = matches!(policy, ExternalSecretCreationPolicy::Merge | ExternalSecretCreationPolicy::CreateOrMerge);
+    let mut current = None;
     if merging && existing.is_some() {
         // As in ESO, the data-hash of a merge target covers the whole data (other writers' keys too), so that the
         // Secret counts as valid (no resync while nothing is due) and a Secret ESO merged into is adopted as is.
-        Stats::inc(&ctx.stats.secret_reads);
-        if let Some(current) = secrets.get_opt(name).await? {
+        current = read_target(ctx, namespace, name).await?;
+        if let Some(current) = &current {
             let ours = desired.data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())).collect();
-            desired_hash = set_data_hash(&mut desired, &data_after_merge(&current, &manager, &ours));
+            desired_hash = set_data_hash(&mut desired, &data_after_merge(current, &manager, &ours));
         }
     }
     if let Some(existing) = &existing
-        && up_to_date(ctx, existing, &desired, &desired_hash, namespace, name).await?
+        && up_to_date(ctx, existing, current, &desired, &desired_hash, namespace, name).await?
     {
         return Ok((Written::Unchanged, "secret synced".to_string()));
     }
@@ -486,6 +499,7 @@ async fn template_sources(
 async fn up_to_date(
     ctx: &Context,
     existing: &PartialObjectMeta<Secret>,
+    current: Option<Secret>,
     desired: &Secret,
     desired_hash: &str,
     namespace: &str,
@@ -512,17 +526,17 @@ async fn up_to_date(
     if ctx.is_verified(namespace, name, &rv) {
         return Ok(existing.annotations().get(ANNOTATION_DATA_HASH).map(String::as_str) == Some(desired_hash));
     }
-    // Not verified yet (first sight after start, or someone else wrote it): read once and compare the data itself.
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    Stats::inc(&ctx.stats.secret_reads);
-    let Some(secret) = secrets.get_opt(name).await? else { return Ok(false) };
-    let data: BTreeMap<String, Vec<u8>> =
-        secret.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
-    let actual = data_hash(&data);
+    // Not verified yet (first sight after start, or someone else wrote it): compare the data itself, read once
+    // (or already read by the caller).
+    let secret = match current {
+        Some(secret) => secret,
+        None => match read_target(ctx, namespace, name).await? {
+            Some(secret) => secret,
+            None => return Ok(false),
+        },
+    };
+    let actual = checked_hash(ctx, namespace, name, &secret);
     let type_ok = desired.type_.is_none() || desired.type_ == secret.type_;
-    if actual == existing.annotations().get(ANNOTATION_DATA_HASH).cloned().unwrap_or_default() {
-        ctx.set_verified(namespace, name, secret.metadata.resource_version.clone());
-    }
     Ok(type_ok && actual == desired_hash)
 }
 
