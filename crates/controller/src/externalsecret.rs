@@ -19,10 +19,11 @@ use external_secrets_api::{
     ExternalSecret, ExternalSecretCreationPolicy, ExternalSecretDeletionPolicy, ExternalSecretStatus,
     ExternalSecretStatusCondition, reason,
 };
-use external_secrets_core::hash::{data_hash, synced_resource_version};
+use external_secrets_core::hash::{created_by_label, data_hash, synced_resource_version};
+use external_secrets_core::ownership::{ExistingMeta, metadata_in_sync, owned_by, take_over};
 use external_secrets_core::pipeline::{BuiltData, Fetched, StoreId, build_data, plan};
 use external_secrets_core::refresh::{
-    ANNOTATION_DATA_HASH, LABEL_MANAGED, LABEL_MANAGED_VALUE, RefreshDecision, RefreshInput, decide,
+    ANNOTATION_DATA_HASH, LABEL_CREATED_BY, LABEL_MANAGED, LABEL_MANAGED_VALUE, RefreshDecision, RefreshInput, decide,
     refresh_interval_from_spec, requeue_after,
 };
 use external_secrets_core::target::{
@@ -101,9 +102,22 @@ enum Written {
     Created,
     Updated,
     Unchanged,
+    /// `deletionPolicy: Delete` with nothing at the provider, and the Secret was deleted now.
     Deleted,
+    /// As `Deleted`, but there was no Secret of ours to delete (no event, as in ESO).
+    NothingToDelete,
+    /// `deletionPolicy: Retain` with nothing at the provider: the Secret is kept as it is.
+    Retained,
     Missing,
     Skipped,
+}
+
+impl Written {
+    /// Whether the target was written or checked (ESO's create/update paths), which is when ESO sets
+    /// `status.binding`.
+    fn bound(&self) -> bool {
+        matches!(self, Written::Created | Written::Updated | Written::Unchanged)
+    }
 }
 
 /// The per-object error policy used by the controller runtime for errors we did not handle (finalizer patches).
@@ -180,12 +194,14 @@ fn current_version(es: &ExternalSecret) -> String {
 /// Does the target Secret still hold what we wrote? Uses the watch cache, and reads the Secret's data only when
 /// its resourceVersion is one we have not verified.
 async fn target_valid(ctx: &Context, es: &ExternalSecret, namespace: &str, name: &str) -> Result<bool, ReconcileError> {
+    // ESO: an Orphan target is always valid — drift is never repaired, and a deleted one is not recreated before
+    // the next refresh is due.
+    if es.spec.target.creation_policy == ExternalSecretCreationPolicy::Orphan {
+        return Ok(true);
+    }
     let Some(meta) = ctx.target_secrets.get(&ObjectRef::new(name).within(namespace)) else { return Ok(false) };
     if meta.labels().get(LABEL_MANAGED).map(String::as_str) != Some(LABEL_MANAGED_VALUE) {
         return Ok(false);
-    }
-    if es.spec.target.creation_policy == ExternalSecretCreationPolicy::Orphan {
-        return Ok(true); // ESO: an Orphan target is always valid, drift is never repaired.
     }
     let Some(annotation) = meta.annotations().get(ANNOTATION_DATA_HASH).cloned() else { return Ok(false) };
     let rv = meta.resource_version().unwrap_or_default();
@@ -298,7 +314,9 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
     }
     let (written, message) = write_target(es, ctx, &namespace, &target, built, &fetch_plan).await?;
     let (reason_, message) = match written {
-        Written::Deleted => (reason::SECRET_DELETED, "secret deleted due to DeletionPolicy=Delete".to_string()),
+        Written::Deleted | Written::NothingToDelete => {
+            (reason::SECRET_DELETED, "secret deleted due to DeletionPolicy=Delete".to_string())
+        }
         Written::Missing => {
             (reason::SECRET_MISSING, "secret will not be created due to CreationPolicy=Merge".to_string())
         }
@@ -312,7 +330,9 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
     }
     let mut new_status = status_with(status, "True", reason_, &message, Some(now));
     new_status.synced_resource_version = Some(current);
-    new_status.binding = Some(LocalObjectReference { name: target.clone() });
+    if written.bound() {
+        new_status.binding = Some(LocalObjectReference { name: target.clone() });
+    }
     write_status(es, ctx, &new_status).await?;
     if let Some(uid) = es.uid() {
         ctx.set_synced_status(&uid, Some(new_status));
@@ -373,12 +393,12 @@ async fn write_target(
                     ctx.set_verified(namespace, name, None);
                     return Ok((Written::Deleted, String::new()));
                 }
-                return Ok((Written::Deleted, String::new()));
+                return Ok((Written::NothingToDelete, String::new()));
             }
             // ESO: nothing to write, so nothing is written — an existing Secret is kept as it is, and none is
             // created.
             ExternalSecretDeletionPolicy::Retain => {
-                return Ok((Written::Unchanged, "secret retained due to DeletionPolicy=Retain".to_string()));
+                return Ok((Written::Retained, "secret retained due to DeletionPolicy=Retain".to_string()));
             }
             _ => {}
         }
@@ -386,6 +406,9 @@ async fn write_target(
 
     if policy == ExternalSecretCreationPolicy::None {
         return Ok((Written::Skipped, "secret synced".to_string()));
+    }
+    if policy == ExternalSecretCreationPolicy::Owner {
+        delete_previous_target(ctx, es, namespace, name).await?;
     }
     if let Some(existing) = &existing {
         if let Some(owner) = other_owner(existing, es) {
@@ -422,10 +445,11 @@ async fn write_target(
             desired_hash = set_data_hash(&mut desired, &data_after_merge(current, &manager, &ours));
         }
     }
-    if let Some(existing) = &existing
-        && up_to_date(ctx, existing, current, &desired, &desired_hash, namespace, name).await?
-    {
-        return Ok((Written::Unchanged, "secret synced".to_string()));
+    if let Some(existing) = &existing {
+        if up_to_date(ctx, existing, current, &desired, &desired_hash, &manager, namespace, name).await? {
+            return Ok((Written::Unchanged, "secret synced".to_string()));
+        }
+        take_over_eso_fields(ctx, &secrets, existing, &manager).await?;
     }
 
     let mut body = serde_json::to_value(&desired).map_err(|e| ReconcileError::Spec(e.to_string()))?;
@@ -448,6 +472,37 @@ async fn write_target(
         Some(_) => Written::Unchanged,
     };
     Ok((outcome, "secret synced".to_string()))
+}
+
+/// After `spec.target.name` changed, deletes the Secret this ExternalSecret wrote under its previous name
+/// (`status.binding`), if it still carries our `created-by` label and no other controller owner — a stale
+/// credential would otherwise stay behind. ESO lists Secrets by that label on every sync; the binding names the
+/// one candidate without a LIST.
+async fn delete_previous_target(
+    ctx: &Context,
+    es: &ExternalSecret,
+    namespace: &str,
+    target: &str,
+) -> Result<(), ReconcileError> {
+    let Some(previous) = ctx.latest_status(es).binding.map(|b| b.name).filter(|n| !n.is_empty() && n != target) else {
+        return Ok(());
+    };
+    let Some(old) = ctx.target_secrets.get(&ObjectRef::new(&previous).within(namespace)) else { return Ok(()) };
+    let ours = old.labels().get(LABEL_CREATED_BY) == Some(&created_by_label(namespace, &es.name_any()));
+    if !ours || other_owner(&old, es).is_some() {
+        return Ok(());
+    }
+    let preconditions = kube::api::Preconditions { uid: old.uid(), resource_version: None };
+    let params = DeleteParams { preconditions: Some(preconditions), ..Default::default() };
+    match Api::<Secret>::namespaced(ctx.client.clone(), namespace).delete(&previous, &params).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    ctx.set_verified(namespace, &previous, None);
+    info!(previous = %previous, "deleted the Secret of the previous target name");
+    ctx.event(es, EventType::Normal, "Deleted", "secret deleted because it was orphaned".to_string()).await;
+    Ok(())
 }
 
 /// Reads the ConfigMaps and Secrets that `templateFrom` names (only when a template uses them).
@@ -493,33 +548,31 @@ async fn template_sources(
     Ok(sources)
 }
 
-/// Whether the existing Secret already is what we would apply: same data (hash, verified against the data),
-/// and our labels, annotations, owner and type present. Then no write happens — this is also how Secrets
-/// created by ESO are adopted without a rewrite.
+/// Whether the existing Secret already is what we would apply: same data (hash, verified against the data), the
+/// same type, and metadata equal to what our field manager owns (a label or owner reference we applied before and
+/// no longer want makes it out of date). Then no write happens — this is also how Secrets created by ESO are
+/// adopted without a rewrite.
+#[allow(clippy::too_many_arguments)]
 async fn up_to_date(
     ctx: &Context,
     existing: &PartialObjectMeta<Secret>,
     current: Option<Secret>,
     desired: &Secret,
     desired_hash: &str,
+    manager: &str,
     namespace: &str,
     name: &str,
 ) -> Result<bool, ReconcileError> {
-    let subset = |want: &Option<BTreeMap<String, String>>, have: &BTreeMap<String, String>| {
-        want.iter().flatten().all(|(k, v)| have.get(k) == Some(v))
+    let entries = existing.metadata.managed_fields.as_deref().unwrap_or_default();
+    let owners: Vec<(String, bool)> =
+        existing.owner_references().iter().map(|o| (o.uid.clone(), o.controller == Some(true))).collect();
+    let existing_meta = ExistingMeta {
+        labels: existing.labels(),
+        annotations: existing.annotations(),
+        owners: &owners,
+        finalizers: existing.finalizers(),
     };
-    if !subset(&desired.metadata.labels, existing.labels())
-        || !subset(&desired.metadata.annotations, existing.annotations())
-    {
-        return Ok(false);
-    }
-    let owners_ok = desired
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .all(|o| existing.owner_references().iter().any(|e| e.uid == o.uid && e.controller == Some(true)));
-    if !owners_ok {
+    if !metadata_in_sync(desired, existing_meta, &owned_by(entries, manager)) {
         return Ok(false);
     }
     let rv = existing.resource_version().unwrap_or_default();
@@ -538,6 +591,29 @@ async fn up_to_date(
     let actual = checked_hash(ctx, namespace, name, &secret);
     let type_ok = desired.type_.is_none() || desired.type_ == secret.type_;
     Ok(type_ok && actual == desired_hash)
+}
+
+/// Moves the fields ESO wrote under our manager name (`Update` entries) into our `Apply` entry, so that the apply
+/// that follows can release what the ExternalSecret no longer wants. Guarded by the resourceVersion we saw: a
+/// concurrent writer makes it fail with a conflict, and the sync is retried.
+async fn take_over_eso_fields(
+    ctx: &Context,
+    secrets: &Api<Secret>,
+    existing: &PartialObjectMeta<Secret>,
+    manager: &str,
+) -> Result<(), ReconcileError> {
+    let entries = existing.metadata.managed_fields.as_deref().unwrap_or_default();
+    let Some(managed_fields) = take_over(entries, manager, Time(jiff::Timestamp::now())) else { return Ok(()) };
+    let patch = json!({
+        "metadata": {
+            "resourceVersion": existing.resource_version(),
+            "managedFields": managed_fields,
+        }
+    });
+    secrets.patch(&existing.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    Stats::inc(&ctx.stats.secret_writes);
+    info!("took over the fields ESO wrote to the target Secret");
+    Ok(())
 }
 
 /// `current` with the `Ready` condition set (its transition time kept when the status is unchanged).

@@ -321,6 +321,75 @@ async fn secret_created_by_eso_is_adopted_without_a_rewrite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_eso_wrote_are_taken_over_so_what_the_spec_dropped_is_removed() {
+    let cluster = cluster().await;
+    let admin = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("takeover").await.expect("ns");
+    common::install_crds(cluster).await;
+    let class = format!("class-{ns}");
+    let stores: Api<SecretStore> = Api::namespaced(admin.clone(), &ns);
+    let data = json!([{"key": "prod/app/db", "value": db_document(PASSWORD)}]);
+    stores.create(&PostParams::default(), &fake_store(&ns, "fake", &class, data)).await.expect("store");
+    let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &ns);
+    let es =
+        ess.create(&PostParams::default(), &walkthrough_es(&ns, "legacy", "fake", "1h", "Owner")).await.expect("es");
+
+    // What ESO left when the ExternalSecret still had a third key and a template label: created with POST under
+    // ESO's field manager, so the apiserver records an `Update` entry of that name.
+    let data = BTreeMap::from([
+        ("app-db-password".to_string(), PASSWORD.as_bytes().to_vec()),
+        ("app-db-username".to_string(), USERNAME.as_bytes().to_vec()),
+        ("app-db-host".to_string(), b"db.internal".to_vec()),
+    ]);
+    let encoded: BTreeMap<&String, String> = data.iter().map(|(k, v)| (k, base64_encode(v))).collect();
+    let eso_secret: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {
+            "name": "legacy-secret", "namespace": ns,
+            "labels": {"reconcile.external-secrets.io/managed": "true",
+                       "reconcile.external-secrets.io/created-by": created_by_label(&ns, "legacy"),
+                       "team": "payments"},
+            "annotations": {"reconcile.external-secrets.io/data-hash": data_hash(&data)},
+            "ownerReferences": [{"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "name": "legacy",
+                                 "uid": es.metadata.uid, "controller": true, "blockOwnerDeletion": true}]
+        },
+        "type": "Opaque",
+        "data": encoded
+    }))
+    .expect("secret");
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), &ns);
+    let manager = "externalsecrets.external-secrets.io/legacy";
+    let pp = PostParams { field_manager: Some(manager.into()), ..Default::default() };
+    let created = secrets.create(&pp, &eso_secret).await.expect("ESO's Secret");
+    let operations = |s: &Secret| -> Vec<String> {
+        s.metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .filter(|e| e.manager.as_deref() == Some(manager))
+            .map(|e| e.operation.clone().unwrap_or_default())
+            .collect()
+    };
+    assert_eq!(operations(&created), vec!["Update".to_string()], "the Secret is as ESO writes it");
+
+    let op = start_operator(cluster, &ns).await;
+    let cleaned = eventually(Duration::from_secs(30), || async {
+        let s = secrets.get("legacy-secret").await.expect("secret");
+        let keys: Vec<String> = s.data.clone().unwrap_or_default().into_keys().collect();
+        keys == ["app-db-password", "app-db-username"] && !s.metadata.labels.unwrap_or_default().contains_key("team")
+    })
+    .await;
+    let after = secrets.get("legacy-secret").await.expect("secret");
+    assert!(cleaned, "the key and label ESO wrote and the spec no longer has must go: {:?}", after.metadata);
+    assert_eq!(operations(&after), vec!["Apply".to_string()], "ESO's fields are ours now, one Apply entry");
+    assert_eq!(after.metadata.uid, created.metadata.uid, "the same Secret, updated in place");
+    assert_eq!(after.metadata.owner_references.map(|o| o.len()), Some(1));
+    let (status, reason, _) = wait_ready(&ess, "legacy", "SecretSynced").await;
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "SecretSynced"));
+    op.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubernetes_provider_reads_a_secret_of_another_namespace() {
     let cluster = cluster().await;
     let admin = cluster.admin_client().await.expect("admin");

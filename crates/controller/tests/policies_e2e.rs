@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{Operator, events_text, eventually, kubectl, logs, start_operator, wait_ready};
+use common::{Operator, event_count, events_text, eventually, kubectl, logs, start_operator, wait_ready};
 use external_secrets_api::{ExternalSecret, SecretStore};
 use external_secrets_core::hash::data_hash;
 use external_secrets_testsupport::{Cluster, cluster};
@@ -314,9 +314,11 @@ async fn deletion_policy_delete_deletes_the_owned_secret_when_the_provider_key_i
     let events = events_text(&env.admin, &env.ns).await;
     assert!(events.contains("MissingProviderSecret") && events.contains("spec.data[0] (key=password)"), "{events}");
     assert!(events.contains("Deleted"), "{events}");
-    // It stays deleted: later refreshes do not bring back an empty Secret.
-    env.wait_reconciles(env.reconciles(), 2).await;
+    // It stays deleted: later refreshes do not bring back an empty Secret, and, as in ESO, record no further
+    // `Deleted` event (there is nothing left to delete).
+    env.wait_reconciles(env.reconciles(), 3).await;
     assert!(env.secrets.get_opt("gone-secret").await.expect("get").is_none());
+    assert_eq!(event_count(&env.admin, &env.ns, "Deleted").await, 1, "one deletion, one event");
     env.stop().await;
 }
 
@@ -653,5 +655,181 @@ async fn rewrite_merge_combines_found_json_secrets_with_priority() {
     assert!(message.contains("spec.dataFrom[0]: rewrite[0].merge: conflicting keys: user"), "{message}");
     let after = env.secrets.get("merged-secret").await.expect("Secret");
     assert_eq!(after.metadata.resource_version, before.metadata.resource_version);
+    env.stop().await;
+}
+
+/// The target Secret as the apiserver has it.
+async fn secret(env: &Env, name: &str) -> Secret {
+    env.secrets.get(name).await.expect("Secret")
+}
+
+fn labels_of(secret: &Secret) -> BTreeMap<String, String> {
+    secret.metadata.labels.clone().unwrap_or_default()
+}
+
+fn annotations_of(secret: &Secret) -> BTreeMap<String, String> {
+    secret.metadata.annotations.clone().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_to_orphan_releases_the_owner_reference_and_the_secret_outlives_the_external_secret() {
+    let env = Env::new("owner-orphan", json!([entry("app", PASSWORD)])).await;
+    env.create_es(
+        "switch",
+        json!({"refreshInterval": "1h",
+               "target": {"name": "switch-secret",
+                          "template": {"metadata": {"labels": {"team": "payments"},
+                                                    "annotations": {"owner-team": "payments"}}}},
+               "data": password_from_app()}),
+    )
+    .await;
+    wait_ready(&env.ess, "switch", "SecretSynced").await;
+    let owned = secret(&env, "switch-secret").await;
+    assert_eq!(owned.metadata.owner_references.as_ref().map(Vec::len), Some(1));
+    assert!(labels_of(&owned).contains_key("reconcile.external-secrets.io/created-by"));
+    assert_eq!(labels_of(&owned).get("team").map(String::as_str), Some("payments"));
+
+    // Orphan, and no template any more: the owner reference, `created-by` and the template's label and
+    // annotation must all go (ESO's applyOwnership; the template's metadata is no longer wanted).
+    env.patch_spec("switch", json!({"target": {"creationPolicy": "Orphan", "template": null}})).await;
+    let released = eventually(Duration::from_secs(30), || async {
+        let s = secret(&env, "switch-secret").await;
+        let labels = labels_of(&s);
+        s.metadata.owner_references.as_deref().unwrap_or_default().is_empty()
+            && !labels.contains_key("reconcile.external-secrets.io/created-by")
+            && !labels.contains_key("team")
+            && !annotations_of(&s).contains_key("owner-team")
+    })
+    .await;
+    assert!(released, "metadata: {:?}", secret(&env, "switch-secret").await.metadata);
+    assert_eq!(env.data("switch-secret").await, Some(map(&[("password", PASSWORD)])));
+
+    // Deleting the ExternalSecret must not let the garbage collector take the Secret the user chose to keep.
+    env.ess.delete("switch", &DeleteParams::default()).await.expect("delete ExternalSecret");
+    let gone =
+        eventually(Duration::from_secs(30), || async { matches!(env.ess.get_opt("switch").await, Ok(None)) }).await;
+    assert!(gone, "the ExternalSecret goes away");
+    let kept = holds_for(Duration::from_secs(5), || async {
+        env.secrets.get_opt("switch-secret").await.ok().flatten().is_some()
+    })
+    .await;
+    assert!(kept, "an Orphan Secret survives its ExternalSecret");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_annotations_and_finalizers_removed_from_the_spec_leave_the_secret() {
+    let env = Env::new("meta-removal", json!([entry("app", PASSWORD)])).await;
+    env.create_es(
+        "meta",
+        json!({"refreshInterval": "1h",
+               "target": {"name": "meta-secret",
+                          "template": {"metadata": {"labels": {"team": "payments", "tier": "db"},
+                                                    "annotations": {"contact": "ops"},
+                                                    "finalizers": ["example.com/hold"]}}},
+               "data": password_from_app()}),
+    )
+    .await;
+    wait_ready(&env.ess, "meta", "SecretSynced").await;
+    let first = secret(&env, "meta-secret").await;
+    assert_eq!(labels_of(&first).get("tier").map(String::as_str), Some("db"));
+    assert_eq!(annotations_of(&first).get("contact").map(String::as_str), Some("ops"));
+    assert_eq!(
+        first.metadata.finalizers,
+        Some(vec!["example.com/hold".to_string()]),
+        "template finalizers are written"
+    );
+
+    // Someone else's label on the same Secret is not ours to remove.
+    let foreign = json!({"metadata": {"labels": {"added-by-hand": "yes"}}});
+    env.secrets.patch("meta-secret", &PatchParams::default(), &Patch::Merge(&foreign)).await.expect("label");
+
+    env.patch_spec(
+        "meta",
+        json!({"target": {"template": {"metadata": {"labels": {"team": "payments", "tier": null},
+                                                    "annotations": {"contact": null},
+                                                    "finalizers": []}}}}),
+    )
+    .await;
+    let removed = eventually(Duration::from_secs(30), || async {
+        let s = secret(&env, "meta-secret").await;
+        !labels_of(&s).contains_key("tier")
+            && !annotations_of(&s).contains_key("contact")
+            && s.metadata.finalizers.unwrap_or_default().is_empty()
+    })
+    .await;
+    let after = secret(&env, "meta-secret").await;
+    assert!(removed, "metadata: {:?}", after.metadata);
+    assert_eq!(labels_of(&after).get("team").map(String::as_str), Some("payments"));
+    assert_eq!(labels_of(&after).get("added-by-hand").map(String::as_str), Some("yes"));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renaming_the_target_deletes_the_secret_of_the_previous_name() {
+    let env = Env::new("rename", json!([entry("app", PASSWORD)])).await;
+    env.create_es(
+        "renamed",
+        json!({"refreshInterval": "1h", "target": {"name": "first-name"}, "data": password_from_app()}),
+    )
+    .await;
+    wait_ready(&env.ess, "renamed", "SecretSynced").await;
+    assert!(env.data("first-name").await.is_some());
+
+    env.patch_spec("renamed", json!({"target": {"name": "second-name"}})).await;
+    let moved = eventually(Duration::from_secs(30), || async {
+        env.data("second-name").await == Some(map(&[("password", PASSWORD)]))
+            && env.secrets.get_opt("first-name").await.ok().flatten().is_none()
+    })
+    .await;
+    assert!(moved, "the Secret moves to the new name and the old one is deleted");
+    let es = env.ess.get("renamed").await.expect("es");
+    let binding = es.status.and_then(|s| s.binding).map(|b| b.name);
+    assert_eq!(binding.as_deref(), Some("second-name"));
+    let events = events_text(&env.admin, &env.ns).await;
+    assert!(events.contains("secret deleted because it was orphaned"), "{events}");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_orphan_target_is_not_recreated_before_the_next_refresh() {
+    let env = Env::new("orphan-deleted", json!([entry("app", PASSWORD)])).await;
+    env.create_es(
+        "orphan",
+        json!({"refreshInterval": "1h", "target": {"name": "orphan-secret", "creationPolicy": "Orphan"},
+               "data": password_from_app()}),
+    )
+    .await;
+    wait_ready(&env.ess, "orphan", "SecretSynced").await;
+    let since = env.reconciles();
+    env.secrets.delete("orphan-secret", &DeleteParams::default()).await.expect("delete Secret");
+    env.wait_reconciles(since, 1).await;
+    let absent = holds_for(Duration::from_secs(3), || async {
+        env.secrets.get_opt("orphan-secret").await.ok().flatten().is_none()
+    })
+    .await;
+    assert!(absent, "ESO treats an Orphan target as always valid: it is not recreated before the refresh is due");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binding_is_set_only_when_the_target_was_written_or_checked() {
+    let env = Env::new("binding", json!([entry("app", PASSWORD)])).await;
+    env.create_es(
+        "none",
+        json!({"refreshInterval": "1h", "target": {"name": "none-secret", "creationPolicy": "None"},
+               "data": password_from_app()}),
+    )
+    .await;
+    env.create_es(
+        "written",
+        json!({"refreshInterval": "1h", "target": {"name": "written-secret"}, "data": password_from_app()}),
+    )
+    .await;
+    wait_ready(&env.ess, "none", "SecretSynced").await;
+    wait_ready(&env.ess, "written", "SecretSynced").await;
+    let binding = |es: ExternalSecret| es.status.and_then(|s| s.binding).map(|b| b.name);
+    assert_eq!(binding(env.ess.get("none").await.expect("es")), None, "creationPolicy None binds nothing");
+    assert_eq!(binding(env.ess.get("written").await.expect("es")).as_deref(), Some("written-secret"));
     env.stop().await;
 }

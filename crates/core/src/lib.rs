@@ -6,6 +6,7 @@
 //! - [`keys`]: key conversion (`conversionStrategy`) and key validation.
 //! - [`decode`]: `decodingStrategy` and `nullBytePolicy`.
 //! - [`property`]: `remoteRef.property` selection and `extract` maps.
+//! - [`ownership`]: what our field manager owns on a target Secret, and the takeover of ESO's fields.
 //! - [`refresh`]: whether to sync now and when to requeue.
 
 pub mod decode;
@@ -13,6 +14,7 @@ pub mod duration;
 pub mod field_manager;
 pub mod hash;
 pub mod keys;
+pub mod ownership;
 pub mod pipeline;
 pub mod property;
 pub mod refresh;

@@ -268,7 +268,8 @@ fn apply_template(
 /// The desired target Secret, as it is applied (server-side) with the ExternalSecret's field manager: name,
 /// namespace, labels (the managed label, `created-by` for `Owner`, and the ExternalSecret's own labels or the
 /// template's), annotations (the `data-hash`, and the ExternalSecret's or the template's), the controller owner
-/// reference for `Owner`, the type, `immutable`, and the data (rendered through the template, if any).
+/// reference for `Owner`, the template's finalizers, the type, `immutable`, and the data (rendered through the
+/// template, if any).
 pub fn desired_secret(
     es: &ExternalSecret,
     data: BTreeMap<String, Vec<u8>>,
@@ -279,10 +280,12 @@ pub fn desired_secret(
     let namespace = es.metadata.namespace.clone().ok_or(TargetError::MissingMeta("namespace"))?;
     let target = &es.spec.target;
 
+    let mut finalizers = None;
     let (mut labels, mut annotations, data, type_) = match &target.template {
         Some(template) => {
             check_template(template)?;
             let rendered = apply_template(template, data, sources, delimiters)?;
+            finalizers = template.metadata.as_ref().map(|m| m.finalizers.clone()).filter(|f| !f.is_empty());
             (rendered.labels, rendered.annotations, rendered.data, template.type_.clone().filter(|t| !t.is_empty()))
         }
         None => {
@@ -322,6 +325,7 @@ pub fn desired_secret(
             labels: Some(labels),
             annotations: Some(annotations),
             owner_references,
+            finalizers,
             ..Default::default()
         },
         type_,
@@ -340,24 +344,9 @@ pub fn data_after_merge(
     manager: &str,
     ours: &BTreeMap<String, Vec<u8>>,
 ) -> BTreeMap<String, Vec<u8>> {
-    let mut mine = std::collections::BTreeSet::new();
-    let mut others = std::collections::BTreeSet::new();
-    for entry in existing.metadata.managed_fields.iter().flatten() {
-        let owned = entry
-            .fields_v1
-            .as_ref()
-            .and_then(|f| f.0.get("f:data"))
-            .and_then(serde_json::Value::as_object)
-            .into_iter()
-            .flat_map(|data| data.keys())
-            .filter_map(|k| k.strip_prefix("f:"))
-            .map(str::to_owned);
-        if entry.manager.as_deref() == Some(manager) && entry.operation.as_deref() == Some("Apply") {
-            mine.extend(owned);
-        } else {
-            others.extend(owned);
-        }
-    }
+    let entries = existing.metadata.managed_fields.as_deref().unwrap_or_default();
+    let mine = crate::ownership::owned_by(entries, manager).data;
+    let others = crate::ownership::data_owned_by_others(entries, manager);
     let mut data: BTreeMap<String, Vec<u8>> = existing
         .data
         .iter()

@@ -236,6 +236,22 @@ pub async fn events_text(client: &kube::Client, namespace: &str) -> String {
     out
 }
 
+/// How many times an event with `reason` was recorded in `namespace`, a repeated event counted once per repetition.
+/// Core and events.k8s.io Events are one resource served twice, so only the newer view is read: `series.count`
+/// (events.k8s.io recorders), else `deprecatedCount` (core recorders), else 1.
+pub async fn event_count(client: &kube::Client, namespace: &str, reason: &str) -> i32 {
+    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
+    events
+        .list(&ListParams::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .map(|e| e.series.map(|s| s.count).or(e.deprecated_count.filter(|c| *c > 0)).unwrap_or(1))
+        .sum()
+}
+
 /// Runs `kubectl` (the pinned one) as admin and returns stdout.
 pub fn kubectl(cluster: &Cluster, args: &[&str]) -> String {
     let bin = tools::bin_dir().expect("bin dir").join("kubectl");
