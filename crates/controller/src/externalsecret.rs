@@ -252,6 +252,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
         current_resource_version: &current,
         target_secret_valid,
         now,
+        sync_window: external_secrets_core::sync_window::evaluate(es.spec.sync_windows.as_ref(), now),
     };
     if ready && decide(&input(true)) != RefreshDecision::Sync {
         let valid = target_valid(ctx, es, &namespace, &target).await?;

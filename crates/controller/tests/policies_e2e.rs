@@ -833,3 +833,40 @@ async fn binding_is_set_only_when_the_target_was_written_or_checked() {
     assert_eq!(binding(env.ess.get("written").await.expect("es")).as_deref(), Some("written-secret"));
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_windows_hold_back_periodic_refreshes_while_denied_and_let_them_through_while_allowed() {
+    let env = Env::new("sync-windows", json!([entry("app", PASSWORD)])).await;
+    // A window that opens every minute for an hour is always active.
+    let always = json!([{"schedule": "* * * * *", "duration": "1h"}]);
+    env.create_es(
+        "windowed",
+        json!({"refreshInterval": "1s", "target": {"name": "windowed-secret"}, "data": password_from_app(),
+               "syncWindows": {"kind": "deny", "windows": always}}),
+    )
+    .await;
+    // The first sync is not periodic: windows do not gate it.
+    wait_ready(&env.ess, "windowed", "SecretSynced").await;
+    assert_eq!(env.data("windowed-secret").await, Some(map(&[("password", PASSWORD)])));
+
+    env.set_store_data(json!([entry("app", ROTATED)])).await;
+    let held = holds_for(Duration::from_secs(4), || async {
+        env.data("windowed-secret").await == Some(map(&[("password", PASSWORD)]))
+    })
+    .await;
+    assert!(held, "a deny window that is active blocks the 1 s periodic refresh");
+
+    env.patch_spec("windowed", json!({"syncWindows": {"kind": "allow", "windows": always}})).await;
+    let rotated = eventually(Duration::from_secs(30), || async {
+        env.data("windowed-secret").await == Some(map(&[("password", ROTATED)]))
+    })
+    .await;
+    assert!(rotated, "the spec change syncs");
+    env.set_store_data(json!([entry("app", PASSWORD)])).await;
+    let refreshed = eventually(Duration::from_secs(30), || async {
+        env.data("windowed-secret").await == Some(map(&[("password", PASSWORD)]))
+    })
+    .await;
+    assert!(refreshed, "an active allow window lets periodic refreshes through");
+    env.stop().await;
+}

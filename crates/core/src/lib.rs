@@ -8,6 +8,7 @@
 //! - [`property`]: `remoteRef.property` selection and `extract` maps.
 //! - [`ownership`]: what our field manager owns on a target Secret, and the takeover of ESO's fields.
 //! - [`refresh`]: whether to sync now and when to requeue.
+//! - [`sync_window`]: `spec.syncWindows`, whether a periodic refresh may happen now.
 
 pub mod decode;
 pub mod duration;
@@ -19,6 +20,7 @@ pub mod pipeline;
 pub mod property;
 pub mod refresh;
 pub mod request;
+pub mod sync_window;
 pub mod target;
 pub mod value;
 

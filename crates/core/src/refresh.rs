@@ -14,6 +14,7 @@ use jiff::Timestamp;
 
 use crate::duration::{DurationError, parse_go_duration};
 use crate::hash::data_hash;
+use crate::sync_window::SyncWindow;
 
 /// Label ESO puts on every Secret it manages (value [`LABEL_MANAGED_VALUE`]).
 pub const LABEL_MANAGED: &str = "reconcile.external-secrets.io/managed";
@@ -45,6 +46,9 @@ pub struct RefreshInput<'a> {
     pub target_secret_valid: bool,
     /// The current time.
     pub now: Timestamp,
+    /// `spec.syncWindows` at `now` (see [`crate::sync_window::evaluate`]): a periodic refresh that is due waits
+    /// while they are closed.
+    pub sync_window: SyncWindow,
 }
 
 /// What to do now.
@@ -102,17 +106,25 @@ fn should_refresh_periodic(input: &RefreshInput<'_>) -> bool {
         return true;
     };
     let elapsed = elapsed_nanos(last_refresh, input.now);
-    // A refresh time in the future (clock skew, a hand-edited status) refreshes; otherwise once the interval passed.
-    elapsed < 0 || elapsed > nanos_i128(interval)
+    // A refresh time in the future (clock skew, a hand-edited status) refreshes; otherwise once the interval passed,
+    // if the sync windows allow it.
+    elapsed < 0 || (elapsed > nanos_i128(interval) && input.sync_window == SyncWindow::Open)
 }
 
 /// The refresh decision: skip only when the policy asks for no refresh and the target Secret is valid.
+///
+/// A due refresh that the sync windows hold back looks again when they may open (ESO requeues at once, with the
+/// workqueue's backoff).
 pub fn decide(input: &RefreshInput<'_>) -> RefreshDecision {
-    if !should_refresh(input) && input.target_secret_valid {
-        RefreshDecision::Skip { requeue_after: requeue_after(input.refresh_interval, input.last_refresh, input.now) }
-    } else {
-        RefreshDecision::Sync
+    if should_refresh(input) || !input.target_secret_valid {
+        return RefreshDecision::Sync;
     }
+    let after = requeue_after(input.refresh_interval, input.last_refresh, input.now);
+    let requeue_after = match (after, input.sync_window) {
+        (Some(d), SyncWindow::Closed { reopens_after }) if d.is_zero() => reopens_after.or(input.refresh_interval),
+        _ => after,
+    };
+    RefreshDecision::Skip { requeue_after }
 }
 
 /// When to reconcile again (ESO's `getRequeueResult`): `None` with no interval; the whole interval if never
@@ -211,6 +223,7 @@ mod tests {
             current_resource_version: V1,
             target_secret_valid: true,
             now: at(600),
+            sync_window: SyncWindow::Open,
         }
     }
 
@@ -220,6 +233,23 @@ mod tests {
 
     const ALL_POLICIES: [RefreshPolicy; 3] =
         [RefreshPolicy::Periodic, RefreshPolicy::CreatedOnce, RefreshPolicy::OnChange];
+
+    #[test]
+    fn closed_sync_windows_hold_back_a_due_periodic_refresh_until_they_reopen() {
+        let reopens = Duration::from_secs(900);
+        let closed = SyncWindow::Closed { reopens_after: Some(reopens) };
+        let due = RefreshInput { now: at(3601), sync_window: closed, ..synced(RefreshPolicy::Periodic) };
+        assert_eq!(decide(&due), RefreshDecision::Skip { requeue_after: Some(reopens) });
+        // Not a hot loop when no window will open: wait a whole interval.
+        let never = RefreshInput { sync_window: SyncWindow::Closed { reopens_after: None }, ..due };
+        assert_eq!(decide(&never), RefreshDecision::Skip { requeue_after: Some(HOUR) });
+        // Windows gate periodic refreshes only: a spec change or an invalid target still syncs.
+        assert_eq!(decide(&RefreshInput { current_resource_version: V2, ..due }), RefreshDecision::Sync);
+        assert_eq!(decide(&RefreshInput { target_secret_valid: false, ..due }), RefreshDecision::Sync);
+        // Not yet due: the usual requeue.
+        let early = RefreshInput { sync_window: closed, ..synced(RefreshPolicy::Periodic) };
+        assert_eq!(decide(&early), RefreshDecision::Skip { requeue_after: Some(Duration::from_secs(3000)) });
+    }
 
     #[test]
     fn every_policy_syncs_the_first_time() {
