@@ -26,6 +26,8 @@ pub struct ControllerConfig {
     pub max_backoff: Duration,
     /// Run the controllers only while holding this Lease (`--enable-leader-election`); always when `None`.
     pub leader_election: Option<LeaderElectionConfig>,
+    /// ESO's `--unsafe-allow-generic-targets`: whether `spec.target.manifest` (non-Secret targets) may be used.
+    pub allow_generic_targets: bool,
 }
 
 impl Default for ControllerConfig {
@@ -40,6 +42,7 @@ impl Default for ControllerConfig {
             min_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(300),
             leader_election: None,
+            allow_generic_targets: false,
         }
     }
 }

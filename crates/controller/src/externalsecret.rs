@@ -234,6 +234,9 @@ fn checked_hash(ctx: &Context, namespace: &str, name: &str, secret: &Secret) -> 
 /// One sync. `Ok(None)`: nothing to do for this controller (its store belongs to another controller class).
 async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Result<Option<Action>, ReconcileError> {
     let namespace = es.namespace().unwrap_or_default();
+    if let Some(manifest) = &es.spec.target.manifest {
+        return Err(ReconcileError::Spec(generic_target_refusal(ctx, manifest)));
+    }
     let target = target_name(es);
     let interval = refresh_interval_from_spec(&es.spec.refresh_interval)
         .map_err(|e| ReconcileError::Spec(format!("spec.refreshInterval {:?}: {e}", es.spec.refresh_interval)))?;
@@ -340,6 +343,20 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
     }
     info!(target = %target, "synced");
     Ok(Some(requeue_action(requeue_after(interval, Some(now), jiff::Timestamp::now()))))
+}
+
+/// Why `spec.target.manifest` is refused: ESO's message without `--unsafe-allow-generic-targets`; with it, that
+/// this operator does not write non-Secret targets yet. Either way nothing is written, rather than a Secret the
+/// user did not ask for.
+fn generic_target_refusal(ctx: &Context, manifest: &external_secrets_api::ManifestReference) -> String {
+    if ctx.config.allow_generic_targets {
+        format!(
+            "spec.target.manifest ({} {}): generic targets are not supported by this operator yet; nothing was written",
+            manifest.api_version, manifest.kind
+        )
+    } else {
+        "generic targets are disabled. Enable with --unsafe-allow-generic-targets flag".to_string()
+    }
 }
 
 fn requeue_action(after: Option<std::time::Duration>) -> Action {

@@ -870,3 +870,26 @@ async fn sync_windows_hold_back_periodic_refreshes_while_denied_and_let_them_thr
     assert!(refreshed, "an active allow window lets periodic refreshes through");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generic_target_is_refused_with_esos_message_and_nothing_is_written() {
+    let env = Env::new("generic-target", json!([entry("app", PASSWORD)])).await;
+    env.create_es(
+        "generic",
+        json!({"refreshInterval": "1h",
+               "target": {"name": "generic-target", "manifest": {"apiVersion": "v1", "kind": "ConfigMap"}},
+               "data": password_from_app()}),
+    )
+    .await;
+    let (status, _, message) = wait_ready(&env.ess, "generic", "SecretSyncedError").await;
+    assert_eq!(status, "False");
+    assert!(
+        message.contains("generic targets are disabled. Enable with --unsafe-allow-generic-targets flag"),
+        "{message}"
+    );
+    assert!(env.secrets.get_opt("generic-target").await.expect("get").is_none(), "no Secret instead of the ConfigMap");
+    let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(env.admin.clone(), &env.ns);
+    assert!(config_maps.get_opt("generic-target").await.expect("get").is_none());
+    assert_eq!(env.op.context.stats.secret_writes.load(Ordering::Relaxed), 0);
+    env.stop().await;
+}
