@@ -9,12 +9,12 @@ use external_secrets_api::{ClusterSecretStore, ExternalSecret, ExternalSecretSta
 use external_secrets_provider::ProviderRegistry;
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 
 use crate::clients::ClientCache;
 use crate::config::ControllerConfig;
+use crate::events::{EventType, Recorder};
 use crate::metrics::Metrics;
 
 /// Counters that tests and benchmarks read (also logged at debug level).
@@ -72,10 +72,8 @@ impl Context {
         external_secrets: Store<ExternalSecret>,
         target_secrets: Store<PartialObjectMeta<Secret>>,
     ) -> Self {
-        let reporter =
-            Reporter { controller: "external-secrets".to_string(), instance: std::env::var("POD_NAME").ok() };
         Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: Recorder::new(client.clone(), std::env::var("POD_NAME").ok()),
             client,
             registry,
             config,
@@ -94,9 +92,7 @@ impl Context {
 
     /// Records an event on `obj`; failures to record are logged, never fatal.
     pub async fn event<K: Resource<DynamicType = ()>>(&self, obj: &K, type_: EventType, reason: &str, note: String) {
-        let ev =
-            Event { type_, reason: reason.to_string(), note: Some(note), action: reason.to_string(), secondary: None };
-        if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
+        if let Err(e) = self.recorder.publish(&obj.object_ref(&()), type_, reason, note).await {
             tracing::warn!(error = %e, reason, "could not record event");
         }
     }

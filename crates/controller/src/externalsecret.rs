@@ -35,7 +35,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
@@ -44,6 +43,7 @@ use tracing::{debug, info, instrument, warn};
 
 use crate::context::{Context, Stats, object_key};
 use crate::error::ReconcileError;
+use crate::events::EventType;
 use crate::metrics::{Metrics, ObjectLabels};
 use crate::store::{self, STATUS_MANAGER};
 
@@ -158,6 +158,7 @@ async fn cleanup(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Action {
     Metrics::forget(&ctx.metrics.es_condition, &es.name_any(), &namespace);
     if let Some(uid) = es.uid() {
         ctx.set_synced_status(&uid, None);
+        ctx.recorder.forget(&uid);
     }
     if es.spec.target.deletion_policy == ExternalSecretDeletionPolicy::Delete {
         let name = target_name(&es);

@@ -13,6 +13,7 @@ pub mod clients;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod externalsecret;
 pub mod health;
 pub mod leader;

@@ -15,7 +15,6 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -23,6 +22,7 @@ use serde_json::json;
 use crate::clients::ClientKey;
 use crate::context::{Context, Stats, object_key};
 use crate::error::ReconcileError;
+use crate::events::EventType;
 use crate::metrics::Metrics;
 
 /// The field manager of status writes.

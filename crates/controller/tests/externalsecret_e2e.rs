@@ -119,6 +119,22 @@ async fn walkthrough_with_fake_provider_syncs_secret_and_shows_eso_columns() {
     assert!(events.contains("Created"), "{events}");
     assert_no_leak(&events, "events");
     assert_no_leak(&logs(), "operator logs");
+    // Core/v1 Events, as ESO records them (the operator's ClusterRole grants only those), on the ExternalSecret.
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(admin.clone(), &ns);
+    let created = core
+        .list(&Default::default())
+        .await
+        .expect("core events")
+        .items
+        .into_iter()
+        .find(|e| e.reason.as_deref() == Some("Created"))
+        .expect("a Created event");
+    assert_eq!(created.message.as_deref(), Some("secret created"));
+    assert_eq!(created.type_.as_deref(), Some("Normal"));
+    assert_eq!(created.source.and_then(|s| s.component).as_deref(), Some("external-secrets"));
+    assert_eq!(created.involved_object.kind.as_deref(), Some("ExternalSecret"));
+    assert_eq!(created.involved_object.name.as_deref(), Some("app"));
+    assert_eq!(created.count, Some(1));
     op.stop().await;
 }
 

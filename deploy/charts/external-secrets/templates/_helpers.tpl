@@ -64,7 +64,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: ["serviceaccounts/token"]
   verbs: ["create"]
 {{- end }}
-- apiGroups: ["events.k8s.io"]
+- apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
