@@ -69,6 +69,23 @@ impl ClientCache {
         }
     }
 
+    /// Keeps only the clients whose key satisfies `keep`.
+    pub fn retain(&self, mut keep: impl FnMut(&ClientKey) -> bool) {
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.retain(|k, _| keep(k));
+        }
+    }
+
+    /// How many clients are cached now.
+    pub fn len(&self) -> usize {
+        self.slots.lock().map(|s| s.len()).unwrap_or(0)
+    }
+
+    /// Whether no client is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// How many clients were built since start.
     pub fn built(&self) -> u64 {
         self.built.load(std::sync::atomic::Ordering::Relaxed)

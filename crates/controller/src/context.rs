@@ -146,6 +146,49 @@ impl Context {
         }
     }
 
+    /// Forgets everything kept per ExternalSecret (backoff, last status, recorded events, metric series, the
+    /// verified version of its target) once it is deleted, so that an operator running for months does not grow
+    /// with churn.
+    pub fn forget_external_secret(&self, es: &ExternalSecret, target: &str) {
+        let namespace = es.namespace().unwrap_or_default();
+        let name = es.name_any();
+        self.reset_backoff(&object_key(es));
+        if let Some(uid) = es.uid() {
+            self.set_synced_status(&uid, None);
+            self.recorder.forget(&uid);
+        }
+        self.metrics.forget_object(&name, &namespace);
+        self.set_verified(&namespace, target, None);
+    }
+
+    /// Drops the store clients (with their credentials and cached reads) of stores that no longer exist, and the
+    /// backoff of deleted stores. Deleted stores are not reconciled, so this runs periodically.
+    pub fn prune_deleted_stores(&self) {
+        use kube::runtime::reflector::ObjectRef;
+        let exists = |kind: external_secrets_provider::StoreKind, namespace: Option<&str>, name: &str| match kind {
+            external_secrets_provider::StoreKind::SecretStore => {
+                self.secret_stores.get(&ObjectRef::new(name).within(namespace.unwrap_or_default())).is_some()
+            }
+            external_secrets_provider::StoreKind::ClusterSecretStore => {
+                self.cluster_stores.get(&ObjectRef::new(name)).is_some()
+            }
+        };
+        self.clients.retain(|key| exists(key.kind, key.namespace.as_deref(), &key.name));
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.retain(|key, _| {
+            let mut parts = key.splitn(3, '/');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some("SecretStore"), Some(ns), Some(name)) => {
+                    exists(external_secrets_provider::StoreKind::SecretStore, Some(ns), name)
+                }
+                (Some("ClusterSecretStore"), _, Some(name)) => {
+                    exists(external_secrets_provider::StoreKind::ClusterSecretStore, None, name)
+                }
+                _ => true,
+            }
+        });
+    }
+
     /// Remembers (`Some`) or forgets (`None`) the status the last successful sync of ExternalSecret `uid` wrote.
     pub fn set_synced_status(&self, uid: &str, status: Option<ExternalSecretStatus>) {
         let mut synced = self.synced_status.lock().unwrap_or_else(|p| p.into_inner());

@@ -29,6 +29,9 @@ pub enum ReconcileError {
     /// `spec.refreshInterval` and similar could not be parsed.
     #[error("invalid spec: {0}")]
     Spec(String),
+    /// The reconcile panicked (a bug); the panic's own message is not kept, as it may quote data.
+    #[error("internal error: the reconcile panicked")]
+    Panicked,
 }
 
 impl ReconcileError {
@@ -43,6 +46,7 @@ impl ReconcileError {
             ReconcileError::Ownership(_) => "TargetNotOwned",
             ReconcileError::Kube(_) => "KubernetesAPI",
             ReconcileError::Spec(_) => "InvalidSpec",
+            ReconcileError::Panicked => "Internal",
         }
     }
 
@@ -52,7 +56,7 @@ impl ReconcileError {
             ReconcileError::Provider(e) => e.is_retryable() || e.is_not_found(),
             // The remote value may change (a property appears, a secret is created): retry, with backoff.
             ReconcileError::Data(_) => true,
-            ReconcileError::Kube(_) => true,
+            ReconcileError::Kube(_) | ReconcileError::Panicked => true,
             // A ConfigMap or Secret a template reads may be created later; nothing watches them, so retry.
             ReconcileError::Target(TargetError::Source { .. }) => true,
             ReconcileError::Store(_)

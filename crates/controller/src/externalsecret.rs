@@ -71,16 +71,54 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     ctx.metrics.sync_calls.get_or_create(&labels).inc();
     Stats::inc(&ctx.stats.es_reconciles);
     let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let result = finalizer(&api, FINALIZER, es, |event| async {
+    let deleting = es.meta().deletion_timestamp.is_some();
+    let key = object_key(es.as_ref());
+    let failed_es = es.clone();
+    let result = isolated(finalizer(&api, FINALIZER, es, |event| async {
         match event {
             FinalizerEvent::Apply(es) => Ok::<_, std::convert::Infallible>(apply(es, ctx.clone()).await),
             FinalizerEvent::Cleanup(es) => Ok(cleanup(es, ctx.clone()).await),
         }
-    })
+    }))
     .await;
-    let elapsed = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
-    ctx.metrics.es_reconcile_duration.get_or_create(&labels).set(elapsed);
-    result.map_err(|e| FinalizerError(e.to_string()))
+    if !deleting {
+        let elapsed = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
+        ctx.metrics.es_reconcile_duration.get_or_create(&labels).set(elapsed);
+    }
+    match result {
+        Ok(result) => result.map_err(|e| FinalizerError(e.to_string())),
+        Err(Panicked) => {
+            // The panic's message may quote data, so it is neither logged nor recorded: only that it happened.
+            ctx.metrics.sync_calls_error.get_or_create(&labels).inc();
+            let status =
+                status_with(ctx.latest_status(&failed_es), "False", reason::SECRET_SYNCED_ERROR, PANIC_MESSAGE, None);
+            if let Err(e) = write_status(&failed_es, &ctx, &status).await {
+                warn!(error = %e, "could not write status");
+            }
+            ctx.event(failed_es.as_ref(), EventType::Warning, "UpdateFailed", PANIC_MESSAGE.to_string()).await;
+            Ok(Action::requeue(ctx.backoff(&key)))
+        }
+    }
+}
+
+/// What a reconcile that panicked reports (a fixed text: the panic's own message may quote data).
+pub const PANIC_MESSAGE: &str = "internal error: this ExternalSecret's sync panicked; it is retried with backoff";
+
+/// A reconcile that panicked (see [`isolated`]).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Panicked;
+
+/// Runs `work`, turning a panic inside it into [`Panicked`] so that one object's reconcile cannot take the
+/// controller (and every other object's sync) down. Logs only that and where it happened.
+pub async fn isolated<T>(work: impl std::future::Future<Output = T>) -> Result<T, Panicked> {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+        Ok(out) => Ok(out),
+        Err(_) => {
+            tracing::error!("a reconcile panicked; the object is retried with backoff and the others keep syncing");
+            Err(Panicked)
+        }
+    }
 }
 
 /// Whether the ExternalSecret's store (`spec.secretStoreRef`) exists and selects another controller class.
@@ -155,11 +193,7 @@ async fn apply(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Action {
 
 async fn cleanup(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Action {
     let namespace = es.namespace().unwrap_or_default();
-    Metrics::forget(&ctx.metrics.es_condition, &es.name_any(), &namespace);
-    if let Some(uid) = es.uid() {
-        ctx.set_synced_status(&uid, None);
-        ctx.recorder.forget(&uid);
-    }
+    ctx.forget_external_secret(&es, &target_name(&es));
     if es.spec.target.deletion_policy == ExternalSecretDeletionPolicy::Delete {
         let name = target_name(&es);
         let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -732,4 +766,17 @@ pub fn owner_of_secret(ctx: &Context, secret: &PartialObjectMeta<Secret>) -> Vec
         .filter(|es| es.namespace().as_deref() == Some(namespace.as_str()) && target_name(es) == name)
         .map(|es| ObjectRef::from_obj(es.as_ref()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_reconcile_becomes_an_error_and_a_normal_one_passes_through() {
+        #[allow(clippy::panic)]
+        let panicking = async { panic!("a value that must not be logged") };
+        assert_eq!(isolated::<()>(panicking).await, Err(Panicked));
+        assert_eq!(isolated(async { 7 }).await, Ok(7));
+    }
 }

@@ -88,6 +88,9 @@ pub struct Handles {
     pub metrics: Arc<Metrics>,
 }
 
+/// How often the clients and backoff state of deleted stores are dropped.
+const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Starts the health/metrics server and — at once, or once this replica leads (`config.leader_election`) —
 /// every controller, and runs until `shutdown` resolves (then steps down as leader) or the Lease is lost.
 pub async fn run(
@@ -180,13 +183,13 @@ pub async fn run(
     let ss_controller = Controller::for_shared_stream(ss_sub, ss_reader.clone())
         .with_config(controller_config.clone())
         .graceful_shutdown_on(shutdown.clone())
-        .run(store::reconcile::<SecretStore>, store_error_policy, context.clone())
+        .run(store::reconcile_isolated::<SecretStore>, store_error_policy, context.clone())
         .for_each(|_| async {});
     let css_enabled = config.enable_cluster_store_reconciler;
     let css_controller = Controller::for_shared_stream(css_sub, css_reader.clone())
         .with_config(controller_config)
         .graceful_shutdown_on(shutdown.clone())
-        .run(store::reconcile::<ClusterSecretStore>, store_error_policy, context.clone())
+        .run(store::reconcile_isolated::<ClusterSecretStore>, store_error_policy, context.clone())
         .for_each(|_| async {});
 
     let elector = match config.leader_election.clone() {
@@ -239,11 +242,21 @@ pub async fn run(
             css_controller.await;
         }
     };
+    // What is kept per store outlives a deleted store unless pruned (deleted stores are not reconciled).
+    let ctx_for_prune = context.clone();
+    let prune = async move {
+        let mut every = tokio::time::interval(PRUNE_INTERVAL);
+        loop {
+            every.tick().await;
+            ctx_for_prune.prune_deleted_stores();
+        }
+    };
     // Nothing is watched or reconciled until this future is polled. Boxed: the controllers' state machine is
     // large, and moving it by value through the election code would overflow a worker's stack in debug builds.
     let controllers = Box::pin(async move {
         tokio::select! {
             _ = futures::future::join4(es_controller, ss_controller, css_controller, readiness_task) => {},
+            _ = prune => {},
             _ = watches => {},
         }
     });

@@ -126,6 +126,15 @@ impl Metrics {
         }
     }
 
+    /// Removes every per-object series of a deleted ExternalSecret.
+    pub fn forget_object(&self, name: &str, namespace: &str) {
+        let labels = ObjectLabels { name: name.to_string(), namespace: namespace.to_string() };
+        self.sync_calls.remove(&labels);
+        self.sync_calls_error.remove(&labels);
+        self.es_reconcile_duration.remove(&labels);
+        Self::forget(&self.es_condition, name, namespace);
+    }
+
     /// The text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut out = String::new();

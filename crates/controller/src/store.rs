@@ -213,6 +213,12 @@ fn requeue_interval<S: StoreObject>(store: &S, ctx: &Context) -> Duration {
 
 /// Reconciles one store: validate it, then write `status` (only if it changed) and record events on
 /// transitions — not on every periodic validation as ESO does.
+/// [`reconcile`], with a panic turned into [`ReconcileError::Panicked`] (retried with backoff) instead of taking
+/// the store controller down.
+pub async fn reconcile_isolated<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    crate::externalsecret::isolated(reconcile(store, ctx)).await.unwrap_or(Err(ReconcileError::Panicked))
+}
+
 pub async fn reconcile<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     if !class_matches(store.spec(), &ctx.config.controller_class) {
         return Ok(Action::await_change());

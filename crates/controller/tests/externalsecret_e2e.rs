@@ -406,6 +406,39 @@ async fn fields_eso_wrote_are_taken_over_so_what_the_spec_dropped_is_removed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_objects_leave_no_store_clients_or_metric_series_behind() {
+    let cluster = cluster().await;
+    let admin = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("prune").await.expect("ns");
+    let op = start_operator(cluster, &ns).await;
+    let stores: Api<SecretStore> = Api::namespaced(admin.clone(), &ns);
+    let data = json!([{"key": "prod/app/db", "value": db_document(PASSWORD)}]);
+    stores.create(&PostParams::default(), &fake_store(&ns, "fake", &op.class, data)).await.expect("store");
+    let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &ns);
+    ess.create(&PostParams::default(), &walkthrough_es(&ns, "short-lived", "fake", "1h", "Owner")).await.expect("es");
+    wait_ready(&ess, "short-lived", "SecretSynced").await;
+    let series = format!("name=\"short-lived\",namespace=\"{ns}\"");
+    assert!(op.context.metrics.encode().contains(&series), "per-object series exist while the object does");
+    assert!(!op.context.clients.is_empty(), "a store client was built");
+
+    ess.delete("short-lived", &DeleteParams::default()).await.expect("delete");
+    let gone =
+        eventually(Duration::from_secs(30), || async { matches!(ess.get_opt("short-lived").await, Ok(None)) }).await;
+    assert!(gone, "the ExternalSecret goes away");
+    assert!(!op.context.metrics.encode().contains(&series), "its metric series are removed with it");
+
+    stores.delete("fake", &DeleteParams::default()).await.expect("delete store");
+    let uncached = eventually(Duration::from_secs(30), || async {
+        op.context.secret_stores.get(&kube::runtime::reflector::ObjectRef::new("fake").within(&ns)).is_none()
+    })
+    .await;
+    assert!(uncached, "the store leaves the watch cache");
+    op.context.prune_deleted_stores();
+    assert!(op.context.clients.is_empty(), "the deleted store's client, credentials and cached reads are dropped");
+    op.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubernetes_provider_reads_a_secret_of_another_namespace() {
     let cluster = cluster().await;
     let admin = cluster.admin_client().await.expect("admin");

@@ -55,11 +55,19 @@ pub struct Fetched {
 }
 
 /// The data of the target Secret, and the entries whose remote secret was missing (for events).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct BuiltData {
     pub data: BTreeMap<String, Vec<u8>>,
     /// Human-readable descriptions of skipped entries, ESO's wording: `spec.data[0] (key=foo)`.
     pub missing: Vec<String>,
+}
+
+/// Shows the keys and value lengths, never the values.
+impl std::fmt::Debug for BuiltData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lengths: BTreeMap<&str, usize> = self.data.iter().map(|(k, v)| (k.as_str(), v.len())).collect();
+        f.debug_struct("BuiltData").field("data (key: bytes)", &lengths).field("missing", &self.missing).finish()
+    }
 }
 
 /// What went wrong with one entry.
@@ -409,6 +417,17 @@ pub fn build_data(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn debug_of_built_data_shows_lengths_not_values() {
+        let built = super::BuiltData {
+            data: std::collections::BTreeMap::from([("password".to_owned(), b"hunter2-value".to_vec())]),
+            missing: Vec::new(),
+        };
+        let shown = format!("{built:?}");
+        assert!(shown.contains("password") && shown.contains("13"), "{shown}");
+        assert!(!shown.contains("hunter2") && !shown.contains("104"), "no value, not even as bytes: {shown}");
+    }
+
     use super::*;
 
     fn spec(yaml: &str) -> ExternalSecretSpec {

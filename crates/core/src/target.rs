@@ -48,10 +48,21 @@ pub enum TargetError {
 }
 
 /// The ConfigMaps and Secrets (of the ExternalSecret's namespace) that `templateFrom` reads, by name.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct TemplateSources {
     pub config_maps: BTreeMap<String, BTreeMap<String, String>>,
     pub secrets: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+}
+
+/// Shows which ConfigMaps and Secrets and which of their keys were read, never their values.
+impl std::fmt::Debug for TemplateSources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = |m: &BTreeMap<String, Vec<u8>>| m.keys().cloned().collect::<Vec<_>>();
+        let config_maps: BTreeMap<&str, Vec<String>> =
+            self.config_maps.iter().map(|(n, m)| (n.as_str(), m.keys().cloned().collect())).collect();
+        let secrets: BTreeMap<&str, Vec<String>> = self.secrets.iter().map(|(n, m)| (n.as_str(), keys(m))).collect();
+        f.debug_struct("TemplateSources").field("config_maps", &config_maps).field("secrets", &secrets).finish()
+    }
 }
 
 /// Which ConfigMaps and Secrets `templateFrom` needs, so the caller can read them before [`desired_secret`].
@@ -550,6 +561,20 @@ mod tests {
         let text = err.to_string();
         assert!(text.starts_with("spec.target.template.data[x]:"), "{text}");
         assert!(text.contains("missing") && !text.contains("top-secret-value"), "{text}");
+    }
+
+    #[test]
+    fn debug_of_template_sources_names_keys_but_never_values() {
+        let sources = TemplateSources {
+            config_maps: BTreeMap::from([(
+                "cm".to_owned(),
+                BTreeMap::from([("tpl".to_owned(), "cm-value-x".to_owned())]),
+            )]),
+            secrets: BTreeMap::from([("s".to_owned(), BTreeMap::from([("k".to_owned(), b"secret-value-x".to_vec())]))]),
+        };
+        let shown = format!("{sources:?}");
+        assert!(shown.contains("tpl") && shown.contains("\"k\""), "{shown}");
+        assert!(!shown.contains("secret-value-x") && !shown.contains("cm-value-x"), "{shown}");
     }
 
     #[test]
