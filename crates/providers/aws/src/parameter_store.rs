@@ -243,8 +243,9 @@ impl Reader for ParameterStoreClient {
                         None => Err(ProviderError::Malformed(format!("parameter {requested:?} has no value"))),
                     });
                 }
-                out.invalid_parameters()
-                    .contains(&requested)
+                // A name without a version listed as invalid does not exist (`ParameterNotFound` on its own); a
+                // version may be missing while the parameter exists, which only `GetParameter` tells apart.
+                (want.version().is_none() && out.invalid_parameters().contains(&requested))
                     .then(|| Err(Kind::NotFound.error(&requested, String::new())))
             })
             .collect())

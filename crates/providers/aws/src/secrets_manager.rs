@@ -137,7 +137,7 @@ impl SecretsManagerClient {
                 let (code, message) = (error.error_code().unwrap_or_default(), error.message().unwrap_or_default());
                 let id = error.secret_id().unwrap_or_default();
                 // A secret deleted between listing and reading is simply not there any more.
-                if !is_not_found(code, message) {
+                if !is_not_found("BatchGetSecretValue", code, message) {
                     return Err(code_kind(code).error(id, describe("BatchGetSecretValue", id, code, message)));
                 }
             }
@@ -236,13 +236,12 @@ impl Reader for SecretsManagerClient {
                 if let Some(entry) = entries.iter().find(|e| entry_matches(&want.id, e.name(), e.arn())) {
                     return Some(payload(&want.id, entry.secret_string(), entry.secret_binary()));
                 }
+                // Any other error is left to a `GetSecretValue` of its own, so that it is reported exactly as a
+                // single read would be (ESO reads one by one).
                 let error = errors.iter().find(|e| e.secret_id() == Some(want.id.as_str()))?;
                 let (code, message) = (error.error_code().unwrap_or_default(), error.message().unwrap_or_default());
-                Some(Err(if is_not_found(code, message) {
-                    ProviderError::NotFound { key: want.id.clone() }
-                } else {
-                    code_kind(code).error(&want.id, describe("BatchGetSecretValue", &want.id, code, message))
-                }))
+                is_not_found("BatchGetSecretValue", code, message)
+                    .then(|| Err(ProviderError::NotFound { key: want.id.clone() }))
             })
             .collect())
     }

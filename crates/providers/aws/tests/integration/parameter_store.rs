@@ -139,7 +139,10 @@ async fn metadata_fetch_returns_the_tags_as_json() {
     let client = env.static_client(&provider, "ParameterStore").await;
     let key = RemoteKey { key: name.clone(), version: None, metadata_policy: MetadataPolicy::Fetch };
     assert_eq!(text(&client.get(&key).await), r#"{"cost-center":"42","owner":"platform"}"#);
+    // AWS answers the tags of a missing parameter with InvalidResourceId, which ESO passes on as an error (only
+    // ParameterNotFound is a missing secret): deletion policies must not act on it.
     let missing = RemoteKey { key: format!("/{}/untagged-missing", env.ns), ..key };
     let err = client.get(&missing).await.expect_err("missing parameter");
-    assert!(err.is_not_found(), "{err}");
+    assert!(!err.is_not_found(), "{err}");
+    assert!(err.to_string().contains("InvalidResourceId"), "{err}");
 }

@@ -76,7 +76,7 @@ async fn versions_select_stages_and_version_ids() {
 }
 
 #[tokio::test]
-async fn missing_and_deleted_secrets_are_not_found() {
+async fn missing_secrets_are_not_found_but_secrets_marked_for_deletion_are_errors() {
     let env = TestEnv::new("sm-missing").await;
     let sm = env.sm_admin();
     let deleted = format!("{}/deleted", env.ns);
@@ -91,16 +91,24 @@ async fn missing_and_deleted_secrets_are_not_found() {
     let err = client.get(&RemoteKey::value(&missing_name)).await.expect_err("missing");
     assert!(err.is_not_found(), "{err}");
     assert!(err.to_string().contains(&missing_name), "{err}");
+    // AWS (and moto) answer InvalidRequestException; ESO turns only InvalidParameterException "... was marked for
+    // deletion" into a missing secret, so this is an error and deletion policies leave the target alone.
     let err = client.get(&RemoteKey::value(&deleted)).await.expect_err("marked for deletion");
     println!("deleted: {err}");
-    assert!(err.is_not_found(), "a secret marked for deletion is not found: {err}");
+    assert!(!err.is_not_found(), "a secret marked for deletion is an error, not a missing secret: {err}");
+    assert!(err.to_string().contains("InvalidRequestException"), "{err}");
 
-    // In a batch, each key gets its own answer.
+    // In a batch, each key gets the answer a read of its own would get.
     let many =
         client.get_many(&[RemoteKey::value(&missing_name), RemoteKey::value(&kept), RemoteKey::value(&deleted)]).await;
     assert!(many[0].as_ref().is_err_and(|e| e.is_not_found()), "{:?}", many[0]);
     assert_eq!(text(&many[1]), "here");
-    assert!(many[2].as_ref().is_err_and(|e| e.is_not_found()), "{:?}", many[2]);
+    assert!(many[2].as_ref().is_err_and(|e| !e.is_not_found()), "{:?}", many[2]);
+
+    // Tags of a missing secret (metadataPolicy: Fetch): ESO passes DescribeSecret's error on as an error.
+    let tags = RemoteKey { key: missing_name.clone(), version: None, metadata_policy: MetadataPolicy::Fetch };
+    let err = client.get(&tags).await.expect_err("tags of a missing secret");
+    assert!(!err.is_not_found(), "{err}");
 }
 
 #[tokio::test]
