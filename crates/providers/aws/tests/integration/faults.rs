@@ -1,12 +1,15 @@
-//! Failures of the endpoint: throttling (after the SDK's retries) and an endpoint that is down.
+//! Failures of the endpoint: throttling (after the SDK's retries), secrets that cannot be read, and an endpoint
+//! that is down.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use external_secrets_provider::{ErrorCategory, Provider, RemoteKey};
+use aws_sdk_secretsmanager::types::Tag;
+use external_secrets_provider::{ErrorCategory, FindQuery, Provider, RemoteKey};
 use external_secrets_provider_aws::{AwsProvider, Endpoints};
 use serde_json::json;
 
-use crate::common::{TestEnv, count, isolated_endpoint, test_api, text};
+use crate::common::{TestEnv, count, isolated_endpoint, set_policies, test_api, text};
 
 #[tokio::test]
 async fn throttling_is_retried_then_reported_as_throttled() {
@@ -52,6 +55,59 @@ async fn throttling_is_retried_then_reported_as_throttled() {
     let err = client.get(&RemoteKey::value(&name)).await.expect_err("denied");
     test_api(env.port, "DELETE", "/_esr/faults", "");
     assert_eq!(err.category(), ErrorCategory::Denied, "{err}");
+}
+
+#[tokio::test]
+async fn find_by_path_or_tags_leaves_out_secrets_that_cannot_be_read() {
+    let endpoint = isolated_endpoint().await;
+    let env = TestEnv::with_endpoint("find-unreadable", &endpoint.url, endpoint.port).await;
+    let sm = env.sm_admin();
+    let ns = &env.ns;
+    let mut arns = BTreeMap::new();
+    for name in ["readable", "kms-refused", "access-denied"] {
+        let created = sm
+            .create_secret()
+            .name(format!("{ns}/app/{name}"))
+            .secret_string(format!("value of {name}"))
+            .tags(Tag::builder().key("team").value(ns.as_str()).build())
+            .send()
+            .await
+            .expect("CreateSecret");
+        arns.insert(name, created.arn().expect("ARN").to_string());
+    }
+    // The secret's KMS key refuses to decrypt one secret; the store's identity may not read another.
+    let fault = json!({"secret": format!("{ns}/app/kms-refused"), "mode": "kms", "count": -1});
+    test_api(env.port, "POST", "/_esr/faults", &fault.to_string());
+    let reader_key = "AKIAFINDREADER000001";
+    set_policies(
+        env.port,
+        json!({ reader_key: [
+            {"effect": "Allow", "actions": ["secretsmanager:*"], "resources": ["*"]},
+            {"effect": "Deny", "actions": ["secretsmanager:GetSecretValue"], "resources": [arns["access-denied"]]},
+        ]}),
+    );
+    let provider = env.provider();
+    let spec = env.static_spec_with_key("SecretsManager", "reader-creds", reader_key).await;
+    let client = provider.client(&env.store(spec)).await.expect("client");
+
+    let readable = [format!("{ns}/app/readable")];
+    let tags = BTreeMap::from([("team".to_string(), ns.clone())]);
+    let queries = [
+        FindQuery { path: Some(format!("{ns}/app")), name_regexp: Some(".*".into()), ..Default::default() },
+        FindQuery { tags: tags.clone(), ..Default::default() },
+        FindQuery { tags, path: Some(format!("{ns}/app")), ..Default::default() },
+    ];
+    for query in &queries {
+        let found = client.find(query).await.unwrap_or_else(|e| panic!("{query:?}: {e}"));
+        assert_eq!(found.keys().cloned().collect::<Vec<_>>(), readable, "{query:?}");
+        assert_eq!(found[&readable[0]].bytes.expose(), b"value of readable");
+    }
+    // By name without a path ESO reads the listed secrets one by one, and a secret it cannot read fails the find.
+    let by_name = FindQuery { name_regexp: Some(format!("^{ns}/app/")), ..Default::default() };
+    let err = client.find(&by_name).await.expect_err("an unreadable secret");
+    println!("find by name: {err}");
+    assert!(!err.is_not_found(), "{err}");
+    assert!(!err.to_string().contains("value of"), "{err}");
 }
 
 #[tokio::test]

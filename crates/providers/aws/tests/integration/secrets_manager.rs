@@ -193,9 +193,12 @@ async fn find_by_path_tags_and_name() {
     let client = env.static_client(&provider, "SecretsManager").await;
     let names =
         |found: &BTreeMap<String, external_secrets_provider::RemoteValue>| found.keys().cloned().collect::<Vec<_>>();
+    let everything = Some(".*".to_string());
 
-    let by_path =
-        client.find(&FindQuery { path: Some(format!("{ns}/app")), ..Default::default() }).await.expect("find");
+    let by_path = client
+        .find(&FindQuery { path: Some(format!("{ns}/app")), name_regexp: everything.clone(), ..Default::default() })
+        .await
+        .expect("find");
     assert_eq!(names(&by_path), [format!("{ns}/app/nested/three"), format!("{ns}/app/one"), format!("{ns}/app/two")]);
     assert_eq!(by_path[&format!("{ns}/app/one")].bytes.expose(), b"1");
 
@@ -211,12 +214,39 @@ async fn find_by_path_tags_and_name() {
         names(&by_tags),
         [format!("{ns}/app/nested/three"), format!("{ns}/app/one"), format!("{ns}/other/four")]
     );
+    let by_tags_and_path = client
+        .find(&FindQuery { tags: tags.clone(), path: Some(format!("{ns}/app")), ..Default::default() })
+        .await
+        .expect("find");
+    assert_eq!(names(&by_tags_and_path), [format!("{ns}/app/nested/three"), format!("{ns}/app/one")]);
 
     let by_name =
         client.find(&FindQuery { name_regexp: Some(format!("^{ns}/(other|app/one)")), ..Default::default() }).await;
     let by_name = by_name.expect("find by name");
     assert_eq!(names(&by_name), [format!("{ns}/app/one"), format!("{ns}/other/four")]);
     assert_eq!(by_name[&format!("{ns}/other/four")].bytes.expose(), b"4");
+
+    // By name and tags without a path: the tags filter the listing.
+    let by_name_and_tags =
+        client.find(&FindQuery { name_regexp: Some(format!("^{ns}/app/")), tags, ..Default::default() }).await;
+    assert_eq!(names(&by_name_and_tags.expect("find")), [format!("{ns}/app/nested/three"), format!("{ns}/app/one")]);
+}
+
+#[tokio::test]
+async fn find_without_name_or_tags_is_an_error() {
+    let env = TestEnv::new("find-nothing").await;
+    let provider = env.provider();
+    for service in ["SecretsManager", "ParameterStore"] {
+        let client = env.static_client(&provider, service).await;
+        for query in [FindQuery::default(), FindQuery { path: Some(format!("/{}/app", env.ns)), ..Default::default() }]
+        {
+            let err = client.find(&query).await.expect_err("neither name nor tags");
+            println!("{service} {query:?}: {err}");
+            assert_eq!(err.category(), ErrorCategory::InvalidConfig, "{err}");
+            assert!(!err.is_retryable());
+            assert!(err.to_string().contains("needs name or tags"), "{err}");
+        }
+    }
 }
 
 #[tokio::test]
