@@ -20,9 +20,10 @@
 //!   `ListSecrets` (tags as list filters) and a read of each secret, any failure failing the `find`; with a path,
 //!   or by tags alone, `BatchGetSecretValue` with filters, leaving out the secrets it could not read. Parameter
 //!   Store: a name reads by path (`/` when unset) and ignores the tags; tags alone use `DescribeParameters`.
+//! - `retrySettings`: `maxRetries` is the number of attempts (3 when unset), `retryInterval` a fixed wait.
 //!
 //! Different on purpose: a secret listed by `find` but deleted before it is read is left out (ESO fails that
-//! `dataFrom` entry, or skips all of it unless `deletionPolicy: Retain`).
+//! `dataFrom` entry, or skips all of it unless `deletionPolicy: Retain`); a call, retries included, ends after 60 s.
 
 #![warn(missing_docs)]
 

@@ -193,6 +193,18 @@ pub fn set_policies(port: u16, principals: Value) {
     test_api(port, "POST", "/_esr/iam", &json!({ "principals": principals }).to_string());
 }
 
+/// When the endpoint received each call of `operation` (unix seconds), in order.
+pub fn call_times(port: u16, operation: &str) -> Vec<f64> {
+    let calls = test_api(port, "GET", "/_esr/calls", "");
+    calls
+        .as_array()
+        .expect("a list of calls")
+        .iter()
+        .filter(|call| call["operation"] == operation)
+        .map(|call| call["at"].as_f64().expect("a time"))
+        .collect()
+}
+
 /// The count of one operation.
 pub fn count(counters: &BTreeMap<String, u64>, operation: &str) -> u64 {
     counters.get(operation).copied().unwrap_or(0)

@@ -1,15 +1,16 @@
-//! Failures of the endpoint: throttling (after the SDK's retries), secrets that cannot be read, and an endpoint
-//! that is down.
+//! Failures of the endpoint: throttling (after the SDK's retries, as `retrySettings` asks), secrets that cannot
+//! be read, and an endpoint that is down.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::types::Tag;
+use external_secrets_api::SecretStoreRetrySettings;
 use external_secrets_provider::{ErrorCategory, FindQuery, Provider, RemoteKey};
 use external_secrets_provider_aws::{AwsProvider, Endpoints};
 use serde_json::json;
 
-use crate::common::{TestEnv, count, isolated_endpoint, set_policies, test_api, text};
+use crate::common::{TestEnv, call_times, count, isolated_endpoint, set_policies, test_api, text};
 
 #[tokio::test]
 async fn throttling_is_retried_then_reported_as_throttled() {
@@ -55,6 +56,49 @@ async fn throttling_is_retried_then_reported_as_throttled() {
     let err = client.get(&RemoteKey::value(&name)).await.expect_err("denied");
     test_api(env.port, "DELETE", "/_esr/faults", "");
     assert_eq!(err.category(), ErrorCategory::Denied, "{err}");
+}
+
+/// When the endpoint received the attempts of one read of `name` (throttled until further notice) by a store
+/// with these `retrySettings`.
+async fn throttled_attempts(
+    env: &TestEnv,
+    provider: &AwsProvider,
+    name: &str,
+    max_retries: i32,
+    interval: Option<&str>,
+) -> Vec<f64> {
+    let mut store = env.store(env.static_spec("SecretsManager"));
+    store.spec.retry_settings =
+        Some(SecretStoreRetrySettings { max_retries: Some(max_retries), retry_interval: interval.map(Into::into) });
+    let client = provider.client(&store).await.expect("client");
+    let before = call_times(env.port, "secretsmanager.GetSecretValue").len();
+    let err = client.get(&RemoteKey::value(name)).await.expect_err("throttled");
+    assert_eq!(err.category(), ErrorCategory::Throttled, "{err}");
+    call_times(env.port, "secretsmanager.GetSecretValue").split_off(before)
+}
+
+#[tokio::test]
+async fn retry_settings_are_the_total_attempts_and_a_fixed_interval() {
+    let endpoint = isolated_endpoint().await;
+    let env = TestEnv::with_endpoint("retry-settings", &endpoint.url, endpoint.port).await;
+    let name = format!("{}/busy", env.ns);
+    env.sm_admin().create_secret().name(&name).secret_string("never read").send().await.expect("CreateSecret");
+    let fault = json!({"operation": "GetSecretValue", "mode": "throttle", "count": -1});
+    test_api(env.port, "POST", "/_esr/faults", &fault.to_string());
+    let provider = env.provider();
+    let attempts = |max_retries, interval| throttled_attempts(&env, &provider, &name, max_retries, interval);
+
+    // ESO hands maxRetries to the SDK as its maximum number of attempts, the first one included.
+    assert_eq!(attempts(2, None).await.len(), 2);
+    assert_eq!(attempts(1, None).await.len(), 1);
+    // retryInterval is the wait before every retry: not the SDK's backoff, whose first wait is under a second,
+    // and not growing (an exponential backoff starting at 2s would wait 4s the second time).
+    let times = attempts(3, Some("2s")).await;
+    test_api(env.port, "DELETE", "/_esr/faults", "");
+    assert_eq!(times.len(), 3);
+    let waits: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    println!("waits between attempts with retryInterval 2s: {waits:?}");
+    assert!(waits.iter().all(|&w| (1.95..3.5).contains(&w)), "{waits:?}");
 }
 
 #[tokio::test]
