@@ -56,6 +56,15 @@ struct ClientKey {
     identity: IdentityKey,
 }
 
+/// What a refusal of the batch API is remembered for: the identity, at one service and endpoint, whatever store
+/// uses it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct BatchKey {
+    service: Service,
+    endpoint: Option<String>,
+    identity: IdentityKey,
+}
+
 struct Cached<T> {
     value: T,
     last_used: Instant,
@@ -93,6 +102,7 @@ pub(crate) struct Shared {
     http: SharedHttpClient,
     identities: Cache<IdentityKey, Arc<Identity>>,
     clients: Cache<ClientKey, ClientParts>,
+    batch_support: Cache<BatchKey, Arc<BatchSupport>>,
     /// Held while building, so that concurrent first uses of a store build its client once.
     building: tokio::sync::Mutex<()>,
 }
@@ -108,6 +118,7 @@ impl Shared {
             http,
             identities: Cache::new(),
             clients: Cache::new(),
+            batch_support: Cache::new(),
             building: tokio::sync::Mutex::new(()),
         }
     }
@@ -173,7 +184,12 @@ impl Shared {
         };
         Counters::bump(&self.counters.clients_built);
         tracing::debug!(identity = %identity.description(), service = ?config.service, "built an AWS client");
-        let parts = ClientParts { client, identity, batch: Arc::new(BatchSupport::default()) };
+        let batch_key = BatchKey { service: config.service, endpoint: key.endpoint.clone(), identity: identity_key };
+        let batch = match self.batch_support.get(&batch_key) {
+            Some(batch) => batch,
+            None => self.batch_support.insert(batch_key, Arc::new(BatchSupport::default())),
+        };
+        let parts = ClientParts { client, identity, batch };
         Ok(self.clients.insert(key, parts))
     }
 
