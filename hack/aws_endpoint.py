@@ -4,9 +4,25 @@ middleware of ours that adds what tests need and moto lacks:
 * ``GET /_esr/health``                 readiness probe.
 * ``GET /_esr/counters``                calls per operation, e.g. ``{"secretsmanager.GetSecretValue": 3}``;
   ``DELETE /_esr/counters`` resets them.
+* ``GET /_esr/calls``                   every call so far, in order: ``[{"operation": ..., "at": <unix seconds>,
+  "principal": ...}]`` (for the timing of retries and who called); ``DELETE`` clears them.
 * ``POST /_esr/faults``                 ``{"operation": "GetSecretValue", "mode": "throttle"|"error500"|"delay"|
-  "deny", "count": N, "delay_ms": M}`` makes the next N matching calls fail (count -1: until cleared);
-  ``DELETE /_esr/faults`` clears all faults.
+  "deny"|"kms", "count": N, "delay_ms": M, "secret": NAME}`` makes the next N matching calls fail (count -1: until
+  cleared). With ``secret``, only reads of that Secrets Manager secret fail, the way AWS reports it: a
+  ``GetSecretValue`` of it is answered with ``AccessDeniedException`` ("deny") or ``DecryptionFailure`` ("kms", its
+  KMS key refusing to decrypt), and a ``BatchGetSecretValue`` leaves it out of ``SecretValues`` and names it in
+  ``Errors`` (the count is not used up). ``DELETE /_esr/faults`` clears all faults.
+* ``POST /_esr/iam``                    ``{"principals": {PRINCIPAL: [{"effect": "Allow"|"Deny", "actions":
+  ["secretsmanager:GetSecretValue", ...], "resources": ["arn:aws:secretsmanager:...:secret:prod/db-*", ...]}]}}``
+  gives principals an identity policy. A principal is a role ARN (for the sessions ``AssumeRole`` and
+  ``AssumeRoleWithWebIdentity`` handed out) or an access key id. A principal with a policy may do only what an
+  Allow statement grants and no Deny statement takes away (``*`` and ``?`` are wildcards); principals without
+  one are not restricted. Secrets Manager and SSM calls are checked against the resource ARNs AWS uses (a secret's
+  full ARN, ``arn:aws:ssm:<region>:<account>:parameter/<name>``, ``*`` for listing and batch calls; every name of
+  ``GetParameters``); a refusal is AWS's ``AccessDeniedException``. As in AWS, ``BatchGetSecretValue`` also needs
+  ``secretsmanager:GetSecretValue`` on each secret: the others are named in ``Errors``. ``DELETE`` removes all
+  policies. moto's own IAM enforcement cannot do this: it is process-wide and checks Secrets Manager and SSM calls
+  against resource ``*`` only.
 * ``POST /_esr/irsa``                   ``{"issuer": ..., "jwks": {...}, "roles": {"system:serviceaccount:ns:sa":
   "arn:aws:iam::...:role/..."}}`` turns on verification of ``AssumeRoleWithWebIdentity``: the token must be a JWT
   signed by a key of ``jwks``, issued by ``issuer``, for audience ``sts.amazonaws.com`` (or one listed in
@@ -16,19 +32,39 @@ middleware of ours that adds what tests need and moto lacks:
 
 import argparse
 import json
+import re
 import threading
 import time
 from io import BytesIO
 from urllib.parse import parse_qs
 
 import jwt
+from moto.iam.models import get_account_id_from
+from moto.secretsmanager.models import secretsmanager_backends
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
 
 LOCK = threading.Lock()
 COUNTERS = {}
+CALLS = []
+MAX_CALLS = 100000
 FAULTS = []
 IRSA = {"config": None, "calls": []}
+# policies: principal -> statements; sessions: access key id of an assumed-role session -> role ARN.
+IAM = {"policies": {}, "sessions": {}}
+CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/")
+# Secrets Manager operations that name one secret with SecretId, and the SSM operations that name parameters.
+SECRET_OPERATIONS = {"GetSecretValue", "DescribeSecret", "ListSecretVersionIds", "GetResourcePolicy",
+                     "PutSecretValue", "UpdateSecret", "DeleteSecret", "RestoreSecret", "TagResource",
+                     "UntagResource", "PutResourcePolicy", "DeleteResourcePolicy", "RotateSecret",
+                     "CancelRotateSecret", "UpdateSecretVersionStage", "ReplicateSecretToRegions",
+                     "RemoveRegionsFromReplication", "StopReplicationToReplica", "ValidateResourcePolicy"}
+PARAMETER_FIELDS = {"GetParameter": "Name", "PutParameter": "Name", "DeleteParameter": "Name",
+                    "GetParameterHistory": "Name", "LabelParameterVersion": "Name",
+                    "UnlabelParameterVersion": "Name", "GetParametersByPath": "Path",
+                    "GetParameters": "Names", "DeleteParameters": "Names",
+                    "ListTagsForResource": "ResourceId", "AddTagsToResource": "ResourceId",
+                    "RemoveTagsFromResource": "ResourceId"}
 
 
 def _json(start_response, status, body):
@@ -109,6 +145,129 @@ def _verify_web_identity(body):
     return None
 
 
+def _glob(pattern, text, fold=False):
+    """IAM's wildcards: ``*`` any run of characters, ``?`` one character."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, text, re.IGNORECASE if fold else 0) is not None
+
+
+def _caller(environ):
+    """(access key id, region) of a SigV4-signed request, or (None, None)."""
+    match = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return (match.group(1), match.group(2)) if match else (None, None)
+
+
+def _allowed(statements, action, resource):
+    allowed = False
+    for statement in statements:
+        if not any(_glob(a, action, fold=True) for a in statement.get("actions", [])):
+            continue
+        if not any(_glob(r, resource) for r in statement.get("resources", ["*"])):
+            continue
+        if statement.get("effect", "Allow") == "Deny":
+            return False
+        allowed = True
+    return allowed
+
+
+def _secret_arn(account, region, secret_id):
+    """The full ARN of a secret named by name or (partial) ARN; a made-up one for a secret that does not exist."""
+    secret = secretsmanager_backends[account][region].secrets.get(secret_id)
+    if secret is not None:
+        return secret.arn
+    if secret_id.startswith("arn:"):
+        return secret_id
+    return f"arn:aws:secretsmanager:{region}:{account}:secret:{secret_id}"
+
+
+def _parameter_arn(account, region, name):
+    if name.startswith("arn:"):
+        return name
+    name = name.split(":", 1)[0]  # a version or label selector is not part of the resource
+    return f"arn:aws:ssm:{region}:{account}:parameter/{name.lstrip('/')}"
+
+
+def _resources(service, op, request, account, region):
+    """The resource ARNs a call is authorized against."""
+    if service == "secretsmanager" and op in SECRET_OPERATIONS and request.get("SecretId"):
+        return [_secret_arn(account, region, request["SecretId"])]
+    if service == "ssm" and op in PARAMETER_FIELDS:
+        names = request.get(PARAMETER_FIELDS[op])
+        names = names if isinstance(names, list) else [names] if names else []
+        return [_parameter_arn(account, region, n) for n in names] or ["*"]
+    return ["*"]
+
+
+def _denial(principal, action, resource):
+    return (f"User: {principal} is not authorized to perform: {action} on resource: {resource} "
+            f"because no identity-based policy allows the {action} action")
+
+
+def _secret_name(secret_id):
+    """A secret's name from its name or (partial) ARN."""
+    if ":secret:" not in secret_id:
+        return secret_id
+    name = secret_id.split(":secret:", 1)[1]
+    return re.sub(r"-[A-Za-z0-9]{6}$", "", name)
+
+
+def _secret_fault(name):
+    """The per-secret fault for reads of secret `name`, if any (never used up)."""
+    with LOCK:
+        for f in FAULTS:
+            if f.get("secret") == name and f.get("count", 1) != 0 and f.get("mode") in ("deny", "kms"):
+                return f["mode"]
+    return None
+
+
+SECRET_FAULT_ERRORS = {
+    "deny": ("AccessDeniedException", "denied by test fault"),
+    "kms": ("DecryptionFailure",
+            "Secrets Manager can't decrypt the protected secret text using the provided KMS key."),
+}
+
+
+def _filter_batch(body, request, can_read):
+    """Moves the entries of a BatchGetSecretValue answer that the caller may not read (IAM) or that a per-secret
+    fault hits into ``Errors``, as AWS reports them."""
+    answer = json.loads(body)
+    requested = request.get("SecretIdList") or []
+    kept, errors = [], answer.get("Errors", [])
+    for entry in answer.get("SecretValues", []):
+        refusal = None
+        if not can_read(entry["ARN"]):
+            refusal = ("AccessDeniedException", "not authorized to perform: secretsmanager:GetSecretValue")
+        elif (mode := _secret_fault(entry["Name"])) is not None:
+            refusal = SECRET_FAULT_ERRORS[mode]
+        if refusal is None:
+            kept.append(entry)
+            continue
+        secret_id = next((i for i in requested if i in (entry["Name"], entry["ARN"])
+                          or (i.startswith("arn:") and entry["ARN"].startswith(i))), entry["ARN"])
+        errors.append({"SecretId": secret_id, "ErrorCode": refusal[0], "Message": refusal[1]})
+    answer["SecretValues"] = kept
+    answer["Errors"] = errors
+    return json.dumps(answer).encode()
+
+
+def _call_moto(moto_app, environ):
+    """Calls moto; (status, headers, body bytes)."""
+    captured = {}
+
+    def capture(status, headers, exc_info=None):
+        captured["status"], captured["headers"] = status, headers
+
+    body = b"".join(moto_app(environ, capture))
+    return captured["status"], captured["headers"], body
+
+
+def _respond(start_response, status, headers, body):
+    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+    headers.append(("Content-Length", str(len(body))))
+    start_response(status, headers)
+    return [body]
+
+
 def make_app():
     moto_app = DomainDispatcherApplication(create_backend_app)
 
@@ -124,6 +283,16 @@ def make_app():
                     if method == "DELETE":
                         COUNTERS.clear()
                     return _json(start_response, "200 OK", dict(COUNTERS))
+                if path == "/_esr/calls":
+                    if method == "DELETE":
+                        CALLS.clear()
+                    return _json(start_response, "200 OK", list(CALLS))
+                if path == "/_esr/iam":
+                    if method == "POST":
+                        IAM["policies"] = json.loads(body or b"{}").get("principals", {})
+                    elif method == "DELETE":
+                        IAM["policies"] = {}
+                    return _json(start_response, "200 OK", {"principals": sorted(IAM["policies"])})
                 if path == "/_esr/faults":
                     if method == "DELETE":
                         FAULTS.clear()
@@ -143,12 +312,20 @@ def make_app():
 
         body = _read_body(environ)
         service, op = _operation(environ, body)
+        access_key, region = _caller(environ)
+        with LOCK:
+            principal = IAM["sessions"].get(access_key, access_key)
+            statements = IAM["policies"].get(principal)
         if op:
             with LOCK:
                 name = f"{service}.{op}"
                 COUNTERS[name] = COUNTERS.get(name, 0) + 1
+                CALLS.append({"operation": name, "at": time.time(), "principal": principal})
+                del CALLS[:-MAX_CALLS]
                 fault = None
                 for f in FAULTS:
+                    if "secret" in f:
+                        continue
                     if f.get("operation") in (op, name, "*") and f.get("count", 1) != 0:
                         fault = dict(f)
                         if f.get("count", 1) > 0:
@@ -173,6 +350,38 @@ def make_app():
                 denied = _verify_web_identity(body)
                 if denied:
                     return _sts_error(start_response, denied[0], denied[1], "403 Forbidden")
+        if service in ("secretsmanager", "ssm") and op and region:
+            try:
+                request = json.loads(body or b"{}")
+            except ValueError:
+                request = {}
+            account = get_account_id_from(access_key or "")
+            action = f"{service}:{op}"
+            if statements is not None:
+                for resource in _resources(service, op, request, account, region):
+                    if not _allowed(statements, action, resource):
+                        return _json_error(start_response, "AccessDeniedException",
+                                           _denial(principal, action, resource))
+            if service == "secretsmanager" and op == "GetSecretValue" and request.get("SecretId"):
+                secret = secretsmanager_backends[account][region].secrets.get(request["SecretId"])
+                mode = _secret_fault(secret.name if secret is not None else _secret_name(request["SecretId"]))
+                if mode is not None:
+                    return _json_error(start_response, *SECRET_FAULT_ERRORS[mode])
+            if service == "secretsmanager" and op == "BatchGetSecretValue":
+                status, headers, answer = _call_moto(moto_app, environ)
+                if status.startswith("200"):
+                    def can_read(arn):
+                        return statements is None or _allowed(statements, "secretsmanager:GetSecretValue", arn)
+                    answer = _filter_batch(answer, request, can_read)
+                return _respond(start_response, status, headers, answer)
+        if service == "sts" and op in ("AssumeRole", "AssumeRoleWithWebIdentity"):
+            status, headers, answer = _call_moto(moto_app, environ)
+            key = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", answer)
+            role = (parse_qs(body.decode("utf-8", "replace")).get("RoleArn") or [""])[0]
+            if status.startswith("200") and key and role:
+                with LOCK:
+                    IAM["sessions"][key.group(1).decode()] = role
+            return _respond(start_response, status, headers, answer)
         return moto_app(environ, start_response)
 
     return app

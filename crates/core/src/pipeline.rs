@@ -172,7 +172,9 @@ pub fn plan(spec: &ExternalSecretSpec) -> Result<FetchPlan, PipelineError> {
                 i,
                 FindQuery {
                     path: find.path.clone().filter(|p| !p.is_empty()),
-                    name_regexp: find.name.as_ref().and_then(|n| n.regexp.clone()).filter(|r| !r.is_empty()),
+                    // Providers tell "by name" apart from "by tags" as ESO does (`find.name != nil`): `name: {}` is
+                    // a search by name that matches every name.
+                    name_regexp: find.name.as_ref().map(|n| n.regexp.clone().unwrap_or_default()),
                     tags: find.tags.clone(),
                 },
             );
@@ -466,6 +468,19 @@ mod tests {
         assert_eq!(plan.len(), 1);
         let keys: Vec<_> = plan[&store()].keys.iter().map(|k| k.key.as_str()).collect();
         assert_eq!(keys, vec!["prod/db"]);
+    }
+
+    #[test]
+    fn a_find_with_an_empty_name_is_still_a_find_by_name() {
+        let s = spec(
+            r#"{"secretStoreRef": {"name": "aws"}, "dataFrom": [
+                {"find": {"name": {}}},
+                {"find": {"path": "app/", "name": {"regexp": ""}}},
+                {"find": {"tags": {"team": "a"}}}]}"#,
+        );
+        let plan = plan(&s).expect("plan");
+        let names: Vec<_> = plan[&store()].finds.values().map(|f| f.name_regexp.clone()).collect();
+        assert_eq!(names, [Some(String::new()), Some(String::new()), None]);
     }
 
     #[test]

@@ -38,7 +38,8 @@ impl RemoteKey {
 pub struct FindQuery {
     /// Provider-specific scope (AWS SM: name prefix; SSM: parameter path).
     pub path: Option<String>,
-    /// Unanchored RE2-style regular expression on the remote name.
+    /// Unanchored RE2-style regular expression on the remote name; `Some` whenever `find.name` is set (an empty
+    /// one matches every name), so that a provider can tell a search by name from one by tags, as ESO does.
     pub name_regexp: Option<String>,
     /// Tag (or label) equality filters, all of which must match.
     pub tags: BTreeMap<String, String>,

@@ -18,7 +18,7 @@ use aws_smithy_types::timeout::TimeoutConfig;
 use external_secrets_provider::{ProviderError, StoreContext};
 
 use crate::Endpoints;
-use crate::config::{Service, StoreConfig};
+use crate::config::{Retry, Service, StoreConfig};
 use crate::credentials::{
     AssumeRole, BaseIdentity, Counters, Identity, IdentityKey, IdentityProvider, Source, WebIdentity,
 };
@@ -52,7 +52,16 @@ pub(crate) struct ClientParts {
 struct ClientKey {
     service: Service,
     endpoint: Option<String>,
-    max_attempts: u32,
+    retry: Retry,
+    identity: IdentityKey,
+}
+
+/// What a refusal of the batch API is remembered for: the identity, at one service and endpoint, whatever store
+/// uses it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct BatchKey {
+    service: Service,
+    endpoint: Option<String>,
     identity: IdentityKey,
 }
 
@@ -93,6 +102,7 @@ pub(crate) struct Shared {
     http: SharedHttpClient,
     identities: Cache<IdentityKey, Arc<Identity>>,
     clients: Cache<ClientKey, ClientParts>,
+    batch_support: Cache<BatchKey, Arc<BatchSupport>>,
     /// Held while building, so that concurrent first uses of a store build its client once.
     building: tokio::sync::Mutex<()>,
 }
@@ -108,6 +118,7 @@ impl Shared {
             http,
             identities: Cache::new(),
             clients: Cache::new(),
+            batch_support: Cache::new(),
             building: tokio::sync::Mutex::new(()),
         }
     }
@@ -132,7 +143,7 @@ impl Shared {
         let key = ClientKey {
             service: config.service,
             endpoint: endpoint.clone(),
-            max_attempts: config.max_attempts,
+            retry: config.retry,
             identity: identity_key.clone(),
         };
         if let Some(parts) = self.clients.get(&key) {
@@ -152,7 +163,7 @@ impl Shared {
                     .region(region)
                     .http_client(self.http.clone())
                     .credentials_provider(credentials)
-                    .retry_config(retry_config(config.max_attempts))
+                    .retry_config(retry_config(config.retry))
                     .timeout_config(timeout_config());
                 builder.set_endpoint_url(endpoint);
                 let conf = builder.build();
@@ -164,7 +175,7 @@ impl Shared {
                     .region(region)
                     .http_client(self.http.clone())
                     .credentials_provider(credentials)
-                    .retry_config(retry_config(config.max_attempts))
+                    .retry_config(retry_config(config.retry))
                     .timeout_config(timeout_config());
                 builder.set_endpoint_url(endpoint);
                 let conf = builder.build();
@@ -173,7 +184,12 @@ impl Shared {
         };
         Counters::bump(&self.counters.clients_built);
         tracing::debug!(identity = %identity.description(), service = ?config.service, "built an AWS client");
-        let parts = ClientParts { client, identity, batch: Arc::new(BatchSupport::default()) };
+        let batch_key = BatchKey { service: config.service, endpoint: key.endpoint.clone(), identity: identity_key };
+        let batch = match self.batch_support.get(&batch_key) {
+            Some(batch) => batch,
+            None => self.batch_support.insert(batch_key, Arc::new(BatchSupport::default())),
+        };
+        let parts = ClientParts { client, identity, batch };
         Ok(self.clients.insert(key, parts))
     }
 
@@ -252,8 +268,16 @@ impl Shared {
     }
 }
 
-fn retry_config(max_attempts: u32) -> RetryConfig {
-    RetryConfig::standard().with_max_attempts(max_attempts.max(1))
+/// The SDK's standard retry with the store's attempts and, if asked for, a fixed wait before every retry: an
+/// exponential backoff whose first step and ceiling are both that wait, without jitter.
+fn retry_config(retry: Retry) -> RetryConfig {
+    let config = RetryConfig::standard().with_max_attempts(retry.max_attempts.max(1));
+    match retry.interval {
+        Some(interval) => {
+            config.with_initial_backoff(interval).with_max_backoff(interval).with_use_static_exponential_base(true)
+        }
+        None => config,
+    }
 }
 
 fn timeout_config() -> TimeoutConfig {

@@ -1,9 +1,12 @@
 //! The store's `spec.provider.aws`, checked (without IO) and turned into what a client is built from.
 
+use std::time::Duration;
+
 use external_secrets_api::{
     AwsAuthSecretRef, AwsProvider as AwsSpec, AwsServiceType, AwsSessionTagsPolicy, SecretKeySelector,
-    ServiceAccountSelector,
+    SecretStoreRetrySettings, ServiceAccountSelector,
 };
+use external_secrets_core::duration::parse_go_duration;
 use external_secrets_provider::{ProviderError, StoreContext};
 
 /// Session tag keys the `Simple` and `Custom` session tag policies set (ESO's names).
@@ -67,8 +70,44 @@ pub(crate) struct StoreConfig {
     pub(crate) auth: Auth,
     /// `additionalRoles` in order, then `role` (which carries externalID and the session tags).
     pub(crate) roles: Vec<RoleStep>,
-    /// SDK attempts per call (`retrySettings.maxRetries` + 1; the SDK's standard 3 when unset).
+    /// How the SDK retries a failed call.
+    pub(crate) retry: Retry,
+}
+
+/// The SDK retry behaviour a store asks for with `spec.retrySettings`, read as ESO reads it: the AWS SDK's
+/// standard retryer with `maxRetries` as its *total* attempts (3 when unset; zero or less lifts the limit, leaving
+/// the retry quota and the operation timeout to end the call) and, when `retryInterval` is a positive duration, that
+/// fixed wait before every retry instead of the exponential backoff with jitter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Retry {
+    /// Attempts per call, the first included.
     pub(crate) max_attempts: u32,
+    /// The fixed wait between attempts; `None` for the SDK's backoff.
+    pub(crate) interval: Option<Duration>,
+}
+
+impl Retry {
+    /// The SDK's standard behaviour, used when `retrySettings` is not set.
+    pub(crate) const STANDARD: Retry = Retry { max_attempts: 3, interval: None };
+
+    /// The retry behaviour of `spec.retrySettings`.
+    pub(crate) fn from_settings(settings: Option<&SecretStoreRetrySettings>) -> Result<Self, ProviderError> {
+        let Some(settings) = settings else { return Ok(Self::STANDARD) };
+        let max_attempts = match settings.max_retries {
+            None => Self::STANDARD.max_attempts,
+            Some(n) => u32::try_from(n).ok().filter(|&n| n > 0).unwrap_or(u32::MAX),
+        };
+        let interval = match settings.retry_interval.as_deref() {
+            None => None,
+            Some(text) => {
+                let duration = parse_go_duration(text).map_err(|e| {
+                    ProviderError::InvalidConfig(format!("spec.retrySettings.retryInterval {text:?}: {e}"))
+                })?;
+                duration.to_std().filter(|d| !d.is_zero())
+            }
+        };
+        Ok(Self { max_attempts, interval })
+    }
 }
 
 /// The `spec.provider.aws` of a store spec.
@@ -221,20 +260,14 @@ impl StoreConfig {
                 transitive_tag_keys: aws.transitive_tag_keys.clone(),
             });
         }
-        let max_attempts = ctx
-            .spec
-            .retry_settings
-            .as_ref()
-            .and_then(|r| r.max_retries)
-            .map(|retries| u32::try_from(retries.clamp(0, 10)).unwrap_or(0) + 1)
-            .unwrap_or(3);
+        let retry = Retry::from_settings(ctx.spec.retry_settings.as_ref())?;
         Ok(Self {
             service,
             region: aws.region.clone(),
             prefix: aws.prefix.clone().unwrap_or_default(),
             auth,
             roles,
-            max_attempts,
+            retry,
         })
     }
 }
@@ -335,6 +368,29 @@ mod tests {
         let mut aws = spec();
         aws.custom_session_tags.insert("esoStoreName".into(), "x".into());
         assert_eq!(category(&aws), Some(ErrorCategory::InvalidConfig));
+    }
+
+    #[test]
+    fn retry_settings_are_total_attempts_and_a_fixed_interval() {
+        let settings = |max_retries: Option<i32>, interval: Option<&str>| SecretStoreRetrySettings {
+            max_retries,
+            retry_interval: interval.map(Into::into),
+        };
+        assert_eq!(Retry::from_settings(None).unwrap(), Retry::STANDARD);
+        assert_eq!(Retry::from_settings(Some(&settings(None, None))).unwrap(), Retry::STANDARD);
+        let two = Retry::from_settings(Some(&settings(Some(2), Some("1500ms")))).unwrap();
+        assert_eq!(two, Retry { max_attempts: 2, interval: Some(Duration::from_millis(1500)) });
+        assert_eq!(Retry::from_settings(Some(&settings(Some(1), None))).unwrap().max_attempts, 1);
+        // Go's retryer treats a limit of zero or less as none.
+        assert_eq!(Retry::from_settings(Some(&settings(Some(0), None))).unwrap().max_attempts, u32::MAX);
+        assert_eq!(Retry::from_settings(Some(&settings(Some(-1), None))).unwrap().max_attempts, u32::MAX);
+        // A zero or negative interval keeps the SDK's backoff.
+        for interval in ["0", "0s", "-1s"] {
+            assert_eq!(Retry::from_settings(Some(&settings(Some(5), Some(interval)))).unwrap().interval, None);
+        }
+        let err = Retry::from_settings(Some(&settings(Some(5), Some("5 seconds")))).unwrap_err();
+        assert_eq!(err.category(), ErrorCategory::InvalidConfig);
+        assert!(err.to_string().contains("retryInterval"), "{err}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! HTTP status and message text are not reliable across AWS and local emulators (moto answers
 //! `ResourceNotFoundException` with 404, AWS with 400), so the code decides. The one exception is ESO's own rule
-//! that a secret "marked for deletion" counts as not found: AWS signals that only in the message.
+//! that an `InvalidParameterException` saying "was marked for deletion" counts as not found.
 
 use std::error::Error as StdError;
 use std::fmt::Debug;
@@ -94,17 +94,23 @@ pub(crate) fn code_kind(code: &str) -> Kind {
     }
 }
 
-/// Whether an error code (and, for the deletion case only, its message) means "this secret does not exist":
-/// Secrets Manager's `ResourceNotFoundException`, SSM's `ParameterNotFound` and `InvalidResourceId` (tags of a
-/// missing parameter), and ESO's rule for secrets scheduled for deletion.
-pub(crate) fn is_not_found(code: &str, message: &str) -> bool {
-    match code {
-        "ResourceNotFoundException" | "ParameterNotFound" | "InvalidResourceId" => true,
-        "InvalidRequestException" | "InvalidParameterException" => {
-            let message = message.to_ascii_lowercase();
-            // AWS: "... because it was marked for deletion."; moto: "... currently marked deleted."
-            message.contains("marked for deletion") || message.contains("marked deleted")
+/// Whether `op` failing with `code` (and `message`) means "this secret does not exist" — exactly where ESO returns
+/// its `NoSecretErr`, because deletion policies act on it and a wrong "not found" deletes a user's Secret:
+/// - `GetSecretValue` (and an entry of `BatchGetSecretValue`, which stands for it): `ResourceNotFoundException`, or
+///   `InvalidParameterException` whose message says "was marked for deletion". AWS answers a read of a secret
+///   scheduled for deletion with `InvalidRequestException`: for ESO that is an error, not a missing secret.
+/// - `GetParameter` (and a name `GetParameters` lists as invalid) and `ListTagsForResource` (`metadataPolicy:
+///   Fetch`): `ParameterNotFound`. A missing version (`ParameterVersionNotFound`) and the `InvalidResourceId` AWS
+///   answers for the tags of a missing parameter are errors.
+/// - Every other operation, `DescribeSecret` of `metadataPolicy: Fetch` included: never (ESO passes its errors on
+///   as plain errors).
+pub(crate) fn is_not_found(op: &str, code: &str, message: &str) -> bool {
+    match op {
+        "GetSecretValue" | "BatchGetSecretValue" => {
+            code == "ResourceNotFoundException"
+                || (code == "InvalidParameterException" && message.contains("was marked for deletion"))
         }
+        "GetParameter" | "GetParameters" | "ListTagsForResource" => code == "ParameterNotFound",
         _ => false,
     }
 }
@@ -141,7 +147,7 @@ where
         let service_error = context.err();
         let message = service_error.message().unwrap_or_default();
         return match service_error.code() {
-            Some(code) if is_not_found(code, message) => ProviderError::NotFound { key: key.to_string() },
+            Some(code) if is_not_found(op, code, message) => ProviderError::NotFound { key: key.to_string() },
             Some(code) => code_kind(code).error(key, describe(op, key, code, message)),
             None => ProviderError::Internal(format!("{op} {key:?}: the answer carried no error code")),
         };
@@ -254,25 +260,30 @@ mod tests {
     }
 
     #[test]
-    fn not_found_is_decided_by_code_and_the_deletion_rule() {
-        assert!(is_not_found("ResourceNotFoundException", "Secrets Manager can't find the specified secret."));
-        assert!(is_not_found("ResourceNotFoundException", ""));
-        assert!(is_not_found("ParameterNotFound", ""));
-        assert!(is_not_found(
-            "InvalidRequestException",
-            "You can't perform this operation on the secret because it was marked for deletion."
-        ));
-        assert!(is_not_found(
-            "InvalidParameterException",
-            "You can't perform this operation on the secret because it was Marked For Deletion."
-        ));
-        assert!(is_not_found(
-            "InvalidRequestException",
-            "You tried to perform the operation on a secret that's currently marked deleted."
-        ));
-        assert!(!is_not_found("InvalidRequestException", "something else is wrong"));
-        assert!(!is_not_found("AccessDeniedException", "marked for deletion"));
-        assert!(!is_not_found("ValidationException", "not found"));
+    fn not_found_is_decided_per_operation_as_eso_does() {
+        let aws_deleted = "You can't perform this operation on the secret because it was marked for deletion.";
+        let moto_deleted = "You tried to perform the operation on a secret that's currently marked deleted.";
+        for op in ["GetSecretValue", "BatchGetSecretValue"] {
+            assert!(is_not_found(op, "ResourceNotFoundException", "Secrets Manager can't find the specified secret."));
+            assert!(is_not_found(op, "ResourceNotFoundException", ""));
+            assert!(is_not_found(op, "InvalidParameterException", aws_deleted));
+            // What AWS (and moto) really answer for a secret scheduled for deletion: an error in ESO.
+            assert!(!is_not_found(op, "InvalidRequestException", aws_deleted));
+            assert!(!is_not_found(op, "InvalidRequestException", moto_deleted));
+            assert!(!is_not_found(op, "InvalidParameterException", "was Marked For Deletion"));
+            assert!(!is_not_found(op, "AccessDeniedException", aws_deleted));
+            assert!(!is_not_found(op, "ParameterNotFound", ""));
+        }
+        for op in ["GetParameter", "GetParameters"] {
+            assert!(is_not_found(op, "ParameterNotFound", ""));
+            assert!(!is_not_found(op, "ParameterVersionNotFound", ""));
+            assert!(!is_not_found(op, "ResourceNotFoundException", ""));
+        }
+        // metadataPolicy: Fetch reads tags; ESO passes a missing secret or parameter on as an error.
+        assert!(!is_not_found("DescribeSecret", "ResourceNotFoundException", ""));
+        assert!(!is_not_found("ListTagsForResource", "InvalidResourceId", ""));
+        assert!(is_not_found("ListTagsForResource", "ParameterNotFound", ""));
+        assert!(!is_not_found("ListSecrets", "ValidationException", "not found"));
     }
 
     #[test]

@@ -10,6 +10,20 @@
 //!
 //! Values are returned raw: `property`, decoding and key conversion are done by `external-secrets-core`.
 //! Errors are mapped by AWS error code (never by HTTP status or message text) and never contain a value.
+//!
+//! ESO's semantics kept on purpose (ESO v2.9.0, `providers/v1/aws`):
+//! - "Not found" (which deletion policies act on) exactly where ESO says `NoSecretErr`: `GetSecretValue`'s
+//!   `ResourceNotFoundException` or `InvalidParameterException` "... was marked for deletion", and SSM's
+//!   `ParameterNotFound`. A secret scheduled for deletion (AWS: `InvalidRequestException`) and the tags of a
+//!   missing secret (`DescribeSecret`) are errors.
+//! - `find` needs `name` or `tags` (a `path` alone is an error). Secrets Manager: by name without a path,
+//!   `ListSecrets` (tags as list filters) and a read of each secret, any failure failing the `find`; with a path,
+//!   or by tags alone, `BatchGetSecretValue` with filters, leaving out the secrets it could not read. Parameter
+//!   Store: a name reads by path (`/` when unset) and ignores the tags; tags alone use `DescribeParameters`.
+//! - `retrySettings`: `maxRetries` is the number of attempts (3 when unset), `retryInterval` a fixed wait.
+//!
+//! Different on purpose: a secret listed by `find` but deleted before it is read is left out (ESO fails that
+//! `dataFrom` entry, or skips all of it unless `deletionPolicy: Retain`); a call, retries included, ends after 60 s.
 
 #![warn(missing_docs)]
 

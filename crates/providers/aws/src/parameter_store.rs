@@ -13,7 +13,10 @@ use regex::Regex;
 
 use crate::credentials::Identity;
 use crate::error::{Kind, sdk_error};
-use crate::read::{BatchAnswer, BatchSupport, Reader, Want, name_filter, name_matches, read_many, read_one, tags_json};
+use crate::read::{
+    BatchAnswer, BatchSupport, Reader, Want, find_criteria_missing, name_filter, name_matches, read_many, read_one,
+    tags_json,
+};
 
 /// `GetParameters` takes at most 10 names.
 const BATCH_SIZE: usize = 10;
@@ -243,8 +246,9 @@ impl Reader for ParameterStoreClient {
                         None => Err(ProviderError::Malformed(format!("parameter {requested:?} has no value"))),
                     });
                 }
-                out.invalid_parameters()
-                    .contains(&requested)
+                // A name without a version listed as invalid does not exist (`ParameterNotFound` on its own); a
+                // version may be missing while the parameter exists, which only `GetParameter` tells apart.
+                (want.version().is_none() && out.invalid_parameters().contains(&requested))
                     .then(|| Err(Kind::NotFound.error(&requested, String::new())))
             })
             .collect())
@@ -270,11 +274,15 @@ impl StoreClient for ParameterStoreClient {
     }
 
     async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, RemoteValue>, ProviderError> {
+        // ESO: a name wins (its tags are ignored), then tags; a path alone is not a query.
+        if query.name_regexp.is_none() && query.tags.is_empty() {
+            return Err(find_criteria_missing());
+        }
         self.identity.credentials().await.map_err(|f| f.to_error())?;
         let filter = name_filter(query)?;
         let path = query.path.as_deref().filter(|p| !p.is_empty());
-        if !query.tags.is_empty() {
-            return self.find_described(path, &query.tags, filter.as_ref()).await;
+        if query.name_regexp.is_none() {
+            return self.find_described(path, &query.tags, None).await;
         }
         match self.find_by_path(path.unwrap_or("/"), filter.as_ref()).await {
             // ESO's fallback for identities allowed to describe but not to read by path.

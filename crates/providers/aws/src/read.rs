@@ -197,6 +197,16 @@ pub(crate) fn name_filter(query: &FindQuery) -> Result<Option<Regex>, ProviderEr
         .transpose()
 }
 
+/// The error for a `find` with neither `name` nor `tags`: ESO's AWS provider answers it with "unexpected find
+/// operator", for a `path` alone too.
+pub(crate) fn find_criteria_missing() -> ProviderError {
+    ProviderError::InvalidConfig(
+        "dataFrom[].find needs name or tags: the AWS provider does not search by path alone (add for example \
+         name.regexp \".*\" to read everything under the path)"
+            .to_string(),
+    )
+}
+
 /// Whether a remote name passes the query's name filter.
 pub(crate) fn name_matches(filter: Option<&Regex>, name: &str) -> bool {
     filter.is_none_or(|re| re.is_match(name))

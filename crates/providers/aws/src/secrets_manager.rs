@@ -12,9 +12,10 @@ use external_secrets_provider::{
 };
 
 use crate::credentials::Identity;
-use crate::error::{code_kind, describe, is_not_found, sdk_error};
+use crate::error::{is_not_found, sdk_error};
 use crate::read::{
-    BatchAnswer, BatchSupport, Reader, Want, describe_want, name_filter, name_matches, read_many, read_one, tags_json,
+    BatchAnswer, BatchSupport, Reader, Want, describe_want, find_criteria_missing, name_filter, name_matches,
+    read_many, read_one, tags_json,
 };
 
 /// `BatchGetSecretValue` takes at most 20 ids (and returns at most 20 per page with filters).
@@ -56,6 +57,18 @@ pub(crate) fn entry_matches(id: &str, name: Option<&str>, arn: Option<&str>) -> 
         }
         _ => false,
     }
+}
+
+/// `ListSecrets`/`BatchGetSecretValue` filters for tags: one `tag-key` and one `tag-value` filter per tag.
+fn tag_filters(tags: &BTreeMap<String, String>) -> Vec<Filter> {
+    tags.iter()
+        .flat_map(|(key, value)| {
+            [
+                Filter::builder().key(FilterNameStringType::TagKey).values(key).build(),
+                Filter::builder().key(FilterNameStringType::TagValue).values(value).build(),
+            ]
+        })
+        .collect()
 }
 
 /// The value of a secret: `SecretString`, else `SecretBinary` as raw bytes.
@@ -103,16 +116,14 @@ impl SecretsManagerClient {
         tags_json(out.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))
     }
 
-    /// `find` with a path or tags: `BatchGetSecretValue` with filters, then the name regexp.
+    /// `find` with a path or tags: `BatchGetSecretValue` with filters, then the name regexp. As in ESO, a secret
+    /// the batch could not read (access denied on it, its KMS key refusing to decrypt, deleted meanwhile) is left
+    /// out and the others are returned; only a failure of the call itself fails the `find`.
     async fn find_filtered(&self, query: &FindQuery) -> Result<BTreeMap<String, RemoteValue>, ProviderError> {
         let filter = name_filter(query)?;
-        let mut filters = Vec::new();
+        let mut filters = tag_filters(&query.tags);
         if let Some(path) = query.path.as_deref().filter(|p| !p.is_empty()) {
             filters.push(Filter::builder().key(FilterNameStringType::Name).values(path).build());
-        }
-        for (key, value) in &query.tags {
-            filters.push(Filter::builder().key(FilterNameStringType::TagKey).values(key).build());
-            filters.push(Filter::builder().key(FilterNameStringType::TagValue).values(value).build());
         }
         let what = format!("find path={:?} tags={:?}", query.path.as_deref().unwrap_or_default(), query.tags.keys());
         let mut found = BTreeMap::new();
@@ -134,12 +145,11 @@ impl SecretsManagerClient {
                 }
             }
             for error in out.errors() {
-                let (code, message) = (error.error_code().unwrap_or_default(), error.message().unwrap_or_default());
-                let id = error.secret_id().unwrap_or_default();
-                // A secret deleted between listing and reading is simply not there any more.
-                if !is_not_found(code, message) {
-                    return Err(code_kind(code).error(id, describe("BatchGetSecretValue", id, code, message)));
-                }
+                tracing::warn!(
+                    secret = error.secret_id().unwrap_or_default(),
+                    code = error.error_code().unwrap_or_default(),
+                    "find: a secret could not be read and is left out"
+                );
             }
             token = out.next_token().map(str::to_string);
             if token.is_none() {
@@ -148,15 +158,19 @@ impl SecretsManagerClient {
         }
     }
 
-    /// `find` by name only: `ListSecrets` (paginated), the name regexp, then the values in batches by ARN.
+    /// `find` by name without a path: `ListSecrets` (paginated, with the tag filters), the name regexp, then the
+    /// values in batches by ARN. As in ESO, a secret that cannot be read fails the `find`; one deleted between
+    /// listing and reading is left out.
     async fn find_listed(&self, query: &FindQuery) -> Result<BTreeMap<String, RemoteValue>, ProviderError> {
         let filter = name_filter(query)?;
+        let filters = tag_filters(&query.tags);
         let mut listed: Vec<(String, String)> = Vec::new();
         let mut token: Option<String> = None;
         loop {
             let out = self
                 .sm
                 .list_secrets()
+                .set_filters((!filters.is_empty()).then(|| filters.clone()))
                 .max_results(LIST_PAGE_SIZE)
                 .set_next_token(token.take())
                 .send()
@@ -236,13 +250,12 @@ impl Reader for SecretsManagerClient {
                 if let Some(entry) = entries.iter().find(|e| entry_matches(&want.id, e.name(), e.arn())) {
                     return Some(payload(&want.id, entry.secret_string(), entry.secret_binary()));
                 }
+                // Any other error is left to a `GetSecretValue` of its own, so that it is reported exactly as a
+                // single read would be (ESO reads one by one).
                 let error = errors.iter().find(|e| e.secret_id() == Some(want.id.as_str()))?;
                 let (code, message) = (error.error_code().unwrap_or_default(), error.message().unwrap_or_default());
-                Some(Err(if is_not_found(code, message) {
-                    ProviderError::NotFound { key: want.id.clone() }
-                } else {
-                    code_kind(code).error(&want.id, describe("BatchGetSecretValue", &want.id, code, message))
-                }))
+                is_not_found("BatchGetSecretValue", code, message)
+                    .then(|| Err(ProviderError::NotFound { key: want.id.clone() }))
             })
             .collect())
     }
@@ -267,12 +280,15 @@ impl StoreClient for SecretsManagerClient {
     }
 
     async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, RemoteValue>, ProviderError> {
+        let has_path = query.path.as_deref().is_some_and(|p| !p.is_empty());
+        // ESO: by name without a path lists (tags as list filters); with a path, or by tags alone, batch-reads
+        // with filters; a path alone is not a query.
+        let by_name = match (query.name_regexp.is_some(), query.tags.is_empty()) {
+            (false, true) => return Err(find_criteria_missing()),
+            (by_name, _) => by_name,
+        };
         self.identity.credentials().await.map_err(|f| f.to_error())?;
-        if query.path.as_deref().is_some_and(|p| !p.is_empty()) || !query.tags.is_empty() {
-            self.find_filtered(query).await
-        } else {
-            self.find_listed(query).await
-        }
+        if by_name && !has_path { self.find_listed(query).await } else { self.find_filtered(query).await }
     }
 
     async fn validate(&self) -> Result<Validation, ProviderError> {

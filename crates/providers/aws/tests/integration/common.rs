@@ -94,6 +94,20 @@ impl TestEnv {
         })
     }
 
+    /// `spec.provider.aws` for `service` with static keys whose access key id is `access_key_id` (stored in a new
+    /// Secret named `secret`): a principal of its own for the endpoint's identity policies.
+    pub async fn static_spec_with_key(&self, service: &str, secret: &str, access_key_id: &str) -> Value {
+        self.create_secret(secret, &[("access-key-id", access_key_id), ("secret-access-key", "unchecked")]).await;
+        json!({
+            "service": service,
+            "region": self.region,
+            "auth": {"secretRef": {
+                "accessKeyIDSecretRef": {"name": secret, "key": "access-key-id"},
+                "secretAccessKeySecretRef": {"name": secret, "key": "secret-access-key"},
+            }},
+        })
+    }
+
     /// A client for a SecretStore with static keys, for `service`.
     pub async fn static_client(&self, provider: &AwsProvider, service: &str) -> Arc<dyn StoreClient> {
         provider.client(&self.store(self.static_spec(service))).await.expect("store client")
@@ -171,6 +185,24 @@ pub fn test_api(port: u16, method: &str, path: &str, body: &str) -> Value {
 /// Calls per operation (`secretsmanager.GetSecretValue`, `sts.AssumeRole`, ...).
 pub fn counters(port: u16) -> BTreeMap<String, u64> {
     serde_json::from_value(test_api(port, "GET", "/_esr/counters", "")).expect("counters")
+}
+
+/// Gives principals (role ARNs, or access key ids of static keys) an identity policy at the endpoint:
+/// `{PRINCIPAL: [{"effect": "Allow"|"Deny", "actions": [...], "resources": [...]}]}` (see `hack/aws_endpoint.py`).
+pub fn set_policies(port: u16, principals: Value) {
+    test_api(port, "POST", "/_esr/iam", &json!({ "principals": principals }).to_string());
+}
+
+/// When the endpoint received each call of `operation` (unix seconds), in order.
+pub fn call_times(port: u16, operation: &str) -> Vec<f64> {
+    let calls = test_api(port, "GET", "/_esr/calls", "");
+    calls
+        .as_array()
+        .expect("a list of calls")
+        .iter()
+        .filter(|call| call["operation"] == operation)
+        .map(|call| call["at"].as_f64().expect("a time"))
+        .collect()
 }
 
 /// The count of one operation.

@@ -8,5 +8,6 @@
 mod common;
 mod faults;
 mod identities;
+mod least_privilege;
 mod parameter_store;
 mod secrets_manager;

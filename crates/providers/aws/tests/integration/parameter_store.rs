@@ -97,7 +97,10 @@ async fn find_reads_a_path_recursively_and_by_tags() {
     let client = env.static_client(&provider, "ParameterStore").await;
     let names = |found: &BTreeMap<String, RemoteValue>| found.keys().cloned().collect::<Vec<_>>();
 
-    let recursive = client.find(&FindQuery { path: Some(format!("/{ns}/app")), ..Default::default() }).await;
+    let everything = Some(".*".to_string());
+    let recursive = client
+        .find(&FindQuery { path: Some(format!("/{ns}/app")), name_regexp: everything.clone(), ..Default::default() })
+        .await;
     let recursive = recursive.expect("find by path");
     assert_eq!(
         names(&recursive),
@@ -116,9 +119,33 @@ async fn find_reads_a_path_recursively_and_by_tags() {
     assert_eq!(names(&filtered), [format!("/{ns}/app/nested/b"), format!("/{ns}/app/nested/deeper/c")]);
 
     let tags = BTreeMap::from([("find-test".to_string(), ns.clone())]);
-    let by_tags = client.find(&FindQuery { tags, ..Default::default() }).await.expect("find by tags");
+    let by_tags = client.find(&FindQuery { tags: tags.clone(), ..Default::default() }).await.expect("find by tags");
     assert_eq!(names(&by_tags), [format!("/{ns}/app/a"), format!("/{ns}/other/d")]);
     assert_eq!(by_tags[&format!("/{ns}/other/d")].bytes.expose(), b"4");
+    let by_tags_and_path = client
+        .find(&FindQuery { tags, path: Some(format!("/{ns}/other")), ..Default::default() })
+        .await
+        .expect("find by tags under a path");
+    assert_eq!(names(&by_tags_and_path), [format!("/{ns}/other/d")]);
+}
+
+#[tokio::test]
+async fn find_by_name_ignores_tags() {
+    let env = TestEnv::new("params-name-tags").await;
+    let ssm = env.ssm_admin();
+    let ns = &env.ns;
+    put(&ssm, &format!("/{ns}/svc/untagged"), "u", ParameterType::String).await;
+    let provider = env.provider();
+    let client = env.static_client(&provider, "ParameterStore").await;
+    // No parameter carries this tag; ESO reads by name and does not look at the tags.
+    let query = FindQuery {
+        path: Some(format!("/{ns}/svc")),
+        name_regexp: Some("untagged$".into()),
+        tags: BTreeMap::from([("no-such-tag".to_string(), "x".to_string())]),
+    };
+    let found = client.find(&query).await.expect("find by name and tags");
+    assert_eq!(found.keys().cloned().collect::<Vec<_>>(), [format!("/{ns}/svc/untagged")]);
+    assert_eq!(found[&format!("/{ns}/svc/untagged")].bytes.expose(), b"u");
 }
 
 #[tokio::test]
@@ -139,7 +166,10 @@ async fn metadata_fetch_returns_the_tags_as_json() {
     let client = env.static_client(&provider, "ParameterStore").await;
     let key = RemoteKey { key: name.clone(), version: None, metadata_policy: MetadataPolicy::Fetch };
     assert_eq!(text(&client.get(&key).await), r#"{"cost-center":"42","owner":"platform"}"#);
+    // AWS answers the tags of a missing parameter with InvalidResourceId, which ESO passes on as an error (only
+    // ParameterNotFound is a missing secret): deletion policies must not act on it.
     let missing = RemoteKey { key: format!("/{}/untagged-missing", env.ns), ..key };
     let err = client.get(&missing).await.expect_err("missing parameter");
-    assert!(err.is_not_found(), "{err}");
+    assert!(!err.is_not_found(), "{err}");
+    assert!(err.to_string().contains("InvalidResourceId"), "{err}");
 }

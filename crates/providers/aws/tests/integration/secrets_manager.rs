@@ -76,7 +76,7 @@ async fn versions_select_stages_and_version_ids() {
 }
 
 #[tokio::test]
-async fn missing_and_deleted_secrets_are_not_found() {
+async fn missing_secrets_are_not_found_but_secrets_marked_for_deletion_are_errors() {
     let env = TestEnv::new("sm-missing").await;
     let sm = env.sm_admin();
     let deleted = format!("{}/deleted", env.ns);
@@ -91,16 +91,24 @@ async fn missing_and_deleted_secrets_are_not_found() {
     let err = client.get(&RemoteKey::value(&missing_name)).await.expect_err("missing");
     assert!(err.is_not_found(), "{err}");
     assert!(err.to_string().contains(&missing_name), "{err}");
+    // AWS (and moto) answer InvalidRequestException; ESO turns only InvalidParameterException "... was marked for
+    // deletion" into a missing secret, so this is an error and deletion policies leave the target alone.
     let err = client.get(&RemoteKey::value(&deleted)).await.expect_err("marked for deletion");
     println!("deleted: {err}");
-    assert!(err.is_not_found(), "a secret marked for deletion is not found: {err}");
+    assert!(!err.is_not_found(), "a secret marked for deletion is an error, not a missing secret: {err}");
+    assert!(err.to_string().contains("InvalidRequestException"), "{err}");
 
-    // In a batch, each key gets its own answer.
+    // In a batch, each key gets the answer a read of its own would get.
     let many =
         client.get_many(&[RemoteKey::value(&missing_name), RemoteKey::value(&kept), RemoteKey::value(&deleted)]).await;
     assert!(many[0].as_ref().is_err_and(|e| e.is_not_found()), "{:?}", many[0]);
     assert_eq!(text(&many[1]), "here");
-    assert!(many[2].as_ref().is_err_and(|e| e.is_not_found()), "{:?}", many[2]);
+    assert!(many[2].as_ref().is_err_and(|e| !e.is_not_found()), "{:?}", many[2]);
+
+    // Tags of a missing secret (metadataPolicy: Fetch): ESO passes DescribeSecret's error on as an error.
+    let tags = RemoteKey { key: missing_name.clone(), version: None, metadata_policy: MetadataPolicy::Fetch };
+    let err = client.get(&tags).await.expect_err("tags of a missing secret");
+    assert!(!err.is_not_found(), "{err}");
 }
 
 #[tokio::test]
@@ -185,9 +193,12 @@ async fn find_by_path_tags_and_name() {
     let client = env.static_client(&provider, "SecretsManager").await;
     let names =
         |found: &BTreeMap<String, external_secrets_provider::RemoteValue>| found.keys().cloned().collect::<Vec<_>>();
+    let everything = Some(".*".to_string());
 
-    let by_path =
-        client.find(&FindQuery { path: Some(format!("{ns}/app")), ..Default::default() }).await.expect("find");
+    let by_path = client
+        .find(&FindQuery { path: Some(format!("{ns}/app")), name_regexp: everything.clone(), ..Default::default() })
+        .await
+        .expect("find");
     assert_eq!(names(&by_path), [format!("{ns}/app/nested/three"), format!("{ns}/app/one"), format!("{ns}/app/two")]);
     assert_eq!(by_path[&format!("{ns}/app/one")].bytes.expose(), b"1");
 
@@ -203,12 +214,39 @@ async fn find_by_path_tags_and_name() {
         names(&by_tags),
         [format!("{ns}/app/nested/three"), format!("{ns}/app/one"), format!("{ns}/other/four")]
     );
+    let by_tags_and_path = client
+        .find(&FindQuery { tags: tags.clone(), path: Some(format!("{ns}/app")), ..Default::default() })
+        .await
+        .expect("find");
+    assert_eq!(names(&by_tags_and_path), [format!("{ns}/app/nested/three"), format!("{ns}/app/one")]);
 
     let by_name =
         client.find(&FindQuery { name_regexp: Some(format!("^{ns}/(other|app/one)")), ..Default::default() }).await;
     let by_name = by_name.expect("find by name");
     assert_eq!(names(&by_name), [format!("{ns}/app/one"), format!("{ns}/other/four")]);
     assert_eq!(by_name[&format!("{ns}/other/four")].bytes.expose(), b"4");
+
+    // By name and tags without a path: the tags filter the listing.
+    let by_name_and_tags =
+        client.find(&FindQuery { name_regexp: Some(format!("^{ns}/app/")), tags, ..Default::default() }).await;
+    assert_eq!(names(&by_name_and_tags.expect("find")), [format!("{ns}/app/nested/three"), format!("{ns}/app/one")]);
+}
+
+#[tokio::test]
+async fn find_without_name_or_tags_is_an_error() {
+    let env = TestEnv::new("find-nothing").await;
+    let provider = env.provider();
+    for service in ["SecretsManager", "ParameterStore"] {
+        let client = env.static_client(&provider, service).await;
+        for query in [FindQuery::default(), FindQuery { path: Some(format!("/{}/app", env.ns)), ..Default::default() }]
+        {
+            let err = client.find(&query).await.expect_err("neither name nor tags");
+            println!("{service} {query:?}: {err}");
+            assert_eq!(err.category(), ErrorCategory::InvalidConfig, "{err}");
+            assert!(!err.is_retryable());
+            assert!(err.to_string().contains("needs name or tags"), "{err}");
+        }
+    }
 }
 
 #[tokio::test]
