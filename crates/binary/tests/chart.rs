@@ -718,7 +718,7 @@ async fn helm_upgrade_from_an_eso_release_keeps_every_crd_and_object() {
 /// controller's finalizer; the garbage collector alone does not cascade through an owner whose kind is gone, so
 /// this test, which runs no controller, does not check them.)
 #[tokio::test]
-async fn upgrading_an_eso_release_to_a_chart_without_a_crd_deletes_its_objects_and_what_they_own() {
+async fn upgrading_an_eso_release_to_a_chart_without_a_crd_deletes_every_object_of_its_kind() {
     let cluster = tokio::task::spawn_blocking(|| {
         external_secrets_testsupport::cluster::Cluster::start(Default::default()).expect("private cluster")
     })
