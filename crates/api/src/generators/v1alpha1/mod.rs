@@ -30,5 +30,26 @@ pub use state::*;
 pub use tokens::*;
 pub use webhook::*;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::meta::{DNS_SUBDOMAIN_PATTERN, SECRET_KEY_PATTERN};
+
 /// The version name.
 pub const VERSION: &str = "v1alpha1";
+
+/// A Secret and key in the generator's namespace (ESO's generators-package `SecretKeySelector`, without
+/// `namespace`), used by `Webhook` and `Grafana`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratorSecretKeySelector {
+    /// The Secret's name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(length(min = 1, max = 253), pattern(DNS_SUBDOMAIN_PATTERN))]
+    pub name: String,
+
+    /// The key.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(length(min = 1, max = 253), pattern(SECRET_KEY_PATTERN))]
+    pub key: String,
+}

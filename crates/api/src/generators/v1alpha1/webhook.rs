@@ -6,6 +6,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::GeneratorSecretKeySelector;
 use crate::meta::{DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN, SECRET_KEY_PATTERN, SecretKeySelector};
 use crate::schema;
 use crate::v1::CaProviderType;
@@ -126,20 +127,4 @@ pub struct WebhookSecret {
     pub name: String,
     /// The Secret (of the generator's namespace) and key.
     pub secret_ref: GeneratorSecretKeySelector,
-}
-
-/// A Secret and key in the generator's namespace (ESO's generators-package `SecretKeySelector`, without
-/// `namespace`).
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct GeneratorSecretKeySelector {
-    /// The Secret's name.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    #[schemars(length(min = 1, max = 253), pattern(DNS_SUBDOMAIN_PATTERN))]
-    pub name: String,
-
-    /// The key.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    #[schemars(length(min = 1, max = 253), pattern(SECRET_KEY_PATTERN))]
-    pub key: String,
 }
