@@ -1,10 +1,14 @@
-//! The CRD types of API group `external-secrets.io`: `ExternalSecret`, `SecretStore` and `ClusterSecretStore`,
-//! field for field as in the External Secrets Operator (ESO 2.9.0), and the CRDs generated from them.
+//! The CRD types of every kind the External Secrets Operator (ESO 2.9.0) installs, field for field, and the CRDs
+//! generated from them.
 //!
-//! - [`v1`] is the served storage version and holds the canonical types; everything in it is re-exported here.
+//! - [`v1`] (external-secrets.io) is the served storage version of `ExternalSecret`, `SecretStore`,
+//!   `ClusterSecretStore` and `ClusterExternalSecret`, and holds the canonical types; everything in it is
+//!   re-exported here.
 //! - [`v1beta1`] is also served, with the same schema, for manifests written before ESO 0.16.
-//! - [`crds`] / [`crds_yaml`] give the three CRDs, each with both versions, as they are installed
-//!   (`deploy/crds/bundle.yaml` is generated from them).
+//! - [`v1alpha1`] holds `PushSecret` and `ClusterPushSecret`, which exist only at that version.
+//! - [`generators::v1alpha1`] holds the generators (generators.external-secrets.io) and `GeneratorState`.
+//! - [`crds`] / [`crds_yaml`] give the CRDs of all 25 kinds as they are installed (`deploy/crds/bundle.yaml`
+//!   and the chart's CRD files are generated from them).
 //!
 //! Fields the API server defaults (`refreshInterval`, `target.creationPolicy`, `engineVersion`, ...) are plain
 //! values with the same default in serde, `Default` and the schema; every other optional field is an `Option`
@@ -13,10 +17,12 @@
 
 #![warn(missing_docs)]
 
+pub mod generators;
 mod kind;
 pub mod meta;
 mod schema;
 pub mod v1;
+pub mod v1alpha1;
 pub mod v1beta1;
 
 pub use meta::{SecretKeySelector, ServiceAccountSelector};
@@ -66,15 +72,41 @@ pub mod reason {
     pub const VALIDATION_UNKNOWN: &str = "ValidationUnknown";
 }
 
-/// The three CRDs (`clustersecretstores`, `externalsecrets`, `secretstores`, in that order), each serving v1
-/// (storage) and v1beta1, ready to install.
+/// The CRDs of all 25 kinds ESO 2.9.0 installs, sorted by name, ready to install: the four v1 kinds of
+/// external-secrets.io also serve v1beta1; `PushSecret`/`ClusterPushSecret` and the generators serve v1alpha1.
 pub fn crds() -> Vec<CustomResourceDefinition> {
+    use generators::v1alpha1 as generator;
+    use schema::set_status_subresource as status;
+
     let mut crds = vec![
+        kind::merge(v1::ClusterExternalSecret::crd(), v1beta1::ClusterExternalSecret::crd()),
         kind::merge(v1::ClusterSecretStore::crd(), v1beta1::ClusterSecretStore::crd()),
         kind::merge(v1::ExternalSecret::crd(), v1beta1::ExternalSecret::crd()),
         kind::merge(v1::SecretStore::crd(), v1beta1::SecretStore::crd()),
+        v1alpha1::PushSecret::crd(),
+        v1alpha1::ClusterPushSecret::crd(),
+        status(generator::AcrAccessToken::crd(), true),
+        status(generator::BeyondtrustWorkloadCredentialsDynamicSecret::crd(), true),
+        status(generator::CloudsmithAccessToken::crd(), true),
+        status(generator::ClusterGenerator::crd(), true),
+        status(generator::EcrAuthorizationToken::crd(), true),
+        status(generator::Fake::crd(), true),
+        status(generator::GcrAccessToken::crd(), true),
+        status(generator::GeneratorState::crd(), false),
+        status(generator::GithubAccessToken::crd(), true),
+        status(generator::GitlabDeployToken::crd(), true),
+        status(generator::Grafana::crd(), true),
+        status(generator::Mfa::crd(), true),
+        status(generator::Password::crd(), true),
+        status(generator::QuayAccessToken::crd(), true),
+        status(generator::SshKey::crd(), true),
+        status(generator::StsSessionToken::crd(), true),
+        status(generator::Uuid::crd(), true),
+        status(generator::VaultDynamicSecret::crd(), true),
+        status(generator::Webhook::crd(), true),
     ];
     crds.iter_mut().for_each(schema::finalize);
+    crds.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     crds
 }
 

@@ -1,7 +1,8 @@
 //! Schema adjustments that make the derived OpenAPI schemas match ESO's CRDs.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+    CustomResourceDefinition, CustomResourceSubresourceStatus, JSONSchemaProps, JSONSchemaPropsOrArray,
+    JSONSchemaPropsOrBool,
 };
 use schemars::{Schema, SchemaGenerator, json_schema};
 
@@ -36,6 +37,27 @@ pub(crate) fn local_object_reference(_: &mut SchemaGenerator) -> Schema {
 /// A `[]byte` field: base64 text in JSON (`k8s_openapi::ByteString` has no `JsonSchema`).
 pub(crate) fn byte_string(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "string", "format": "byte" })
+}
+
+/// An object whose fields are kept as they are (a nested spec this crate does not model yet).
+pub(crate) fn open_object(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "object", "x-kubernetes-preserve-unknown-fields": true })
+}
+
+/// Any JSON value (Go's `apiextensionsv1.JSON`), kept as it is.
+pub(crate) fn any_json(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "x-kubernetes-preserve-unknown-fields": true })
+}
+
+/// Sets whether the CRD's versions have the status subresource. ESO declares it on every generator although
+/// they have no status field, and not on `GeneratorState` although it has one; the derive ties it to a status
+/// type.
+pub(crate) fn set_status_subresource(mut crd: CustomResourceDefinition, enabled: bool) -> CustomResourceDefinition {
+    for version in &mut crd.spec.versions {
+        let subresources = version.subresources.get_or_insert_with(Default::default);
+        subresources.status = enabled.then(|| CustomResourceSubresourceStatus(serde_json::json!({})));
+    }
+    crd
 }
 
 /// Brings a derived CRD in line with ESO's: `listKind` set, no root `title`, and no `nullable` anywhere except

@@ -55,6 +55,20 @@ shared_spec_kind! {
     crd = as_version(v1::ClusterSecretStore::crd(), VERSION),
 }
 
+shared_spec_kind! {
+    /// A [`v1::ClusterExternalSecret`] read or written as external-secrets.io/v1beta1.
+    pub struct ClusterExternalSecret {
+        spec: v1::ClusterExternalSecretSpec,
+        status: v1::ClusterExternalSecretStatus,
+    }
+    version = "v1beta1",
+    kind = "ClusterExternalSecret",
+    plural = "clusterexternalsecrets",
+    shortname = "ces",
+    scope = ClusterResourceScope,
+    crd = as_version(v1::ClusterExternalSecret::crd(), VERSION),
+}
+
 /// `From` both ways between a v1beta1 kind and its v1 kind: the same metadata, spec and status.
 macro_rules! convert_same_schema {
     ($($kind:ident),* $(,)?) => {
@@ -74,4 +88,4 @@ macro_rules! convert_same_schema {
     };
 }
 
-convert_same_schema!(ExternalSecret, SecretStore, ClusterSecretStore);
+convert_same_schema!(ExternalSecret, SecretStore, ClusterSecretStore, ClusterExternalSecret);

@@ -303,3 +303,171 @@ async fn schema_rules_reject_what_esos_webhook_rejects_with_its_messages() {
         assert_eq!(create_external_secret(&api, name, spec).await, None, "{name} must be admitted");
     }
 }
+
+/// Every kind beyond ExternalSecret and the stores: an object of each is accepted by the apiserver, reads back
+/// into the Rust type, and gets ESO's schema defaults; ClusterExternalSecret is served as v1 and v1beta1 from one
+/// schema; the open objects (Vault provider, PushSecret metadata, GeneratorState) are not pruned.
+#[tokio::test]
+async fn objects_of_every_other_kind_are_accepted_defaulted_and_read_back() {
+    use external_secrets_api::generators::v1alpha1 as generators;
+    use external_secrets_api::{v1, v1alpha1};
+
+    let client = client_with_crds().await;
+    let ns = cluster().await.namespace("api-kinds").await.expect("namespace");
+    let post = PostParams::default();
+
+    // ClusterExternalSecret: created as v1beta1, read as v1 (and back), with the ExternalSecret defaults applied.
+    let suffix = ns.clone();
+    let legacy: v1beta1::ClusterExternalSecret = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1beta1",
+        "kind": "ClusterExternalSecret",
+        "metadata": {"name": format!("ces-{suffix}")},
+        "spec": {
+            "namespaceSelectors": [{"matchLabels": {"team": "a"}}],
+            "refreshTime": "1m",
+            "externalSecretSpec": {
+                "secretStoreRef": {"name": "store", "kind": "ClusterSecretStore"},
+                "data": [{"secretKey": "k", "remoteRef": {"key": "remote"}}]
+            }
+        }
+    }))
+    .unwrap();
+    Api::<v1beta1::ClusterExternalSecret>::all(client.clone())
+        .create(&post, &legacy)
+        .await
+        .expect("create v1beta1 CES");
+    let ces =
+        Api::<v1::ClusterExternalSecret>::all(client.clone()).get(&format!("ces-{suffix}")).await.expect("get v1");
+    assert_eq!(ces.spec.external_secret_spec.refresh_interval, "1h0m0s", "schema default inside the CES");
+    assert_eq!(ces.spec.refresh_interval.as_deref(), Some("1m"));
+    let again =
+        Api::<v1beta1::ClusterExternalSecret>::all(client.clone()).get(&ces.metadata.name.clone().unwrap()).await;
+    assert_eq!(again.expect("get v1beta1").spec, ces.spec);
+
+    // PushSecret: ESO's defaults, and provider metadata kept as written.
+    let push: v1alpha1::PushSecret = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1alpha1",
+        "kind": "PushSecret",
+        "metadata": {"name": "push"},
+        "spec": {
+            "secretStoreRefs": [{"name": "store"}],
+            "selector": {"secret": {"name": "source"}},
+            "data": [{"match": {"secretKey": "k", "remoteRef": {"remoteKey": "remote"}},
+                      "metadata": {"apiVersion": "kubernetes.external-secrets.io/v1alpha1", "kind": "PushSecretMetadata",
+                                   "spec": {"labels": {"a": "b"}}}}]
+        }
+    }))
+    .unwrap();
+    let raw: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &v1alpha1::PushSecret::api_resource());
+    let raw_push: DynamicObject = serde_json::from_value(serde_json::to_value(&push).unwrap()).unwrap();
+    let stored = raw.create(&post, &raw_push).await.expect("create PushSecret");
+    let spec = &stored.data["spec"];
+    assert_eq!(spec["refreshInterval"], "1h0m0s");
+    assert_eq!(spec["updatePolicy"], "Replace");
+    assert_eq!(spec["deletionPolicy"], "None");
+    assert_eq!(spec["secretStoreRefs"][0]["kind"], "SecretStore");
+    assert_eq!(spec["data"][0]["conversionStrategy"], "None");
+    assert_eq!(spec["data"][0]["metadata"]["spec"]["labels"]["a"], "b");
+    let typed = Api::<v1alpha1::PushSecret>::namespaced(client.clone(), &ns).get("push").await.expect("typed get");
+    assert_eq!(typed.spec.refresh_interval, "1h0m0s");
+
+    // Generators: the apiserver fills in ESO's defaults.
+    let raw_password: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &ns, &generators::Password::api_resource());
+    let password: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "Password",
+        "metadata": {"name": "pw"}, "spec": {}
+    }))
+    .unwrap();
+    let stored = raw_password.create(&post, &password).await.expect("create Password");
+    assert_eq!(stored.data["spec"], json!({"length": 24, "noUpper": false, "allowRepeat": false, "encoding": "raw"}));
+
+    let created = Api::<generators::Uuid>::namespaced(client.clone(), &ns)
+        .create(&post, &generators::Uuid::new("id", generators::UuidSpec {}))
+        .await
+        .expect("create UUID");
+    assert_eq!(created.spec, generators::UuidSpec {});
+    let ssh = Api::<generators::SshKey>::namespaced(client.clone(), &ns)
+        .create(
+            &post,
+            &serde_json::from_value(json!({"apiVersion": "generators.external-secrets.io/v1alpha1",
+            "kind": "SSHKey", "metadata": {"name": "key"}, "spec": {"keySize": 4096}}))
+            .unwrap(),
+        )
+        .await
+        .expect("create SSHKey");
+    assert_eq!(ssh.spec.key_type, generators::SshKeyType::Rsa);
+
+    let vault: generators::VaultDynamicSecret = serde_json::from_value(json!({
+        "apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "VaultDynamicSecret",
+        "metadata": {"name": "pg"},
+        "spec": {"path": "database/creds/ro", "provider": {"server": "http://vault:8200",
+                 "auth": {"kubernetes": {"mountPath": "kubernetes", "role": "eso"}}}}
+    }))
+    .unwrap();
+    let vault = Api::<generators::VaultDynamicSecret>::namespaced(client.clone(), &ns)
+        .create(&post, &vault)
+        .await
+        .expect("create VaultDynamicSecret");
+    assert_eq!(vault.spec.provider["auth"]["kubernetes"]["role"], "eso", "open provider object kept");
+    assert_eq!(vault.spec.result_type, generators::VaultDynamicSecretResultType::Data);
+
+    let cluster_generator: generators::ClusterGenerator = serde_json::from_value(json!({
+        "apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "ClusterGenerator",
+        "metadata": {"name": format!("cg-{suffix}")},
+        "spec": {"kind": "Password", "generator": {"passwordSpec": {"length": 12}}}
+    }))
+    .unwrap();
+    let cluster_generator = Api::<generators::ClusterGenerator>::all(client.clone())
+        .create(&post, &cluster_generator)
+        .await
+        .expect("create ClusterGenerator");
+    assert_eq!(
+        cluster_generator.spec.generator.password_spec.unwrap().encoding,
+        Some(generators::PasswordEncoding::Raw)
+    );
+    let two_generators: generators::ClusterGenerator = serde_json::from_value(json!({
+        "apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "ClusterGenerator",
+        "metadata": {"name": format!("cg2-{suffix}")},
+        "spec": {"kind": "UUID", "generator": {"uuidSpec": {}, "fakeSpec": {}}}
+    }))
+    .unwrap();
+    let refused = Api::<generators::ClusterGenerator>::all(client.clone()).create(&post, &two_generators).await;
+    assert!(matches!(refused, Err(kube::Error::Api(ref s)) if s.code == 422), "one generator only: {refused:?}");
+
+    let state: generators::GeneratorState = serde_json::from_value(json!({
+        "apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "GeneratorState",
+        "metadata": {"name": "state"},
+        "spec": {"resource": {"kind": "GitlabDeployToken", "spec": {"name": "x"}}, "state": {"id": 7}},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Created"}]}
+    }))
+    .unwrap();
+    let state = Api::<generators::GeneratorState>::namespaced(client.clone(), &ns)
+        .create(&post, &state)
+        .await
+        .expect("create GeneratorState");
+    assert_eq!(state.spec.state["id"], 7);
+    assert_eq!(
+        state.status.map(|s| s.conditions.len()),
+        Some(1),
+        "no status subresource: status is written with the object, as in ESO"
+    );
+
+    // GitLab: exactly one of projectID and groupID (ESO's CEL rule).
+    let gitlab = |spec: serde_json::Value| -> generators::GitlabDeployToken {
+        serde_json::from_value(json!({"apiVersion": "generators.external-secrets.io/v1alpha1",
+            "kind": "GitlabDeployToken", "metadata": {"name": "gl"}, "spec": spec}))
+        .unwrap()
+    };
+    let gitlab_api = Api::<generators::GitlabDeployToken>::namespaced(client.clone(), &ns);
+    let both = gitlab(json!({"projectID": "a/b", "groupID": "a", "name": "t", "scopes": ["read_registry"],
+                             "auth": {"token": {"secretRef": {"name": "gl", "key": "token"}}}}));
+    let refused = gitlab_api.create(&post, &both).await;
+    assert!(
+        matches!(refused, Err(kube::Error::Api(ref s)) if s.message.contains("exactly one of projectID or groupID")),
+        "{refused:?}"
+    );
+    let one = gitlab(json!({"projectID": "a/b", "name": "t", "scopes": ["read_registry"],
+                            "auth": {"token": {"secretRef": {"name": "gl", "key": "token"}}}}));
+    gitlab_api.create(&post, &one).await.expect("create GitlabDeployToken");
+}

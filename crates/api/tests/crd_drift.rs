@@ -35,16 +35,18 @@ fn checked_in_crd_bundle_matches_the_rust_types() {
     }
 }
 
-/// The Helm chart ships each CRD as its own file (so values can switch them on and off); they must be the
-/// same CRDs.
+/// The Helm chart ships each CRD as its own file, named after the CRD (`<plural>.<group>.yaml`; the chart's
+/// template renders every file there), and no other file: they must be the CRDs the Rust types generate.
 #[test]
 fn chart_crd_files_match_the_rust_types() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/charts/external-secrets/files/crds");
     let update = std::env::var("UPDATE_CRDS").as_deref() == Ok("1");
+    let mut expected = std::collections::BTreeSet::new();
     for crd in external_secrets_api::crds() {
-        let plural = crd.spec.names.plural.clone();
+        let file_name = format!("{}.yaml", crd.metadata.name.clone().unwrap());
         let generated = serde_yaml::to_string(&crd).unwrap();
-        let path = dir.join(format!("{plural}.yaml"));
+        let path = dir.join(&file_name);
+        expected.insert(file_name);
         if update {
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(&path, &generated).unwrap();
@@ -58,4 +60,15 @@ fn chart_crd_files_match_the_rust_types() {
             path.display()
         );
     }
+    let present: std::collections::BTreeSet<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let stale: Vec<_> = present.difference(&expected).collect();
+    assert!(
+        stale.is_empty(),
+        "files in {} that are no CRD of crates/api (the chart would render them): {stale:?}",
+        dir.display()
+    );
+    assert_eq!(expected.len(), 25, "ESO 2.9.0 installs 25 CRDs");
 }

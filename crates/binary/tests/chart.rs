@@ -251,6 +251,7 @@ async fn webhook_values_switch_the_webhook_cert_controller_and_cert_manager() {
     }
 
     let off = kinds(&render(cluster, "eso", &["webhook.create=false"]));
+    let off: Vec<_> = off.into_iter().filter(|k| !k.starts_with("CustomResourceDefinition/")).collect();
     assert!(!off.iter().any(|k| k.contains("webhook") || k.contains("cert-controller")), "{off:?}");
 
     let cert_manager = render(cluster, "eso", &["webhook.certManager.enabled=true"]);
@@ -335,4 +336,494 @@ async fn installed_webhook_skips_deletes_and_cert_controller_rbac_suffices_and_i
     let foreign =
         Api::<ValidatingWebhookConfiguration>::all(sa_client).get("eso-external-secrets-secretstore-validate").await;
     assert!(matches!(foreign, Err(kube::Error::Api(ref s)) if s.code == 403), "{foreign:?}");
+}
+
+/// `helm template` with no flags at all renders: `kubeVersion` in Chart.yaml must accept helm's default
+/// capabilities (as ESO's `>= 1.19.0-0` does), and the default values render every CRD with
+/// `helm.sh/resource-policy: keep`.
+#[tokio::test]
+async fn helm_template_renders_without_flags_and_every_crd_is_kept() {
+    let cluster = cluster().await;
+    let chart = chart_dir();
+    let rendered = run(cluster, "helm", &["template", chart.to_str().expect("path")]);
+    let crds: Vec<_> = documents(&rendered)
+        .into_iter()
+        .filter(|d| d.get("kind").and_then(|k| k.as_str()) == Some("CustomResourceDefinition"))
+        .collect();
+    assert_eq!(crds.len(), external_secrets_api::crds().len(), "every CRD rendered by default");
+    for crd in &crds {
+        let annotations = crd.get("metadata").and_then(|m| m.get("annotations"));
+        let policy = annotations.and_then(|a| a.get("helm.sh/resource-policy")).and_then(|p| p.as_str());
+        assert_eq!(policy, Some("keep"), "{:?}", crd.get("metadata").and_then(|m| m.get("name")));
+    }
+    // ESO's switches: only Cluster* kinds and PushSecret can be left out; createSecretStore switches nothing.
+    let fewer = kinds(&run(
+        cluster,
+        "helm",
+        &[
+            "template",
+            "t",
+            chart.to_str().expect("path"),
+            "--set",
+            "crds.createClusterExternalSecret=false",
+            "--set",
+            "crds.createPushSecret=false",
+            "--set",
+            "crds.createSecretStore=false",
+        ],
+    ));
+    let crd_names: Vec<_> = fewer.iter().filter_map(|k| k.strip_prefix("CustomResourceDefinition/")).collect();
+    assert_eq!(crd_names.len(), external_secrets_api::crds().len() - 2, "{crd_names:?}");
+    assert!(!crd_names.contains(&"clusterexternalsecrets.external-secrets.io"));
+    assert!(!crd_names.contains(&"pushsecrets.external-secrets.io"));
+    assert!(crd_names.contains(&"secretstores.external-secrets.io"));
+    let none =
+        kinds(&run(cluster, "helm", &["template", "t", chart.to_str().expect("path"), "--set", "installCRDs=false"]));
+    assert!(!none.iter().any(|k| k.starts_with("CustomResourceDefinition/")), "{none:?}");
+}
+
+/// Writes a chart that renders the CRDs the way ESO 2.9's chart does: chart name `external-secrets`, one
+/// template per CRD under `templates/crds/<singular>.yaml`, wrapped in `installCRDs` (and
+/// `crds.create<Kind>` for Cluster* kinds and PushSecret), v1beta1 not served, and no resource policy, so the
+/// CRDs belong to the release. The CRDs are ours (generated from the same Rust types), which is what matters
+/// to Helm: same names, same ownership.
+fn eso_like_chart(dir: &std::path::Path) -> PathBuf {
+    let chart = dir.join("eso-like-chart");
+    let templates = chart.join("templates/crds");
+    std::fs::create_dir_all(&templates).expect("mkdir");
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: external-secrets\ntype: application\nversion: \"2.9.0\"\nappVersion: \"v2.9.0\"\n\
+         kubeVersion: \">= 1.19.0-0\"\n",
+    )
+    .expect("Chart.yaml");
+    std::fs::write(
+        chart.join("values.yaml"),
+        "installCRDs: true\ncrds:\n  createClusterExternalSecret: true\n  createClusterSecretStore: true\n  \
+         createSecretStore: true\n  createClusterGenerator: true\n  createClusterPushSecret: true\n  \
+         createPushSecret: true\n  annotations: {}\n  conversion:\n    enabled: false\n  unsafeServeV1Beta1: false\n",
+    )
+    .expect("values.yaml");
+    for mut crd in external_secrets_api::crds() {
+        crd.metadata.annotations =
+            Some([("controller-gen.kubebuilder.io/version".to_string(), "v0.19.0".to_string())].into());
+        for version in &mut crd.spec.versions {
+            if version.name == "v1beta1" {
+                version.served = false;
+            }
+        }
+        let kind = crd.spec.names.kind.clone();
+        let guard = if kind.contains("Cluster") || kind.contains("PushSecret") {
+            format!("{{{{- if and (.Values.installCRDs) (.Values.crds.create{kind}) }}}}\n")
+        } else {
+            "{{- if .Values.installCRDs }}\n".to_string()
+        };
+        let body = serde_yaml::to_string(&crd).expect("yaml");
+        let singular = crd.spec.names.singular.clone().expect("singular");
+        std::fs::write(templates.join(format!("{singular}.yaml")), format!("{guard}{body}{{{{- end }}}}\n"))
+            .expect("template");
+    }
+    chart
+}
+
+/// One object of a kind, created from YAML with kubectl; returns its uid.
+fn create(cluster: &Cluster, namespace: &str, yaml: &str) -> String {
+    static CREATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = cluster.dir.join(format!("object-{n}.yaml"));
+    std::fs::write(&file, yaml).expect("write");
+    let out = run(cluster, "kubectl", &["create", "-n", namespace, "-f", file.to_str().expect("path"), "-o", "json"]);
+    let object: serde_json::Value = serde_json::from_str(&out).expect("json");
+    object["metadata"]["uid"].as_str().expect("uid").to_string()
+}
+
+/// `(resource, namespace or "", name)` → uid, as the apiserver has them now (kubectl get; missing → None).
+fn uid_of(cluster: &Cluster, resource: &str, namespace: &str, name: &str) -> Option<String> {
+    let bin = tools::bin_dir().expect("bin dir").join("kubectl");
+    let mut args = vec!["get", resource, name, "-o", "jsonpath={.metadata.uid}"];
+    if !namespace.is_empty() {
+        args.extend(["-n", namespace]);
+    }
+    let out = Command::new(bin).args(&args).env("KUBECONFIG", &cluster.kubeconfig).output().expect("kubectl");
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned()).filter(|uid| !uid.is_empty())
+}
+
+/// The CRDs as they are now: name → (terminating, helm.sh/resource-policy, meta.helm.sh/release-name).
+async fn crd_states(
+    client: &kube::Client,
+) -> std::collections::BTreeMap<String, (bool, Option<String>, Option<String>)> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let list = crds.list(&ListParams::default()).await.expect("list CRDs");
+    list.items
+        .into_iter()
+        .filter(|crd| crd.spec.group.ends_with("external-secrets.io"))
+        .map(|crd| {
+            let annotations = crd.metadata.annotations.clone().unwrap_or_default();
+            (
+                crd.metadata.name.clone().unwrap_or_default(),
+                (
+                    crd.metadata.deletion_timestamp.is_some(),
+                    annotations.get("helm.sh/resource-policy").cloned(),
+                    annotations.get("meta.helm.sh/release-name").cloned(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Installs the ESO-like chart as release `external-secrets` and waits until its kinds are served; every CRD
+/// belongs to the release and has no resource policy, as with ESO's chart.
+async fn install_eso_like_release(cluster: &Cluster, client: &kube::Client, eso_chart: &str, ns: &str) {
+    run(cluster, "helm", &["install", "external-secrets", eso_chart, "--namespace", ns, "--wait=false"]);
+    let expected_crds: BTreeSet<String> =
+        external_secrets_api::crds().into_iter().filter_map(|crd| crd.metadata.name).collect();
+    let states = crd_states(client).await;
+    assert_eq!(states.keys().cloned().collect::<BTreeSet<_>>(), expected_crds);
+    for (name, (_, policy, release)) in &states {
+        assert_eq!(policy, &None, "{name}: ESO's chart sets no resource policy");
+        assert_eq!(release.as_deref(), Some("external-secrets"), "{name} belongs to the ESO release");
+    }
+    // CRDs are served a moment after creation.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let served =
+            run(cluster, "kubectl", &["api-resources", "--api-group=generators.external-secrets.io", "-o", "name"]);
+        if served.lines().count() == 19 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "generator kinds not served within 30s: {served}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Creates objects of the kinds at stake in `apps` (and cluster-scoped ones); returns
+/// `(resource, namespace, name, uid)` of each.
+fn create_objects(cluster: &Cluster, apps: &str) -> Vec<(String, String, String, String)> {
+    // Objects of the kinds at stake, with the ownership chain ClusterExternalSecret → ExternalSecret → Secret
+    // that a CRD deletion would cascade through (the garbage collector runs in this cluster).
+    let ces = create(
+        cluster,
+        apps,
+        &format!(
+            "apiVersion: external-secrets.io/v1\nkind: ClusterExternalSecret\nmetadata: {{name: shared-{apps}}}\n\
+             spec:\n  namespaces: [{apps}]\n  externalSecretSpec:\n    secretStoreRef: {{name: fake}}\n    \
+             data: [{{secretKey: k, remoteRef: {{key: k}}}}]\n"
+        ),
+    );
+    let es = create(
+        cluster,
+        apps,
+        &format!(
+            "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: shared\n  ownerReferences:\n  \
+             - {{apiVersion: external-secrets.io/v1, kind: ClusterExternalSecret, name: shared-{apps}, uid: {ces}, \
+             controller: true}}\nspec:\n  secretStoreRef: {{name: fake}}\n  data: [{{secretKey: k, remoteRef: {{key: k}}}}]\n"
+        ),
+    );
+    let objects: Vec<(&str, String, &str, String)> = vec![
+        ("clusterexternalsecrets.external-secrets.io", String::new(), "", ces.clone()),
+        ("externalsecrets.external-secrets.io", apps.to_string(), "shared", es.clone()),
+        (
+            "secrets",
+            apps.to_string(),
+            "shared",
+            create(
+                cluster,
+                apps,
+                &format!(
+                    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: shared\n  ownerReferences:\n  - {{apiVersion: \
+                     external-secrets.io/v1, kind: ExternalSecret, name: shared, uid: {es}, controller: true}}\n\
+                     stringData: {{k: v}}\n"
+                ),
+            ),
+        ),
+        (
+            "secretstores.external-secrets.io",
+            apps.to_string(),
+            "fake",
+            create(
+                cluster,
+                apps,
+                "apiVersion: external-secrets.io/v1\nkind: SecretStore\nmetadata: {name: fake}\n\
+                 spec: {provider: {fake: {data: [{key: k, value: v}]}}}\n",
+            ),
+        ),
+        (
+            "pushsecrets.external-secrets.io",
+            apps.to_string(),
+            "push",
+            create(
+                cluster,
+                apps,
+                "apiVersion: external-secrets.io/v1alpha1\nkind: PushSecret\nmetadata: {name: push}\n\
+                 spec:\n  secretStoreRefs: [{name: fake}]\n  selector: {secret: {name: shared}}\n  \
+                 data: [{match: {secretKey: k, remoteRef: {remoteKey: pushed}}}]\n",
+            ),
+        ),
+        (
+            "passwords.generators.external-secrets.io",
+            apps.to_string(),
+            "pw",
+            create(
+                cluster,
+                apps,
+                "apiVersion: generators.external-secrets.io/v1alpha1\nkind: Password\nmetadata: {name: pw}\nspec: {length: 32}\n",
+            ),
+        ),
+        (
+            "clustergenerators.generators.external-secrets.io",
+            String::new(),
+            "",
+            create(
+                cluster,
+                apps,
+                &format!(
+                    "apiVersion: generators.external-secrets.io/v1alpha1\nkind: ClusterGenerator\n\
+                     metadata: {{name: uuid-{apps}}}\nspec: {{kind: UUID, generator: {{uuidSpec: {{}}}}}}\n"
+                ),
+            ),
+        ),
+    ];
+    let names = |(resource, namespace, name, uid): &(&str, String, &str, String)| {
+        let name = match *resource {
+            "clusterexternalsecrets.external-secrets.io" => format!("shared-{apps}"),
+            "clustergenerators.generators.external-secrets.io" => format!("uuid-{apps}"),
+            _ => name.to_string(),
+        };
+        (resource.to_string(), namespace.clone(), name, uid.clone())
+    };
+    objects.iter().map(names).collect()
+}
+
+/// The migration of docs/migration.md, step by step, with the real helm and a real apiserver (its own, because
+/// CRDs are cluster-wide and other tests here install our chart's): a release of an ESO-like chart that owns all
+/// 25 CRDs, objects of the kinds only ESO's chart used to install (ClusterExternalSecret with an ExternalSecret
+/// and Secret it owns, PushSecret, generators, ...), then
+/// 1. a side-by-side install of our chart without CRDs leaves them alone;
+/// 2. `helm upgrade` of the same release to our chart keeps every CRD and every object (same uid), and the CRDs
+///    now carry `helm.sh/resource-policy: keep`;
+/// 3. `helm rollback` to the ESO chart keeps them too (and drops `keep` again);
+/// 4. upgrading to our chart again, then with a CRD switched off, and finally `helm uninstall`, delete no CRD.
+#[tokio::test]
+async fn helm_upgrade_from_an_eso_release_keeps_every_crd_and_object() {
+    let cluster = tokio::task::spawn_blocking(|| {
+        external_secrets_testsupport::cluster::Cluster::start(Default::default()).expect("private cluster")
+    })
+    .await
+    .expect("start");
+    let client = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("migrate").await.expect("ns");
+    let apps = cluster.namespace("migrate-apps").await.expect("ns");
+    let eso_chart = eso_like_chart(&cluster.dir);
+    let eso_chart = eso_chart.to_str().expect("path");
+    let ours = chart_dir();
+    let ours = ours.to_str().expect("path");
+
+    install_eso_like_release(&cluster, &client, eso_chart, &ns).await;
+    let expected_crds: BTreeSet<String> =
+        external_secrets_api::crds().into_iter().filter_map(|crd| crd.metadata.name).collect();
+    let objects = create_objects(&cluster, &apps);
+    let all_objects_unchanged = |step: &str| {
+        for (resource, namespace, name, uid) in &objects {
+            assert_eq!(
+                uid_of(&cluster, resource, namespace, name).as_deref(),
+                Some(uid.as_str()),
+                "after {step}: {resource} {namespace}/{name} is gone or was recreated"
+            );
+        }
+    };
+    let all_crds_kept = |states: &std::collections::BTreeMap<String, (bool, Option<String>, Option<String>)>,
+                         step: &str| {
+        assert_eq!(states.keys().cloned().collect::<BTreeSet<_>>(), expected_crds, "after {step}");
+        for (name, (terminating, _, _)) in states {
+            assert!(!terminating, "after {step}: {name} is being deleted");
+        }
+    };
+
+    // 1. Side by side: our chart as a second release without CRDs.
+    let side = cluster.namespace("migrate-side").await.expect("ns");
+    run(
+        &cluster,
+        "helm",
+        &["install", "ours", ours, "--namespace", &side, "--set", "installCRDs=false", "--wait=false"],
+    );
+    let states = crd_states(&client).await;
+    all_crds_kept(&states, "side-by-side install");
+    assert!(states.values().all(|(_, _, release)| release.as_deref() == Some("external-secrets")));
+    run(&cluster, "helm", &["uninstall", "ours", "--namespace", &side, "--wait"]);
+    all_objects_unchanged("side-by-side install and uninstall");
+
+    // 2. In place: the same release, our chart.
+    run(&cluster, "helm", &["upgrade", "external-secrets", ours, "--namespace", &ns, "--wait=false"]);
+    let states = crd_states(&client).await;
+    all_crds_kept(&states, "helm upgrade");
+    for (name, (_, policy, release)) in &states {
+        assert_eq!(policy.as_deref(), Some("keep"), "{name}");
+        assert_eq!(release.as_deref(), Some("external-secrets"), "{name}");
+    }
+    all_objects_unchanged("helm upgrade");
+    // v1beta1, not served by the ESO chart, is served again: the same object through both versions.
+    let legacy = run(
+        &cluster,
+        "kubectl",
+        &[
+            "get",
+            "externalsecrets.v1beta1.external-secrets.io",
+            "shared",
+            "-n",
+            &apps,
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ],
+    );
+    let es = objects.iter().find(|(resource, ..)| resource == "externalsecrets.external-secrets.io").expect("es");
+    assert_eq!(legacy, es.3);
+
+    // 3. Roll back to the ESO chart. The CRDs are ESO's again, without `keep`: the next upgrade to our chart must
+    //    render all of them (as it does by default) before one can be switched off safely.
+    run(&cluster, "helm", &["rollback", "external-secrets", "1", "--namespace", &ns, "--wait=false"]);
+    let states = crd_states(&client).await;
+    all_crds_kept(&states, "helm rollback");
+    assert!(states.values().all(|(_, policy, _)| policy.is_none()), "the rollback restored ESO's CRDs");
+    all_objects_unchanged("helm rollback");
+
+    // 4. Our chart again; then an upgrade that switches a CRD off: `keep` leaves it in place. Then uninstall:
+    //    all stay.
+    run(&cluster, "helm", &["upgrade", "external-secrets", ours, "--namespace", &ns, "--wait=false"]);
+    all_crds_kept(&crd_states(&client).await, "helm upgrade after the rollback");
+    run(
+        &cluster,
+        "helm",
+        &[
+            "upgrade",
+            "external-secrets",
+            ours,
+            "--namespace",
+            &ns,
+            "--wait=false",
+            "--set",
+            "crds.createClusterExternalSecret=false",
+        ],
+    );
+    all_crds_kept(&crd_states(&client).await, "an upgrade that no longer renders the ClusterExternalSecret CRD");
+    all_objects_unchanged("an upgrade that no longer renders the ClusterExternalSecret CRD");
+    run(&cluster, "helm", &["uninstall", "external-secrets", "--namespace", &ns, "--wait"]);
+    all_crds_kept(&crd_states(&client).await, "helm uninstall");
+    all_objects_unchanged("helm uninstall");
+}
+
+/// The hazard, shown without our chart: a release of the ESO-like chart upgraded so that it no longer renders the
+/// ClusterExternalSecret CRD (as a chart that ships only ExternalSecret and the stores would) deletes the CRD and
+/// every ClusterExternalSecret; the checks of `helm_upgrade_from_an_eso_release_keeps_every_crd_and_object` would
+/// see this loss. (What happens next to the ExternalSecrets a ClusterExternalSecret created is up to the running
+/// controller's finalizer; the garbage collector alone does not cascade through an owner whose kind is gone, so
+/// this test, which runs no controller, does not check them.)
+#[tokio::test]
+async fn upgrading_an_eso_release_to_a_chart_without_a_crd_deletes_every_object_of_its_kind() {
+    let cluster = tokio::task::spawn_blocking(|| {
+        external_secrets_testsupport::cluster::Cluster::start(Default::default()).expect("private cluster")
+    })
+    .await
+    .expect("start");
+    let client = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("hazard").await.expect("ns");
+    let apps = cluster.namespace("hazard-apps").await.expect("ns");
+    let eso_chart = eso_like_chart(&cluster.dir);
+    let eso_chart = eso_chart.to_str().expect("path");
+    install_eso_like_release(&cluster, &client, eso_chart, &ns).await;
+    let objects = create_objects(&cluster, &apps);
+
+    run(
+        &cluster,
+        "helm",
+        &[
+            "upgrade",
+            "external-secrets",
+            eso_chart,
+            "--namespace",
+            &ns,
+            "--wait=false",
+            "--set",
+            "crds.createClusterExternalSecret=false",
+        ],
+    );
+    let cascade = ["clusterexternalsecrets.external-secrets.io"];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let remaining: Vec<_> = objects
+            .iter()
+            .filter(|(resource, ..)| cascade.contains(&resource.as_str()))
+            .filter(|(resource, namespace, name, _)| uid_of(&cluster, resource, namespace, name).is_some())
+            .map(|(resource, _, name, _)| format!("{resource}/{name}"))
+            .collect();
+        if remaining.is_empty() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still there after 60s: {remaining:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let states = crd_states(&client).await;
+    assert!(!states.contains_key("clusterexternalsecrets.external-secrets.io"), "the CRD was deleted");
+    let pushsecret = objects.iter().find(|(resource, ..)| resource == "pushsecrets.external-secrets.io").expect("ps");
+    assert!(uid_of(&cluster, &pushsecret.0, &pushsecret.1, &pushsecret.2).is_some(), "other kinds untouched");
+}
+
+/// The checked-in bundle, applied as the README says (`kubectl apply --server-side`), makes the apiserver serve
+/// every ESO kind: 6 of external-secrets.io (with v1beta1 next to v1) and 19 of generators.external-secrets.io.
+/// Its own apiserver: CRDs applied outside Helm could not be adopted by the chart installs of the other tests.
+#[tokio::test]
+async fn crd_bundle_applies_server_side_and_every_kind_is_served() {
+    let cluster = tokio::task::spawn_blocking(|| {
+        external_secrets_testsupport::cluster::Cluster::start(Default::default()).expect("private cluster")
+    })
+    .await
+    .expect("start");
+    let cluster = &cluster;
+    let bundle = tools::repo_root().join("deploy/crds/bundle.yaml");
+    run(
+        cluster,
+        "kubectl",
+        &[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager=bundle-test",
+            "-f",
+            bundle.to_str().expect("path"),
+        ],
+    );
+    run(
+        cluster,
+        "kubectl",
+        &["wait", "--for=condition=Established", "--timeout=30s", "-f", bundle.to_str().expect("path")],
+    );
+    let served = |group: &str| {
+        let mut names: Vec<String> =
+            run(cluster, "kubectl", &["api-resources", &format!("--api-group={group}"), "-o", "name"])
+                .lines()
+                .map(str::to_string)
+                .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        served("external-secrets.io"),
+        [
+            "clusterexternalsecrets.external-secrets.io",
+            "clusterpushsecrets.external-secrets.io",
+            "clustersecretstores.external-secrets.io",
+            "externalsecrets.external-secrets.io",
+            "pushsecrets.external-secrets.io",
+            "secretstores.external-secrets.io",
+        ]
+    );
+    assert_eq!(served("generators.external-secrets.io").len(), 19);
+    let versions = run(cluster, "kubectl", &["api-versions"]);
+    for version in [
+        "external-secrets.io/v1",
+        "external-secrets.io/v1beta1",
+        "external-secrets.io/v1alpha1",
+        "generators.external-secrets.io/v1alpha1",
+    ] {
+        assert!(versions.lines().any(|v| v == version), "{version} served: {versions}");
+    }
 }

@@ -1,10 +1,12 @@
 //! external-secrets.io/v1: the served storage version, and the canonical Rust types (re-exported at the crate
 //! root). The v1beta1 kinds reuse these spec and status types.
 
+mod cluster_external_secret;
 mod external_secret;
 mod provider;
 mod secret_store;
 
+pub use cluster_external_secret::*;
 pub use external_secret::*;
 pub use provider::*;
 pub use secret_store::*;
