@@ -128,12 +128,18 @@ fn template_target(field: &str, target: &str) -> Result<Target, TargetError> {
 }
 
 /// Parses and renders one template; errors name `field` and carry the engine's message (which never holds data).
-fn render(field: &str, text: &str, context: &Value, delimiters: &Delimiters) -> Result<String, TargetError> {
+/// The output is bytes: Secret data keeps binary values intact.
+fn render(field: &str, text: &str, context: &Value, delimiters: &Delimiters) -> Result<Vec<u8>, TargetError> {
     let template_error = |e: external_secrets_template::TemplateError| TargetError::Template {
         field: field.to_string(),
         message: e.to_string(),
     };
     Template::parse(field, text, delimiters).map_err(template_error)?.execute(context).map_err(template_error)
+}
+
+/// [`render`] for outputs that are text (labels, annotations, `KeysAndValues` YAML).
+fn render_text(field: &str, text: &str, context: &Value, delimiters: &Delimiters) -> Result<String, TargetError> {
+    render(field, text, context, delimiters).map(|out| String::from_utf8_lossy(&out).into_owned())
 }
 
 /// The rendered output of a `KeysAndValues` template: a YAML map of strings.
@@ -238,7 +244,7 @@ fn apply_template(
         }
         for (key, text, scope) in items {
             let item_field = if key.is_empty() { format!("{field}.literal") } else { format!("{field}[{key}]") };
-            let rendered = render(&item_field, &text, &context, delimiters)?;
+            let rendered = render_text(&item_field, &text, &context, delimiters)?;
             let pairs = match scope {
                 TemplateScope::Values => BTreeMap::from([(key, rendered)]),
                 TemplateScope::KeysAndValues => keys_and_values(&item_field, &rendered)?,
@@ -252,15 +258,15 @@ fn apply_template(
     }
     for (key, text) in &template.data {
         let field = format!("spec.target.template.data[{key}]");
-        out.data.insert(key.clone(), render(&field, text, &context, delimiters)?.into_bytes());
+        out.data.insert(key.clone(), render(&field, text, &context, delimiters)?);
     }
     for (key, text) in &meta.labels {
         let field = format!("spec.target.template.metadata.labels[{key}]");
-        out.labels.insert(key.clone(), render(&field, text, &context, delimiters)?);
+        out.labels.insert(key.clone(), render_text(&field, text, &context, delimiters)?);
     }
     for (key, text) in &meta.annotations {
         let field = format!("spec.target.template.metadata.annotations[{key}]");
-        out.annotations.insert(key.clone(), render(&field, text, &context, delimiters)?);
+        out.annotations.insert(key.clone(), render_text(&field, text, &context, delimiters)?);
     }
     Ok(out)
 }

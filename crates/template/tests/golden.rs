@@ -14,7 +14,10 @@ fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
 
 fn render_with(template: &str, pairs: &[(&str, &str)]) -> Result<String, TemplateError> {
     let t = Template::parse("tpl", template, &Delimiters::default())?;
-    t.execute(&secret_data_value(&data(pairs)))
+    t.execute(&secret_data_value(&data(pairs))).map(|out| match String::from_utf8(out) {
+        Ok(text) => text,
+        Err(e) => panic!("template {template:?} rendered bytes that are not UTF-8: {:?}", e.as_bytes()),
+    })
 }
 
 fn render(template: &str, pairs: &[(&str, &str)]) -> String {
@@ -437,16 +440,57 @@ fn custom_delimiters_from_controller_flags() {
     let t = Template::parse("tpl", "{{ literal }} <<.a | upper>>", &Delimiters::new("<<", ">>"));
     let Ok(t) = t else { panic!("parse failed") };
     let out = t.execute(&secret_data_value(&data(&[("a", "x")])));
-    assert_eq!(out.ok().as_deref(), Some("{{ literal }} X"));
+    assert_eq!(out.ok().as_deref(), Some(b"{{ literal }} X".as_slice()));
 }
 
+/// Go strings hold any bytes: binary provider values and the results of `b64dec`, `b32dec` and `hexdec` reach the
+/// Secret byte for byte, through printing and through the functions that work on bytes. (Go: `{{ .bin }}`,
+/// `printf "%s"`, `trim`, `b64enc` never touch invalid UTF-8.)
 #[test]
-fn non_utf8_data_is_passed_as_lossy_string() {
-    let mut d = BTreeMap::new();
-    d.insert("bin".to_owned(), vec![b'a', 0xff, b'b']);
-    let templates = BTreeMap::from([("out".to_owned(), "{{ .bin }}".to_owned())]);
-    let out = render_secret_data(&templates, &d);
-    assert_eq!(out.ok().and_then(|m| m.get("out").cloned()), Some("a\u{fffd}b".as_bytes().to_vec()));
+fn binary_values_reach_the_secret_intact() {
+    let binary = vec![0x00, 0xff, b'a', 0xfe, 0x80, b'\n'];
+    let d = BTreeMap::from([
+        ("bin".to_owned(), binary.clone()),
+        ("b64".to_owned(), b"AP9h/oAK".to_vec()),
+        ("hex".to_owned(), b"00ff61fe800a".to_vec()),
+    ]);
+    let cases = [
+        ("{{ .bin }}", binary.clone()),
+        ("{{ .b64 | b64dec }}", binary.clone()),
+        ("{{ .hex | hexdec }}", binary.clone()),
+        ("{{ .bin | b64enc | b64dec }}", binary.clone()),
+        ("{{ .bin | b32enc | b32dec }}", binary.clone()),
+        (r#"{{ printf "%s" .bin }}"#, binary.clone()),
+        (r#"{{ print .bin }}"#, binary.clone()),
+        (r#"{{ .bin | toString }}"#, binary.clone()),
+        (r#"{{ list .bin | join "" }}"#, binary.clone()),
+        (r#"{{ .bin | trimSuffix "\n" | trimPrefix "\x00" }}"#, binary[1..5].to_vec()),
+        (r#"{{ .bin | trim }}"#, binary[..5].to_vec()),
+        (r#"{{ .bin | replace "a" "b" }}"#, vec![0x00, 0xff, b'b', 0xfe, 0x80, b'\n']),
+        (r#"{{ .bin | substr 1 3 }}"#, binary[1..3].to_vec()),
+        (r#"{{ .bin | b64enc }}"#, b"AP9h/oAK".to_vec()),
+        (r#"{{ .bin | len }}"#, b"6".to_vec()),
+        (r#"{{ eq .bin (.b64 | b64dec) }}"#, b"true".to_vec()),
+        (r#"{{ .bin | sha256sum }}"#, b"b6a120c1a5619668032e8414f5007e8eb121d7e0dc2ef5cf98b9d6ea2bac4d22".to_vec()),
+    ];
+    for (template, want) in cases {
+        let templates = BTreeMap::from([("out".to_owned(), template.to_owned())]);
+        let out = render_secret_data(&templates, &d);
+        assert_eq!(out.ok().and_then(|m| m.get("out").cloned()), Some(want), "{template}");
+    }
+}
+
+/// Functions that work on characters read invalid UTF-8 as U+FFFD, as Go's `strings.ToUpper` and `encoding/json`
+/// do.
+#[test]
+fn character_functions_read_invalid_utf8_as_replacement() {
+    let d = BTreeMap::from([("bin".to_owned(), vec![b'a', 0xff])]);
+    let cases = [("{{ .bin | upper }}", "A\u{fffd}"), ("{{ .bin | toJson }}", r#""a\ufffd""#)];
+    for (template, want) in cases {
+        let templates = BTreeMap::from([("out".to_owned(), template.to_owned())]);
+        let out = render_secret_data(&templates, &d);
+        assert_eq!(out.ok().and_then(|m| m.get("out").cloned()), Some(want.as_bytes().to_vec()), "{template}");
+    }
 }
 
 #[test]
@@ -599,6 +643,16 @@ mod pkcs12 {
     pub const KEY_PKCS8: &str = include_str!("fixtures/leaf.pkcs8.pem");
 }
 
+/// The binary bundle behind a `.p12.b64` fixture.
+fn pkcs12_bytes(b64: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let cleaned: String = b64.split_whitespace().collect();
+    match base64::engine::general_purpose::STANDARD.decode(cleaned) {
+        Ok(bytes) => bytes,
+        Err(e) => panic!("fixture is not base64: {e}"),
+    }
+}
+
 #[test]
 fn tls_from_a_pkcs12_bundle() {
     let chain = format!("{}{}{}", pkcs12::LEAF, pkcs12::INTERMEDIATE, pkcs12::ROOT);
@@ -611,6 +665,17 @@ fn tls_from_a_pkcs12_bundle() {
         assert_eq!(render(r#"{{ .p12 | b64dec | pkcs12certPass "s3cret" }}"#, &pairs), chain);
         assert_eq!(render("{{ .p12 | b64dec | pkcs12keyPass .pass }}", &pairs), pkcs12::KEY_PKCS8);
     }
+    // A provider value that is itself the binary bundle (a Kubernetes Secret's `.p12` key, decoded by the
+    // provider), and its `b64enc` round trip, byte for byte.
+    let raw = BTreeMap::from([("p12".to_owned(), pkcs12_bytes(pkcs12::NOPASS))]);
+    let raw_templates = BTreeMap::from([
+        ("crt".to_owned(), "{{ .p12 | pkcs12cert }}".to_owned()),
+        ("b64".to_owned(), "{{ .p12 | b64enc }}".to_owned()),
+    ]);
+    let out = render_secret_data(&raw_templates, &raw);
+    let Ok(out) = out else { panic!("render failed: {out:?}") };
+    assert_eq!(out["crt"], chain.as_bytes());
+    assert_eq!(out["b64"], pkcs12::NOPASS.trim().as_bytes());
     // A typical kubernetes.io/tls secret template.
     let templates = BTreeMap::from([
         ("tls.crt".to_owned(), r#"{{ .p12 | b64dec | pkcs12certPass .pass | filterCertChain "leaf" }}"#.to_owned()),

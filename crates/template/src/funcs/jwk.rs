@@ -173,18 +173,18 @@ impl Jwk {
 fn pem(kind: &str, der: Vec<u8>) -> FResult {
     let mut out = String::new();
     pem_encode(&mut out, &PemBlock { kind: kind.to_owned(), headers: Vec::new(), bytes: der })?;
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 /// `jwkPublicKeyPem json`: the public key of a JWK (RSA, EC P-256/384/521, OKP Ed25519/X25519) as `PUBLIC KEY`.
 fn jwk_public_key_pem(c: &mut Call<'_>) -> FResult {
-    let jwk = Jwk::parse(c.str(0)?)?;
+    let jwk = Jwk::parse(&c.str(0)?)?;
     pem("PUBLIC KEY", jwk.public_der()?)
 }
 
 /// `jwkPrivateKeyPem json`: the private key of a JWK as PKCS#8 `PRIVATE KEY`. RSA keys need their CRT members
 /// (`p`, `q`, `dp`, `dq`, `qi`).
 fn jwk_private_key_pem(c: &mut Call<'_>) -> FResult {
-    let jwk = Jwk::parse(c.str(0)?)?;
+    let jwk = Jwk::parse(&c.str(0)?)?;
     pem("PRIVATE KEY", jwk.private_der()?)
 }

@@ -45,42 +45,40 @@ fn pem_all<'a>(kind: &str, ders: impl IntoIterator<Item = &'a [u8]>) -> Result<S
 }
 
 fn pkcs12key(c: &mut Call<'_>) -> FResult {
-    let input = c.str(0)?;
-    keys_pem(c, "", input)
+    keys_pem(c, "", c.bytes(0)?)
 }
 
 fn pkcs12key_pass(c: &mut Call<'_>) -> FResult {
     let password = c.str(0)?;
-    let input = c.str(1)?;
-    keys_pem(c, password, input)
+    let password: &str = &password;
+    keys_pem(c, password, c.bytes(1)?)
 }
 
 /// ESO's `pkcs12key`: the private key(s) of the bundle as PKCS#8 PEM (`PRIVATE KEY`).
-fn keys_pem(c: &Call<'_>, password: &str, input: &str) -> FResult {
-    let archive = decode_pkcs12(c.raw.bytes(input), password)?;
+fn keys_pem(c: &Call<'_>, password: &str, input: &[u8]) -> FResult {
+    let archive = decode_pkcs12(input, password)?;
     if archive.keys.is_empty() {
         return Err(fail("unable to decode pkcs12: the bundle holds no private key"));
     }
     let out = pem_all("PRIVATE KEY", archive.keys.iter().map(|k| k.key.as_der()))?;
     c.check_len(out.len())?;
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 fn pkcs12cert(c: &mut Call<'_>) -> FResult {
-    let input = c.str(0)?;
-    certs_pem(c, "", input)
+    certs_pem(c, "", c.bytes(0)?)
 }
 
 fn pkcs12cert_pass(c: &mut Call<'_>) -> FResult {
     let password = c.str(0)?;
-    let input = c.str(1)?;
-    certs_pem(c, password, input)
+    let password: &str = &password;
+    certs_pem(c, password, c.bytes(1)?)
 }
 
 /// ESO's `pkcs12cert`: every certificate of the bundle as PEM, leaf → intermediates → root when the chain can be
 /// ordered by issuer and subject, otherwise the key's certificate first and the others in bundle order.
-fn certs_pem(c: &Call<'_>, password: &str, input: &str) -> FResult {
-    let archive = decode_pkcs12(c.raw.bytes(input), password)?;
+fn certs_pem(c: &Call<'_>, password: &str, input: &[u8]) -> FResult {
+    let archive = decode_pkcs12(input, password)?;
     // The certificates that belong to a key come first, as Go's `DecodeChain` returns them.
     let key_ids: Vec<&[u8]> =
         archive.keys.iter().filter_map(|k| k.local_key_id.as_ref().map(|i| i.0.as_slice())).collect();
@@ -99,7 +97,7 @@ fn certs_pem(c: &Call<'_>, password: &str, input: &str) -> FResult {
     let ordered = order_chain(&ders)?;
     let out = pem_all("CERTIFICATE", ordered)?;
     c.check_len(out.len())?;
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 /// One parsed certificate with its DER.
@@ -160,7 +158,9 @@ fn pem_certificates(input: &str) -> Vec<Vec<u8>> {
 /// is the first; intermediates are those in between.
 fn filter_cert_chain(c: &mut Call<'_>) -> FResult {
     let which = c.str(0)?;
+    let which: &str = &which;
     let input = c.str(1)?;
+    let input: &str = &input;
     let ders = pem_certificates(input);
     if ders.is_empty() {
         return Err(fail("no certificates found in input"));
@@ -185,7 +185,7 @@ fn filter_cert_chain(c: &mut Call<'_>) -> FResult {
         }
         _ => return Err(fail("unsupported certificate type: expected leaf, intermediate or root")),
     };
-    Ok(Value::String(pem_all("CERTIFICATE", selected)?))
+    Ok(Value::from(pem_all("CERTIFICATE", selected)?))
 }
 
 /// Go's `net.IP.String()` for a SAN address.
@@ -209,6 +209,7 @@ fn ip_string(bytes: &[u8]) -> String {
 /// then IP addresses, email addresses and URIs.
 fn cert_sans(c: &mut Call<'_>) -> FResult {
     let input = c.str(0)?;
+    let input: &str = &input;
     let ders = pem_certificates(input);
     let Some(der) = ders.first() else {
         return Err(fail("no certificates found in input"));
