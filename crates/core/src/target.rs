@@ -244,13 +244,16 @@ fn apply_template(
         }
         for (key, text, scope) in items {
             let item_field = if key.is_empty() { format!("{field}.literal") } else { format!("{field}[{key}]") };
-            let rendered = render_text(&item_field, &text, &context, delimiters)?;
+            let rendered = render(&item_field, &text, &context, delimiters)?;
             let pairs = match scope {
                 TemplateScope::Values => BTreeMap::from([(key, rendered)]),
-                TemplateScope::KeysAndValues => keys_and_values(&item_field, &rendered)?,
+                TemplateScope::KeysAndValues => {
+                    let text = String::from_utf8_lossy(&rendered);
+                    keys_and_values(&item_field, &text)?.into_iter().map(|(k, v)| (k, v.into_bytes())).collect()
+                }
             };
             for (k, v) in pairs {
-                let value = decode(decoding, v.as_bytes())
+                let value = decode(decoding, &v)
                     .map_err(|e| TargetError::Template { field: item_field.clone(), message: e.to_string() })?;
                 out.put(&target, k, value);
             }
