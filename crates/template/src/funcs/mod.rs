@@ -211,17 +211,18 @@ pub(crate) fn string_list<S: Into<GoString>>(items: impl IntoIterator<Item = S>)
 pub(crate) fn to_int64(v: &Value) -> i64 {
     match v {
         Value::Int(i) => *i,
-        Value::Float(f) => {
-            if f.is_nan() {
-                0
-            } else {
-                *f as i64
-            }
-        }
+        Value::Float(f) => go_float_to_int64(*f),
         Value::Bool(b) => i64::from(*b),
         Value::String(s) => s.as_str().and_then(|s| parse_int_base0(trim_zero_decimal(s))).unwrap_or(0),
         _ => 0,
     }
+}
+
+/// Go's `int64(f)` on amd64 (CVTTSD2SQ): truncation, and the "integer indefinite" value `math.MinInt64` for NaN
+/// and values out of range (Rust's `as` saturates instead). arm64 saturates; amd64 is where ESO mostly runs.
+pub(crate) fn go_float_to_int64(f: f64) -> i64 {
+    // NaN is outside every range.
+    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f) { f as i64 } else { i64::MIN }
 }
 
 /// Go's `cast.ToFloat64`.
@@ -315,6 +316,9 @@ mod tests {
         assert_eq!(to_int64(&Value::from("12.5")), 0);
         assert_eq!(to_int64(&Value::from("010")), 8);
         assert_eq!(to_int64(&Value::Float(3.9)), 3);
+        assert_eq!(to_int64(&Value::Float(1.2345678901234567e19)), i64::MIN);
+        assert_eq!(to_int64(&Value::Float(f64::NAN)), i64::MIN);
+        assert_eq!(to_int64(&Value::Float(-9.2e18)), -9_200_000_000_000_000_000);
         assert_eq!(to_float64(&Value::from("2.5")), 2.5);
         assert_eq!(to_float64(&Value::from("x")), 0.0);
     }
