@@ -769,3 +769,72 @@ fn pem_keys_from_jwks() {
         })
     );
 }
+
+/// ESO's PKCS#12 writers (runtime/template/v2/pkcs12.go): their output is random (salts), so each is checked by
+/// reading the bundle back with `pkcs12cert` / `pkcs12key`. ESO's own test (pkcs12_test.go `TestPemToPkcs12`)
+/// does the same round trip.
+#[test]
+fn pem_to_pkcs12_round_trips() {
+    let chain = format!("{}{}{}", pkcs12::LEAF, pkcs12::INTERMEDIATE, pkcs12::ROOT);
+    let rsa_pkcs8 = include_str!("fixtures/rsa.pkcs8.pem");
+    let pairs = [
+        ("crt", pkcs12::LEAF),
+        ("chain", chain.as_str()),
+        ("cas", &format!("{}{}", pkcs12::ROOT, pkcs12::INTERMEDIATE)),
+        ("key", pkcs12::KEY_PKCS8),
+        ("sec1", include_str!("fixtures/leaf.sec1.pem")),
+        ("pkcs1", include_str!("fixtures/rsa.pkcs1.pem")),
+        ("pass", "s3cret"),
+    ];
+    let cases = [
+        ("{{ pemToPkcs12 .crt .key | b64dec | pkcs12cert }}", pkcs12::LEAF.to_owned()),
+        ("{{ pemToPkcs12 .crt .key | b64dec | pkcs12key }}", pkcs12::KEY_PKCS8.to_owned()),
+        // SEC1 and PKCS#1 keys come out as PKCS#8, as Go's x509.MarshalPKCS8PrivateKey writes them.
+        ("{{ pemToPkcs12 .crt .sec1 | b64dec | pkcs12key }}", pkcs12::KEY_PKCS8.to_owned()),
+        ("{{ pemToPkcs12 .crt .pkcs1 | b64dec | pkcs12key }}", rsa_pkcs8.to_owned()),
+        ("{{ pemToPkcs12Pass .crt .key .pass | b64dec | pkcs12keyPass .pass }}", pkcs12::KEY_PKCS8.to_owned()),
+        // pemToPkcs12 takes the first certificate only.
+        ("{{ pemToPkcs12 .chain .key | b64dec | pkcs12cert }}", pkcs12::LEAF.to_owned()),
+        ("{{ fullPemToPkcs12 .chain .key | b64dec | pkcs12cert }}", chain.clone()),
+        ("{{ fullPemToPkcs12Pass .chain .key .pass | b64dec | pkcs12certPass .pass }}", chain.clone()),
+        ("{{ pemTruststoreToPKCS12 .cas | b64dec | pkcs12cert }}", format!("{}{}", pkcs12::INTERMEDIATE, pkcs12::ROOT)),
+        (
+            "{{ pemTruststoreToPKCS12Pass .cas .pass | b64dec | pkcs12certPass .pass }}",
+            format!("{}{}", pkcs12::INTERMEDIATE, pkcs12::ROOT),
+        ),
+    ];
+    for (template, want) in cases {
+        assert_eq!(render(template, &pairs), want, "{template}");
+    }
+}
+
+/// The edge cases of ESO's pkcs12.go: no PEM block where a certificate or key is expected (ESO dereferences the
+/// missing block; the template engine turns the panic into an error), text after the last CA certificate
+/// (`parseCaCerts` loops until nothing is left), a key of no known type. Errors never echo the input.
+#[test]
+fn pem_to_pkcs12_edge_cases_are_errors() {
+    let with_blank_line = format!("{}{}\n", pkcs12::LEAF, pkcs12::ROOT);
+    let secret_looking = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LXZhbHVl\n-----END PRIVATE KEY-----\n";
+    let pairs = [
+        ("crt", pkcs12::LEAF),
+        ("key", pkcs12::KEY_PKCS8),
+        ("blank", with_blank_line.as_str()),
+        ("junk", "secret-value"),
+        ("badkey", secret_looking),
+    ];
+    let cases = [
+        ("{{ pemToPkcs12 .junk .key }}", "pemToPkcs12", "no PEM data found in the certificate"),
+        ("{{ pemToPkcs12 .crt .junk }}", "pemToPkcs12", "no PEM data found in the private key"),
+        ("{{ pemToPkcs12 .crt .badkey }}", "pemToPkcs12", "unable to parse private key type"),
+        ("{{ pemToPkcs12 .key .key }}", "pemToPkcs12", "unable to parse certificate"),
+        ("{{ fullPemToPkcs12 .blank .key }}", "fullPemToPkcs12", "no PEM data found in the CA certificates"),
+        ("{{ pemTruststoreToPKCS12 .junk }}", "pemTruststoreToPKCS12", "no PEM data found in the CA certificates"),
+    ];
+    for (template, function, reason) in cases {
+        let err = render_err(template, &pairs);
+        assert_eq!(err.exec_kind(), Some(&ExecError::Call { function, reason: reason.to_owned() }), "{template}");
+        assert!(!err.to_string().contains("secret-value") && !err.to_string().contains("c2VjcmV0"), "{err}");
+    }
+    // An empty trust store is a valid, empty bundle.
+    assert_eq!(render("{{ pemTruststoreToPKCS12 \"\" | b64dec | len | lt 0 }}", &[]), "true");
+}

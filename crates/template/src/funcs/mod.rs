@@ -13,8 +13,10 @@ use crate::value::{GoString, MapRef, Value};
 mod builtins;
 mod collections;
 mod dates;
+mod der;
 mod encoding;
 mod jwk;
+mod keystore;
 mod math;
 mod misc;
 mod pki;
@@ -171,6 +173,7 @@ const TABLES: &[&[FuncDef]] = &[
     misc::FUNCS,
     pki::FUNCS,
     jwk::FUNCS,
+    keystore::FUNCS,
 ];
 
 /// The function with this name, if the engine has one.
