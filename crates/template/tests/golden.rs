@@ -838,3 +838,37 @@ fn pem_to_pkcs12_edge_cases_are_errors() {
     // An empty trust store is a valid, empty bundle.
     assert_eq!(render("{{ pemTruststoreToPKCS12 \"\" | b64dec | len | lt 0 }}", &[]), "true");
 }
+
+/// `bcrypt` and `htpasswd` hash with a random salt, so their properties are checked: golang.org/x/crypto's
+/// `$2a$` format at `DefaultCost` 10, and a hash that verifies. `htpasswd` takes ESO's three arguments
+/// (runtime/template/v2/sprig/crypto.go: `htpasswd(username, password, hashAlgorithm)`); its `sha` form is
+/// deterministic (expected value: `printf pw | openssl sha1 -binary | base64`).
+#[test]
+fn bcrypt_and_htpasswd_hashes_verify() {
+    let hash = render(r#"{{ bcrypt "pw" }}"#, &[]);
+    assert!(hash.starts_with("$2a$10$") && hash.len() == 60, "{hash}");
+    assert_eq!(bcrypt::verify("pw", &hash).ok(), Some(true));
+    assert_ne!(render(r#"{{ bcrypt "pw" }}"#, &[]), hash, "a new salt every time");
+    let line = render(r#"{{ htpasswd "user" .pw "bcrypt" }}"#, &[("pw", "s3cret")]);
+    let Some(hash) = line.strip_prefix("user:") else { panic!("{line}") };
+    assert_eq!(bcrypt::verify("s3cret", hash).ok(), Some(true));
+    assert_eq!(render(r#"{{ htpasswd "user" "pw" "sha" }}"#, &[]), "user:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=");
+    assert_eq!(render(r#"{{ htpasswd "a:b" "pw" "sha" }}"#, &[]), "invalid username: a:b");
+    let err = render_err(r#"{{ htpasswd "user" "pw" }}"#, &[]);
+    assert_eq!(err.exec_kind(), Some(&ExecError::ArgCount { function: "htpasswd", want: 3, got: 2, at_least: false }));
+}
+
+/// `encryptAES` uses a random IV: its output decrypts back, is base64 of IV and whole blocks, and changes on every
+/// call. (Fixed ciphertexts are decrypted in tests/sprig_golden.rs against Go's output.)
+#[test]
+fn encrypt_aes_round_trips() {
+    let pairs = [("secret", "binary\u{0}and text"), ("key", "k")];
+    let c1 = render("{{ encryptAES .key .secret }}", &pairs);
+    let c2 = render("{{ encryptAES .key .secret }}", &pairs);
+    assert_ne!(c1, c2);
+    let raw = pkcs12_bytes(&c1);
+    assert_eq!(raw.len(), 16 + 16, "IV and one padded block");
+    assert_eq!(render("{{ encryptAES .key .secret | decryptAES .key }}", &pairs), "binary\u{0}and text");
+    let err = render_err(r#"{{ decryptAES "k" .c }}"#, &[("c", "c2VjcmV0LXZhbHVl")]);
+    assert!(!err.to_string().contains("c2VjcmV0"), "{err}");
+}

@@ -12,6 +12,7 @@ use crate::value::{GoString, MapRef, Value};
 
 mod builtins;
 mod collections;
+mod crypto;
 mod dates;
 mod der;
 mod encoding;
@@ -174,6 +175,7 @@ const TABLES: &[&[FuncDef]] = &[
     pki::FUNCS,
     jwk::FUNCS,
     keystore::FUNCS,
+    crypto::FUNCS,
 ];
 
 /// The function with this name, if the engine has one.
