@@ -21,6 +21,7 @@ mod keystore;
 mod math;
 mod misc;
 mod pki;
+mod semver;
 mod strings;
 
 /// A function implementation.
@@ -176,6 +177,7 @@ const TABLES: &[&[FuncDef]] = &[
     jwk::FUNCS,
     keystore::FUNCS,
     crypto::FUNCS,
+    semver::FUNCS,
 ];
 
 /// The function with this name, if the engine has one.
