@@ -872,3 +872,59 @@ fn encrypt_aes_round_trips() {
     let err = render_err(r#"{{ decryptAES "k" .c }}"#, &[("c", "c2VjcmV0LXZhbHVl")]);
     assert!(!err.to_string().contains("c2VjcmV0"), "{err}");
 }
+
+/// ESO's `rsaDecrypt` (runtime/template/v2/decrypt.go and decrypt_test.go): ciphertexts made with
+/// `openssl pkeyutl -encrypt -pubin -inkey rsa.pub.pem -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:<md>
+/// -pkeyopt rsa_mgf1_md:<md>` of the bytes `top secret\0\xff`; the key as PKCS#8 and PKCS#1. Error texts are
+/// ESO's (decrypt_test.go checks errDecodePEM, errParsePK, errSchemeNotSupported, errRSADecrypt).
+#[test]
+fn rsa_decrypt_like_eso() {
+    let want = b"top secret\x00\xff".to_vec();
+    let keys = [include_str!("fixtures/rsa.pkcs8.pem"), include_str!("fixtures/rsa.pkcs1.pem")];
+    let ciphertexts = [
+        ("SHA256", include_str!("fixtures/rsa.oaep-sha256.b64")),
+        ("SHA1", include_str!("fixtures/rsa.oaep-sha1.b64")),
+        ("SHA512", include_str!("fixtures/rsa.oaep-sha512.b64")),
+        ("None", include_str!("fixtures/rsa.oaep-sha256.b64")),
+    ];
+    for key in keys {
+        for (hash, ciphertext) in ciphertexts {
+            let d = BTreeMap::from([
+                ("key".to_owned(), key.as_bytes().to_vec()),
+                ("c".to_owned(), ciphertext.trim().as_bytes().to_vec()),
+                ("hash".to_owned(), hash.as_bytes().to_vec()),
+            ]);
+            let t = BTreeMap::from([(
+                "out".to_owned(),
+                r#"{{ rsaDecrypt "RSA-OAEP" .hash (.c | b64dec) .key }}"#.to_owned(),
+            )]);
+            let out = render_secret_data(&t, &d);
+            assert_eq!(out.ok().and_then(|m| m.get("out").cloned()), Some(want.clone()), "{hash}");
+        }
+    }
+    let key = keys[0];
+    let c = include_str!("fixtures/rsa.oaep-sha256.b64").trim();
+    let pairs = [("key", key), ("c", c), ("ec", pkcs12::KEY_PKCS8)];
+    assert_eq!(render(r#"{{ rsaDecrypt "None" "SHA256" "as is" .key }}"#, &pairs), "as is");
+    let cases = [
+        (r#"{{ rsaDecrypt "RSA-OAEP" "SHA256" (.c | b64dec) "no pem" }}"#, "failed to decode PEM block"),
+        (
+            r#"{{ rsaDecrypt "RSA-OAEP" "SHA256" (.c | b64dec) "-----BEGIN X-----\nAAAA\n-----END X-----\n" }}"#,
+            "could not parse private key: unable to parse private key type",
+        ),
+        (r#"{{ rsaDecrypt "RSA-OAEP" "SHA256" (.c | b64dec) .ec }}"#, "could not parse RSA private key"),
+        (r#"{{ rsaDecrypt "PKCS1" "SHA256" (.c | b64dec) .key }}"#, "decryption scheme PKCS1 is not supported"),
+        (
+            r#"{{ rsaDecrypt "RSA-OAEP" "SHA1" (.c | b64dec) .key }}"#,
+            "error decrypting data with RSA: crypto/rsa: decryption error",
+        ),
+    ];
+    for (template, reason) in cases {
+        let err = render_err(template, &pairs);
+        assert_eq!(
+            err.exec_kind(),
+            Some(&ExecError::Call { function: "rsaDecrypt", reason: reason.to_owned() }),
+            "{template}"
+        );
+    }
+}

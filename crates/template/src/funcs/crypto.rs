@@ -1,5 +1,6 @@
 //! Sprig's password and symmetric-crypto functions as ESO vendors them (runtime/template/v2/sprig/crypto.go):
-//! `bcrypt`, `htpasswd`, `derivePassword`, `encryptAES`, `decryptAES`.
+//! `bcrypt`, `htpasswd`, `derivePassword`, `encryptAES`, `decryptAES`; and ESO's `rsaDecrypt`
+//! (runtime/template/v2/decrypt.go).
 //!
 //! Like Sprig, `bcrypt`, `htpasswd` and `derivePassword` report problems in their result text instead of failing;
 //! `encryptAES` and `decryptAES` fail. No message ever contains the password or the data.
@@ -19,6 +20,7 @@ pub(crate) const FUNCS: &[FuncDef] = &[
     fixed("derivePassword", 5, derive_password),
     fixed("encryptAES", 2, encrypt_aes),
     fixed("decryptAES", 2, decrypt_aes),
+    fixed("rsaDecrypt", 4, rsa_decrypt),
 ];
 
 /// golang.org/x/crypto/bcrypt's `DefaultCost`.
@@ -217,4 +219,31 @@ fn decrypt_aes(c: &mut Call<'_>) -> FResult {
     }
     out.truncate(out.len() - pad);
     Ok(Value::bytes(out))
+}
+
+/// ESO's `rsaDecrypt scheme hash ciphertext privateKey`: scheme `None` returns the input, `RSA-OAEP` decrypts
+/// with OAEP (no label) using `hash` for OAEP and MGF1 (`SHA1`, `SHA512`, anything else SHA-256). The key is the
+/// first PEM block (PKCS#1, PKCS#8, or SEC1, which then fails as not RSA). The result keeps its bytes.
+fn rsa_decrypt(c: &mut Call<'_>) -> FResult {
+    use rsa::pkcs8::DecodePrivateKey as _;
+    let scheme = c.str(0)?;
+    match scheme.as_ref() {
+        "None" => return Ok(c.take(2)),
+        "RSA-OAEP" => {}
+        other => return Err(fail(format!("decryption scheme {other} is not supported"))),
+    }
+    let key_text = c.str(3)?;
+    if super::encoding::pem_decode(&key_text).0.is_none() {
+        return Err(fail("failed to decode PEM block"));
+    }
+    let der = super::keystore::private_key_pkcs8(&key_text)
+        .map_err(|_| fail("could not parse private key: unable to parse private key type"))?;
+    let key = rsa::PrivateKey::from_pkcs8_der(&der).map_err(|_| fail("could not parse RSA private key"))?;
+    let ciphertext = c.bytes(2)?;
+    let decrypted = match c.bytes(1)? {
+        b"SHA1" => key.decrypt(rsa::Oaep::<sha1::Sha1>::new(), ciphertext),
+        b"SHA512" => key.decrypt(rsa::Oaep::<sha2::Sha512>::new(), ciphertext),
+        _ => key.decrypt(rsa::Oaep::<sha2::Sha256>::new(), ciphertext),
+    };
+    decrypted.map(Value::bytes).map_err(|_| fail("error decrypting data with RSA: crypto/rsa: decryption error"))
 }

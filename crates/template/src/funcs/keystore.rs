@@ -53,7 +53,7 @@ fn ca_certificates(mut text: &str) -> Result<Vec<Certificate>, FuncError> {
 
 /// ESO's `parsePrivateKey`: a PKCS#1 RSA, PKCS#8 or SEC1 EC private key (the first PEM block of `text`), as
 /// PKCS#8 DER.
-fn private_key_pkcs8(text: &str) -> Result<Vec<u8>, FuncError> {
+pub(super) fn private_key_pkcs8(text: &str) -> Result<Vec<u8>, FuncError> {
     let (der, _) = first_block(text, "private key")?;
     let unsupported = || fail("unable to parse private key type");
     let items = sequence(&der).ok_or_else(unsupported)?;
