@@ -928,3 +928,20 @@ fn rsa_decrypt_like_eso() {
         );
     }
 }
+
+/// `shuffle` is random: the same characters, in some order (xstrings' `Shuffle` permutes runes).
+#[test]
+fn shuffle_permutes_characters() {
+    let input = "abcdefghijklmnopqrstuvwxyzé€";
+    let sorted = |s: &str| {
+        let mut chars: Vec<char> = s.chars().collect();
+        chars.sort_unstable();
+        chars
+    };
+    let outputs: Vec<String> = (0..5).map(|_| render("{{ shuffle .s }}", &[("s", input)])).collect();
+    for out in &outputs {
+        assert_eq!(sorted(out), sorted(input));
+    }
+    assert!(outputs.iter().any(|o| o != input), "five shuffles of 28 characters all kept the order");
+    assert_eq!(render(r#"[{{ shuffle "" }}]"#, &[]), "[]");
+}

@@ -56,7 +56,16 @@ pub(crate) const FUNCS: &[FuncDef] = &[
     fixed("mustRegexSplit", 3, regex_split),
     fixed("regexQuoteMeta", 1, regex_quote_meta),
     ranged("abbrevboth", 3, 3, abbrevboth),
+    fixed("shuffle", 1, shuffle),
 ];
+
+/// xstrings' `Shuffle`: the runes in a random order (invalid UTF-8 bytes read as U+FFFD, as Go's `[]rune` does).
+fn shuffle(c: &mut Call<'_>) -> FResult {
+    use rand::seq::SliceRandom as _;
+    let mut runes: Vec<char> = c.str(0)?.chars().collect();
+    runes.shuffle(&mut rand::rng());
+    Ok(Value::from(runes.into_iter().collect::<String>()))
+}
 
 /// Go slices strings by byte; a cut inside a UTF-8 sequence leaves the partial sequence, as in Go.
 fn byte_slice(s: &[u8], start: usize, end: usize) -> Option<Vec<u8>> {
