@@ -714,25 +714,63 @@ fn pkcs12_errors_are_clear_and_hold_no_key_material() {
 
 #[test]
 fn filter_cert_chain_and_cert_sans() {
-    // Out of order on purpose: the chain is ordered by issuer and subject first.
+    // Out of order on purpose: the chain is ordered by key identifiers first.
     let bundle = format!("{}{}{}", pkcs12::ROOT, pkcs12::LEAF, pkcs12::INTERMEDIATE);
     let pairs = [("chain", bundle.as_str())];
-    assert_eq!(render(r#"{{ .chain | filterCertChain "leaf" }}"#, &pairs), pkcs12::LEAF);
-    assert_eq!(render(r#"{{ .chain | filterCertChain "intermediate" }}"#, &pairs), pkcs12::INTERMEDIATE);
-    assert_eq!(render(r#"{{ .chain | filterCertChain "root" }}"#, &pairs), pkcs12::ROOT);
-    let err = render_err(r#"{{ .chain | filterCertChain "middle" }}"#, &pairs);
-    assert_eq!(
-        err.exec_kind(),
-        Some(&ExecError::Call {
-            function: "filterCertChain",
-            reason: "unsupported certificate type: expected leaf, intermediate or root".to_owned()
-        })
-    );
     assert_eq!(
         render(r#"{{ .chain | filterCertChain "leaf" | certSANs | join "," }}"#, &pairs),
         "app.example.com,www.example.com,10.0.0.1,ops@example.com,spiffe://example.com/app"
     );
     assert_eq!(render("{{ .crt | certSANs | len }}", &[("crt", pkcs12::ROOT)]), "0");
+    // ESO's pem_test.go TestCertSANs: invalid and empty input are errors.
+    for (input, reason) in [("not pem", "failed to decode PEM block"), ("", "failed to decode PEM block")] {
+        let err = render_err("{{ .crt | certSANs }}", &[("crt", input)]);
+        assert_eq!(err.exec_kind(), Some(&ExecError::Call { function: "certSANs", reason: reason.to_owned() }));
+    }
+}
+
+/// ESO's runtime/template/v2/pem_test.go `TestFilterCertChain`, case by case (its fixtures are a leaf, an
+/// intermediate and a root CA chained by key identifiers, as ours are), plus the chain errors of pem_chain.go.
+#[test]
+fn filter_cert_chain_edge_cases_follow_eso() {
+    let (leaf, int, root) = (pkcs12::LEAF, pkcs12::INTERMEDIATE, pkcs12::ROOT);
+    let without_root = format!("{leaf}{int}");
+    let full = format!("{root}{leaf}{int}");
+    let with_key = format!("{leaf}{}", pkcs12::KEY_PKCS8);
+    let disjunct = format!("{leaf}{root}");
+    let cases: [(&str, &str, Result<&str, &str>); 16] = [
+        // name in ESO's table: "extract leaf cert / empty cert chain"
+        ("leaf", "", Err("no leaf certificate found")),
+        ("leaf", &with_key, Err("unable to parse certificate")),
+        ("leaf", leaf, Ok(leaf)),
+        ("leaf", &without_root, Ok(leaf)),
+        ("leaf", root, Ok("")),
+        ("leaf", &full, Ok(leaf)),
+        ("intermediate", leaf, Ok("")),
+        ("intermediate", &without_root, Ok(int)),
+        ("intermediate", &full, Ok(int)),
+        ("root", leaf, Ok("")),
+        ("root", root, Ok(root)),
+        ("root", &full, Ok(root)),
+        // Not in ESO's table; from pem.go and pem_chain.go: an unknown type gives "", certificates that do not
+        // chain are an error.
+        ("middle", &full, Ok("")),
+        ("root", &disjunct, Err("found multiple leaf or disjunct certificates")),
+        ("leaf", "no pem at all", Err("no leaf certificate found")),
+        ("intermediate", &full.replace(root, ""), Ok(int)),
+    ];
+    for (which, input, want) in cases {
+        let template = format!(r#"{{{{ .chain | filterCertChain "{which}" }}}}"#);
+        let pairs = [("chain", input)];
+        match want {
+            Ok(out) => assert_eq!(render(&template, &pairs), out, "{which} of {input:.40}"),
+            Err(reason) => assert_eq!(
+                render_err(&template, &pairs).exec_kind(),
+                Some(&ExecError::Call { function: "filterCertChain", reason: reason.to_owned() }),
+                "{which} of {input:.40}"
+            ),
+        }
+    }
 }
 
 #[test]
