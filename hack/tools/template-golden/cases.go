@@ -73,4 +73,10 @@ var cases = []goldenCase{
 	{Name: "semver_compare_bad_37", Template: `{{ semverCompare "1.2.3 -" "1.0.0" }}`},
 	{Name: "semver_compare_bad_38", Template: `{{ semverCompare ">=a" "1.0.0" }}`},
 	{Name: "semver_compare_bad_version", Template: `{{ semverCompare ">= 1.0.0" "x.y" }}`},
+	// ESO's hexdec (see main.go): errors are the result text.
+	{Name: "hexdec_ok", Template: `{{ hexdec "68656c6c6f" }}`},
+	{Name: "hexdec_errors", Template: `{{ hexdec "zz" }}|{{ hexdec "0g" }}|{{ hexdec "abc" }}|{{ hexdec "0\x01" }}|{{ hexdec "\xff1" }}|{{ hexdec "a" }}`},
+	// Go strings are bytes: literals with \x escapes, printf %q/%x and len of invalid UTF-8.
+	{Name: "bytes_literals", Template: `{{ "\xff\x00" | b64enc }} {{ printf "%q %x %5.1s|" "\xffa" "\xffa" "\xffa" }} {{ len "\xff" }}`},
+	{Name: "bytes_data", Template: `{{ printf "%q" .bin }} {{ .bin | quote }} {{ .bin | toJson }} {{ .bin | upper | b64enc }}`, Data: map[string]string{"bin": "a\xffb"}},
 }

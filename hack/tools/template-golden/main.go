@@ -10,9 +10,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"text/template"
+	"unicode/utf8"
 
 	"github.com/Masterminds/sprig/v3"
 )
@@ -21,8 +24,12 @@ type goldenCase struct {
 	Name     string            `json:"name"`
 	Template string            `json:"template"`
 	Data     map[string]string `json:"data,omitempty"`
-	Output   *string           `json:"output,omitempty"`
-	Error    bool              `json:"error,omitempty"`
+	// Output is the rendered text; OutputB64 replaces it when the output is not UTF-8 (JSON cannot hold it).
+	Output    *string `json:"output,omitempty"`
+	OutputB64 *string `json:"output_b64,omitempty"`
+	// DataB64 holds the data values that are not UTF-8, base64-encoded (they are left out of Data).
+	DataB64 map[string]string `json:"data_b64,omitempty"`
+	Error   bool              `json:"error,omitempty"`
 }
 
 func main() {
@@ -33,6 +40,14 @@ func main() {
 		delete(funcs, "env")
 		delete(funcs, "expandenv")
 		delete(funcs, "getHostByName")
+		// ESO adds hexdec to its vendored Sprig: hex.DecodeString, with the error text as the result.
+		funcs["hexdec"] = func(v string) string {
+			data, err := hex.DecodeString(v)
+			if err != nil {
+				return err.Error()
+			}
+			return string(data)
+		}
 		tpl, err := template.New(c.Name).Option("missingkey=error").Funcs(funcs).Parse(c.Template)
 		if err != nil {
 			c.Error = true
@@ -46,9 +61,20 @@ func main() {
 		}
 		if err := tpl.Execute(&buf, data); err != nil {
 			c.Error = true
-		} else {
-			s := buf.String()
+		} else if s := buf.String(); utf8.ValidString(s) {
 			c.Output = &s
+		} else {
+			b := base64.StdEncoding.EncodeToString(buf.Bytes())
+			c.OutputB64 = &b
+		}
+		for k, v := range c.Data {
+			if !utf8.ValidString(v) {
+				if c.DataB64 == nil {
+					c.DataB64 = map[string]string{}
+				}
+				c.DataB64[k] = base64.StdEncoding.EncodeToString([]byte(v))
+				delete(c.Data, k)
+			}
 		}
 		out = append(out, c)
 	}

@@ -142,19 +142,26 @@ fn b32dec(c: &mut Call<'_>) -> FResult {
     })
 }
 
+/// Go's `%#U` of a byte read as a rune: `U+0067 'g'`, without the quoted character when it is not printable.
+fn go_sharp_u(b: u8) -> String {
+    let ch = char::from(b);
+    if crate::fmt::is_print(ch) { format!("U+{:04X} '{ch}'", b) } else { format!("U+{:04X}", b) }
+}
+
+/// ESO's `hexdec` (its vendored Sprig's `hexdecode`): Go's `hex.DecodeString`, the error text as the result.
 fn hexdec(c: &mut Call<'_>) -> FResult {
     let bytes = c.bytes(0)?;
     let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(bytes.len() / 2);
     for pair in bytes.chunks(2) {
         let Some(hi) = digit(pair[0]) else {
-            return Ok(Value::from(format!("encoding/hex: invalid byte: U+{:04X}", pair[0])));
+            return Ok(Value::from(format!("encoding/hex: invalid byte: {}", go_sharp_u(pair[0]))));
         };
         let Some(&lo_byte) = pair.get(1) else {
             return Ok(Value::from("encoding/hex: odd length hex string".to_owned()));
         };
         let Some(lo) = digit(lo_byte) else {
-            return Ok(Value::from(format!("encoding/hex: invalid byte: U+{lo_byte:04X}")));
+            return Ok(Value::from(format!("encoding/hex: invalid byte: {}", go_sharp_u(lo_byte))));
         };
         out.push(hi << 4 | lo);
     }
