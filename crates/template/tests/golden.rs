@@ -951,7 +951,10 @@ fn rsa_decrypt_like_eso() {
             "could not parse private key: unable to parse private key type",
         ),
         (r#"{{ rsaDecrypt "RSA-OAEP" "SHA256" (.c | b64dec) .ec }}"#, "could not parse RSA private key"),
-        (r#"{{ rsaDecrypt "PKCS1" "SHA256" (.c | b64dec) .key }}"#, "decryption scheme PKCS1 is not supported"),
+        (
+            r#"{{ rsaDecrypt "PKCS1" "SHA256" (.c | b64dec) .key }}"#,
+            "decryption scheme is not supported (expected None or RSA-OAEP)",
+        ),
         (
             r#"{{ rsaDecrypt "RSA-OAEP" "SHA1" (.c | b64dec) .key }}"#,
             "error decrypting data with RSA: crypto/rsa: decryption error",
@@ -982,4 +985,33 @@ fn shuffle_permutes_characters() {
     }
     assert!(outputs.iter().any(|o| o != input), "five shuffles of 28 characters all kept the order");
     assert_eq!(render(r#"[{{ shuffle "" }}]"#, &[]), "[]");
+}
+
+/// Errors name the function and the problem, never the data: every failing call below gets the secret as input.
+#[test]
+fn errors_never_echo_secret_values() {
+    let secret = "S3CRET-VALUE-1234";
+    let templates = [
+        "{{ .s | b64dec | pkcs12cert }}",
+        "{{ pkcs12keyPass .s .s }}",
+        "{{ .s | filterPEM \"CERTIFICATE\" }}",
+        "{{ .s | filterCertChain \"leaf\" }}",
+        "{{ .s | certSANs }}",
+        "{{ .s | jwkPublicKeyPem }}",
+        "{{ pemToPkcs12 .s .s }}",
+        "{{ fullPemToPkcs12Pass .s .s .s }}",
+        "{{ pemTruststoreToPKCS12 .s }}",
+        "{{ decryptAES .s .s }}",
+        "{{ rsaDecrypt .s .s .s .s }}",
+        "{{ rsaDecrypt \"RSA-OAEP\" .s .s .s }}",
+        "{{ semverCompare .s \"1.0.0\" }}",
+        "{{ semverCompare \">= 1\" .s }}",
+        "{{ semver .s }}",
+        "{{ .s | mustFromJson }}",
+        "{{ derivePassword -1 .s .s .s .s }}",
+    ];
+    for template in templates {
+        let err = render_err(template, &[("s", secret)]);
+        assert!(!err.to_string().contains(secret), "{template}: {err}");
+    }
 }

@@ -230,7 +230,8 @@ fn rsa_decrypt(c: &mut Call<'_>) -> FResult {
     match scheme.as_ref() {
         "None" => return Ok(c.take(2)),
         "RSA-OAEP" => {}
-        other => return Err(fail(format!("decryption scheme {other} is not supported"))),
+        // ESO names the scheme; it may come from data, so we do not repeat it.
+        _ => return Err(fail("decryption scheme is not supported (expected None or RSA-OAEP)")),
     }
     let key_text = c.str(3)?;
     if super::encoding::pem_decode(&key_text).0.is_none() {
