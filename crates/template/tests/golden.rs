@@ -1015,3 +1015,52 @@ fn errors_never_echo_secret_values() {
         assert!(!err.to_string().contains(secret), "{template}: {err}");
     }
 }
+
+/// Sprig's generators are random, so their results are checked by what they must be (runtime/template/v2/sprig/
+/// crypto.go): PEM types from `pemBlockForKey`, the CA's chain to the certificates it signs (by key identifiers, as
+/// filterCertChain reads it), SANs, and a given key kept as is. (openssl verifies the chain and the keys too.)
+#[test]
+fn generated_keys_and_certificates_fit_together() {
+    let first_line = |t: &str| render(t, &[]).lines().next().unwrap_or_default().to_owned();
+    assert_eq!(first_line(r#"{{ genPrivateKey "ecdsa" }}"#), "-----BEGIN EC PRIVATE KEY-----");
+    assert_eq!(first_line(r#"{{ genPrivateKey "ed25519" }}"#), "-----BEGIN PRIVATE KEY-----");
+    assert_eq!(first_line(r#"{{ genPrivateKey "rsa" }}"#), "-----BEGIN RSA PRIVATE KEY-----");
+    assert_eq!(render(r#"{{ genPrivateKey "nope" }}"#, &[]), "Unknown type nope");
+    let chain =
+        r#"{{ $ca := genCA "my-ca" 30 }}{{ $leaf := genSignedCert "svc" (list "10.0.0.1") (list "svc.local") 3 $ca }}"#;
+    assert_eq!(render(&format!(r#"{chain}{{{{ $leaf.Cert | certSANs | join "," }}}}"#), &[]), "svc.local,10.0.0.1");
+    assert_eq!(
+        render(&format!(r#"{chain}{{{{ eq (print $leaf.Cert $ca.Cert | filterCertChain "root") $ca.Cert }}}}"#), &[]),
+        "true"
+    );
+    assert_eq!(
+        render(&format!(r#"{chain}{{{{ eq (print $ca.Cert $leaf.Cert | filterCertChain "leaf") $leaf.Cert }}}}"#), &[]),
+        "true"
+    );
+    assert_eq!(first_line(&format!("{chain}{{{{ $leaf.Key }}}}")), "-----BEGIN RSA PRIVATE KEY-----");
+    // The certificate and key bundle and read back.
+    assert_eq!(
+        render(
+            &format!("{chain}{{{{ eq (pemToPkcs12 $leaf.Cert $leaf.Key | b64dec | pkcs12cert) $leaf.Cert }}}}"),
+            &[]
+        ),
+        "true"
+    );
+    // With a given key: the key comes back unchanged.
+    let with_key = r#"{{ $k := genPrivateKey "ecdsa" }}{{ $c := genSelfSignedCertWithKey "self" nil (list "a.example") 1 $k }}{{ eq $c.Key $k }} {{ $c.Cert | certSANs | join "," }}"#;
+    assert_eq!(render(with_key, &[]), "true a.example");
+    let ca_key = r#"{{ $k := genPrivateKey "ed25519" }}{{ $ca := genCAWithKey "ca" 1 $k }}{{ $c := genSignedCertWithKey "x" nil nil 1 $ca $k }}{{ eq $ca.Key $k }} {{ eq (print $c.Cert $ca.Cert | filterCertChain "root") $ca.Cert }}"#;
+    assert_eq!(render(ca_key, &[]), "true true");
+    // buildCustomCert checks and returns what it is given.
+    let custom = r#"{{ $ca := genCA "ca" 1 }}{{ $c := buildCustomCert ($ca.Cert | b64enc) ($ca.Key | b64enc) }}{{ eq $c.Cert $ca.Cert }} {{ eq $c.Key $ca.Key }}"#;
+    assert_eq!(render(custom, &[]), "true true");
+    for (template, function, reason) in [
+        (r#"{{ buildCustomCert "%%" "" }}"#, "buildCustomCert", "unable to decode base64 certificate"),
+        (r#"{{ buildCustomCert "" "" }}"#, "buildCustomCert", "unable to decode certificate"),
+        (r#"{{ genCAWithKey "ca" 1 "nothing" }}"#, "genCAWithKey", "parsing private key: no PEM data in input"),
+        (r#"{{ genSelfSignedCert "x" (list "not-an-ip") nil 1 }}"#, "genSelfSignedCert", "error parsing ip"),
+    ] {
+        let err = render_err(template, &[]);
+        assert_eq!(err.exec_kind(), Some(&ExecError::Call { function, reason: reason.to_owned() }), "{template}");
+    }
+}

@@ -16,6 +16,7 @@ mod crypto;
 mod dates;
 mod der;
 mod encoding;
+mod gencert;
 mod jwk;
 mod keystore;
 mod math;
@@ -178,6 +179,7 @@ const TABLES: &[&[FuncDef]] = &[
     keystore::FUNCS,
     crypto::FUNCS,
     semver::FUNCS,
+    gencert::FUNCS,
 ];
 
 /// The function with this name, if the engine has one.
