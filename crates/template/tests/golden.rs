@@ -1064,3 +1064,25 @@ fn generated_keys_and_certificates_fit_together() {
         assert_eq!(err.exec_kind(), Some(&ExecError::Call { function, reason: reason.to_owned() }), "{template}");
     }
 }
+
+/// Cases of ESO's runtime/template/v2/template_test.go `TestExecute` with their expected values: "hexdec" (the
+/// sha256 digest made binary, then base64), "htpasswd with sha1", and "base64 decode error" (silent: the error
+/// text is the output, no template error; the offset is Go's, from `base64.StdEncoding.DecodeString` run by us).
+#[test]
+fn eso_execute_cases() {
+    assert_eq!(
+        render("{{ .example | sha256sum | hexdec | b64enc }}", &[("example", "example")]),
+        "UNhY4JhezH9gQYqvDMWrWH9CwlcKiECVqejMrND2VFw="
+    );
+    assert_eq!(
+        render(
+            r#"{{ htpasswd .username .password "sha" }}"#,
+            &[("username", "foo1"), ("password", "FZ4jR;l]ON;pHKi=_'zh79P")]
+        ),
+        "foo1:{SHA}wtdJD6OIjUniEJkTlewnKzfFxA4="
+    );
+    assert_eq!(
+        render("{{ .example | b64dec }}", &[("example", "iam_no_base64")]),
+        "illegal base64 data at input byte 3"
+    );
+}
