@@ -79,4 +79,23 @@ var cases = []goldenCase{
 	// Go strings are bytes: literals with \x escapes, printf %q/%x and len of invalid UTF-8.
 	{Name: "bytes_literals", Template: `{{ "\xff\x00" | b64enc }} {{ printf "%q %x %5.1s|" "\xffa" "\xffa" "\xffa" }} {{ len "\xff" }}`},
 	{Name: "bytes_data", Template: `{{ printf "%q" .bin }} {{ .bin | quote }} {{ .bin | toJson }} {{ .bin | upper | b64enc }}`, Data: map[string]string{"bin": "a\xffb"}},
+	// Go text/template and Sprig behaviour across functions (moved from tests/golden.rs, now regenerated).
+	{Name: "mixed_01", Template: "{{ empty 0 }} {{ empty (dict) }} {{ empty \"0\" }} {{ coalesce \"\" 0 nil \"z\" }} {{ default \"d\" 0 }} {{ default \"d\" false }} {{ default \"d\" \"v\" }}"},
+	{Name: "mixed_02", Template: "{{ urlParse \"https://user:pw@host.example:8443/p/a%20b?q=1#frag\" | toJson }} {{ urlJoin (dict \"scheme\" \"https\" \"host\" \"h\" \"path\" \"/a b\" \"query\" \"x=1\") }}"},
+	{Name: "mixed_03", Template: "{{ base \"/a/b/c.txt\" }} {{ dir \"/a/b/c.txt\" }} {{ ext \"c.tar.gz\" }} {{ clean \"a/../../b//c/.\" }} {{ isAbs \"/x\" }}"},
+	{Name: "mixed_04", Template: "{{ mergeOverwrite (dict \"a\" (dict \"x\" 1 \"y\" 2) \"l\" (list 1)) (dict \"a\" (dict \"y\" 3) \"l\" (list 2) \"n\" nil) | toJson }} {{ merge (dict \"a\" (dict \"x\" 1)) (dict \"a\" (dict \"x\" 2 \"z\" 3) \"n\" nil) | toJson }}"},
+	{Name: "mixed_05", Template: "{{ deepEqual (list 1 \"a\") (list 1 \"a\") }} {{ uniq (list 1 1 \"1\" 2) }} {{ without (list 1 2 3) 2 }} {{ has \"a\" (list \"a\") }} {{ compact (list 0 \"\" nil \"x\" false) }} {{ chunk 2 (list 1 2 3) }}"},
+	{Name: "mixed_06", Template: "{{ printf \"%8.3e|%g|%G|%+d|% d|%#x|%#o|%b|%c|%U|%#v|%T|%5t|%-5d|%x\" 1234.5678 0.000012345 1e21 5 5 255 8 5 65 65 \"s\" 1.5 true 3 \"hi\" }}"},
+	{Name: "mixed_07", Template: "{{ printf \"%v %v %v %v\" 1e20 1e21 123456.0 1234567.0 }} {{ printf \"%.3g %.10g %g\" 1234.5678 1234.5678 100000.0 }} {{ printf \"%6.2f|%-8.1f|%08.2f\" -3.14159 2.0 -1.5 }}"},
+	{Name: "mixed_08", Template: "{{ printf \"%s %d\" (list \"a\" \"b\") (list 1 2) }} {{ printf \"%q\" (list \"a\") }} {{ printf \"%v\" (dict \"a\" 1) }} {{ printf \"%d\" 1.5 }} {{ printf \"%s\" nil }} {{ printf \"%v\" nil }} {{ printf \"%d %d\" 1 }} {{ printf \"%!\" }} {{ printf \"%z\" 1 }}"},
+	{Name: "mixed_09", Template: "{{ $t := toDate \"2006-01-02T15:04:05.000Z07:00\" \"2024-02-29T23:59:58.120+05:30\" }}{{ $t }}|{{ date \"Monday, 02-Jan-06 15:04:05 MST\" $t }}|{{ $t | date \"3:04:05.999PM Z0700 -07 _2 __2 002\" }}|{{ unixEpoch $t }}|{{ dateInZone \"2006-01-02 15:04 MST\" $t \"America/New_York\" }}|{{ toDate \"2006-01-02\" \"bad\" }}"},
+	{Name: "mixed_10", Template: "{{ trimAll \"-\" \"--a-b--\" }} {{ nospace \" a b\tc \" }} {{ plural \"one\" \"many\" 2 }} {{ squote 1 \"a\" nil }} {{ quote nil 2 }} {{ \"a\\nb\" | nindent 0 }} {{ replace \"\" \"-\" \"abc\" }} {{ splitn \",\" 2 \"a,b,c\" }} {{ split \",\" \"a,b\" }}"},
+	{Name: "mixed_11", Template: "{{ regexFind \"[0-9]+\" \"ab12cd34\" }} {{ regexFindAll \"[0-9]\" \"a1b2c3\" 2 }} {{ regexSplit \"[,;]\" \"a,b;c\" -1 }} {{ regexMatch \"\\\\d\" \"\u0663\" }} {{ regexReplaceAll \"(?P<x>b)\" \"abc\" \"[$x]\" }} {{ regexQuoteMeta \"a.b*c\" }}"},
+	{Name: "mixed_12", Template: "{{ $x := 0 }}{{ range $i, $c := list \"a\" \"b\" }}{{ $x = $i }}{{ end }}{{ $x }} {{ range $k, $v := dict \"b\" 2 \"a\" 1 }}{{ $k }}{{ $v }}{{ end }} {{ range $v := dict \"b\" 2 \"a\" 1 }}{{ $v }}{{ end }} {{ range 3 }}{{ . }}{{ end }}"},
+	{Name: "mixed_13", Template: "{{ with $x := \"v\" }}{{ $x }}{{ . }}{{ end }} {{ if $y := \"\" }}a{{ else }}b{{ $y }}c{{ end }} {{ block \"b\" \"dot\" }}[{{ . }}]{{ end }}"},
+	{Name: "mixed_14", Template: "{{ sha512sum \"x\" | trunc 16 }} {{ toJson \"\\u2028<\\b\\f\\u0001\" }} {{ toRawJson \"<a>\" }} {{ toPrettyJson (list) }} {{ toJson (dict \"a\" (list)) }}"},
+	{Name: "mixed_15", Template: "{{ int64 \"12.00\" }} {{ int \"08\" }} {{ float64 \"1e3\" }} {{ atoi \"3.5\" }} {{ sub 1 2.9 }} {{ mul 2 \"x\" }} {{ div 7 -2 }} {{ mod -7 3 }} {{ round 2.5 0 }} {{ round -2.5 0 }} {{ ceil \"1.2\" }} {{ maxf 1 2.5 \"3\" }} {{ mulf 1.1 3 }} {{ divf 1 3 }}"},
+	{Name: "mixed_16", Template: "{{ seq 5 1 }} {{ seq 1 2 7 }} {{ seq 0 }} {{ untilStep 10 0 -3 }} {{ until -2 }} {{ toDecimal \"0777\" }}"},
+	{Name: "mixed_17", Template: "{{- /* c */ -}}\n  x  {{- if true }} y {{ end -}}\n\n"},
+	{Name: "mixed_18", Template: "{{ 'a' }} {{ '\\n' }} {{ \"\\x41\\101\\u00e9\" }} {{ `raw\\n` }} {{ -0x10 }} {{ 1_000 }} {{ 0b101 }} {{ 0o17 }} {{ 017 }} {{ .5 }} {{ 1. }}"},
 }
