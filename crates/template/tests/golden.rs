@@ -1,5 +1,7 @@
-//! Golden tests: templates of the kinds ESO's documentation and users' issues show, with the exact output Go's
-//! `text/template` + Sprig produce for them.
+//! Golden tests: templates of the kinds ESO's documentation and users' issues show. Each test says where its
+//! expected values come from: ESO's own tests or code (cited by path), openssl, or Go. Every render here that uses
+//! only text/template and Sprig (not random, not time-based) is also a case of hack/tools/template-golden, so its
+//! expected value is checked against Go 1.26 + Sprig v3.3.0 output in tests/sprig_golden.rs.
 #![allow(clippy::panic)]
 
 use std::collections::BTreeMap;
