@@ -225,7 +225,7 @@ fn rewrite_keys(
             for (key, value) in map {
                 let context = Value::string_map([("value", key.as_str())]);
                 let new_key = template.execute(&context).map_err(|e| EntryError::Template(e.to_string()))?;
-                renamed.insert(new_key, value);
+                renamed.insert(String::from_utf8_lossy(&new_key).into_owned(), value);
             }
             map = renamed;
         } else if let Some(merge) = &rule.merge {

@@ -139,12 +139,18 @@ fn template_target(field: &str, target: &str) -> Result<Target, TargetError> {
 }
 
 /// Parses and renders one template; errors name `field` and carry the engine's message (which never holds data).
-fn render(field: &str, text: &str, context: &Value, delimiters: &Delimiters) -> Result<String, TargetError> {
+/// The output is bytes: Secret data keeps binary values intact.
+fn render(field: &str, text: &str, context: &Value, delimiters: &Delimiters) -> Result<Vec<u8>, TargetError> {
     let template_error = |e: external_secrets_template::TemplateError| TargetError::Template {
         field: field.to_string(),
         message: e.to_string(),
     };
     Template::parse(field, text, delimiters).map_err(template_error)?.execute(context).map_err(template_error)
+}
+
+/// [`render`] for outputs that are text (labels, annotations, `KeysAndValues` YAML).
+fn render_text(field: &str, text: &str, context: &Value, delimiters: &Delimiters) -> Result<String, TargetError> {
+    render(field, text, context, delimiters).map(|out| String::from_utf8_lossy(&out).into_owned())
 }
 
 /// The rendered output of a `KeysAndValues` template: a YAML map of strings.
@@ -252,10 +258,13 @@ fn apply_template(
             let rendered = render(&item_field, &text, &context, delimiters)?;
             let pairs = match scope {
                 TemplateScope::Values => BTreeMap::from([(key, rendered)]),
-                TemplateScope::KeysAndValues => keys_and_values(&item_field, &rendered)?,
+                TemplateScope::KeysAndValues => {
+                    let text = String::from_utf8_lossy(&rendered);
+                    keys_and_values(&item_field, &text)?.into_iter().map(|(k, v)| (k, v.into_bytes())).collect()
+                }
             };
             for (k, v) in pairs {
-                let value = decode(decoding, v.as_bytes())
+                let value = decode(decoding, &v)
                     .map_err(|e| TargetError::Template { field: item_field.clone(), message: e.to_string() })?;
                 out.put(&target, k, value);
             }
@@ -263,15 +272,15 @@ fn apply_template(
     }
     for (key, text) in &template.data {
         let field = format!("spec.target.template.data[{key}]");
-        out.data.insert(key.clone(), render(&field, text, &context, delimiters)?.into_bytes());
+        out.data.insert(key.clone(), render(&field, text, &context, delimiters)?);
     }
     for (key, text) in &meta.labels {
         let field = format!("spec.target.template.metadata.labels[{key}]");
-        out.labels.insert(key.clone(), render(&field, text, &context, delimiters)?);
+        out.labels.insert(key.clone(), render_text(&field, text, &context, delimiters)?);
     }
     for (key, text) in &meta.annotations {
         let field = format!("spec.target.template.metadata.annotations[{key}]");
-        out.annotations.insert(key.clone(), render(&field, text, &context, delimiters)?);
+        out.annotations.insert(key.clone(), render_text(&field, text, &context, delimiters)?);
     }
     Ok(out)
 }

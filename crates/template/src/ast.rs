@@ -68,7 +68,7 @@ pub(crate) enum Arg {
     /// A number or character constant, already converted to its Go constant value.
     Number { pos: usize, text: String, value: Number },
     /// A string literal.
-    Str { pos: usize, quoted: String, value: String },
+    Str { pos: usize, quoted: String, value: crate::value::GoString },
     /// A function name.
     Function { pos: usize, def: &'static FuncDef },
     /// `( pipeline )`.

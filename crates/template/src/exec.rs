@@ -5,7 +5,7 @@ use std::fmt::Display;
 use crate::Limits;
 use crate::ast::{Arg, BranchKind, Command, List, Node, Number, Pipe};
 use crate::error::{ExecError, LimitExceeded};
-use crate::funcs::{Call, FuncDef, FuncError, FuncKind, RawBytes};
+use crate::funcs::{Call, FuncDef, FuncError, FuncKind};
 use crate::value::Value;
 
 /// An execution error before it is placed in the template source.
@@ -34,13 +34,11 @@ pub(crate) struct Exec<'t, T: Templates> {
     templates: &'t T,
     limits: &'t Limits,
     vars: Vec<(String, Value)>,
-    out: String,
+    out: Vec<u8>,
     steps: u64,
     call_depth: usize,
     depth: usize,
     current: String,
-    /// The raw bytes behind strings `b64dec` produced from data that is not UTF-8.
-    raw: RawBytes,
 }
 
 fn context_of(node: &dyn Display) -> String {
@@ -53,17 +51,16 @@ impl<'t, T: Templates> Exec<'t, T> {
             templates,
             limits,
             vars: Vec::new(),
-            out: String::new(),
+            out: Vec::new(),
             steps: 0,
             call_depth: 0,
             depth: 0,
             current: name.to_owned(),
-            raw: RawBytes::default(),
         }
     }
 
     /// Runs `list` with `dot` as `.` and `$`, and returns the output.
-    pub fn run(mut self, list: &'t List, dot: &Value) -> R<String> {
+    pub fn run(mut self, list: &'t List, dot: &Value) -> R<Vec<u8>> {
         self.vars.push(("$".to_owned(), dot.clone()));
         self.walk_list(dot, list)?;
         Ok(self.out)
@@ -81,7 +78,7 @@ impl<'t, T: Templates> Exec<'t, T> {
         Ok(())
     }
 
-    fn write(&mut self, s: &str, pos: usize, node: &dyn Display) -> R<()> {
+    fn write(&mut self, s: &[u8], pos: usize, node: &dyn Display) -> R<()> {
         if self.out.len() + s.len() > self.limits.max_output_bytes {
             return Err(self.fault(
                 pos,
@@ -89,7 +86,7 @@ impl<'t, T: Templates> Exec<'t, T> {
                 ExecError::Limit(LimitExceeded::OutputSize(self.limits.max_output_bytes)),
             ));
         }
-        self.out.push_str(s);
+        self.out.extend_from_slice(s);
         Ok(())
     }
 
@@ -126,7 +123,7 @@ impl<'t, T: Templates> Exec<'t, T> {
         match node {
             Node::Text(text) => {
                 self.tick(1 + text.len() as u64 / 64, 0, &"text")?;
-                self.write(text, 0, &"text")?;
+                self.write(text.as_bytes(), 0, &"text")?;
             }
             Node::Action(pipe) => {
                 self.tick(1, pipe.pos, pipe)?;
@@ -211,7 +208,7 @@ impl<'t, T: Templates> Exec<'t, T> {
                 };
                 for (k, v) in entries {
                     ran = true;
-                    if let Flow::Break = self.range_iteration(pipe, list, Value::String(k), v)? {
+                    if let Flow::Break = self.range_iteration(pipe, list, Value::from(k), v)? {
                         break;
                     }
                 }
@@ -288,13 +285,11 @@ impl<'t, T: Templates> Exec<'t, T> {
 
     fn print_value(&mut self, value: &Value, pipe: &Pipe) -> R<()> {
         let text = match value {
-            Value::Nil => "<no value>".to_owned(),
-            Value::String(s) => {
-                return self.write(s, pipe.pos, pipe);
-            }
+            Value::Nil => return self.write(b"<no value>", pipe.pos, pipe),
+            Value::String(s) => return self.write(s.as_bytes(), pipe.pos, pipe),
             other => crate::fmt::value_string(other),
         };
-        self.write(&text, pipe.pos, pipe)
+        self.write(text.as_bytes(), pipe.pos, pipe)
     }
 
     fn eval_pipeline(&mut self, dot: &Value, pipe: &'t Pipe) -> R<Value> {
@@ -369,7 +364,7 @@ impl<'t, T: Templates> Exec<'t, T> {
             Arg::Dot { .. } => Ok(dot.clone()),
             Arg::Nil { pos } => Err(self.fault(*pos, first, ExecError::NilCommand)),
             Arg::Number { value, .. } => Ok(number(*value)),
-            Arg::Str { value, .. } => Ok(Value::String(value.clone())),
+            Arg::Str { value, .. } => Ok(Value::from(value.clone())),
             _ => Ok(Value::Nil),
         }
     }
@@ -425,7 +420,7 @@ impl<'t, T: Templates> Exec<'t, T> {
             Arg::Nil { .. } => Ok(Value::Nil),
             Arg::Bool { value, .. } => Ok(Value::Bool(*value)),
             Arg::Number { value, .. } => Ok(number(*value)),
-            Arg::Str { value, .. } => Ok(Value::String(value.clone())),
+            Arg::Str { value, .. } => Ok(Value::from(value.clone())),
             Arg::Field { pos, names } => self.eval_field_chain(dot.clone(), names, *pos, arg, false, true),
             Arg::Variable { pos, name, fields } => {
                 let value = self.var_value(name, *pos, arg)?;
@@ -485,7 +480,7 @@ impl<'t, T: Templates> Exec<'t, T> {
                 if let Some(v) = final_value {
                     values.push(v);
                 }
-                let mut call = Call { args: values, limits: self.limits, nil: Value::Nil, raw: &mut self.raw };
+                let mut call = Call { args: values, limits: self.limits, nil: Value::Nil };
                 let result = f(&mut call).map_err(|e| {
                     let kind = match e {
                         FuncError::WrongType { expected, got } => ExecError::WrongType { expected, got },

@@ -4,33 +4,99 @@
 use std::fmt::Write as _;
 
 use crate::gotime;
-use crate::value::{MAX_VALUE_DEPTH, Value};
+use crate::value::{GoString, MAX_VALUE_DEPTH, Value};
 
-/// Go's `strconv.Quote`.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    quote_into(&mut out, s, '"', false);
-    out.push('"');
-    out
-}
+/// Output of Go's formatting: bytes (Go strings need not be UTF-8), written with `write!` or pushed.
+#[derive(Default)]
+pub(crate) struct Buf(pub Vec<u8>);
 
-/// Go's `strconv.QuoteToASCII`.
-fn go_quote_ascii(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    quote_into(&mut out, s, '"', true);
-    out.push('"');
-    out
-}
+impl Buf {
+    pub fn push(&mut self, c: char) {
+        let mut tmp = [0u8; 4];
+        self.0.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+    }
 
-fn quote_into(out: &mut String, s: &str, quote: char, ascii_only: bool) {
-    for c in s.chars() {
-        quote_char_into(out, c, quote, ascii_only);
+    pub fn push_str(&mut self, s: &str) {
+        self.0.extend_from_slice(s.as_bytes());
+    }
+
+    pub fn push_bytes(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
+    }
+
+    fn extend(&mut self, chars: impl Iterator<Item = char>) {
+        for c in chars {
+            self.push(c);
+        }
+    }
+
+    pub fn into_go_string(self) -> GoString {
+        GoString::from(self.0)
     }
 }
 
-fn quote_char_into(out: &mut String, c: char, quote: char, ascii_only: bool) {
+impl std::fmt::Write for Buf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.push_str(s);
+        Ok(())
+    }
+}
+
+/// Go's `strconv.Quote` of text.
+pub(crate) fn go_quote(s: &str) -> String {
+    String::from_utf8_lossy(&go_quote_bytes(s.as_bytes(), false).0).into_owned()
+}
+
+/// Go's `strconv.Quote` (or `QuoteToASCII`) of any bytes: invalid UTF-8 bytes become `\xNN`. The result is ASCII
+/// or UTF-8 text.
+pub(crate) fn go_quote_bytes(s: &[u8], ascii_only: bool) -> Buf {
+    let mut out = Buf(Vec::with_capacity(s.len() + 2));
+    out.push('"');
+    quote_into(&mut out, s, '"', ascii_only);
+    out.push('"');
+    out
+}
+
+fn quote_into(out: &mut Buf, s: &[u8], quote: char, ascii_only: bool) {
+    for chunk in s.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            quote_char_into(out, c, quote, ascii_only);
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+}
+
+/// Go's `utf8.RuneCount`: every byte of an invalid sequence counts as one rune.
+pub(crate) fn rune_count(s: &[u8]) -> usize {
+    s.utf8_chunks().map(|c| c.valid().chars().count() + c.invalid().len()).sum()
+}
+
+/// The first `n` runes of `s` (invalid bytes count one each), as Go's `%.Ns` cuts.
+fn rune_prefix(s: &[u8], n: usize) -> &[u8] {
+    let mut left = n;
+    let mut end = 0;
+    for chunk in s.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if left == 0 {
+                return &s[..end];
+            }
+            left -= 1;
+            end += c.len_utf8();
+        }
+        for _ in chunk.invalid() {
+            if left == 0 {
+                return &s[..end];
+            }
+            left -= 1;
+            end += 1;
+        }
+    }
+    &s[..end]
+}
+
+fn quote_char_into(out: &mut Buf, c: char, quote: char, ascii_only: bool) {
     if c == quote || c == '\\' {
         out.push('\\');
         out.push(c);
@@ -215,7 +281,7 @@ pub(crate) fn format_float(f: f64, verb: char, prec: i32) -> String {
 }
 
 /// Writes a value as Go's `%v` (`fmt.Sprint` of one operand).
-pub(crate) fn write_value(out: &mut String, v: &Value, depth: usize) {
+pub(crate) fn write_value(out: &mut Buf, v: &Value, depth: usize) {
     if depth > MAX_VALUE_DEPTH {
         out.push_str("...");
         return;
@@ -227,7 +293,7 @@ pub(crate) fn write_value(out: &mut String, v: &Value, depth: usize) {
             let _ = write!(out, "{i}");
         }
         Value::Float(f) => out.push_str(&format_float(*f, 'g', -1)),
-        Value::String(s) => out.push_str(s),
+        Value::String(s) => out.push_bytes(s.as_bytes()),
         Value::List(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -257,27 +323,27 @@ pub(crate) fn write_value(out: &mut String, v: &Value, depth: usize) {
 }
 
 /// `%v` of one value as a new string.
-pub(crate) fn value_string(v: &Value) -> String {
-    let mut out = String::new();
+pub(crate) fn value_string(v: &Value) -> GoString {
+    let mut out = Buf::default();
     write_value(&mut out, v, 0);
-    out
+    out.into_go_string()
 }
 
 /// Go's `fmt.Sprint`: operands formatted with `%v`, a space between two operands when neither is a string.
-pub(crate) fn sprint(args: &[Value]) -> String {
-    let mut out = String::new();
+pub(crate) fn sprint(args: &[Value]) -> GoString {
+    let mut out = Buf::default();
     for (i, arg) in args.iter().enumerate() {
         if i > 0 && !matches!(arg, Value::String(_)) && !matches!(args[i - 1], Value::String(_)) {
             out.push(' ');
         }
         write_value(&mut out, arg, 0);
     }
-    out
+    out.into_go_string()
 }
 
 /// Go's `fmt.Sprintln`: operands separated by spaces, then a newline.
-pub(crate) fn sprintln(args: &[Value]) -> String {
-    let mut out = String::new();
+pub(crate) fn sprintln(args: &[Value]) -> GoString {
+    let mut out = Buf::default();
     for (i, arg) in args.iter().enumerate() {
         if i > 0 {
             out.push(' ');
@@ -285,11 +351,11 @@ pub(crate) fn sprintln(args: &[Value]) -> String {
         write_value(&mut out, arg, 0);
     }
     out.push('\n');
-    out
+    out.into_go_string()
 }
 
 /// Go's `evalArgs` for the `html`, `js` and `urlquery` builtins: one string as is, otherwise `fmt.Sprint`.
-pub(crate) fn eval_args_string(args: &[Value]) -> String {
+pub(crate) fn eval_args_string(args: &[Value]) -> GoString {
     if let [Value::String(s)] = args {
         return s.clone();
     }
@@ -311,18 +377,18 @@ struct Flags {
 const MAX_WIDTH: usize = 1 << 16;
 
 /// Go's `fmt.Sprintf`.
-pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
-    let mut out = String::new();
+pub(crate) fn sprintf(format: &[u8], args: &[Value]) -> GoString {
+    let mut out = Buf::default();
     let mut arg_num = 0usize;
     let mut reordered = false;
-    let bytes = format.as_bytes();
+    let bytes = format;
     let mut i = 0;
     while i < bytes.len() {
         let start = i;
         while i < bytes.len() && bytes[i] != b'%' {
             i += 1;
         }
-        out.push_str(&format[start..i]);
+        out.push_bytes(&format[start..i]);
         if i >= bytes.len() {
             break;
         }
@@ -400,11 +466,15 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
             out.push_str("%!(NOVERB)");
             break;
         }
-        let verb = match format[i..].chars().next() {
-            Some(c) => c,
+        // The verb is one rune; an invalid byte reads as U+FFFD and is one byte long, as in Go.
+        let (verb, verb_len) = match format[i..].utf8_chunks().next() {
+            Some(chunk) => match chunk.valid().chars().next() {
+                Some(c) => (c, c.len_utf8()),
+                None => ('\u{fffd}', 1),
+            },
             None => break,
         };
-        i += verb.len_utf8();
+        i += verb_len;
         if verb == '%' {
             out.push('%');
             continue;
@@ -428,7 +498,7 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
         }
         out.push(')');
     }
-    out
+    out.into_go_string()
 }
 
 fn parse_num(bytes: &[u8], mut i: usize) -> (usize, usize) {
@@ -452,7 +522,7 @@ fn arg_index(bytes: &[u8], i: usize) -> Option<(usize, usize)> {
     Some((n - 1, next + 1))
 }
 
-fn bad_verb(out: &mut String, verb: char, arg: &Value) {
+fn bad_verb(out: &mut Buf, verb: char, arg: &Value) {
     match arg {
         Value::Nil => {
             let _ = write!(out, "%!{verb}(<nil>)");
@@ -465,7 +535,7 @@ fn bad_verb(out: &mut String, verb: char, arg: &Value) {
     }
 }
 
-fn pad(out: &mut String, body: &str, flags: Flags, numeric: bool) {
+fn pad(out: &mut Buf, body: &str, flags: Flags, numeric: bool) {
     let len = body.chars().count();
     let width = flags.width.unwrap_or(0);
     if len >= width {
@@ -491,7 +561,19 @@ fn pad(out: &mut String, body: &str, flags: Flags, numeric: bool) {
     }
 }
 
-fn format_int(out: &mut String, i: i64, verb: char, flags: Flags) {
+/// [`pad`] for a string operand that may not be UTF-8 (width counted in runes, invalid bytes one each).
+fn pad_bytes(out: &mut Buf, body: &[u8], flags: Flags) {
+    let fill = flags.width.unwrap_or(0).saturating_sub(rune_count(body));
+    if flags.minus {
+        out.push_bytes(body);
+        out.extend(std::iter::repeat_n(' ', fill));
+    } else {
+        out.extend(std::iter::repeat_n(' ', fill));
+        out.push_bytes(body);
+    }
+}
+
+fn format_int(out: &mut Buf, i: i64, verb: char, flags: Flags) {
     let neg = i < 0;
     let magnitude = i.unsigned_abs();
     let mut digits = match verb {
@@ -532,7 +614,7 @@ fn format_int(out: &mut String, i: i64, verb: char, flags: Flags) {
     pad(out, &body, flags, true);
 }
 
-fn format_float_verb(out: &mut String, f: f64, verb: char, flags: Flags) {
+fn format_float_verb(out: &mut Buf, f: f64, verb: char, flags: Flags) {
     let prec = flags.prec.map(|p| p as i32);
     let (v, p) = match verb {
         'v' => ('g', prec.unwrap_or(-1)),
@@ -554,31 +636,27 @@ fn format_float_verb(out: &mut String, f: f64, verb: char, flags: Flags) {
     pad(out, &body, flags, numeric);
 }
 
-fn format_string(out: &mut String, s: &str, verb: char, flags: Flags) {
+fn format_string(out: &mut Buf, s: &[u8], verb: char, flags: Flags) {
+    let cut = match flags.prec {
+        Some(p) => rune_prefix(s, p),
+        None => s,
+    };
     match verb {
-        's' | 'v' => {
-            let s: String = match flags.prec {
-                Some(p) => s.chars().take(p).collect(),
-                None => s.to_owned(),
-            };
-            pad(out, &s, flags, false);
-        }
+        's' | 'v' => pad_bytes(out, cut, flags),
         'q' => {
-            let s: String = match flags.prec {
-                Some(p) => s.chars().take(p).collect(),
-                None => s.to_owned(),
+            let raw = match std::str::from_utf8(cut) {
+                Ok(text) if flags.sharp && !text.contains('`') && text.chars().all(|c| c == '\t' || is_print(c)) => {
+                    Some(format!("`{text}`"))
+                }
+                _ => None,
             };
-            let quoted = if flags.sharp && !s.contains('`') && s.chars().all(|c| c == '\t' || is_print(c)) {
-                format!("`{s}`")
-            } else if flags.plus {
-                go_quote_ascii(&s)
-            } else {
-                go_quote(&s)
-            };
-            pad(out, &quoted, flags, false);
+            match raw {
+                Some(raw) => pad(out, &raw, flags, false),
+                None => pad_bytes(out, &go_quote_bytes(cut, flags.plus).0, flags),
+            }
         }
         'x' | 'X' => {
-            let bytes = s.as_bytes();
+            let bytes = s;
             let bytes = match flags.prec {
                 Some(p) if p < bytes.len() => &bytes[..p],
                 _ => bytes,
@@ -599,11 +677,11 @@ fn format_string(out: &mut String, s: &str, verb: char, flags: Flags) {
             }
             pad(out, &body, flags, false);
         }
-        _ => bad_verb(out, verb, &Value::String(s.to_owned())),
+        _ => bad_verb(out, verb, &Value::bytes(s)),
     }
 }
 
-fn format_arg(out: &mut String, arg: &Value, verb: char, flags: Flags) {
+fn format_arg(out: &mut Buf, arg: &Value, verb: char, flags: Flags) {
     if verb == 'T' {
         pad(out, arg.type_name(), flags, false);
         return;
@@ -622,10 +700,11 @@ fn format_arg(out: &mut String, arg: &Value, verb: char, flags: Flags) {
             'c' => pad(out, &char::from_u32(*i as u32).unwrap_or('\u{fffd}').to_string(), flags, false),
             'q' => {
                 let c = char::from_u32(*i as u32).unwrap_or('\u{fffd}');
-                let mut s = String::from("'");
+                let mut s = Buf::default();
+                s.push('\'');
                 quote_char_into(&mut s, c, '\'', flags.plus);
                 s.push('\'');
-                pad(out, &s, flags, false);
+                pad_bytes(out, &s.0, flags);
             }
             'U' => {
                 let mut s = format!("U+{:04X}", *i);
@@ -646,14 +725,15 @@ fn format_arg(out: &mut String, arg: &Value, verb: char, flags: Flags) {
         },
         Value::String(s) => {
             if verb == 'v' && flags.sharp {
-                pad(out, &go_quote(s), flags, false);
+                pad_bytes(out, &go_quote_bytes(s.as_bytes(), false).0, flags);
             } else {
-                format_string(out, s, verb, flags);
+                format_string(out, s.as_bytes(), verb, flags);
             }
         }
         Value::List(items) => {
             // Go applies the verb to each element.
-            let mut body = String::from("[");
+            let mut body = Buf::default();
+            body.push('[');
             for (n, item) in items.iter().enumerate() {
                 if n > 0 {
                     body.push(' ');
@@ -661,22 +741,23 @@ fn format_arg(out: &mut String, arg: &Value, verb: char, flags: Flags) {
                 format_arg(&mut body, item, verb, Flags { width: None, ..flags });
             }
             body.push(']');
-            pad(out, &body, Flags { prec: None, ..flags }, false);
+            pad_bytes(out, &body.0, Flags { prec: None, ..flags });
         }
         Value::Map(m) => {
-            let mut body = String::from("map[");
+            let mut body = Buf::default();
+            body.push_str("map[");
             if let Ok(m) = m.try_borrow() {
                 for (n, (k, v)) in m.entries.iter().enumerate() {
                     if n > 0 {
                         body.push(' ');
                     }
-                    format_arg(&mut body, &Value::String(k.clone()), verb, Flags { width: None, ..flags });
+                    format_arg(&mut body, &Value::from(k.as_str()), verb, Flags { width: None, ..flags });
                     body.push(':');
                     format_arg(&mut body, v, verb, Flags { width: None, ..flags });
                 }
             }
             body.push(']');
-            pad(out, &body, Flags { prec: None, ..flags }, false);
+            pad_bytes(out, &body.0, Flags { prec: None, ..flags });
         }
         Value::Time(t) => match verb {
             'v' | 's' => pad(out, &gotime::time_string(t), flags, false),
@@ -688,6 +769,19 @@ fn format_arg(out: &mut String, arg: &Value, verb: char, flags: Flags) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `sprintf` over text, for readable assertions.
+    fn sprintf(format: &str, args: &[Value]) -> String {
+        String::from_utf8_lossy(super::sprintf(format.as_bytes(), args).as_bytes()).into_owned()
+    }
+
+    #[test]
+    fn strings_keep_their_bytes() {
+        let binary = Value::bytes(vec![0xff, b'a', 0xfe]);
+        assert_eq!(super::sprintf(b"[%s]", std::slice::from_ref(&binary)).as_bytes(), b"[\xffa\xfe]");
+        assert_eq!(super::sprintf(b"%5.2s|", std::slice::from_ref(&binary)).as_bytes(), b"   \xffa|");
+        assert_eq!(super::sprintf(b"%q", &[binary]).as_bytes(), br#""\xffa\xfe""#);
+    }
 
     #[test]
     fn floats_print_like_go() {

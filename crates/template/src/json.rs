@@ -61,7 +61,7 @@ fn encode_into(
             let _ = write!(out, "{i}");
         }
         Value::Float(f) => out.push_str(&json_float(*f)?),
-        Value::String(s) => quote(out, s, escape_html),
+        Value::String(s) => quote_bytes(out, s.as_bytes(), escape_html),
         Value::Time(t) => quote(out, &gotime::rfc3339_nano(t), escape_html),
         Value::List(items) => {
             if items.is_empty() {
@@ -122,8 +122,25 @@ fn json_float(f: f64) -> Result<String, EncodeError> {
     Ok(format_float(f, 'f', -1))
 }
 
+/// Go's string encoding over bytes: each invalid UTF-8 byte is written as the escape `\ufffd`.
+fn quote_bytes(out: &mut String, s: &[u8], escape_html: bool) {
+    out.push('"');
+    for chunk in s.utf8_chunks() {
+        quote_chars(out, chunk.valid(), escape_html);
+        for _ in chunk.invalid() {
+            out.push_str("\\ufffd");
+        }
+    }
+    out.push('"');
+}
+
 fn quote(out: &mut String, s: &str, escape_html: bool) {
     out.push('"');
+    quote_chars(out, s, escape_html);
+    out.push('"');
+}
+
+fn quote_chars(out: &mut String, s: &str, escape_html: bool) {
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -145,7 +162,6 @@ fn quote(out: &mut String, s: &str, escape_html: bool) {
             c => out.push(c),
         }
     }
-    out.push('"');
 }
 
 /// Decodes JSON as Go's `json.Unmarshal` into an `interface{}`: numbers become `float64`. The error says where,
@@ -168,7 +184,7 @@ fn from_json_value(v: serde_json::Value) -> Value {
         serde_json::Value::Null => Value::Nil,
         serde_json::Value::Bool(b) => Value::Bool(b),
         serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
-        serde_json::Value::String(s) => Value::String(s),
+        serde_json::Value::String(s) => Value::from(s),
         serde_json::Value::Array(items) => Value::list(items.into_iter().map(from_json_value).collect()),
         serde_json::Value::Object(map) => {
             Value::map(map.into_iter().map(|(k, v)| (k, from_json_value(v))).collect::<BTreeMap<_, _>>())
@@ -192,13 +208,13 @@ pub(crate) fn from_yaml(s: &str) -> Value {
             };
             entries.insert(
                 "Error".to_owned(),
-                Value::String(format!(
+                Value::from(format!(
                     "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {what} into Go value of type map[string]interface {{}}"
                 )),
             );
         }
         Err(message) => {
-            entries.insert("Error".to_owned(), Value::String(message));
+            entries.insert("Error".to_owned(), Value::from(message));
         }
     }
     Value::map(entries)
@@ -251,7 +267,7 @@ fn from_yaml_value(v: serde_yaml::Value, depth: usize) -> Option<Value> {
         serde_yaml::Value::Null => Value::Nil,
         serde_yaml::Value::Bool(b) => Value::Bool(b),
         serde_yaml::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
-        serde_yaml::Value::String(s) => Value::String(s),
+        serde_yaml::Value::String(s) => Value::from(s),
         serde_yaml::Value::Sequence(items) => {
             let mut out = Vec::with_capacity(items.len());
             for item in items {
@@ -307,7 +323,8 @@ fn to_yaml_value(v: &Value, depth: usize) -> Option<serde_yaml::Value> {
                 serde_yaml::Value::Number((*f).into())
             }
         }
-        Value::String(s) => serde_yaml::Value::String(s.clone()),
+        // ESO's toYaml goes through JSON, which writes invalid UTF-8 as U+FFFD.
+        Value::String(s) => serde_yaml::Value::String(s.to_str_lossy().into_owned()),
         Value::Time(t) => serde_yaml::Value::String(gotime::rfc3339_nano(t)),
         Value::List(items) => {
             let mut out = Vec::with_capacity(items.len());

@@ -40,7 +40,7 @@ mod value;
 
 pub use error::{ExecError, LimitExceeded, TemplateError};
 pub use funcs::function_names;
-pub use value::{List, Map, MapRef, Value};
+pub use value::{GoString, List, Map, MapRef, Value};
 
 /// The action delimiters. ESO's controller flags `--template-left-delimiter` / `--template-right-delimiter` set
 /// them; an empty string means the default.
@@ -168,13 +168,14 @@ impl Template {
         &self.name
     }
 
-    /// Renders the template with `data` as `.` and `$`, within the default [`Limits`].
-    pub fn execute(&self, data: &Value) -> Result<String, TemplateError> {
+    /// Renders the template with `data` as `.` and `$`, within the default [`Limits`]. The output is bytes, as
+    /// Go's is: a template can print strings that are not UTF-8 (`b64dec` of a keystore, binary provider data).
+    pub fn execute(&self, data: &Value) -> Result<Vec<u8>, TemplateError> {
         self.execute_with_limits(data, &Limits::default())
     }
 
     /// Renders the template within `limits`.
-    pub fn execute_with_limits(&self, data: &Value, limits: &Limits) -> Result<String, TemplateError> {
+    pub fn execute_with_limits(&self, data: &Value, limits: &Limits) -> Result<Vec<u8>, TemplateError> {
         let body = if self.main_is_define { self.defines.get(&self.name).unwrap_or(&self.main) } else { &self.main };
         exec::Exec::new(self, limits, &self.name).run(body, data).map_err(|fault| {
             let (line, column) = line_col(&self.source, fault.pos);
@@ -211,10 +212,10 @@ pub fn json_encode(value: &Value, escape_html: bool) -> Result<String, String> {
     json::encode(value, escape_html, None).map_err(|e| e.message().to_owned())
 }
 
-/// ESO's template data: every provider value as a string (`map[string]string`). Values that are not UTF-8 are
-/// converted lossily (invalid sequences become U+FFFD); Go would keep the raw bytes inside its string.
+/// ESO's template data: every provider value as a string (`map[string]string`), byte for byte (Go strings hold
+/// any bytes, so binary values reach the template and the output intact).
 pub fn secret_data_value(data: &BTreeMap<String, Vec<u8>>) -> Value {
-    Value::string_map(data.iter().map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned())))
+    Value::string_map(data.iter().map(|(k, v)| (k.clone(), v.clone())))
 }
 
 /// Renders ESO's `template.data` (scope `Values`): each template, named after its key, is executed with the
@@ -238,7 +239,7 @@ pub fn render_secret_data_with(
     for (key, text) in templates {
         let template = Template::parse(key, text, delimiters)?;
         let rendered = template.execute_with_limits(&value, limits)?;
-        out.insert(key.clone(), rendered.into_bytes());
+        out.insert(key.clone(), rendered);
     }
     Ok(out)
 }

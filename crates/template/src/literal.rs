@@ -5,6 +5,11 @@ use crate::ast::Number;
 /// Go's `strconv.Unquote` for a double-quoted, back-quoted or single-quoted literal (quotes included).
 /// Bytes that are not UTF-8 (from `\x` or octal escapes) are replaced by U+FFFD.
 pub(crate) fn unquote(lit: &str) -> Result<String, ()> {
+    unquote_bytes(lit).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// Go's `strconv.Unquote` as bytes: `\x` and octal escapes can make strings that are not UTF-8, as in Go.
+pub(crate) fn unquote_bytes(lit: &str) -> Result<Vec<u8>, ()> {
     let bytes = lit.as_bytes();
     if bytes.len() < 2 {
         return Err(());
@@ -19,7 +24,7 @@ pub(crate) fn unquote(lit: &str) -> Result<String, ()> {
             if body.contains('`') {
                 return Err(());
             }
-            Ok(body.replace('\r', ""))
+            Ok(body.replace('\r', "").into_bytes())
         }
         b'"' | b'\'' => {
             let mut out = Vec::with_capacity(body.len());
@@ -97,7 +102,7 @@ pub(crate) fn unquote(lit: &str) -> Result<String, ()> {
             if quote == b'\'' && count == 0 {
                 return Err(());
             }
-            Ok(String::from_utf8_lossy(&out).into_owned())
+            Ok(out)
         }
         _ => Err(()),
     }

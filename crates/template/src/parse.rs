@@ -511,8 +511,8 @@ impl Parser {
                 self.leave();
                 Arg::Pipe(Box::new(pipe))
             }
-            Kind::String | Kind::RawString => match literal::unquote(&token.val) {
-                Ok(value) => Arg::Str { pos, quoted: token.val, value },
+            Kind::String | Kind::RawString => match literal::unquote_bytes(&token.val) {
+                Ok(value) => Arg::Str { pos, quoted: token.val, value: value.into() },
                 Err(()) => return self.error_at(pos, "invalid syntax".to_owned()),
             },
             _ => {

@@ -5,6 +5,7 @@
 //! shared; every Sprig list function builds a new list, as Sprig does. Values are therefore not `Send`: build them,
 //! render, and drop them on one thread.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,14 +29,90 @@ pub enum Value {
     Int(i64),
     /// A Go `float64` (every number that `fromJson` / `fromYaml` produce is one, as in Go).
     Float(f64),
-    /// A Go `string`.
-    String(String),
+    /// A Go `string`: any bytes, not necessarily UTF-8 (`b64dec` of a keystore, a binary provider value).
+    String(GoString),
     /// A Go slice (`[]interface{}` / `[]string`).
     List(Rc<List>),
     /// A Go map with string keys, shared by reference like a Go map.
     Map(MapRef),
     /// A Go `time.Time` (from `now`, `toDate`, `dateModify`).
     Time(jiff::Zoned),
+}
+
+/// A Go `string`: a sequence of bytes that is usually, but not necessarily, UTF-8. Functions that work on bytes
+/// (printing, `b64enc`, hashes, `trim`, `replace`, …) keep every byte; functions that work on characters read
+/// invalid UTF-8 as U+FFFD, as Go's rune iteration does.
+///
+/// `Debug` prints the length only: strings hold secret data.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GoString(Vec<u8>);
+
+impl GoString {
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The bytes, owned.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+
+    /// The text, if the bytes are UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
+    }
+
+    /// The text, with invalid UTF-8 read as U+FFFD (borrowed when the bytes are UTF-8).
+    pub fn to_str_lossy(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.0)
+    }
+
+    /// Length in bytes (Go's `len`).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for GoString {
+    fn from(s: String) -> Self {
+        GoString(s.into_bytes())
+    }
+}
+
+impl From<&str> for GoString {
+    fn from(s: &str) -> Self {
+        GoString(s.as_bytes().to_vec())
+    }
+}
+
+impl From<Vec<u8>> for GoString {
+    fn from(bytes: Vec<u8>) -> Self {
+        GoString(bytes)
+    }
+}
+
+impl From<&[u8]> for GoString {
+    fn from(bytes: &[u8]) -> Self {
+        GoString(bytes.to_vec())
+    }
+}
+
+impl From<Cow<'_, str>> for GoString {
+    fn from(s: Cow<'_, str>) -> Self {
+        GoString(s.into_owned().into_bytes())
+    }
+}
+
+impl fmt::Debug for GoString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GoString(<{} bytes>)", self.0.len())
+    }
 }
 
 /// The items of a list value. Dereferences to `Vec<Value>`.
@@ -100,8 +177,8 @@ pub struct Map {
 }
 
 impl Value {
-    /// The ESO data map: every key maps to a string, `index . "missing"` gives `""`.
-    pub fn string_map<K: Into<String>, V: Into<String>>(entries: impl IntoIterator<Item = (K, V)>) -> Value {
+    /// The ESO data map: every key maps to a string (any bytes), `index . "missing"` gives `""`.
+    pub fn string_map<K: Into<String>, V: Into<GoString>>(entries: impl IntoIterator<Item = (K, V)>) -> Value {
         let entries = entries.into_iter().map(|(k, v)| (k.into(), Value::String(v.into()))).collect();
         Value::Map(Rc::new(RefCell::new(Map { entries, strings_only: true })))
     }
@@ -116,10 +193,23 @@ impl Value {
         Value::List(Rc::new(List(items)))
     }
 
-    /// The string inside, if this is a string.
+    /// A string value holding `bytes` (which need not be UTF-8).
+    pub fn bytes(bytes: impl Into<Vec<u8>>) -> Value {
+        Value::String(GoString(bytes.into()))
+    }
+
+    /// The string inside, if this is a string of UTF-8 text.
     pub fn as_str(&self) -> Option<&str> {
         match self {
-            Value::String(s) => Some(s),
+            Value::String(s) => s.as_str(),
+            _ => None,
+        }
+    }
+
+    /// The bytes inside, if this is a string.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::String(s) => Some(s.as_bytes()),
             _ => None,
         }
     }
@@ -281,12 +371,18 @@ impl Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
-        Value::String(s.to_owned())
+        Value::String(s.into())
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Self {
+        Value::String(s.into())
+    }
+}
+
+impl From<GoString> for Value {
+    fn from(s: GoString) -> Self {
         Value::String(s)
     }
 }

@@ -27,7 +27,7 @@ fn unsupported_functions_are_parse_errors() {
     let start = doc.find("## Not supported yet").unwrap_or(0);
     let end = doc.find("## Known differences").unwrap_or(doc.len());
     let names: Vec<&str> = doc[start..end].split('`').skip(1).step_by(2).filter(|n| !n.contains(' ')).collect();
-    assert!(names.len() > 20, "{names:?}");
+    assert!(names.contains(&"call"), "{names:?}");
     for name in names {
         let text = format!("{{{{ {name} }}}}");
         let result = external_secrets_template::Template::parse("t", &text, &Default::default());

@@ -12,7 +12,9 @@ fn run_on_small_stack(template: String, stack: usize) -> Option<Result<String, S
         .stack_size(stack)
         .spawn(move || {
             let t = Template::parse("deep", &template, &Delimiters::default()).map_err(|e| e.to_string())?;
-            t.execute(&Value::string_map([("a", "1")])).map_err(|e| e.to_string())
+            t.execute(&Value::string_map([("a", "1")]))
+                .map(|out| String::from_utf8_lossy(&out).into_owned())
+                .map_err(|e| e.to_string())
         })
         .ok()?;
     handle.join().ok()

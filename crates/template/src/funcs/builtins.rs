@@ -65,10 +65,10 @@ fn index(c: &mut Call<'_>) -> FResult {
                     other => return Err(fail(format!("value has type {}; should be string", other.type_name()))),
                 };
                 let m = m.borrow();
-                match m.entries.get(key) {
+                match m.entries.get(key.to_str_lossy().as_ref()) {
                     Some(v) => v.clone(),
                     // A missing key gives the zero value of the element type, not an error.
-                    None if m.strings_only => Value::String(String::new()),
+                    None if m.strings_only => Value::from(String::new()),
                     None => Value::Nil,
                 }
             }
@@ -93,26 +93,26 @@ fn list_index(idx: &Value, len: usize) -> Result<usize, super::FuncError> {
 fn print(c: &mut Call<'_>) -> FResult {
     let s = sprint(&c.args);
     c.check_len(s.len())?;
-    Ok(Value::String(s))
+    Ok(Value::from(s))
 }
 
 fn printf(c: &mut Call<'_>) -> FResult {
-    let format = c.str(0)?;
+    let format = c.bytes(0)?;
     let s = sprintf(format, &c.args[1..]);
     c.check_len(s.len())?;
-    Ok(Value::String(s))
+    Ok(Value::from(s))
 }
 
 fn println(c: &mut Call<'_>) -> FResult {
     let s = sprintln(&c.args);
     c.check_len(s.len())?;
-    Ok(Value::String(s))
+    Ok(Value::from(s))
 }
 
 fn html(c: &mut Call<'_>) -> FResult {
     let s = eval_args_string(&c.args);
     let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
+    for ch in s.to_str_lossy().chars() {
         match ch {
             '"' => out.push_str("&#34;"),
             '\'' => out.push_str("&#39;"),
@@ -123,13 +123,13 @@ fn html(c: &mut Call<'_>) -> FResult {
             c => out.push(c),
         }
     }
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 fn js(c: &mut Call<'_>) -> FResult {
     let s = eval_args_string(&c.args);
     let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
+    for ch in s.to_str_lossy().chars() {
         match ch {
             '\\' => out.push_str("\\\\"),
             '\'' => out.push_str("\\'"),
@@ -147,13 +147,13 @@ fn js(c: &mut Call<'_>) -> FResult {
             c => out.push(c),
         }
     }
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 /// Go's `url.QueryEscape`.
-pub(crate) fn query_escape(s: &str) -> String {
+pub(crate) fn query_escape(s: &[u8]) -> String {
     let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
+    for &b in s {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             b' ' => out.push('+'),
@@ -166,7 +166,7 @@ pub(crate) fn query_escape(s: &str) -> String {
 }
 
 fn urlquery(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(query_escape(&eval_args_string(&c.args))))
+    Ok(Value::from(query_escape(eval_args_string(&c.args).as_bytes())))
 }
 
 const BAD_COMPARISON: &str = "incompatible types for comparison";

@@ -210,8 +210,8 @@ fn dict(c: &mut Call<'_>) -> FResult {
     let mut entries = BTreeMap::new();
     let mut args = std::mem::take(&mut c.args).into_iter();
     while let Some(k) = args.next() {
-        let key = strval(&k);
-        let value = args.next().unwrap_or_else(|| Value::String(String::new()));
+        let key = strval(&k).to_str_lossy().into_owned();
+        let value = args.next().unwrap_or_else(|| Value::from(String::new()));
         entries.insert(key, value);
     }
     Ok(Value::map(entries))
@@ -220,7 +220,8 @@ fn dict(c: &mut Call<'_>) -> FResult {
 fn get(c: &mut Call<'_>) -> FResult {
     let m = c.map(0)?;
     let key = c.str(1)?;
-    Ok(m.borrow().entries.get(key).cloned().unwrap_or_else(|| Value::String(String::new())))
+    let key: &str = &key;
+    Ok(m.borrow().entries.get(key).cloned().unwrap_or_else(|| Value::from(String::new())))
 }
 
 /// Inserts into a map, refusing to make the map contain itself (Go would loop forever printing it).
@@ -238,7 +239,7 @@ fn insert(m: &MapRef, key: String, value: Value) -> Result<(), FuncError> {
 
 fn set(c: &mut Call<'_>) -> FResult {
     let m = c.map(0)?;
-    let key = c.str(1)?.to_owned();
+    let key = c.str(1)?.into_owned();
     let value = c.take(2);
     insert(&m, key, value)?;
     Ok(Value::Map(m))
@@ -246,7 +247,7 @@ fn set(c: &mut Call<'_>) -> FResult {
 
 fn unset(c: &mut Call<'_>) -> FResult {
     let m = c.map(0)?;
-    let key = c.str(1)?.to_owned();
+    let key = c.str(1)?.into_owned();
     m.try_borrow_mut().map_err(|_| fail("map is in use"))?.entries.remove(&key);
     Ok(Value::Map(m))
 }
@@ -254,11 +255,12 @@ fn unset(c: &mut Call<'_>) -> FResult {
 fn has_key(c: &mut Call<'_>) -> FResult {
     let m = c.map(0)?;
     let key = c.str(1)?;
+    let key: &str = &key;
     Ok(Value::Bool(m.borrow().entries.contains_key(key)))
 }
 
 fn pluck(c: &mut Call<'_>) -> FResult {
-    let key = c.str(0)?.to_owned();
+    let key = c.str(0)?.into_owned();
     let mut out = Vec::new();
     for i in 1..c.len() {
         let m = c.map(i)?;
@@ -292,6 +294,7 @@ fn pick(c: &mut Call<'_>) -> FResult {
     let mut entries = BTreeMap::new();
     for i in 1..c.len() {
         let key = c.str(i)?;
+        let key: &str = &key;
         if let Some(v) = m.borrow().entries.get(key) {
             entries.insert(key.to_owned(), v.clone());
         }
@@ -303,7 +306,7 @@ fn omit(c: &mut Call<'_>) -> FResult {
     let m = c.map(0)?;
     let mut drop = Vec::new();
     for i in 1..c.len() {
-        drop.push(c.str(i)?.to_owned());
+        drop.push(c.str(i)?.into_owned());
     }
     let entries =
         m.borrow().entries.iter().filter(|(k, _)| !drop.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -360,7 +363,7 @@ fn dig(c: &mut Call<'_>) -> FResult {
     let default = c.value(n - 2).clone();
     let mut keys = Vec::with_capacity(n - 2);
     for i in 0..n - 2 {
-        keys.push(c.str(i)?.to_owned());
+        keys.push(c.str(i)?.into_owned());
     }
     for (i, key) in keys.iter().enumerate() {
         let step = current.borrow().entries.get(key).cloned();

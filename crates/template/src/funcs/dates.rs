@@ -50,22 +50,26 @@ fn format_in_zone(layout: &str, t: &Zoned, zone: &str) -> String {
 
 fn date(c: &mut Call<'_>) -> FResult {
     let layout = c.str(0)?;
-    Ok(Value::String(format_in_zone(layout, &as_time(c.value(1)), "Local")))
+    let layout: &str = &layout;
+    Ok(Value::from(format_in_zone(layout, &as_time(c.value(1)), "Local")))
 }
 
 fn date_in_zone(c: &mut Call<'_>) -> FResult {
     let layout = c.str(0)?;
+    let layout: &str = &layout;
     let zone = c.str(2)?;
-    Ok(Value::String(format_in_zone(layout, &as_time(c.value(1)), zone)))
+    let zone: &str = &zone;
+    Ok(Value::from(format_in_zone(layout, &as_time(c.value(1)), zone)))
 }
 
 fn html_date(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(format_in_zone("2006-01-02", &as_time(c.value(0)), "Local")))
+    Ok(Value::from(format_in_zone("2006-01-02", &as_time(c.value(0)), "Local")))
 }
 
 fn html_date_in_zone(c: &mut Call<'_>) -> FResult {
     let zone = c.str(1)?;
-    Ok(Value::String(format_in_zone("2006-01-02", &as_time(c.value(0)), zone)))
+    let zone: &str = &zone;
+    Ok(Value::from(format_in_zone("2006-01-02", &as_time(c.value(0)), zone)))
 }
 
 fn add_nanos(t: &Zoned, nanos: i128) -> Option<Zoned> {
@@ -76,6 +80,7 @@ fn add_nanos(t: &Zoned, nanos: i128) -> Option<Zoned> {
 
 fn date_modify(c: &mut Call<'_>) -> FResult {
     let spec = c.str(0)?;
+    let spec: &str = &spec;
     let t = c.time(1)?;
     let modified = gotime::parse_duration(spec).and_then(|d| add_nanos(&t, d));
     Ok(Value::Time(modified.unwrap_or(t)))
@@ -83,6 +88,7 @@ fn date_modify(c: &mut Call<'_>) -> FResult {
 
 fn must_date_modify(c: &mut Call<'_>) -> FResult {
     let spec = c.str(0)?;
+    let spec: &str = &spec;
     let t = c.time(1)?;
     let d = gotime::parse_duration(spec).ok_or_else(|| fail("time: invalid duration"))?;
     add_nanos(&t, d).map(Value::Time).ok_or_else(|| fail("time: duration out of range"))
@@ -90,27 +96,31 @@ fn must_date_modify(c: &mut Call<'_>) -> FResult {
 
 fn to_date(c: &mut Call<'_>) -> FResult {
     let layout = c.str(0)?;
+    let layout: &str = &layout;
     let s = c.str(1)?;
+    let s: &str = &s;
     Ok(Value::Time(gotime::parse(layout, s).unwrap_or_else(gotime::zero_time)))
 }
 
 fn must_to_date(c: &mut Call<'_>) -> FResult {
     let layout = c.str(0)?;
+    let layout: &str = &layout;
     let s = c.str(1)?;
+    let s: &str = &s;
     gotime::parse(layout, s).map(Value::Time).ok_or_else(|| fail("parsing time: the value does not match the layout"))
 }
 
 fn unix_epoch(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(c.time(0)?.timestamp().as_second().to_string()))
+    Ok(Value::from(c.time(0)?.timestamp().as_second().to_string()))
 }
 
 fn duration(c: &mut Call<'_>) -> FResult {
     let secs: i64 = match c.value(0) {
-        Value::String(s) => s.parse().unwrap_or(0),
+        Value::String(s) => s.as_str().and_then(|s| s.parse().ok()).unwrap_or(0),
         Value::Int(i) => *i,
         _ => 0,
     };
-    Ok(Value::String(gotime::duration_string(i128::from(secs) * 1_000_000_000)))
+    Ok(Value::from(gotime::duration_string(i128::from(secs) * 1_000_000_000)))
 }
 
 fn since_nanos(t: &Zoned) -> i128 {
@@ -119,7 +129,7 @@ fn since_nanos(t: &Zoned) -> i128 {
 
 fn duration_round(c: &mut Call<'_>) -> FResult {
     let nanos: i128 = match c.value(0) {
-        Value::String(s) => gotime::parse_duration(s).unwrap_or(0),
+        Value::String(s) => s.as_str().and_then(gotime::parse_duration).unwrap_or(0),
         Value::Int(i) => i128::from(*i),
         Value::Time(t) => since_nanos(t),
         _ => 0,
@@ -146,7 +156,7 @@ fn duration_round(c: &mut Call<'_>) -> FResult {
     } else {
         "0s".to_owned()
     };
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 fn ago(c: &mut Call<'_>) -> FResult {
@@ -155,5 +165,5 @@ fn ago(c: &mut Call<'_>) -> FResult {
     let second = 1_000_000_000i128;
     let rem = since % second;
     let rounded = if rem.abs() * 2 >= second { since - rem + rem.signum() * second } else { since - rem };
-    Ok(Value::String(gotime::duration_string(rounded)))
+    Ok(Value::from(gotime::duration_string(rounded)))
 }

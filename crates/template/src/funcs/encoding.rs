@@ -33,9 +33,9 @@ pub(crate) const FUNCS: &[FuncDef] = &[
 ];
 
 fn b64enc(c: &mut Call<'_>) -> FResult {
-    let s = c.str(0)?;
+    let s = c.bytes(0)?;
     c.check_len(s.len() / 3 * 4 + 4)?;
-    Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(s)))
+    Ok(Value::from(base64::engine::general_purpose::STANDARD.encode(s)))
 }
 
 /// Go's `base64.StdEncoding.DecodeString`: padding required, CR and LF ignored, the error names the offset of
@@ -121,116 +121,110 @@ pub(crate) fn go_base64_decode(src: &[u8]) -> Result<Vec<u8>, usize> {
 }
 
 fn b64dec(c: &mut Call<'_>) -> FResult {
-    let s = c.str(0)?;
     // Sprig returns the error text instead of failing.
-    Ok(Value::String(match go_base64_decode(s.as_bytes()) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(e) => {
-                // Keep the raw bytes for the functions that read binary input (the PKCS#12 ones).
-                let bytes = e.into_bytes();
-                let lossy = String::from_utf8_lossy(&bytes).into_owned();
-                let cap = c.limits.max_value_bytes.saturating_mul(4);
-                c.raw.remember(&lossy, bytes, cap);
-                lossy
-            }
-        },
-        Err(at) => format!("illegal base64 data at input byte {at}"),
-    }))
+    Ok(match go_base64_decode(c.bytes(0)?) {
+        Ok(bytes) => Value::bytes(bytes),
+        Err(at) => Value::from(format!("illegal base64 data at input byte {at}")),
+    })
 }
 
 fn b32enc(c: &mut Call<'_>) -> FResult {
-    let s = c.str(0)?;
+    let s = c.bytes(0)?;
     c.check_len(s.len() / 5 * 8 + 8)?;
-    Ok(Value::String(data_encoding::BASE32.encode(s.as_bytes())))
+    Ok(Value::from(data_encoding::BASE32.encode(s)))
 }
 
 fn b32dec(c: &mut Call<'_>) -> FResult {
-    let s = c.str(0)?;
-    let cleaned: Vec<u8> = s.bytes().filter(|b| *b != b'\n' && *b != b'\r').collect();
-    Ok(Value::String(match data_encoding::BASE32.decode(&cleaned) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) => format!("illegal base32 data at input byte {}", e.position),
-    }))
+    let cleaned: Vec<u8> = c.bytes(0)?.iter().copied().filter(|b| *b != b'\n' && *b != b'\r').collect();
+    Ok(match data_encoding::BASE32.decode(&cleaned) {
+        Ok(bytes) => Value::bytes(bytes),
+        Err(e) => Value::from(format!("illegal base32 data at input byte {}", e.position)),
+    })
 }
 
+/// Go's `%#U` of a byte read as a rune: `U+0067 'g'`, without the quoted character when it is not printable.
+fn go_sharp_u(b: u8) -> String {
+    let ch = char::from(b);
+    if crate::fmt::is_print(ch) { format!("U+{:04X} '{ch}'", b) } else { format!("U+{:04X}", b) }
+}
+
+/// ESO's `hexdec` (its vendored Sprig's `hexdecode`): Go's `hex.DecodeString`, the error text as the result.
 fn hexdec(c: &mut Call<'_>) -> FResult {
-    let s = c.str(0)?;
-    let bytes = s.as_bytes();
+    let bytes = c.bytes(0)?;
     let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(bytes.len() / 2);
     for pair in bytes.chunks(2) {
         let Some(hi) = digit(pair[0]) else {
-            return Ok(Value::String(format!("encoding/hex: invalid byte: U+{:04X}", pair[0])));
+            return Ok(Value::from(format!("encoding/hex: invalid byte: {}", go_sharp_u(pair[0]))));
         };
         let Some(&lo_byte) = pair.get(1) else {
-            return Ok(Value::String("encoding/hex: odd length hex string".to_owned()));
+            return Ok(Value::from("encoding/hex: odd length hex string".to_owned()));
         };
         let Some(lo) = digit(lo_byte) else {
-            return Ok(Value::String(format!("encoding/hex: invalid byte: U+{lo_byte:04X}")));
+            return Ok(Value::from(format!("encoding/hex: invalid byte: {}", go_sharp_u(lo_byte))));
         };
         out.push(hi << 4 | lo);
     }
-    Ok(Value::String(String::from_utf8_lossy(&out).into_owned()))
+    Ok(Value::bytes(out))
 }
 
 fn to_json(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(json::encode(c.value(0), true, None).unwrap_or_default()))
+    Ok(Value::from(json::encode(c.value(0), true, None).unwrap_or_default()))
 }
 
 fn must_to_json(c: &mut Call<'_>) -> FResult {
-    json::encode(c.value(0), true, None).map(Value::String).map_err(|e| fail(e.message()))
+    json::encode(c.value(0), true, None).map(Value::from).map_err(|e| fail(e.message()))
 }
 
 fn to_pretty_json(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(json::encode(c.value(0), true, Some("  ")).unwrap_or_default()))
+    Ok(Value::from(json::encode(c.value(0), true, Some("  ")).unwrap_or_default()))
 }
 
 fn must_to_pretty_json(c: &mut Call<'_>) -> FResult {
-    json::encode(c.value(0), true, Some("  ")).map(Value::String).map_err(|e| fail(e.message()))
+    json::encode(c.value(0), true, Some("  ")).map(Value::from).map_err(|e| fail(e.message()))
 }
 
 /// Sprig's `toRawJson` panics on error, so both variants fail the template.
 fn to_raw_json(c: &mut Call<'_>) -> FResult {
-    json::encode(c.value(0), false, None).map(Value::String).map_err(|e| fail(e.message()))
+    json::encode(c.value(0), false, None).map(Value::from).map_err(|e| fail(e.message()))
 }
 
 fn from_json(c: &mut Call<'_>) -> FResult {
-    Ok(json::decode(c.str(0)?).unwrap_or_default())
+    Ok(json::decode(&c.str(0)?).unwrap_or_default())
 }
 
 fn must_from_json(c: &mut Call<'_>) -> FResult {
-    json::decode(c.str(0)?).map_err(fail)
+    json::decode(&c.str(0)?).map_err(fail)
 }
 
 fn to_yaml(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(json::to_yaml(c.value(0))))
+    Ok(Value::from(json::to_yaml(c.value(0))))
 }
 
 fn from_yaml(c: &mut Call<'_>) -> FResult {
-    Ok(json::from_yaml(c.str(0)?))
+    Ok(json::from_yaml(&c.str(0)?))
 }
 
 fn sha1sum(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(hex::encode(sha1::Sha1::digest(c.str(0)?.as_bytes()))))
+    Ok(Value::from(hex::encode(sha1::Sha1::digest(c.bytes(0)?))))
 }
 
 fn sha256sum(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(hex::encode(sha2::Sha256::digest(c.str(0)?.as_bytes()))))
+    Ok(Value::from(hex::encode(sha2::Sha256::digest(c.bytes(0)?))))
 }
 
 fn sha512sum(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(hex::encode(sha2::Sha512::digest(c.str(0)?.as_bytes()))))
+    Ok(Value::from(hex::encode(sha2::Sha512::digest(c.bytes(0)?))))
 }
 
 fn adler32sum(c: &mut Call<'_>) -> FResult {
     const MOD: u32 = 65521;
     let (mut a, mut b) = (1u32, 0u32);
-    for byte in c.str(0)?.bytes() {
+    for &byte in c.bytes(0)? {
         a = (a + u32::from(byte)) % MOD;
         b = (b + a) % MOD;
     }
-    Ok(Value::String(((b << 16) | a).to_string()))
+    Ok(Value::from(((b << 16) | a).to_string()))
 }
 
 /// A decoded PEM block (Go's `pem.Block`).
@@ -339,7 +333,9 @@ pub(crate) fn pem_encode(out: &mut String, block: &PemBlock) -> Result<(), super
 /// ESO's `filterPEM type input`: the PEM blocks of that type (case-insensitive), re-encoded.
 fn filter_pem(c: &mut Call<'_>) -> FResult {
     let wanted = c.str(0)?;
+    let wanted: &str = &wanted;
     let input = c.str(1)?;
+    let input: &str = &input;
     let mut data = match input.find("-----BEGIN") {
         Some(i) => &input[i..],
         None => input,
@@ -358,7 +354,7 @@ fn filter_pem(c: &mut Call<'_>) -> FResult {
     if out.is_empty() && !rest.is_empty() {
         return Err(fail("error filtering pem: found junk"));
     }
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 #[cfg(test)]

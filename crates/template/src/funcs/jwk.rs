@@ -5,6 +5,7 @@
 
 use base64::Engine as _;
 
+use super::der::{OID_EC, OID_RSA, bit_string, seq, tlv, uint};
 use super::encoding::{PemBlock, pem_encode};
 use super::{Call, FResult, FuncDef, FuncError, fail, fixed};
 use crate::value::Value;
@@ -12,48 +13,8 @@ use crate::value::Value;
 pub(crate) const FUNCS: &[FuncDef] =
     &[fixed("jwkPublicKeyPem", 1, jwk_public_key_pem), fixed("jwkPrivateKeyPem", 1, jwk_private_key_pem)];
 
-const OID_RSA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01];
-const OID_EC: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
 const OID_ED25519: &[u8] = &[0x2B, 0x65, 0x70];
 const OID_X25519: &[u8] = &[0x2B, 0x65, 0x6E];
-
-/// A DER TLV.
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-fn seq(parts: &[&[u8]]) -> Vec<u8> {
-    tlv(0x30, &parts.concat())
-}
-
-/// A DER INTEGER from an unsigned big-endian magnitude.
-fn uint(bytes: &[u8]) -> Vec<u8> {
-    let trimmed: &[u8] = match bytes.iter().position(|b| *b != 0) {
-        Some(i) => &bytes[i..],
-        None => &[],
-    };
-    let mut content = Vec::with_capacity(trimmed.len() + 1);
-    if trimmed.first().is_none_or(|b| b & 0x80 != 0) {
-        content.push(0);
-    }
-    content.extend_from_slice(trimmed);
-    tlv(0x02, &content)
-}
-
-fn bit_string(bytes: &[u8]) -> Vec<u8> {
-    tlv(0x03, &[&[0u8][..], bytes].concat())
-}
 
 /// The parsed JWK object.
 struct Jwk(serde_json::Map<String, serde_json::Value>);
@@ -173,18 +134,18 @@ impl Jwk {
 fn pem(kind: &str, der: Vec<u8>) -> FResult {
     let mut out = String::new();
     pem_encode(&mut out, &PemBlock { kind: kind.to_owned(), headers: Vec::new(), bytes: der })?;
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 /// `jwkPublicKeyPem json`: the public key of a JWK (RSA, EC P-256/384/521, OKP Ed25519/X25519) as `PUBLIC KEY`.
 fn jwk_public_key_pem(c: &mut Call<'_>) -> FResult {
-    let jwk = Jwk::parse(c.str(0)?)?;
+    let jwk = Jwk::parse(&c.str(0)?)?;
     pem("PUBLIC KEY", jwk.public_der()?)
 }
 
 /// `jwkPrivateKeyPem json`: the private key of a JWK as PKCS#8 `PRIVATE KEY`. RSA keys need their CRT members
 /// (`p`, `q`, `dp`, `dq`, `qi`).
 fn jwk_private_key_pem(c: &mut Call<'_>) -> FResult {
-    let jwk = Jwk::parse(c.str(0)?)?;
+    let jwk = Jwk::parse(&c.str(0)?)?;
     pem("PRIVATE KEY", jwk.private_der()?)
 }

@@ -127,6 +127,7 @@ fn float64(c: &mut Call<'_>) -> FResult {
 
 fn atoi(c: &mut Call<'_>) -> FResult {
     let s = c.str(0)?;
+    let s: &str = &s;
     // strconv.Atoi: decimal with an optional sign; anything else is 0.
     let valid = {
         let body = s.strip_prefix(['+', '-']).unwrap_or(s);
@@ -137,7 +138,7 @@ fn atoi(c: &mut Call<'_>) -> FResult {
 
 /// Sprig's `toDecimal`: the value's text read as an octal number.
 fn to_decimal(c: &mut Call<'_>) -> FResult {
-    let text = crate::fmt::value_string(c.value(0));
+    let text = crate::fmt::value_string(c.value(0)).to_str_lossy().into_owned();
     let body = text.strip_prefix(['+', '-']).unwrap_or(&text);
     let parsed = if body.is_empty() { None } else { i64::from_str_radix(&text, 8).ok() };
     Ok(Value::Int(parsed.unwrap_or(0)))
@@ -193,15 +194,15 @@ fn seq(c: &mut Call<'_>) -> FResult {
             if end < start {
                 inc = -1;
                 if *step > 0 {
-                    return Ok(Value::String(String::new()));
+                    return Ok(Value::from(String::new()));
                 }
             }
             sequence(*start, end.saturating_add(inc), *step)?
         }
-        _ => return Ok(Value::String(String::new())),
+        _ => return Ok(Value::from(String::new())),
     };
     let parts: Vec<String> = numbers.iter().map(i64::to_string).collect();
-    Ok(Value::String(parts.join(" ")))
+    Ok(Value::from(parts.join(" ")))
 }
 
 /// Sprig's float functions compute in decimal; rounding the binary result to 15 significant digits gives the

@@ -39,11 +39,11 @@ pub(crate) const FUNCS: &[FuncDef] = &[
 ];
 
 fn fail_fn(c: &mut Call<'_>) -> FResult {
-    Err(FuncError::Fail(c.str(0)?.to_owned()))
+    Err(FuncError::Fail(c.str(0)?.into_owned()))
 }
 
 fn hello(_: &mut Call<'_>) -> FResult {
-    Ok(Value::String("Hello!".to_owned()))
+    Ok(Value::from("Hello!".to_owned()))
 }
 
 fn uuidv4(_: &mut Call<'_>) -> FResult {
@@ -57,18 +57,18 @@ fn uuidv4(_: &mut Call<'_>) -> FResult {
         }
         let _ = write!(out, "{byte:02x}");
     }
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 fn random_from(c: &Call<'_>, alphabet: &[u8]) -> FResult {
     let count = c.int(0)?;
     if count <= 0 {
-        return Ok(Value::String(String::new()));
+        return Ok(Value::from(String::new()));
     }
     c.check_len(usize::try_from(count).unwrap_or(usize::MAX))?;
     let mut rng = rand::rng();
     let out: String = (0..count).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect();
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -100,7 +100,7 @@ fn rand_bytes(c: &mut Call<'_>) -> FResult {
     c.check_len(usize::try_from(count).unwrap_or(usize::MAX).saturating_mul(2))?;
     let mut bytes = vec![0u8; count as usize];
     rand::rng().fill(bytes.as_mut_slice());
-    Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)))
+    Ok(Value::from(base64::engine::general_purpose::STANDARD.encode(bytes)))
 }
 
 fn rand_int(c: &mut Call<'_>) -> FResult {
@@ -113,26 +113,29 @@ fn rand_int(c: &mut Call<'_>) -> FResult {
 }
 
 fn type_of(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(c.value(0).type_name().to_owned()))
+    Ok(Value::from(c.value(0).type_name().to_owned()))
 }
 
 fn type_is(c: &mut Call<'_>) -> FResult {
     let target = c.str(0)?;
+    let target: &str = &target;
     Ok(Value::Bool(target == c.value(1).type_name()))
 }
 
 fn type_is_like(c: &mut Call<'_>) -> FResult {
     let target = c.str(0)?;
+    let target: &str = &target;
     let t = c.value(1).type_name();
     Ok(Value::Bool(target == t || t.strip_prefix('*') == Some(target)))
 }
 
 fn kind_of(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(c.value(0).kind_name().to_owned()))
+    Ok(Value::from(c.value(0).kind_name().to_owned()))
 }
 
 fn kind_is(c: &mut Call<'_>) -> FResult {
     let target = c.str(0)?;
+    let target: &str = &target;
     Ok(Value::Bool(target == c.value(1).kind_name()))
 }
 
@@ -187,41 +190,44 @@ pub(crate) fn clean_path(path: &str) -> String {
 
 fn base(c: &mut Call<'_>) -> FResult {
     let path = c.str(0)?;
+    let path: &str = &path;
     if path.is_empty() {
-        return Ok(Value::String(".".to_owned()));
+        return Ok(Value::from(".".to_owned()));
     }
     let trimmed = path.trim_end_matches('/');
     if trimmed.is_empty() {
-        return Ok(Value::String("/".to_owned()));
+        return Ok(Value::from("/".to_owned()));
     }
     let base = trimmed.rsplit('/').next().unwrap_or(trimmed);
-    Ok(Value::String(base.to_owned()))
+    Ok(Value::from(base.to_owned()))
 }
 
 fn dir(c: &mut Call<'_>) -> FResult {
     let path = c.str(0)?;
+    let path: &str = &path;
     let dir = match path.rfind('/') {
         Some(i) => &path[..=i],
         None => "",
     };
-    Ok(Value::String(clean_path(dir)))
+    Ok(Value::from(clean_path(dir)))
 }
 
 fn clean(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(clean_path(c.str(0)?)))
+    Ok(Value::from(clean_path(&c.str(0)?)))
 }
 
 fn ext(c: &mut Call<'_>) -> FResult {
     let path = c.str(0)?;
+    let path: &str = &path;
     for (i, b) in path.bytes().enumerate().rev() {
         if b == b'/' {
             break;
         }
         if b == b'.' {
-            return Ok(Value::String(path[i..].to_owned()));
+            return Ok(Value::from(path[i..].to_owned()));
         }
     }
-    Ok(Value::String(String::new()))
+    Ok(Value::from(String::new()))
 }
 
 fn is_abs(c: &mut Call<'_>) -> FResult {
@@ -440,10 +446,10 @@ fn parse_url(raw: &str) -> Option<Url> {
 }
 
 fn url_parse(c: &mut Call<'_>) -> FResult {
-    let u = parse_url(c.str(0)?).ok_or_else(|| fail("unable to parse url"))?;
+    let u = parse_url(&c.str(0)?).ok_or_else(|| fail("unable to parse url"))?;
     let mut d = BTreeMap::new();
     let mut put = |k: &str, v: String| {
-        d.insert(k.to_owned(), Value::String(v));
+        d.insert(k.to_owned(), Value::from(v));
     };
     put("scheme", u.scheme.clone());
     put("host", u.host.clone());
@@ -462,7 +468,7 @@ fn url_join(c: &mut Call<'_>) -> FResult {
     let get = |k: &str| -> Result<String, FuncError> {
         match m.entries.get(k) {
             None => Ok(String::new()),
-            Some(Value::String(s)) => Ok(s.clone()),
+            Some(Value::String(s)) => Ok(s.to_str_lossy().into_owned()),
             Some(_) => Err(fail("unable to parse dictionary value: expected string")),
         }
     };
@@ -479,7 +485,7 @@ fn url_join(c: &mut Call<'_>) -> FResult {
     if !userinfo.is_empty() {
         u.user = Some(parse_userinfo(&userinfo).ok_or_else(|| fail("unable to parse url userinfo"))?);
     }
-    Ok(Value::String(u.to_url_string()))
+    Ok(Value::from(u.to_url_string()))
 }
 
 #[cfg(test)]

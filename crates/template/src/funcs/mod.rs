@@ -3,20 +3,26 @@
 //! Every function declares its arity; the evaluator checks it (Go's "wrong number of args" error) and the
 //! function checks its argument types with the [`Call`] helpers (Go's "wrong type for value" error).
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::Limits;
 use crate::error::LimitExceeded;
-use crate::value::{MapRef, Value};
+use crate::value::{GoString, MapRef, Value};
 
 mod builtins;
 mod collections;
+mod crypto;
 mod dates;
+mod der;
 mod encoding;
+mod gencert;
 mod jwk;
+mod keystore;
 mod math;
 mod misc;
 mod pki;
+mod semver;
 mod strings;
 
 /// A function implementation.
@@ -79,38 +85,6 @@ pub(crate) struct Call<'a> {
     pub limits: &'a Limits,
     /// What a missing argument reads as.
     pub nil: Value,
-    /// The raw bytes behind strings that are not UTF-8, for the functions that read binary input.
-    pub raw: &'a mut RawBytes,
-}
-
-/// Raw bytes behind lossy strings: Go strings hold any bytes, ours are UTF-8, so `b64dec` of binary data (a
-/// PKCS#12 bundle) yields a lossy string. `b64dec` remembers the bytes here, keyed by that string, so that the
-/// functions reading binary input (`pkcs12key`, `pkcs12cert`, …) get the original bytes back. Lives for one
-/// execution only.
-#[derive(Default)]
-pub(crate) struct RawBytes {
-    entries: Vec<(String, Vec<u8>)>,
-    total: usize,
-}
-
-impl RawBytes {
-    /// Remembers `raw` as the bytes behind `lossy`, dropping the oldest entries beyond `cap` bytes in all.
-    pub fn remember(&mut self, lossy: &str, raw: Vec<u8>, cap: usize) {
-        if raw.len() > cap {
-            return;
-        }
-        self.total += raw.len();
-        self.entries.push((lossy.to_owned(), raw));
-        while self.total > cap && !self.entries.is_empty() {
-            let (_, old) = self.entries.remove(0);
-            self.total -= old.len();
-        }
-    }
-
-    /// The bytes behind `s`: the remembered raw bytes if `s` is a lossy string `b64dec` produced, else its own.
-    pub fn bytes<'s>(&'s self, s: &'s str) -> &'s [u8] {
-        self.entries.iter().rev().find(|(lossy, _)| lossy == s).map_or(s.as_bytes(), |(_, raw)| raw.as_slice())
-    }
 }
 
 fn type_error(expected: &'static str, v: &Value) -> FuncError {
@@ -133,10 +107,19 @@ impl Call<'_> {
         self.args.get_mut(i).map(std::mem::take).unwrap_or_default()
     }
 
-    /// A `string` parameter.
-    pub fn str(&self, i: usize) -> Result<&str, FuncError> {
+    /// A `string` parameter read as text: invalid UTF-8 reads as U+FFFD, as Go's rune iteration reads it. For
+    /// functions that work on characters; functions that keep bytes use [`Call::bytes`].
+    pub fn str(&self, i: usize) -> Result<Cow<'_, str>, FuncError> {
         match self.value(i) {
-            Value::String(s) => Ok(s),
+            Value::String(s) => Ok(s.to_str_lossy()),
+            other => Err(type_error("string", other)),
+        }
+    }
+
+    /// A `string` parameter as its bytes.
+    pub fn bytes(&self, i: usize) -> Result<&[u8], FuncError> {
+        match self.value(i) {
+            Value::String(s) => Ok(s.as_bytes()),
             other => Err(type_error("string", other)),
         }
     }
@@ -193,6 +176,10 @@ const TABLES: &[&[FuncDef]] = &[
     misc::FUNCS,
     pki::FUNCS,
     jwk::FUNCS,
+    keystore::FUNCS,
+    crypto::FUNCS,
+    semver::FUNCS,
+    gencert::FUNCS,
 ];
 
 /// The function with this name, if the engine has one.
@@ -206,8 +193,8 @@ pub fn function_names() -> Vec<&'static str> {
     names.into_iter().collect()
 }
 
-/// Sprig's `strval`: strings as they are, everything else as Go's `%v`.
-pub(crate) fn strval(v: &Value) -> String {
+/// Sprig's `strval`: strings as they are (any bytes), everything else as Go's `%v`.
+pub(crate) fn strval(v: &Value) -> GoString {
     match v {
         Value::String(s) => s.clone(),
         other => crate::fmt::value_string(other),
@@ -215,7 +202,7 @@ pub(crate) fn strval(v: &Value) -> String {
 }
 
 /// Sprig's `strslice`: a list as strings (nil elements dropped), a single value as a one-element list.
-pub(crate) fn strslice(v: &Value) -> Vec<String> {
+pub(crate) fn strslice(v: &Value) -> Vec<GoString> {
     match v {
         Value::List(items) => items.iter().filter(|i| !matches!(i, Value::Nil)).map(strval).collect(),
         Value::Nil => Vec::new(),
@@ -224,8 +211,8 @@ pub(crate) fn strslice(v: &Value) -> Vec<String> {
 }
 
 /// A list of strings as a value.
-pub(crate) fn string_list(items: impl IntoIterator<Item = String>) -> Value {
-    Value::list(items.into_iter().map(Value::String).collect())
+pub(crate) fn string_list<S: Into<GoString>>(items: impl IntoIterator<Item = S>) -> Value {
+    Value::list(items.into_iter().map(|s| Value::String(s.into())).collect())
 }
 
 /// Go's `cast.ToInt64` (what Sprig's math uses): numbers truncated, numeric strings parsed (with base prefixes),
@@ -233,17 +220,18 @@ pub(crate) fn string_list(items: impl IntoIterator<Item = String>) -> Value {
 pub(crate) fn to_int64(v: &Value) -> i64 {
     match v {
         Value::Int(i) => *i,
-        Value::Float(f) => {
-            if f.is_nan() {
-                0
-            } else {
-                *f as i64
-            }
-        }
+        Value::Float(f) => go_float_to_int64(*f),
         Value::Bool(b) => i64::from(*b),
-        Value::String(s) => parse_int_base0(trim_zero_decimal(s)).unwrap_or(0),
+        Value::String(s) => s.as_str().and_then(|s| parse_int_base0(trim_zero_decimal(s))).unwrap_or(0),
         _ => 0,
     }
+}
+
+/// Go's `int64(f)` on amd64 (CVTTSD2SQ): truncation, and the "integer indefinite" value `math.MinInt64` for NaN
+/// and values out of range (Rust's `as` saturates instead). arm64 saturates; amd64 is where ESO mostly runs.
+pub(crate) fn go_float_to_int64(f: f64) -> i64 {
+    // NaN is outside every range.
+    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f) { f as i64 } else { i64::MIN }
 }
 
 /// Go's `cast.ToFloat64`.
@@ -252,7 +240,9 @@ pub(crate) fn to_float64(v: &Value) -> f64 {
         Value::Int(i) => *i as f64,
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
-        Value::String(s) => s.parse::<f64>().ok().filter(|_| is_go_float_syntax(s)).unwrap_or(0.0),
+        Value::String(s) => {
+            s.as_str().filter(|s| is_go_float_syntax(s)).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0)
+        }
         _ => 0.0,
     }
 }
@@ -329,26 +319,15 @@ mod tests {
     }
 
     #[test]
-    fn raw_bytes_recover_lossy_strings_within_a_cap() {
-        let mut raw = RawBytes::default();
-        raw.remember("a\u{FFFD}", vec![b'a', 0xFF], 4);
-        assert_eq!(raw.bytes("a\u{FFFD}"), &[b'a', 0xFF]);
-        assert_eq!(raw.bytes("other"), b"other");
-        raw.remember("b\u{FFFD}", vec![b'b', 0xFE, 0xFE], 4);
-        // The oldest entry was dropped to stay within the cap.
-        assert_eq!(raw.bytes("a\u{FFFD}"), "a\u{FFFD}".as_bytes());
-        assert_eq!(raw.bytes("b\u{FFFD}"), &[b'b', 0xFE, 0xFE]);
-        raw.remember("big", vec![0; 5], 4);
-        assert_eq!(raw.bytes("big"), b"big");
-    }
-
-    #[test]
     fn cast_rules() {
         assert_eq!(to_int64(&Value::from("0x1f")), 31);
         assert_eq!(to_int64(&Value::from("12.00")), 12);
         assert_eq!(to_int64(&Value::from("12.5")), 0);
         assert_eq!(to_int64(&Value::from("010")), 8);
         assert_eq!(to_int64(&Value::Float(3.9)), 3);
+        assert_eq!(to_int64(&Value::Float(1.2345678901234567e19)), i64::MIN);
+        assert_eq!(to_int64(&Value::Float(f64::NAN)), i64::MIN);
+        assert_eq!(to_int64(&Value::Float(-9.2e18)), -9_200_000_000_000_000_000);
         assert_eq!(to_float64(&Value::from("2.5")), 2.5);
         assert_eq!(to_float64(&Value::from("x")), 0.0);
     }

@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use p12_keystore::Pkcs12Archive;
-use x509_parser::prelude::{FromDer as _, GeneralName, X509Certificate};
+use x509_parser::prelude::{FromDer as _, GeneralName, ParsedExtension, X509Certificate};
 
 use super::encoding::{PemBlock, pem_decode, pem_encode};
 use super::{Call, FResult, FuncDef, FuncError, fail, fixed, string_list};
@@ -45,42 +45,41 @@ fn pem_all<'a>(kind: &str, ders: impl IntoIterator<Item = &'a [u8]>) -> Result<S
 }
 
 fn pkcs12key(c: &mut Call<'_>) -> FResult {
-    let input = c.str(0)?;
-    keys_pem(c, "", input)
+    keys_pem(c, "", c.bytes(0)?)
 }
 
 fn pkcs12key_pass(c: &mut Call<'_>) -> FResult {
     let password = c.str(0)?;
-    let input = c.str(1)?;
-    keys_pem(c, password, input)
+    let password: &str = &password;
+    keys_pem(c, password, c.bytes(1)?)
 }
 
 /// ESO's `pkcs12key`: the private key(s) of the bundle as PKCS#8 PEM (`PRIVATE KEY`).
-fn keys_pem(c: &Call<'_>, password: &str, input: &str) -> FResult {
-    let archive = decode_pkcs12(c.raw.bytes(input), password)?;
+fn keys_pem(c: &Call<'_>, password: &str, input: &[u8]) -> FResult {
+    let archive = decode_pkcs12(input, password)?;
     if archive.keys.is_empty() {
         return Err(fail("unable to decode pkcs12: the bundle holds no private key"));
     }
     let out = pem_all("PRIVATE KEY", archive.keys.iter().map(|k| k.key.as_der()))?;
     c.check_len(out.len())?;
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 fn pkcs12cert(c: &mut Call<'_>) -> FResult {
-    let input = c.str(0)?;
-    certs_pem(c, "", input)
+    certs_pem(c, "", c.bytes(0)?)
 }
 
 fn pkcs12cert_pass(c: &mut Call<'_>) -> FResult {
     let password = c.str(0)?;
-    let input = c.str(1)?;
-    certs_pem(c, password, input)
+    let password: &str = &password;
+    certs_pem(c, password, c.bytes(1)?)
 }
 
-/// ESO's `pkcs12cert`: every certificate of the bundle as PEM, leaf → intermediates → root when the chain can be
-/// ordered by issuer and subject, otherwise the key's certificate first and the others in bundle order.
-fn certs_pem(c: &Call<'_>, password: &str, input: &str) -> FResult {
-    let archive = decode_pkcs12(c.raw.bytes(input), password)?;
+/// ESO's `pkcs12cert`: every certificate of the bundle as PEM, leaf → intermediates → root when they form one
+/// chain by key identifiers (see [`order_chain`]), otherwise the key's certificate first and the others in bundle
+/// order, as ESO falls back to.
+fn certs_pem(c: &Call<'_>, password: &str, input: &[u8]) -> FResult {
+    let archive = decode_pkcs12(input, password)?;
     // The certificates that belong to a key come first, as Go's `DecodeChain` returns them.
     let key_ids: Vec<&[u8]> =
         archive.keys.iter().filter_map(|k| k.local_key_id.as_ref().map(|i| i.0.as_slice())).collect();
@@ -96,96 +95,107 @@ fn certs_pem(c: &Call<'_>, password: &str, input: &str) -> FResult {
     if ders.is_empty() {
         return Err(fail("unable to decode pkcs12: the bundle holds no certificate"));
     }
-    let ordered = order_chain(&ders)?;
+    let ordered = order_chain(&ders).unwrap_or_else(|_| ders.clone());
     let out = pem_all("CERTIFICATE", ordered)?;
     c.check_len(out.len())?;
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
-/// One parsed certificate with its DER.
-struct Parsed<'a> {
+/// One parsed certificate: its DER and the key identifiers ESO chains by (Go's `AuthorityKeyId` and
+/// `SubjectKeyId`; an absent extension is empty, which Go's `bytes.Equal` treats as equal to nil).
+struct Node<'a> {
     der: &'a [u8],
-    subject: Vec<u8>,
-    issuer: Vec<u8>,
+    authority_key_id: Vec<u8>,
+    subject_key_id: Vec<u8>,
+    has_authority_key_id: bool,
 }
 
-fn parse_cert(der: &[u8]) -> Result<(Parsed<'_>, X509Certificate<'_>), FuncError> {
+fn parse_cert(der: &[u8]) -> Result<(Node<'_>, X509Certificate<'_>), FuncError> {
     let (_, cert) = X509Certificate::from_der(der).map_err(|_| fail("unable to parse certificate"))?;
-    let parsed = Parsed { der, subject: cert.subject().as_raw().to_vec(), issuer: cert.issuer().as_raw().to_vec() };
-    Ok((parsed, cert))
-}
-
-/// Orders certificates leaf → root by issuer and subject. When they do not form a single chain (no unique leaf,
-/// or a certificate left out), the input order is kept.
-fn order_chain<'a>(ders: &[&'a [u8]]) -> Result<Vec<&'a [u8]>, FuncError> {
-    let certs: Vec<Parsed<'a>> = ders.iter().map(|d| parse_cert(d).map(|(p, _)| p)).collect::<Result<_, _>>()?;
-    let issued_by =
-        |child: &Parsed<'_>, parent: &Parsed<'_>| child.issuer == parent.subject && child.subject != parent.subject;
-    // A leaf issues none of the others.
-    let leaves: Vec<usize> = (0..certs.len())
-        .filter(|&i| !certs.iter().enumerate().any(|(j, other)| j != i && issued_by(other, &certs[i])))
-        .collect();
-    if let [leaf] = leaves[..] {
-        let mut order = vec![leaf];
-        let mut current = leaf;
-        while let Some(next) = (0..certs.len()).find(|&j| !order.contains(&j) && issued_by(&certs[current], &certs[j]))
-        {
-            order.push(next);
-            current = next;
-        }
-        if order.len() == certs.len() {
-            return Ok(order.into_iter().map(|i| certs[i].der).collect());
+    let mut node = Node { der, authority_key_id: Vec::new(), subject_key_id: Vec::new(), has_authority_key_id: false };
+    for ext in cert.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                node.has_authority_key_id = true;
+                node.authority_key_id = aki.key_identifier.as_ref().map(|k| k.0.to_vec()).unwrap_or_default();
+            }
+            ParsedExtension::SubjectKeyIdentifier(ski) => node.subject_key_id = ski.0.to_vec(),
+            _ => {}
         }
     }
-    Ok(ders.to_vec())
+    Ok((node, cert))
 }
 
-/// The DER of every `CERTIFICATE` block of a PEM text.
-fn pem_certificates(input: &str) -> Vec<Vec<u8>> {
+/// ESO's `isRootCertificate`: no authority key identifier, or one equal to the subject key identifier.
+fn is_root(node: &Node<'_>) -> bool {
+    !node.has_authority_key_id || node.authority_key_id == node.subject_key_id
+}
+
+/// ESO's `fetchX509CertChains` (pem_chain.go): each certificate's parent is the first other certificate whose
+/// subject key identifier equals its authority key identifier; the one certificate that is nobody's parent is the
+/// leaf, and the chain follows parents from it. Several such certificates, none, or a cycle are errors.
+fn order_chain<'a>(ders: &[&'a [u8]]) -> Result<Vec<&'a [u8]>, FuncError> {
+    let nodes: Vec<Node<'a>> = ders.iter().map(|d| parse_cert(d).map(|(n, _)| n)).collect::<Result<_, _>>()?;
+    let mut parent: Vec<Option<usize>> = vec![None; nodes.len()];
+    let mut is_parent = vec![false; nodes.len()];
+    for i in 0..nodes.len() {
+        if let Some(j) = (0..nodes.len()).find(|&j| j != i && nodes[i].authority_key_id == nodes[j].subject_key_id) {
+            is_parent[j] = true;
+            parent[i] = Some(j);
+        }
+    }
+    let mut leaves = (0..nodes.len()).filter(|&i| !is_parent[i]);
+    let leaf = leaves.next();
+    if leaves.next().is_some() {
+        return Err(fail("found multiple leaf or disjunct certificates"));
+    }
+    let mut current = leaf.ok_or_else(|| fail("no leaf certificate found"))?;
+    let mut chain = vec![nodes[current].der];
+    while let Some(next) = parent[current] {
+        if chain.len() >= nodes.len() {
+            return Err(fail("constructing chain resulted in cycle"));
+        }
+        chain.push(nodes[next].der);
+        current = next;
+    }
+    Ok(chain)
+}
+
+/// The DER of every PEM block of a text, whatever its type (ESO's `pemToNodes` parses each as a certificate).
+fn pem_blocks(input: &str) -> Vec<Vec<u8>> {
     let mut data = input;
     let mut out = Vec::new();
     loop {
         let (block, rest) = pem_decode(data);
         data = rest;
         let Some(block) = block else { break };
-        if block.kind == "CERTIFICATE" {
-            out.push(block.bytes);
-        }
+        out.push(block.bytes);
     }
     out
 }
 
-/// ESO's `filterCertChain leaf|intermediate|root input`: the certificates at that position of the chain (ordered
-/// leaf → root as `pkcs12cert` does), as PEM. The root is the last certificate when it is self-issued; the leaf
-/// is the first; intermediates are those in between.
+/// ESO's `filterCertChain leaf|intermediate|root input` (pem.go), on the chain ordered as above: `leaf` is the
+/// first certificate unless it is a root itself; `intermediate` those after it up to the first root; `root` the
+/// last when it is a root. What is not there, and an unknown type, give `""`; input that does not form one chain
+/// (or holds a block that is not a certificate, or nothing) is an error.
 fn filter_cert_chain(c: &mut Call<'_>) -> FResult {
-    let which = c.str(0)?;
-    let input = c.str(1)?;
-    let ders = pem_certificates(input);
-    if ders.is_empty() {
-        return Err(fail("no certificates found in input"));
-    }
+    let which = c.str(0)?.into_owned();
+    let ders = pem_blocks(&c.str(1)?);
     let refs: Vec<&[u8]> = ders.iter().map(Vec::as_slice).collect();
     let ordered = order_chain(&refs)?;
-    let last = ordered.len() - 1;
-    let root_present = match ordered.last() {
-        Some(der) => {
-            let (p, _) = parse_cert(der)?;
-            p.subject == p.issuer
-        }
-        None => false,
+    let nodes: Vec<Node<'_>> = ordered.iter().map(|d| parse_cert(d).map(|(n, _)| n)).collect::<Result<_, _>>()?;
+    let selected: Vec<&[u8]> = match which.as_str() {
+        "leaf" => nodes
+            .first()
+            .filter(|n| n.has_authority_key_id && n.authority_key_id != n.subject_key_id)
+            .map(|n| n.der)
+            .into_iter()
+            .collect(),
+        "intermediate" => nodes.iter().skip(1).take_while(|n| !is_root(n)).map(|n| n.der).collect(),
+        "root" => nodes.last().filter(|n| is_root(n)).map(|n| n.der).into_iter().collect(),
+        _ => Vec::new(),
     };
-    let selected: Vec<&[u8]> = match which {
-        "leaf" => ordered.first().copied().into_iter().collect(),
-        "root" if root_present => ordered.last().copied().into_iter().collect(),
-        "root" => Vec::new(),
-        "intermediate" => {
-            let end = if root_present { last } else { last + 1 };
-            ordered.get(1..end.max(1)).map(<[&[u8]]>::to_vec).unwrap_or_default()
-        }
-        _ => return Err(fail("unsupported certificate type: expected leaf, intermediate or root")),
-    };
-    Ok(Value::String(pem_all("CERTIFICATE", selected)?))
+    Ok(Value::from(pem_all("CERTIFICATE", selected)?))
 }
 
 /// Go's `net.IP.String()` for a SAN address.
@@ -209,11 +219,13 @@ fn ip_string(bytes: &[u8]) -> String {
 /// then IP addresses, email addresses and URIs.
 fn cert_sans(c: &mut Call<'_>) -> FResult {
     let input = c.str(0)?;
-    let ders = pem_certificates(input);
+    let input: &str = &input;
+    // ESO reads the first PEM block, whatever its type, as the certificate.
+    let ders = pem_blocks(input);
     let Some(der) = ders.first() else {
-        return Err(fail("no certificates found in input"));
+        return Err(fail("failed to decode PEM block"));
     };
-    let (_, cert) = parse_cert(der)?;
+    let (_, cert) = parse_cert(der).map_err(|_| fail("failed to parse certificate"))?;
     let (mut dns, mut ips, mut emails, mut uris) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let san = cert.subject_alternative_name().map_err(|_| fail("unable to parse the subject alternative names"))?;
     if let Some(san) = san {

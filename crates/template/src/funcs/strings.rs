@@ -1,7 +1,7 @@
 //! Sprig's string functions and regular expressions.
 
 use super::{Call, FResult, FuncDef, fail, fixed, ranged, string_list, strslice, strval, variadic};
-use crate::value::Value;
+use crate::value::{GoString, Value};
 
 pub(crate) const FUNCS: &[FuncDef] = &[
     fixed("abbrev", 2, abbrev),
@@ -56,12 +56,68 @@ pub(crate) const FUNCS: &[FuncDef] = &[
     fixed("mustRegexSplit", 3, regex_split),
     fixed("regexQuoteMeta", 1, regex_quote_meta),
     ranged("abbrevboth", 3, 3, abbrevboth),
+    fixed("shuffle", 1, shuffle),
 ];
 
-/// Go slices strings by byte; a cut inside a UTF-8 sequence leaves invalid bytes, which we replace by U+FFFD.
-fn byte_slice(s: &str, start: usize, end: usize) -> Option<String> {
-    let bytes = s.as_bytes().get(start..end)?;
-    Some(String::from_utf8_lossy(bytes).into_owned())
+/// xstrings' `Shuffle`: the runes in a random order (invalid UTF-8 bytes read as U+FFFD, as Go's `[]rune` does).
+fn shuffle(c: &mut Call<'_>) -> FResult {
+    use rand::seq::SliceRandom as _;
+    let mut runes: Vec<char> = c.str(0)?.chars().collect();
+    runes.shuffle(&mut rand::rng());
+    Ok(Value::from(runes.into_iter().collect::<String>()))
+}
+
+/// Go slices strings by byte; a cut inside a UTF-8 sequence leaves the partial sequence, as in Go.
+fn byte_slice(s: &[u8], start: usize, end: usize) -> Option<Vec<u8>> {
+    s.get(start..end).map(<[u8]>::to_vec)
+}
+
+/// The first index of `needle` in `hay` (Go's `strings.Index` over bytes).
+pub(crate) fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Go's `strings.Replace(s, old, new, -1)` over bytes. An empty `old` inserts `new` before every rune and at the
+/// end (invalid bytes are one rune each).
+fn replace_bytes(src: &[u8], old: &[u8], new: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(src.len());
+    if old.is_empty() {
+        for chunk in src.utf8_chunks() {
+            for ch in chunk.valid().chars() {
+                out.extend_from_slice(new);
+                let mut tmp = [0u8; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut tmp).as_bytes());
+            }
+            for b in chunk.invalid() {
+                out.extend_from_slice(new);
+                out.push(*b);
+            }
+        }
+        out.extend_from_slice(new);
+        return out;
+    }
+    let mut rest = src;
+    while let Some(i) = find_bytes(rest, old) {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(new);
+        rest = &rest[i + old.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// How many times `needle` (not empty) occurs in `hay` without overlapping.
+fn count_bytes(hay: &[u8], needle: &[u8]) -> usize {
+    let mut n = 0;
+    let mut rest = hay;
+    while let Some(i) = find_bytes(rest, needle) {
+        n += 1;
+        rest = &rest[i + needle.len()..];
+    }
+    n
 }
 
 /// Go's one-to-one `unicode.ToUpper`: characters whose upper case is several characters stay as they are.
@@ -83,22 +139,23 @@ fn to_lower_char(c: char) -> char {
 
 fn abbrev(c: &mut Call<'_>) -> FResult {
     let width = c.int(0)?;
-    let s = c.str(1)?;
+    let s = c.bytes(1)?;
     if width < 4 || s.len() as i64 <= width {
-        return Ok(Value::String(s.to_owned()));
+        return Ok(Value::bytes(s));
     }
-    let cut = byte_slice(s, 0, (width - 3) as usize).unwrap_or_default();
-    Ok(Value::String(format!("{cut}...")))
+    let mut cut = byte_slice(s, 0, (width - 3) as usize).unwrap_or_default();
+    cut.extend_from_slice(b"...");
+    Ok(Value::bytes(cut))
 }
 
 /// goutils' `AbbreviateFull` (computed in i128 so that extreme widths cannot overflow).
 fn abbrevboth(c: &mut Call<'_>) -> FResult {
     let left = i128::from(c.int(0)?);
     let max_width = i128::from(c.int(1)?);
-    let s = c.str(2)?;
+    let s = c.bytes(2)?;
     let len = s.len() as i128;
     if max_width < 4 || left > 0 && max_width < 7 || s.is_empty() || len <= max_width {
-        return Ok(Value::String(s.to_owned()));
+        return Ok(Value::bytes(s));
     }
     let slice =
         |a: i128, b: i128| byte_slice(s, a.clamp(0, len) as usize, b.clamp(0, len) as usize).unwrap_or_default();
@@ -107,7 +164,7 @@ fn abbrevboth(c: &mut Call<'_>) -> FResult {
         offset = len - (max_width - 3);
     }
     if offset <= 4 {
-        return Ok(Value::String(format!("{}...", slice(0, max_width - 3))));
+        return Ok(Value::bytes([slice(0, max_width - 3).as_slice(), b"..."].concat()));
     }
     if offset + max_width - 3 < len {
         let rest = slice(offset, len);
@@ -115,37 +172,82 @@ fn abbrevboth(c: &mut Call<'_>) -> FResult {
         let inner = if rest.len() as i128 <= inner_width {
             rest
         } else {
-            format!("{}...", byte_slice(&rest, 0, (inner_width - 3).clamp(0, len) as usize).unwrap_or_default())
+            let cut = byte_slice(&rest, 0, (inner_width - 3).clamp(0, len) as usize).unwrap_or_default();
+            [cut.as_slice(), b"..."].concat()
         };
-        return Ok(Value::String(format!("...{inner}")));
+        return Ok(Value::bytes([b"...".as_slice(), &inner].concat()));
     }
-    Ok(Value::String(format!("...{}", slice(len - (max_width - 3), len))))
+    Ok(Value::bytes([b"...".as_slice(), &slice(len - (max_width - 3), len)].concat()))
 }
 
 fn trunc(c: &mut Call<'_>) -> FResult {
     let n = c.int(0)?;
-    let s = c.str(1)?;
+    let s = c.bytes(1)?;
     let len = s.len() as i64;
     let out = if n < 0 && len + n > 0 {
         byte_slice(s, (len + n) as usize, s.len())
     } else if n >= 0 && len > n {
         byte_slice(s, 0, n as usize)
     } else {
-        Some(s.to_owned())
+        Some(s.to_vec())
     };
-    Ok(Value::String(out.unwrap_or_default()))
+    Ok(Value::bytes(out.unwrap_or_default()))
+}
+
+/// The first rune of `s` and its length in bytes; an invalid byte reads as U+FFFD of length 1, as in Go.
+fn first_rune(s: &[u8]) -> Option<(char, usize)> {
+    let chunk = s.utf8_chunks().next()?;
+    match chunk.valid().chars().next() {
+        Some(ch) => Some((ch, ch.len_utf8())),
+        None => Some(('\u{fffd}', 1)),
+    }
+}
+
+/// The last rune of `s` and its length in bytes (see [`first_rune`]).
+fn last_rune(s: &[u8]) -> Option<(char, usize)> {
+    if s.is_empty() {
+        return None;
+    }
+    for len in 1..=4.min(s.len()) {
+        if let Ok(text) = std::str::from_utf8(&s[s.len() - len..])
+            && let Some(ch) = text.chars().next()
+            && ch.len_utf8() == len
+        {
+            return Some((ch, len));
+        }
+    }
+    Some(('\u{fffd}', 1))
+}
+
+/// Go's `strings.TrimFunc` over bytes: runes matching `cut` removed from both ends, the rest kept byte for byte.
+fn trim_runes(s: &[u8], cut: impl Fn(char) -> bool) -> &[u8] {
+    let mut start = 0;
+    while let Some((ch, len)) = first_rune(&s[start..]) {
+        if !cut(ch) {
+            break;
+        }
+        start += len;
+    }
+    let mut end = s.len();
+    while let Some((ch, len)) = last_rune(&s[start..end]) {
+        if !cut(ch) {
+            break;
+        }
+        end -= len;
+    }
+    &s[start..end]
 }
 
 fn trim(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(c.str(0)?.trim().to_owned()))
+    Ok(Value::bytes(trim_runes(c.bytes(0)?, char::is_whitespace)))
 }
 
 fn upper(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(c.str(0)?.chars().map(to_upper_char).collect()))
+    Ok(Value::from(c.str(0)?.chars().map(to_upper_char).collect::<String>()))
 }
 
 fn lower(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(c.str(0)?.chars().map(to_lower_char).collect()))
+    Ok(Value::from(c.str(0)?.chars().map(to_lower_char).collect::<String>()))
 }
 
 /// Go's `strings.Title` word separators.
@@ -161,7 +263,7 @@ fn is_title_separator(c: char) -> bool {
 
 fn title(c: &mut Call<'_>) -> FResult {
     let mut prev = ' ';
-    let out = c
+    let out: String = c
         .str(0)?
         .chars()
         .map(|ch| {
@@ -170,12 +272,12 @@ fn title(c: &mut Call<'_>) -> FResult {
             mapped
         })
         .collect();
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 fn untitle(c: &mut Call<'_>) -> FResult {
     let mut next = true;
-    let out = c
+    let out: String = c
         .str(0)?
         .chars()
         .map(|ch| {
@@ -190,13 +292,13 @@ fn untitle(c: &mut Call<'_>) -> FResult {
             }
         })
         .collect();
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 fn substr(c: &mut Call<'_>) -> FResult {
     let start = c.int(0)?;
     let end = c.int(1)?;
-    let s = c.str(2)?;
+    let s = c.bytes(2)?;
     let len = s.len() as i64;
     let out = if start < 0 {
         if end < 0 || end > len { None } else { byte_slice(s, 0, end as usize) }
@@ -207,40 +309,39 @@ fn substr(c: &mut Call<'_>) -> FResult {
     } else {
         byte_slice(s, start as usize, end as usize)
     };
-    out.map(Value::String).ok_or_else(|| fail("runtime error: slice bounds out of range"))
+    out.map(Value::bytes).ok_or_else(|| fail("runtime error: slice bounds out of range"))
 }
 
 fn repeat(c: &mut Call<'_>) -> FResult {
     let count = c.int(0)?;
-    let s = c.str(1)?;
+    let s = c.bytes(1)?;
     if count < 0 {
         return Err(fail("strings: negative Repeat count"));
     }
     let total = (s.len() as u64).saturating_mul(count as u64);
     c.check_len(usize::try_from(total).unwrap_or(usize::MAX))?;
-    Ok(Value::String(s.repeat(count as usize)))
+    Ok(Value::bytes(s.repeat(count as usize)))
 }
 
 fn trim_all(c: &mut Call<'_>) -> FResult {
     let cutset = c.str(0)?;
-    let s = c.str(1)?;
-    Ok(Value::String(s.trim_matches(|ch| cutset.contains(ch)).to_owned()))
+    Ok(Value::bytes(trim_runes(c.bytes(1)?, |ch| cutset.contains(ch))))
 }
 
 fn trim_suffix(c: &mut Call<'_>) -> FResult {
-    let suffix = c.str(0)?;
-    let s = c.str(1)?;
-    Ok(Value::String(s.strip_suffix(suffix).unwrap_or(s).to_owned()))
+    let suffix = c.bytes(0)?;
+    let s = c.bytes(1)?;
+    Ok(Value::bytes(s.strip_suffix(suffix).unwrap_or(s)))
 }
 
 fn trim_prefix(c: &mut Call<'_>) -> FResult {
-    let prefix = c.str(0)?;
-    let s = c.str(1)?;
-    Ok(Value::String(s.strip_prefix(prefix).unwrap_or(s).to_owned()))
+    let prefix = c.bytes(0)?;
+    let s = c.bytes(1)?;
+    Ok(Value::bytes(s.strip_prefix(prefix).unwrap_or(s)))
 }
 
 fn nospace(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(c.str(0)?.chars().filter(|ch| !ch.is_whitespace()).collect()))
+    Ok(Value::from(c.str(0)?.chars().filter(|ch| !ch.is_whitespace()).collect::<String>()))
 }
 
 fn initials(c: &mut Call<'_>) -> FResult {
@@ -254,12 +355,12 @@ fn initials(c: &mut Call<'_>) -> FResult {
             gap = false;
         }
     }
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 /// goutils' `SwapCase` (Go's title case of a letter is its upper case for the letters that matter here).
 fn swapcase(c: &mut Call<'_>) -> FResult {
-    let out = c
+    let out: String = c
         .str(0)?
         .chars()
         .map(|ch| {
@@ -272,7 +373,7 @@ fn swapcase(c: &mut Call<'_>) -> FResult {
             }
         })
         .collect();
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 /// xstrings' word kinds.
@@ -417,17 +518,18 @@ fn lower_words(s: &str, connector: char) -> String {
 }
 
 fn snakecase(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(lower_words(c.str(0)?, '_')))
+    Ok(Value::from(lower_words(&c.str(0)?, '_')))
 }
 
 fn kebabcase(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(lower_words(c.str(0)?, '-')))
+    Ok(Value::from(lower_words(&c.str(0)?, '-')))
 }
 
 /// xstrings' `ToPascalCase` (Sprig's `camelcase`): connectors removed, the letter after one upper-cased, leading
 /// connectors kept, runs of upper case after an initial capital lowered ("HTTP_SERVER" → "HttpServer").
 fn camelcase(c: &mut Call<'_>) -> FResult {
     let s = c.str(0)?;
+    let s: &str = &s;
     let mut out = String::new();
     let mut chars = s.chars().peekable();
     let mut r0 = None;
@@ -441,7 +543,7 @@ fn camelcase(c: &mut Call<'_>) -> FResult {
         }
         out.push(ch);
     }
-    let Some(mut r0) = r0 else { return Ok(Value::String(out)) };
+    let Some(mut r0) = r0 else { return Ok(Value::from(out)) };
     for ch in chars {
         let r1 = r0;
         r0 = ch;
@@ -464,7 +566,7 @@ fn camelcase(c: &mut Call<'_>) -> FResult {
         }
     }
     out.push(r0);
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 /// goutils' `WrapCustom` (byte based, long words are not broken).
@@ -513,142 +615,160 @@ fn wrap_custom(s: &str, width: i64, newline: &str) -> String {
 
 fn wrap(c: &mut Call<'_>) -> FResult {
     let width = c.int(0)?;
-    Ok(Value::String(wrap_custom(c.str(1)?, width, "\n")))
+    Ok(Value::from(wrap_custom(&c.str(1)?, width, "\n")))
 }
 
 fn wrap_with(c: &mut Call<'_>) -> FResult {
     let width = c.int(0)?;
     let sep = c.str(1)?;
-    let out = wrap_custom(c.str(2)?, width, sep);
+    let sep: &str = &sep;
+    let out = wrap_custom(&c.str(2)?, width, sep);
     c.check_len(out.len())?;
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 fn contains(c: &mut Call<'_>) -> FResult {
-    let sub = c.str(0)?;
-    Ok(Value::Bool(c.str(1)?.contains(sub)))
+    Ok(Value::Bool(find_bytes(c.bytes(1)?, c.bytes(0)?).is_some()))
 }
 
 fn has_prefix(c: &mut Call<'_>) -> FResult {
-    let p = c.str(0)?;
-    Ok(Value::Bool(c.str(1)?.starts_with(p)))
+    Ok(Value::Bool(c.bytes(1)?.starts_with(c.bytes(0)?)))
 }
 
 fn has_suffix(c: &mut Call<'_>) -> FResult {
-    let p = c.str(0)?;
-    Ok(Value::Bool(c.str(1)?.ends_with(p)))
+    Ok(Value::Bool(c.bytes(1)?.ends_with(c.bytes(0)?)))
 }
 
 fn quote(c: &mut Call<'_>) -> FResult {
-    let parts: Vec<String> =
-        c.args.iter().filter(|v| !matches!(v, Value::Nil)).map(|v| crate::fmt::go_quote(&strval(v))).collect();
-    Ok(Value::String(parts.join(" ")))
-}
-
-fn squote(c: &mut Call<'_>) -> FResult {
-    let parts: Vec<String> = c
+    let parts: Vec<Vec<u8>> = c
         .args
         .iter()
         .filter(|v| !matches!(v, Value::Nil))
-        .map(|v| format!("'{}'", crate::fmt::value_string(v)))
+        .map(|v| crate::fmt::go_quote_bytes(strval(v).as_bytes(), false).0)
         .collect();
-    Ok(Value::String(parts.join(" ")))
+    Ok(Value::bytes(parts.join(&b' ')))
+}
+
+fn squote(c: &mut Call<'_>) -> FResult {
+    let parts: Vec<Vec<u8>> = c
+        .args
+        .iter()
+        .filter(|v| !matches!(v, Value::Nil))
+        .map(|v| [b"'", crate::fmt::value_string(v).as_bytes(), b"'"].concat())
+        .collect();
+    Ok(Value::bytes(parts.join(&b' ')))
 }
 
 fn cat(c: &mut Call<'_>) -> FResult {
-    let parts: Vec<String> = c.args.iter().filter(|v| !matches!(v, Value::Nil)).map(crate::fmt::value_string).collect();
-    let out = parts.join(" ");
+    let parts: Vec<GoString> =
+        c.args.iter().filter(|v| !matches!(v, Value::Nil)).map(crate::fmt::value_string).collect();
+    let out = parts.iter().map(GoString::as_bytes).collect::<Vec<_>>().join(&b' ');
     c.check_len(out.len())?;
-    Ok(Value::String(out))
+    Ok(Value::bytes(out))
 }
 
-fn indent_text(c: &Call<'_>) -> Result<String, super::FuncError> {
+fn indent_text(c: &Call<'_>) -> Result<Vec<u8>, super::FuncError> {
     let spaces = c.int(0)?;
-    let s = c.str(1)?;
+    let s = c.bytes(1)?;
     if spaces < 0 {
         return Err(fail("strings: negative Repeat count"));
     }
     let pad_len = spaces as u64;
-    let lines = s.bytes().filter(|b| *b == b'\n').count() as u64 + 1;
+    let lines = s.iter().filter(|b| **b == b'\n').count() as u64 + 1;
     let total = (s.len() as u64).saturating_add(pad_len.saturating_mul(lines));
     c.check_len(usize::try_from(total).unwrap_or(usize::MAX))?;
-    let pad = " ".repeat(spaces as usize);
-    Ok(format!("{pad}{}", s.replace('\n', &format!("\n{pad}"))))
+    let pad = vec![b' '; spaces as usize];
+    let mut out = pad.clone();
+    out.extend_from_slice(&replace_bytes(s, b"\n", &[b"\n", pad.as_slice()].concat()));
+    Ok(out)
 }
 
 fn indent(c: &mut Call<'_>) -> FResult {
-    indent_text(c).map(Value::String)
+    indent_text(c).map(Value::bytes)
 }
 
 fn nindent(c: &mut Call<'_>) -> FResult {
-    indent_text(c).map(|s| Value::String(format!("\n{s}")))
+    indent_text(c).map(|s| Value::bytes([b"\n".as_slice(), &s].concat()))
 }
 
 fn replace(c: &mut Call<'_>) -> FResult {
-    let old = c.str(0)?;
-    let new = c.str(1)?;
-    let src = c.str(2)?;
-    let count = if old.is_empty() { src.chars().count() + 1 } else { src.matches(old).count() };
+    let old = c.bytes(0)?;
+    let new = c.bytes(1)?;
+    let src = c.bytes(2)?;
+    let count = if old.is_empty() { crate::fmt::rune_count(src) + 1 } else { count_bytes(src, old) };
     let growth = (new.len() as u64).saturating_mul(count as u64);
     c.check_len(usize::try_from((src.len() as u64).saturating_add(growth)).unwrap_or(usize::MAX))?;
-    Ok(Value::String(src.replace(old, new)))
+    Ok(Value::bytes(replace_bytes(src, old, new)))
 }
 
 fn plural(c: &mut Call<'_>) -> FResult {
-    let one = c.str(0)?;
-    let many = c.str(1)?;
     let count = c.int(2)?;
-    Ok(Value::String(if count == 1 { one } else { many }.to_owned()))
+    Ok(if count == 1 { c.take(0) } else { c.take(1) })
 }
 
 fn to_string(c: &mut Call<'_>) -> FResult {
-    Ok(Value::String(strval(c.value(0))))
+    Ok(Value::from(strval(c.value(0))))
 }
 
-/// Go's `strings.SplitN` (`n < 0`: all parts).
-fn go_split(s: &str, sep: &str, n: i64) -> Vec<String> {
+/// Go's `strings.SplitN` over bytes (`n < 0`: all parts). An empty separator splits into runes (invalid bytes one
+/// each); with a limit, the last part holds the rest.
+fn go_split(s: &[u8], sep: &[u8], n: i64) -> Vec<Vec<u8>> {
     if n == 0 {
         return Vec::new();
     }
+    let limit = if n < 0 { usize::MAX } else { n as usize };
+    let mut out: Vec<Vec<u8>> = Vec::new();
     if sep.is_empty() {
-        // Split into UTF-8 characters; with a limit, the last part holds the rest.
-        let count = s.chars().count();
-        let limit = if n < 0 { count } else { (n as usize).min(count) };
-        let mut out: Vec<String> = Vec::with_capacity(limit);
-        for (i, ch) in s.char_indices() {
-            if out.len() + 1 == limit && limit < count {
-                out.push(s[i..].to_owned());
+        let mut runes: Vec<&[u8]> = Vec::new();
+        let mut at = 0;
+        for chunk in s.utf8_chunks() {
+            for ch in chunk.valid().chars() {
+                runes.push(&s[at..at + ch.len_utf8()]);
+                at += ch.len_utf8();
+            }
+            for _ in chunk.invalid() {
+                runes.push(&s[at..at + 1]);
+                at += 1;
+            }
+        }
+        let mut offset = 0;
+        for rune in runes {
+            if out.len() + 1 == limit {
                 break;
             }
-            out.push(ch.to_string());
+            out.push(rune.to_vec());
+            offset += rune.len();
+        }
+        if offset < s.len() {
+            out.push(s[offset..].to_vec());
         }
         return out;
     }
-    if n < 0 {
-        s.split(sep).map(str::to_owned).collect()
-    } else {
-        s.splitn(n as usize, sep).map(str::to_owned).collect()
+    let mut rest = s;
+    while out.len() + 1 < limit {
+        let Some(i) = find_bytes(rest, sep) else { break };
+        out.push(rest[..i].to_vec());
+        rest = &rest[i + sep.len()..];
     }
+    out.push(rest.to_vec());
+    out
 }
 
-fn parts_map(parts: Vec<String>) -> Value {
+fn parts_map(parts: Vec<Vec<u8>>) -> Value {
     Value::string_map(parts.into_iter().enumerate().map(|(i, p)| (format!("_{i}"), p)))
 }
 
 fn split(c: &mut Call<'_>) -> FResult {
-    let sep = c.str(0)?;
-    Ok(parts_map(go_split(c.str(1)?, sep, -1)))
+    Ok(parts_map(go_split(c.bytes(1)?, c.bytes(0)?, -1)))
 }
 
 fn split_list(c: &mut Call<'_>) -> FResult {
-    let sep = c.str(0)?;
-    Ok(string_list(go_split(c.str(1)?, sep, -1)))
+    Ok(string_list(go_split(c.bytes(1)?, c.bytes(0)?, -1)))
 }
 
 fn splitn(c: &mut Call<'_>) -> FResult {
-    let sep = c.str(0)?;
     let n = c.int(1)?;
-    Ok(parts_map(go_split(c.str(2)?, sep, n)))
+    Ok(parts_map(go_split(c.bytes(2)?, c.bytes(0)?, n)))
 }
 
 fn to_strings(c: &mut Call<'_>) -> FResult {
@@ -656,10 +776,11 @@ fn to_strings(c: &mut Call<'_>) -> FResult {
 }
 
 fn join(c: &mut Call<'_>) -> FResult {
-    let sep = c.str(0)?;
-    let out = strslice(c.value(1)).join(sep);
+    let sep = c.bytes(0)?;
+    let parts = strslice(c.value(1));
+    let out = parts.iter().map(GoString::as_bytes).collect::<Vec<_>>().join(sep);
     c.check_len(out.len())?;
-    Ok(Value::String(out))
+    Ok(Value::bytes(out))
 }
 
 fn sort_alpha(c: &mut Call<'_>) -> FResult {
@@ -795,32 +916,37 @@ fn go_find_all(re: &regex::Regex, s: &str, n: i64) -> Vec<(usize, usize)> {
 
 fn regex_match(c: &mut Call<'_>) -> FResult {
     let s = c.str(1)?;
-    let matched = compile_go_regex(c.str(0)?).map(|re| re.is_match(s)).unwrap_or(false);
+    let s: &str = &s;
+    let matched = compile_go_regex(&c.str(0)?).map(|re| re.is_match(s)).unwrap_or(false);
     Ok(Value::Bool(matched))
 }
 
 fn must_regex_match(c: &mut Call<'_>) -> FResult {
-    let re = compile_go_regex(c.str(0)?)?;
-    Ok(Value::Bool(re.is_match(c.str(1)?)))
+    let re = compile_go_regex(&c.str(0)?)?;
+    Ok(Value::Bool(re.is_match(&c.str(1)?)))
 }
 
 fn regex_find_all(c: &mut Call<'_>) -> FResult {
-    let re = compile_go_regex(c.str(0)?)?;
+    let re = compile_go_regex(&c.str(0)?)?;
     let s = c.str(1)?;
+    let s: &str = &s;
     let n = c.int(2)?;
     Ok(string_list(go_find_all(&re, s, n).into_iter().map(|(a, b)| s[a..b].to_owned())))
 }
 
 fn regex_find(c: &mut Call<'_>) -> FResult {
-    let re = compile_go_regex(c.str(0)?)?;
+    let re = compile_go_regex(&c.str(0)?)?;
     let s = c.str(1)?;
-    Ok(Value::String(re.find(s).map(|m| m.as_str().to_owned()).unwrap_or_default()))
+    let s: &str = &s;
+    Ok(Value::from(re.find(s).map(|m| m.as_str().to_owned()).unwrap_or_default()))
 }
 
 fn regex_replace(c: &mut Call<'_>, literal: bool) -> FResult {
-    let re = compile_go_regex(c.str(0)?)?;
+    let re = compile_go_regex(&c.str(0)?)?;
     let s = c.str(1)?;
+    let s: &str = &s;
     let repl = c.str(2)?;
+    let repl: &str = &repl;
     let mut out = String::with_capacity(s.len());
     let mut last = 0;
     let mut prev_end: Option<usize> = None;
@@ -841,7 +967,7 @@ fn regex_replace(c: &mut Call<'_>, literal: bool) -> FResult {
     }
     out.push_str(&s[last..]);
     c.check_len(out.len())?;
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 fn regex_replace_all(c: &mut Call<'_>) -> FResult {
@@ -854,8 +980,10 @@ fn regex_replace_all_literal(c: &mut Call<'_>) -> FResult {
 
 fn regex_split(c: &mut Call<'_>) -> FResult {
     let pattern = c.str(0)?;
+    let pattern: &str = &pattern;
     let re = compile_go_regex(pattern)?;
     let s = c.str(1)?;
+    let s: &str = &s;
     let n = c.int(2)?;
     if n == 0 {
         return Ok(Value::list(Vec::new()));
@@ -891,7 +1019,7 @@ fn regex_quote_meta(c: &mut Call<'_>) -> FResult {
         }
         out.push(ch);
     }
-    Ok(Value::String(out))
+    Ok(Value::from(out))
 }
 
 #[cfg(test)]
@@ -929,9 +1057,12 @@ mod tests {
 
     #[test]
     fn splits_like_go() {
-        assert_eq!(go_split("a,b,c", ",", 2), vec!["a", "b,c"]);
-        assert_eq!(go_split("abc", "", -1), vec!["a", "b", "c"]);
-        assert_eq!(go_split("abc", "", 2), vec!["a", "bc"]);
-        assert_eq!(go_split("", ",", -1), vec![""]);
+        let split = |s: &[u8], sep: &[u8], n| go_split(s, sep, n);
+        assert_eq!(split(b"a,b,c", b",", 2), vec![b"a".to_vec(), b"b,c".to_vec()]);
+        assert_eq!(split(b"abc", b"", -1), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(split(b"abc", b"", 2), vec![b"a".to_vec(), b"bc".to_vec()]);
+        assert_eq!(split(b"", b",", -1), vec![b"".to_vec()]);
+        assert_eq!(split(b"a\xffb", b"", -1), vec![b"a".to_vec(), vec![0xff], b"b".to_vec()]);
+        assert_eq!(split(b"\xff,\xfe", b",", -1), vec![vec![0xff], vec![0xfe]]);
     }
 }
