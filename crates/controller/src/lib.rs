@@ -176,11 +176,20 @@ pub async fn run(
             }
         });
 
-    let ss_controller = Controller::for_shared_stream(ss_sub, ss_reader.clone())
-        .with_config(controller_config.clone())
-        .graceful_shutdown_on(shutdown.clone())
-        .run(store::reconcile::<SecretStore>, store_error_policy, context.clone())
-        .for_each(|_| async {});
+    // Without the SecretStore reconciler (`--enable-secret-store-reconciler=false`) stores are still watched for
+    // the ExternalSecrets, but nobody subscribes for a controller: an unread subscriber would stall the watch.
+    let ss_controller = config.enable_secret_store_reconciler.then(|| {
+        Controller::for_shared_stream(ss_sub, ss_reader.clone())
+            .with_config(controller_config.clone())
+            .graceful_shutdown_on(shutdown.clone())
+            .run(store::reconcile::<SecretStore>, store_error_policy, context.clone())
+            .for_each(|_| async {})
+    });
+    let ss_controller = async move {
+        if let Some(ss_controller) = ss_controller {
+            ss_controller.await;
+        }
+    };
     let css_enabled = config.enable_cluster_store_reconciler;
     let css_controller = Controller::for_shared_stream(css_sub, css_reader.clone())
         .with_config(controller_config)
