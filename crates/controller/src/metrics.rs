@@ -1,14 +1,24 @@
 //! Prometheus metrics, with ESO's names and labels so existing dashboards and alerts keep working.
 //!
-//! `externalsecret_sync_calls_error` is exposed as a gauge that only grows: the OpenMetrics client appends
-//! `_total` to every counter, and ESO's name has no such suffix.
+//! `externalsecret_sync_calls_error` and `externalsecret_provider_api_calls_count` are exposed as gauges that
+//! only grow: the OpenMetrics client appends `_total` to every counter, and ESO's names (Prometheus' Go client,
+//! which keeps a counter's name as given) have no such suffix.
+//!
+//! Besides ESO's own series, the controller-runtime series ESO's dashboard graphs are kept with
+//! controller-runtime's names, labels and label values: `controller_runtime_reconcile_total{controller,result}`,
+//! `controller_runtime_reconcile_errors_total`, `controller_runtime_reconcile_time_seconds`,
+//! `controller_runtime_max_concurrent_reconciles`, `controller_runtime_active_workers`, `workqueue_depth`,
+//! `workqueue_adds_total`, `workqueue_queue_duration_seconds` (see [`crate::workqueue`]) and
+//! `rest_client_requests_total{code,method,host}`.
 
+use std::sync::OnceLock;
 use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 /// `name` + `namespace` (stores of kind ClusterSecretStore have an empty namespace).
@@ -33,6 +43,64 @@ pub struct LeaseLabels {
     pub name: String,
 }
 
+/// `provider`, `call`, `status` of `externalsecret_provider_api_calls_count`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApiCallLabels {
+    pub provider: String,
+    pub call: String,
+    pub status: String,
+}
+
+/// controller-runtime's `controller` label (the lower-case kind: `externalsecret`, `secretstore`, ...).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ControllerLabels {
+    pub controller: String,
+}
+
+/// controller-runtime's `controller` and `result` (`success`, `error`, `requeue`, `requeue_after`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconcileResultLabels {
+    pub controller: String,
+    pub result: String,
+}
+
+/// controller-runtime's work queue labels: `name` and `controller` are both the controller's name.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabels {
+    pub name: String,
+    pub controller: String,
+}
+
+/// `workqueue_depth`'s labels: as [`QueueLabels`] plus `priority`, empty without a priority queue (ESO turns it
+/// off).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueDepthLabels {
+    pub name: String,
+    pub controller: String,
+    pub priority: String,
+}
+
+/// client-go's `code`, `method` and `host` of `rest_client_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RestClientLabels {
+    pub code: String,
+    pub method: String,
+    pub host: String,
+}
+
+/// controller-runtime's reconcile time buckets, in seconds.
+const RECONCILE_TIME_BUCKETS: [f64; 40] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5,
+    1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0,
+];
+
+/// `rest_client_requests_total` is counted by the Kubernetes client's request layer
+/// ([`crate::ratelimit::client`]), which exists before any [`Metrics`]: one per process, as in client-go.
+pub fn rest_client_requests() -> &'static Family<RestClientLabels, Counter> {
+    static REQUESTS: OnceLock<Family<RestClientLabels, Counter>> = OnceLock::new();
+    REQUESTS.get_or_init(Family::default)
+}
+
 /// All metrics of the controller process.
 pub struct Metrics {
     pub registry: Registry,
@@ -42,6 +110,20 @@ pub struct Metrics {
     pub es_reconcile_duration: Family<ObjectLabels, Gauge>,
     pub ss_condition: Family<ConditionLabels, Gauge>,
     pub css_condition: Family<ConditionLabels, Gauge>,
+    /// `secretstore_reconcile_duration`: the last reconcile's duration in nanoseconds, as ESO's.
+    pub ss_reconcile_duration: Family<ObjectLabels, Gauge>,
+    /// `clustersecretstore_reconcile_duration`.
+    pub css_reconcile_duration: Family<ObjectLabels, Gauge>,
+    /// `externalsecret_provider_api_calls_count`, refreshed from the providers' tally at every scrape.
+    pub provider_api_calls: Family<ApiCallLabels, Gauge<u64, AtomicU64>>,
+    pub reconcile_total: Family<ReconcileResultLabels, Counter>,
+    pub reconcile_errors: Family<ControllerLabels, Counter>,
+    pub reconcile_time: Family<ControllerLabels, Histogram>,
+    pub max_concurrent_reconciles: Family<ControllerLabels, Gauge>,
+    pub active_workers: Family<ControllerLabels, Gauge>,
+    pub workqueue_depth: Family<QueueDepthLabels, Gauge>,
+    pub workqueue_adds: Family<QueueLabels, Counter>,
+    pub workqueue_queue_duration: Family<QueueLabels, Histogram>,
     /// controller-runtime's `leader_election_master_status`: 1 while this replica leads, else 0.
     pub leader: Family<LeaseLabels, Gauge>,
 }
@@ -81,6 +163,73 @@ impl Default for Metrics {
             "The status condition of a ClusterSecretStore",
             css_condition.clone(),
         );
+        let ss_reconcile_duration = Family::default();
+        registry.register(
+            "secretstore_reconcile_duration",
+            "The duration of the last SecretStore reconcile, in nanoseconds",
+            ss_reconcile_duration.clone(),
+        );
+        let css_reconcile_duration = Family::default();
+        registry.register(
+            "clustersecretstore_reconcile_duration",
+            "The duration of the last ClusterSecretStore reconcile, in nanoseconds",
+            css_reconcile_duration.clone(),
+        );
+        let provider_api_calls = Family::default();
+        registry.register(
+            "externalsecret_provider_api_calls_count",
+            "Number of API calls towards the secret provider",
+            provider_api_calls.clone(),
+        );
+        let reconcile_total = Family::default();
+        registry.register(
+            "controller_runtime_reconcile",
+            "Total number of reconciliations per controller",
+            reconcile_total.clone(),
+        );
+        let reconcile_errors = Family::default();
+        registry.register(
+            "controller_runtime_reconcile_errors",
+            "Total number of reconciliation errors per controller",
+            reconcile_errors.clone(),
+        );
+        let reconcile_time = Family::new_with_constructor(reconcile_time_histogram as fn() -> Histogram);
+        registry.register(
+            "controller_runtime_reconcile_time_seconds",
+            "Length of time per reconciliation per controller",
+            reconcile_time.clone(),
+        );
+        let max_concurrent_reconciles = Family::default();
+        registry.register(
+            "controller_runtime_max_concurrent_reconciles",
+            "Maximum number of concurrent reconciles per controller",
+            max_concurrent_reconciles.clone(),
+        );
+        let active_workers = Family::default();
+        registry.register(
+            "controller_runtime_active_workers",
+            "Number of currently used workers per controller",
+            active_workers.clone(),
+        );
+        let workqueue_depth = Family::default();
+        registry.register(
+            "workqueue_depth",
+            "Current depth of workqueue by workqueue and priority",
+            workqueue_depth.clone(),
+        );
+        let workqueue_adds = Family::default();
+        registry.register("workqueue_adds", "Total number of adds handled by workqueue", workqueue_adds.clone());
+        let workqueue_queue_duration = Family::new_with_constructor(queue_duration_histogram as fn() -> Histogram);
+        registry.register(
+            "workqueue_queue_duration_seconds",
+            "How long in seconds an item stays in workqueue before being requested",
+            workqueue_queue_duration.clone(),
+        );
+        registry.register(
+            "rest_client_requests",
+            "Number of HTTP requests, partitioned by status code, method, and host",
+            rest_client_requests().clone(),
+        );
         let leader = Family::default();
         registry.register(
             "leader_election_master_status",
@@ -95,6 +244,17 @@ impl Default for Metrics {
             es_reconcile_duration,
             ss_condition,
             css_condition,
+            ss_reconcile_duration,
+            css_reconcile_duration,
+            provider_api_calls,
+            reconcile_total,
+            reconcile_errors,
+            reconcile_time,
+            max_concurrent_reconciles,
+            active_workers,
+            workqueue_depth,
+            workqueue_adds,
+            workqueue_queue_duration,
             leader,
         }
     }
@@ -128,9 +288,23 @@ impl Metrics {
 
     /// The text exposition of every metric.
     pub fn encode(&self) -> String {
+        for ((provider, call, status), count) in external_secrets_provider::api_calls::snapshot() {
+            let labels =
+                ApiCallLabels { provider: provider.to_string(), call: call.to_string(), status: status.to_string() };
+            self.provider_api_calls.get_or_create(&labels).set(count);
+        }
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
+}
+
+fn reconcile_time_histogram() -> Histogram {
+    Histogram::new(RECONCILE_TIME_BUCKETS)
+}
+
+/// controller-runtime's queue latency buckets: 10 ns to 1000 s, ten times apart.
+fn queue_duration_histogram() -> Histogram {
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(1e-8, 10.0, 12))
 }
