@@ -195,7 +195,13 @@ pub async fn run(
                 let queue = q_run.clone();
                 async move {
                     let key = workqueue::key(es.namespace().as_deref(), &es.name_any());
-                    queue.reconcile(key, externalsecret::reconcile(es, ctx)).await
+                    // A failed sync is handled inside the reconcile; it shows as one more sync error.
+                    let labels =
+                        metrics::ObjectLabels { name: es.name_any(), namespace: es.namespace().unwrap_or_default() };
+                    let errors = ctx.metrics.sync_calls_error.clone();
+                    let before = errors.get_or_create(&labels).get();
+                    let failed = move || errors.get_or_create(&labels).get() > before;
+                    queue.reconcile(key, externalsecret::reconcile(es, ctx), failed).await
                 }
             },
             externalsecret::error_policy,
@@ -365,7 +371,19 @@ fn observed_store_reconcile<S: store::StoreObject>(
             let key = workqueue::key(namespace.as_deref(), &name);
             let ours = store::class_matches(obj.spec(), &ctx.config.controller_class);
             let started = std::time::Instant::now();
-            let result = queue.reconcile(key, store::reconcile::<S>(obj, ctx.clone())).await;
+            // A store that failed validation is handled inside the reconcile; it shows as its Ready=False series.
+            let conditions = match S::KIND {
+                StoreKind::SecretStore => ctx.metrics.ss_condition.clone(),
+                StoreKind::ClusterSecretStore => ctx.metrics.css_condition.clone(),
+            };
+            let condition = metrics::ConditionLabels {
+                name: name.clone(),
+                namespace: namespace.clone().unwrap_or_default(),
+                condition: "Ready".to_string(),
+                status: "False".to_string(),
+            };
+            let failed = move || ours && conditions.get_or_create(&condition).get() == 1;
+            let result = queue.reconcile(key, store::reconcile::<S>(obj, ctx.clone()), failed).await;
             if ours {
                 // ESO's `secretstore_reconcile_duration` / `clustersecretstore_reconcile_duration`: the last one, in ns.
                 let family = match S::KIND {

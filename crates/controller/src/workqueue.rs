@@ -92,10 +92,13 @@ impl ControllerMetrics {
     }
 
     /// Runs the reconcile of `key` and records it: queue time, a busy worker while it runs, its time and result.
+    /// `failed` tells whether a reconcile that handled its error itself (status, event, backoff) failed: ESO's
+    /// reconcilers return such errors to controller-runtime, which counts them as `error`.
     pub async fn reconcile<E>(
         &self,
         key: String,
         reconcile: impl Future<Output = Result<Action, E>>,
+        failed: impl FnOnce() -> bool,
     ) -> Result<Action, E> {
         let waited = self.dequeued(&key);
         self.metrics.workqueue_queue_duration.get_or_create(&self.queue_labels()).observe(waited.as_secs_f64());
@@ -106,6 +109,10 @@ impl ControllerMetrics {
         self.metrics.reconcile_time.get_or_create(&controller).observe(started.elapsed().as_secs_f64());
         self.metrics.active_workers.get_or_create(&controller).dec();
         let outcome = match &result {
+            Ok(_) if failed() => {
+                self.metrics.reconcile_errors.get_or_create(&controller).inc();
+                "error"
+            }
             Err(_) => {
                 self.metrics.reconcile_errors.get_or_create(&controller).inc();
                 "error"
@@ -162,23 +169,28 @@ mod tests {
         assert_eq!(metrics.workqueue_adds.get_or_create(&labels).get(), 2);
 
         tokio::time::advance(Duration::from_millis(250)).await;
-        let ok = queue.reconcile("ns/a".into(), async { Ok::<_, ()>(Action::await_change()) }).await;
+        let ok = queue.reconcile("ns/a".into(), async { Ok::<_, ()>(Action::await_change()) }, || false).await;
         assert!(ok.is_ok());
         assert_eq!(depth(&metrics), 1);
-        let _ = queue.reconcile("ns/b".into(), async { Ok::<_, ()>(Action::requeue(Duration::from_secs(60))) }).await;
-        let _ = queue.reconcile("ns/b".into(), async { Err::<Action, _>(()) }).await;
+        let _ = queue
+            .reconcile("ns/b".into(), async { Ok::<_, ()>(Action::requeue(Duration::from_secs(60))) }, || false)
+            .await;
+        let _ = queue.reconcile("ns/b".into(), async { Err::<Action, _>(()) }, || false).await;
+        let _ = queue
+            .reconcile("ns/b".into(), async { Ok::<_, ()>(Action::requeue(Duration::from_secs(1))) }, || true)
+            .await;
         assert_eq!(depth(&metrics), 0);
-        assert_eq!(metrics.workqueue_adds.get_or_create(&labels).get(), 3, "the requeued reconcile was an add");
+        assert_eq!(metrics.workqueue_adds.get_or_create(&labels).get(), 4, "the requeued reconciles were adds");
         assert_eq!(
             (counter(&metrics, "success"), counter(&metrics, "requeue_after"), counter(&metrics, "error")),
-            (1, 1, 1)
+            (1, 1, 2)
         );
         let errors = metrics.reconcile_errors.get_or_create(&ControllerLabels { controller: "externalsecret".into() });
-        assert_eq!(errors.get(), 1);
+        assert_eq!(errors.get(), 2, "an error the reconcile handled itself counts too");
         let text = metrics.encode();
         assert!(
             text.contains(
-                "workqueue_queue_duration_seconds_count{name=\"externalsecret\",controller=\"externalsecret\"} 3"
+                "workqueue_queue_duration_seconds_count{name=\"externalsecret\",controller=\"externalsecret\"} 4"
             ),
             "{text}"
         );
@@ -194,7 +206,7 @@ mod tests {
         let queue = ControllerMetrics::new("externalsecret", metrics.clone(), 1);
         queue.queued("ns/deleted".into());
         tokio::time::advance(STALE_AFTER + Duration::from_secs(1)).await;
-        let _ = queue.reconcile("ns/other".into(), async { Ok::<_, ()>(Action::await_change()) }).await;
+        let _ = queue.reconcile("ns/other".into(), async { Ok::<_, ()>(Action::await_change()) }, || false).await;
         assert_eq!(depth(&metrics), 0);
     }
 }
