@@ -25,6 +25,9 @@ pub struct ControllerConfig {
     pub enable_secret_store_reconciler: bool,
     /// Refuse stores that are not Ready (`--enable-flood-gate`).
     pub enable_flood_gate: bool,
+    /// Add the objects' `app.kubernetes.io/*` labels to ESO's per-object series
+    /// (`--enable-extended-metric-labels`).
+    pub enable_extended_metric_labels: bool,
     /// Delimiters of `spec.target.template` (`--template-left-delimiter`, `--template-right-delimiter`).
     pub template_delimiters: Delimiters,
     /// First retry delay after a retryable error; doubles per failure up to `max_backoff`.
@@ -45,6 +48,7 @@ impl Default for ControllerConfig {
             enable_cluster_store_reconciler: true,
             enable_secret_store_reconciler: true,
             enable_flood_gate: true,
+            enable_extended_metric_labels: false,
             template_delimiters: Delimiters::default(),
             min_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(300),

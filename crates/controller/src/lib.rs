@@ -100,6 +100,9 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let ns = config.namespace.clone();
     let metrics = Arc::new(Metrics::default());
+    if config.enable_extended_metric_labels {
+        metrics.enable_extended_labels();
+    }
     let readiness = Readiness::default();
 
     // Shared reflectors: one watch per kind, read by every controller that needs it.
@@ -195,6 +198,13 @@ pub async fn run(
                 let queue = q_run.clone();
                 async move {
                     let key = workqueue::key(es.namespace().as_deref(), &es.name_any());
+                    let namespace = es.namespace().unwrap_or_default();
+                    ctx.metrics.object_labels(
+                        metrics::ObjectKind::ExternalSecret,
+                        &namespace,
+                        &es.name_any(),
+                        es.labels(),
+                    );
                     // A failed sync is handled inside the reconcile; it shows as one more sync error.
                     let labels =
                         metrics::ObjectLabels { name: es.name_any(), namespace: es.namespace().unwrap_or_default() };
@@ -368,6 +378,11 @@ fn observed_store_reconcile<S: store::StoreObject>(
         let queue = queue.clone();
         Box::pin(async move {
             let (name, namespace) = (obj.name_any(), obj.namespace());
+            let kind = match S::KIND {
+                StoreKind::SecretStore => metrics::ObjectKind::SecretStore,
+                StoreKind::ClusterSecretStore => metrics::ObjectKind::ClusterSecretStore,
+            };
+            ctx.metrics.object_labels(kind, namespace.as_deref().unwrap_or_default(), &name, obj.labels());
             let key = workqueue::key(namespace.as_deref(), &name);
             let ours = store::class_matches(obj.spec(), &ctx.config.controller_class);
             let started = std::time::Instant::now();

@@ -11,8 +11,9 @@
 //! `workqueue_adds_total`, `workqueue_queue_duration_seconds` (see [`crate::workqueue`]) and
 //! `rest_client_requests_total{code,method,host}`.
 
-use std::sync::OnceLock;
-use std::sync::atomic::AtomicU64;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -101,6 +102,45 @@ pub fn rest_client_requests() -> &'static Family<RestClientLabels, Counter> {
     REQUESTS.get_or_init(Family::default)
 }
 
+/// The object labels `--enable-extended-metric-labels` adds to ESO's per-object series, as ESO names them
+/// (the label key with every run of other characters than letters and digits turned into `_`).
+pub const EXTENDED_LABELS: [(&str, &str); 6] = [
+    ("app.kubernetes.io/name", "app_kubernetes_io_name"),
+    ("app.kubernetes.io/instance", "app_kubernetes_io_instance"),
+    ("app.kubernetes.io/version", "app_kubernetes_io_version"),
+    ("app.kubernetes.io/component", "app_kubernetes_io_component"),
+    ("app.kubernetes.io/part-of", "app_kubernetes_io_part_of"),
+    ("app.kubernetes.io/managed-by", "app_kubernetes_io_managed_by"),
+];
+
+/// Which objects ESO's per-object series are about: `(series prefix, kind)`.
+const PER_OBJECT_SERIES: [(&str, ObjectKind); 8] = [
+    ("externalsecret_sync_calls_total{", ObjectKind::ExternalSecret),
+    ("externalsecret_sync_calls_error{", ObjectKind::ExternalSecret),
+    ("externalsecret_status_condition{", ObjectKind::ExternalSecret),
+    ("externalsecret_reconcile_duration{", ObjectKind::ExternalSecret),
+    ("secretstore_status_condition{", ObjectKind::SecretStore),
+    ("secretstore_reconcile_duration{", ObjectKind::SecretStore),
+    ("clustersecretstore_status_condition{", ObjectKind::ClusterSecretStore),
+    ("clustersecretstore_reconcile_duration{", ObjectKind::ClusterSecretStore),
+];
+
+/// The kinds of ESO's per-object series.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum ObjectKind {
+    ExternalSecret,
+    SecretStore,
+    ClusterSecretStore,
+}
+
+/// `--enable-extended-metric-labels`: the six `app_kubernetes_io_*` labels on every per-object series (empty
+/// when the object has no such label), taken from the objects as they are reconciled.
+#[derive(Default)]
+struct ExtendedLabels {
+    enabled: AtomicBool,
+    values: Mutex<HashMap<(ObjectKind, String, String), [String; 6]>>,
+}
+
 /// All metrics of the controller process.
 pub struct Metrics {
     pub registry: Registry,
@@ -126,6 +166,7 @@ pub struct Metrics {
     pub workqueue_queue_duration: Family<QueueLabels, Histogram>,
     /// controller-runtime's `leader_election_master_status`: 1 while this replica leads, else 0.
     pub leader: Family<LeaseLabels, Gauge>,
+    extended: ExtendedLabels,
 }
 
 impl Default for Metrics {
@@ -256,6 +297,7 @@ impl Default for Metrics {
             workqueue_adds,
             workqueue_queue_duration,
             leader,
+            extended: ExtendedLabels::default(),
         }
     }
 }
@@ -286,6 +328,41 @@ impl Metrics {
         }
     }
 
+    /// Adds the `app_kubernetes_io_*` labels to ESO's per-object series (`--enable-extended-metric-labels`).
+    pub fn enable_extended_labels(&self) {
+        self.extended.enabled.store(true, Ordering::Relaxed);
+    }
+
+    /// Remembers the `app.kubernetes.io/*` labels of an object being reconciled, for the extended labels.
+    pub fn object_labels(&self, kind: ObjectKind, namespace: &str, name: &str, labels: &BTreeMap<String, String>) {
+        if !self.extended.enabled.load(Ordering::Relaxed) {
+            return;
+        }
+        let values = EXTENDED_LABELS.map(|(key, _)| labels.get(key).cloned().unwrap_or_default());
+        let mut known = self.extended.values.lock().unwrap_or_else(|p| p.into_inner());
+        known.insert((kind, namespace.to_string(), name.to_string()), values);
+    }
+
+    /// `line` of the exposition with the extended labels added, when it is a sample of a per-object series.
+    fn with_extended_labels(&self, line: &str, known: &HashMap<(ObjectKind, String, String), [String; 6]>) -> String {
+        let Some((_, kind)) = PER_OBJECT_SERIES.iter().find(|(prefix, _)| line.starts_with(prefix)) else {
+            return line.to_string();
+        };
+        let Some((labels, value)) = line.split_once('}') else { return line.to_string() };
+        let label = |key: &str| {
+            labels.split(&format!("{key}=\"")).nth(1).and_then(|rest| rest.split('"').next()).unwrap_or_default()
+        };
+        let (name, namespace) = (label("{name").to_string(), label(",namespace").to_string());
+        let values = known.get(&(*kind, namespace, name));
+        let mut out = labels.to_string();
+        for (i, (_, label_name)) in EXTENDED_LABELS.iter().enumerate() {
+            let v = values.map(|v| v[i].as_str()).unwrap_or_default();
+            let escaped = v.replace('\\', "\\\\").replace('"', "\\\"");
+            out.push_str(&format!(",{label_name}=\"{escaped}\""));
+        }
+        format!("{out}}}{value}")
+    }
+
     /// The text exposition of every metric.
     pub fn encode(&self) -> String {
         for ((provider, call, status), count) in external_secrets_provider::api_calls::snapshot() {
@@ -296,7 +373,16 @@ impl Metrics {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
+        if !self.extended.enabled.load(Ordering::Relaxed) {
+            return out;
+        }
+        let known = self.extended.values.lock().unwrap_or_else(|p| p.into_inner());
+        let mut extended = String::with_capacity(out.len());
+        for line in out.lines() {
+            extended.push_str(&self.with_extended_labels(line, &known));
+            extended.push('\n');
+        }
+        extended
     }
 }
 
@@ -307,4 +393,53 @@ fn reconcile_time_histogram() -> Histogram {
 /// controller-runtime's queue latency buckets: 10 ns to 1000 s, ten times apart.
 fn queue_duration_histogram() -> Histogram {
     Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(1e-8, 10.0, 12))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn app_labels() -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("app.kubernetes.io/name".to_string(), "billing".to_string()),
+            ("app.kubernetes.io/part-of".to_string(), "shop".to_string()),
+            ("team".to_string(), "payments".to_string()),
+        ])
+    }
+
+    #[test]
+    fn extended_labels_are_added_to_per_object_series_only_when_enabled() {
+        let metrics = Metrics::default();
+        let labels = ObjectLabels { name: "app".into(), namespace: "ns".into() };
+        metrics.sync_calls.get_or_create(&labels).inc();
+        Metrics::set_condition(&metrics.es_condition, "app", "ns", "True");
+        metrics.object_labels(ObjectKind::ExternalSecret, "ns", "app", &app_labels());
+        let plain = metrics.encode();
+        assert!(plain.contains("externalsecret_sync_calls_total{name=\"app\",namespace=\"ns\"} 1"), "{plain}");
+        assert!(!plain.contains("app_kubernetes_io"), "{plain}");
+
+        metrics.enable_extended_labels();
+        metrics.object_labels(ObjectKind::ExternalSecret, "ns", "app", &app_labels());
+        Metrics::set_condition(&metrics.ss_condition, "unseen", "ns", "True");
+        let text = metrics.encode();
+        let extended = ",app_kubernetes_io_name=\"billing\",app_kubernetes_io_instance=\"\",app_kubernetes_io_version=\"\",\
+                        app_kubernetes_io_component=\"\",app_kubernetes_io_part_of=\"shop\",app_kubernetes_io_managed_by=\"\"";
+        assert!(
+            text.contains(&format!("externalsecret_sync_calls_total{{name=\"app\",namespace=\"ns\"{extended}}} 1")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "externalsecret_status_condition{{name=\"app\",namespace=\"ns\",condition=\"Ready\",status=\"True\"{extended}}} 1"
+            )),
+            "{text}"
+        );
+        // An object whose labels are not known yet still has the label names, empty.
+        assert!(text.contains("secretstore_status_condition{name=\"unseen\",namespace=\"ns\",condition=\"Ready\",status=\"True\",app_kubernetes_io_name=\"\","), "{text}");
+        assert!(!text.contains("team"), "only the app.kubernetes.io labels: {text}");
+        assert!(
+            !text.contains("workqueue_depth{name=\"externalsecret\",controller=\"externalsecret\",priority=\"\",app_")
+        );
+    }
 }
