@@ -242,10 +242,11 @@ pub struct WebhookArgs {
     /// ESO: exit when the certificate expires within this window. Accepted only (certificates are reloaded).
     #[arg(long, default_value = "2160h", value_parser = go_duration)]
     pub lookahead_interval: Duration,
-    /// ESO: TLS cipher suites (Go names, comma separated). Accepted only (rustls' safe defaults are used).
+    /// TLS 1.2 cipher suites allowed (Go's names, comma separated; TLS 1.3 suites are always allowed); empty:
+    /// rustls' defaults. Suites rustls does not implement (CBC, RSA key exchange) are left out with a warning.
     #[arg(long, default_value = "")]
     pub tls_ciphers: String,
-    /// ESO: minimum TLS version. Accepted only (TLS 1.2 is always the minimum here).
+    /// Minimum TLS version: 1.2 (also for 1.0 and 1.1: nothing older is implemented) or 1.3.
     #[arg(long, default_value = "1.2")]
     pub tls_min_version: String,
     /// How long to wait at start-up for the certificate files to appear.
@@ -345,8 +346,6 @@ pub const CONTROLLER_NO_EFFECT: &[(&str, &str)] = &[
 pub const WEBHOOK_NO_EFFECT: &[(&str, &str)] = &[
     ("dns-name", "the certificate in --cert-dir is served as is; readiness checks only its expiry"),
     ("lookahead-interval", "a renewed certificate is reloaded without a restart, so the webhook never exits for it"),
-    ("tls-ciphers", "rustls' safe default cipher suites are used"),
-    ("tls-min-version", "TLS 1.2 is the minimum (rustls supports no older version)"),
     ("enable-http2", "the webhook speaks HTTP/1.1 only, as ESO does by default"),
     ("metrics-addr", "the webhook serves no metrics"),
     ("metrics-cert-dir", "the webhook serves no metrics"),
