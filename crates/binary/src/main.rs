@@ -1,157 +1,19 @@
-//! `external-secrets`: the operator binary. Subcommands are the roles (`controller`, `webhook`,
-//! `certcontroller`; `crds` prints the CRDs).
-//! Flag names and defaults follow ESO's where they mean the same thing.
+//! `external-secrets`: the operator binary. As in ESO, the root command runs the controller; the subcommands are
+//! the other roles (`webhook`, `certcontroller`; `controller` names the controller explicitly; `crds` prints the
+//! CRDs). Every flag of ESO 2.9's commands is accepted ([`cli`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches};
+use cli::{CertControllerArgs, Cli, Command, ControllerArgs, LogArgs, WebhookArgs};
 use external_secrets_controller::{ControllerConfig, LeaderElectionConfig};
 use external_secrets_provider::ProviderRegistry;
 use tracing_subscriber::EnvFilter;
 
-#[derive(Parser, Debug)]
-#[command(name = "external-secrets", version, about = "Syncs secrets from external stores into Kubernetes Secrets")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Run the ExternalSecret, SecretStore and ClusterSecretStore controllers.
-    Controller(Box<ControllerArgs>),
-    /// Serve the validating admission webhook over HTTPS (certificate from --cert-dir, reloaded on change).
-    Webhook(WebhookArgs),
-    /// Keep the webhook's CA and serving certificate in a Secret and inject the CA bundle.
-    Certcontroller(CertControllerArgs),
-    /// Print the CustomResourceDefinitions (YAML) to apply before running the controller.
-    Crds,
-}
-
-#[derive(Args, Debug)]
-struct WebhookArgs {
-    /// HTTPS port of the admission endpoints. Not ESO's 10250, which is the kubelet's port on EKS Fargate and
-    /// often blocked between control plane and nodes.
-    #[arg(long, default_value_t = 9443)]
-    port: u16,
-    /// Directory with tls.crt and tls.key (the mounted webhook Secret).
-    #[arg(long, default_value = "/tmp/certs")]
-    cert_dir: std::path::PathBuf,
-    /// Address of /healthz and /readyz (plain HTTP); empty disables them.
-    #[arg(long, default_value = ":8081")]
-    healthz_addr: String,
-    /// How often the certificate files are checked for a new certificate.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    check_interval: Duration,
-    /// How long to wait at start-up for the certificate files to appear.
-    #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
-    cert_wait: Duration,
-    /// Log level: debug, info, warn or error.
-    #[arg(long, default_value = "info")]
-    loglevel: String,
-    /// Log format: json or text.
-    #[arg(long, default_value = "json")]
-    log_format: String,
-}
-
-#[derive(Args, Debug)]
-struct CertControllerArgs {
-    /// The webhook Service the certificate is for.
-    #[arg(long, default_value = "external-secrets-webhook")]
-    service_name: String,
-    /// Namespace of the webhook Service.
-    #[arg(long, default_value = "default")]
-    service_namespace: String,
-    /// The Secret holding ca.crt, tls.crt and tls.key.
-    #[arg(long, default_value = "external-secrets-webhook")]
-    secret_name: String,
-    /// Namespace of that Secret.
-    #[arg(long, default_value = "default")]
-    secret_namespace: String,
-    /// Label selector of the ValidatingWebhookConfigurations to inject the CA bundle into.
-    #[arg(long, default_value = external_secrets_webhook::certcontroller::WEBHOOK_COMPONENT_SELECTOR)]
-    webhook_config_selector: String,
-    /// How often the certificate and the CA bundle injection are checked.
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
-    crd_requeue_interval: Duration,
-    /// How long new certificates are valid.
-    #[arg(long, default_value = "8760h", value_parser = humantime::parse_duration)]
-    cert_validity: Duration,
-    /// A certificate expiring within this window is replaced.
-    #[arg(long, default_value = "2160h", value_parser = humantime::parse_duration)]
-    cert_lookahead: Duration,
-    /// Address of /healthz and /readyz (ready once the certificate is provisioned and injected).
-    #[arg(long, default_value = ":8081")]
-    healthz_addr: String,
-    /// Log level: debug, info, warn or error.
-    #[arg(long, default_value = "info")]
-    loglevel: String,
-    /// Log format: json or text.
-    #[arg(long, default_value = "json")]
-    log_format: String,
-}
-
-#[derive(Args, Debug)]
-struct ControllerArgs {
-    /// Reconciles in flight per controller.
-    #[arg(long, default_value_t = 8)]
-    concurrent: u16,
-    /// Watch only this namespace (all namespaces when empty).
-    #[arg(long, default_value = "")]
-    namespace: String,
-    /// Use only stores whose spec.controller is empty or equal to this.
-    #[arg(long, default_value = "default")]
-    controller_class: String,
-    /// Address of the metrics endpoint (`/metrics`); empty disables it.
-    #[arg(long, default_value = ":8080")]
-    metrics_addr: String,
-    /// Address of the liveness/readiness endpoints (`/healthz`, `/readyz`); may equal --metrics-addr.
-    #[arg(long, default_value = ":8082")]
-    live_addr: String,
-    /// How often stores are re-validated when their spec.refreshInterval is unset.
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
-    store_requeue_interval: Duration,
-    /// Reconcile ClusterSecretStores and let ExternalSecrets use them.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    enable_cluster_store_reconciler: bool,
-    /// Refuse to use stores that are not Ready.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    enable_flood_gate: bool,
-    /// Log level: debug, info, warn or error.
-    #[arg(long, default_value = "info")]
-    loglevel: String,
-    /// Log format: json or text.
-    #[arg(long, default_value = "json")]
-    log_format: String,
-    /// Requests per second to the Kubernetes API (client-side token bucket); 0 disables the limit.
-    #[arg(long, default_value_t = external_secrets_controller::ratelimit::DEFAULT_QPS)]
-    client_qps: f32,
-    /// Requests allowed at once above --client-qps before requests are delayed.
-    #[arg(long, default_value_t = external_secrets_controller::ratelimit::DEFAULT_BURST)]
-    client_burst: u32,
-    /// Run the controllers only on the replica holding the Lease (`--enable-leader-election` or `=true`).
-    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
-    enable_leader_election: bool,
-    /// Name of the leader election Lease.
-    #[arg(long, default_value = external_secrets_controller::leader::DEFAULT_LEASE_NAME)]
-    leader_election_id: String,
-    /// Namespace of the leader election Lease; empty: the pod's namespace (POD_NAMESPACE or the service
-    /// account's), else `default`.
-    #[arg(long, default_value = "")]
-    leader_election_namespace: String,
-    /// How long a Lease is valid without renewal; a standby takes over after that.
-    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
-    leader_election_lease_duration: Duration,
-    /// How long the leader retries renewing before it gives up (and exits).
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    leader_election_renew_deadline: Duration,
-    /// How often candidates try to acquire and the leader renews the Lease.
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
-    leader_election_retry_period: Duration,
-}
+mod cli;
+mod goflags;
 
 impl ControllerArgs {
     /// The election settings, when leader election is on.
@@ -196,14 +58,22 @@ fn registry() -> ProviderRegistry {
     registry
 }
 
-fn init_logging(level: &str, format: &str) -> anyhow::Result<()> {
+/// Logging as the shared flags say; then one line per accept-only flag that was given (its name, never a value).
+fn init_logging(log: &LogArgs, given_without_effect: &[(String, &'static str)]) -> anyhow::Result<()> {
+    let level = &log.loglevel;
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(format!("{level},kube_runtime=warn,kube_client=warn,hyper=warn,aws=warn")))
         .context("invalid --loglevel")?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_timer(log.zap_time_encoding);
+    match log.log_format.as_str() {
         "json" => builder.json().init(),
         _ => builder.init(),
+    }
+    for (flag, reason) in given_without_effect {
+        tracing::info!(flag = %flag, reason, "ESO flag accepted; it has no effect here");
     }
     Ok(())
 }
@@ -228,8 +98,9 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-async fn run_controller(args: ControllerArgs) -> anyhow::Result<()> {
-    init_logging(&args.loglevel, &args.log_format)?;
+async fn run_controller(args: ControllerArgs, no_effect: &[(String, &'static str)]) -> anyhow::Result<()> {
+    init_logging(&args.log, no_effect)?;
+    args.metrics_serving.check()?;
     let kube_config = kube::Config::infer().await.context("no Kubernetes configuration (in-cluster or KUBECONFIG)")?;
     let client = external_secrets_controller::ratelimit::client(kube_config, args.client_qps, args.client_burst)
         .context("could not build the Kubernetes client")?;
@@ -239,8 +110,15 @@ async fn run_controller(args: ControllerArgs) -> anyhow::Result<()> {
         concurrent: args.concurrent.max(1),
         store_requeue_interval: args.store_requeue_interval,
         enable_cluster_store_reconciler: args.enable_cluster_store_reconciler,
+        enable_secret_store_reconciler: args.enable_secret_store_reconciler,
+        enable_extended_metric_labels: args.enable_extended_metric_labels,
         enable_flood_gate: args.enable_flood_gate,
+        template_delimiters: external_secrets_template::Delimiters::new(
+            args.template_left_delimiter.clone(),
+            args.template_right_delimiter.clone(),
+        ),
         leader_election: args.leader_election()?,
+        allow_generic_targets: args.unsafe_allow_generic_targets,
         ..ControllerConfig::default()
     };
     let metrics_addr = parse_addr(&args.metrics_addr)?;
@@ -268,21 +146,30 @@ async fn run_controller(args: ControllerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_webhook(args: WebhookArgs) -> anyhow::Result<()> {
-    init_logging(&args.loglevel, &args.log_format)?;
+async fn run_webhook(args: WebhookArgs, no_effect: &[(String, &'static str)]) -> anyhow::Result<()> {
+    init_logging(&args.log, no_effect)?;
+    args.metrics_serving.check()?;
+    let (tls, unsupported) =
+        external_secrets_webhook::tls::TlsPolicy::from_flags(&args.tls_min_version, &args.tls_ciphers)
+            .context("invalid --tls-ciphers")?;
+    for cipher in unsupported {
+        tracing::warn!(%cipher, "--tls-ciphers names a cipher suite rustls does not implement; it is left out");
+    }
     let config = external_secrets_webhook::WebhookConfig {
         addr: SocketAddr::from(([0, 0, 0, 0], args.port)),
         cert_dir: args.cert_dir,
         healthz_addr: parse_addr(&args.healthz_addr)?,
         reload_interval: args.check_interval,
         cert_wait: args.cert_wait,
+        tls,
     };
     external_secrets_webhook::run(config, registry(), shutdown_signal()).await.context("webhook failed")
 }
 
-async fn run_cert_controller(args: CertControllerArgs) -> anyhow::Result<()> {
+async fn run_cert_controller(args: CertControllerArgs, no_effect: &[(String, &'static str)]) -> anyhow::Result<()> {
     use external_secrets_webhook::certcontroller::{self, CertControllerConfig};
-    init_logging(&args.loglevel, &args.log_format)?;
+    init_logging(&args.log, no_effect)?;
+    args.metrics_serving.check()?;
     anyhow::ensure!(args.cert_validity > args.cert_lookahead, "--cert-validity must be longer than --cert-lookahead");
     let client = kube::Client::try_default().await.context("no Kubernetes configuration (in-cluster or KUBECONFIG)")?;
     let config = CertControllerConfig {
@@ -310,42 +197,305 @@ async fn run_cert_controller(args: CertControllerArgs) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.exit())?;
     match cli.command {
-        Command::Crds => {
+        Some(Command::Crds) => {
             print!("{}", external_secrets_api::crds_yaml());
             Ok(())
         }
-        Command::Controller(args) => run_controller(*args).await,
-        Command::Webhook(args) => run_webhook(args).await,
-        Command::Certcontroller(args) => run_cert_controller(args).await,
+        None => run_controller(*cli.controller, &cli::given_without_effect(&matches, cli::CONTROLLER_NO_EFFECT)).await,
+        Some(Command::Controller(args)) => {
+            let sub = matches.subcommand_matches("controller").unwrap_or(&matches);
+            run_controller(*args, &cli::given_without_effect(sub, cli::CONTROLLER_NO_EFFECT)).await
+        }
+        Some(Command::Webhook(args)) => {
+            let sub = matches.subcommand_matches("webhook").unwrap_or(&matches);
+            run_webhook(*args, &cli::given_without_effect(sub, cli::WEBHOOK_NO_EFFECT)).await
+        }
+        Some(Command::Certcontroller(args)) => {
+            let sub = matches.subcommand_matches("certcontroller").unwrap_or(&matches);
+            run_cert_controller(*args, &cli::given_without_effect(sub, cli::CERTCONTROLLER_NO_EFFECT)).await
+        }
     }
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+
     use super::*;
 
+    /// Every flag of ESO 2.9's root (controller) command, with ESO's default as it would be written on a command
+    /// line (`cmd/controller/root.go` and the provider feature flags it adds).
+    const ESO_CONTROLLER_FLAGS: &[(&str, &str)] = &[
+        ("metrics-addr", ":8080"),
+        ("metrics-auth", "false"),
+        ("metrics-secure", "false"),
+        ("metrics-cert-dir", ""),
+        ("metrics-cert-name", "tls.crt"),
+        ("metrics-key-name", "tls.key"),
+        ("controller-class", "default"),
+        ("enable-leader-election", "false"),
+        ("leader-election-id", "external-secrets-controller"),
+        ("leader-election-lease-duration", "15s"),
+        ("leader-election-renew-deadline", "10s"),
+        ("leader-election-retry-period", "2s"),
+        ("concurrent", "1"),
+        ("client-qps", "50"),
+        ("client-burst", "100"),
+        ("live-addr", ":8082"),
+        ("loglevel", "info"),
+        ("zap-time-encoding", "epoch"),
+        ("namespace", ""),
+        ("enable-cluster-store-reconciler", "true"),
+        ("enable-secret-store-reconciler", "true"),
+        ("enable-cluster-external-secret-reconciler", "true"),
+        ("enable-cluster-push-secret-reconciler", "true"),
+        ("enable-push-secret-reconciler", "true"),
+        ("enable-secrets-caching", "false"),
+        ("enable-configmaps-caching", "false"),
+        ("enable-managed-secrets-caching", "true"),
+        ("enable-secret-api-read-on-cache-mismatch", "true"),
+        ("store-requeue-interval", "5m0s"),
+        ("enable-flood-gate", "true"),
+        ("enable-generator-state", "true"),
+        ("enable-extended-metric-labels", "false"),
+        ("enable-http2", "false"),
+        ("unsafe-allow-generic-targets", "false"),
+        ("template-left-delimiter", "{{"),
+        ("template-right-delimiter", "}}"),
+        ("generator-gc-grace-period", "2m0s"),
+        ("enable-vault-token-cache", "false"),
+        ("vault-token-cache-size", "262144"),
+        ("experimental-enable-vault-token-cache", "false"),
+        ("experimental-vault-token-cache-size", "262144"),
+        ("experimental-enable-doppler-oidc-cache", "false"),
+        ("experimental-doppler-oidc-cache-size", "262144"),
+        ("doppler-etag-cache-size", "16384"),
+        ("pulumi-oidc-cache-size", "262144"),
+        ("mysterybox-tokens-cache-size", "4096"),
+        ("mysterybox-connections-cache-size", "128"),
+    ];
+
+    /// Every flag of ESO 2.9's `webhook` command (`cmd/controller/webhook.go`), with ESO's default.
+    const ESO_WEBHOOK_FLAGS: &[(&str, &str)] = &[
+        ("metrics-addr", ":8080"),
+        ("healthz-addr", ":8081"),
+        ("metrics-auth", "false"),
+        ("metrics-secure", "false"),
+        ("metrics-cert-dir", ""),
+        ("metrics-cert-name", "tls.crt"),
+        ("metrics-key-name", "tls.key"),
+        ("port", "10250"),
+        ("dns-name", "localhost"),
+        ("cert-dir", "/tmp/k8s-webhook-server/serving-certs"),
+        ("zap-time-encoding", "epoch"),
+        ("loglevel", "info"),
+        ("check-interval", "5m0s"),
+        ("lookahead-interval", "2160h0m0s"),
+        ("tls-ciphers", ""),
+        ("tls-min-version", "1.2"),
+        ("enable-http2", "false"),
+    ];
+
+    /// Every flag of ESO 2.9's `certcontroller` command (`cmd/controller/certcontroller.go`), with ESO's default.
+    const ESO_CERTCONTROLLER_FLAGS: &[(&str, &str)] = &[
+        ("metrics-addr", ":8080"),
+        ("healthz-addr", ":8081"),
+        ("metrics-auth", "false"),
+        ("metrics-secure", "false"),
+        ("metrics-cert-dir", ""),
+        ("metrics-cert-name", "tls.crt"),
+        ("metrics-key-name", "tls.key"),
+        ("service-name", "external-secrets-webhook"),
+        ("service-namespace", "default"),
+        ("secret-name", "external-secrets-webhook"),
+        ("secret-namespace", "default"),
+        (
+            "crd-names",
+            "externalsecrets.external-secrets.io,clustersecretstores.external-secrets.io,secretstores.external-secrets.io",
+        ),
+        ("enable-partial-cache", "false"),
+        ("enable-leader-election", "false"),
+        ("loglevel", "info"),
+        ("zap-time-encoding", "epoch"),
+        ("crd-requeue-interval", "5m0s"),
+        ("enable-http2", "false"),
+    ];
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from([&["external-secrets"], args].concat())
+    }
+
     fn controller_args(args: &[&str]) -> ControllerArgs {
-        let cli = Cli::try_parse_from([&["external-secrets", "controller"], args].concat()).unwrap();
+        let cli = parse(&[&["controller"], args].concat()).unwrap();
         match cli.command {
-            Command::Controller(args) => *args,
+            Some(Command::Controller(args)) => *args,
             _ => unreachable!("parsed the controller subcommand"),
+        }
+    }
+
+    fn is_bool(flags: &[(&str, &str)], flag: &str) -> bool {
+        flags.iter().any(|(f, d)| *f == flag && (*d == "true" || *d == "false"))
+    }
+
+    /// Each flag as `--flag=default`, then all of them at once; non-boolean flags also as `--flag default`.
+    fn accepts_every_flag(prefix: &[&str], flags: &[(&str, &str)]) {
+        let mut all: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
+        for (flag, default) in flags {
+            let joined = format!("--{flag}={default}");
+            if let Err(e) = parse(&[prefix, &[joined.as_str()]].concat()) {
+                panic!("{prefix:?} {joined}: {e}");
+            }
+            if !is_bool(flags, flag) {
+                let name = format!("--{flag}");
+                if let Err(e) = parse(&[prefix, &[name.as_str(), default]].concat()) {
+                    panic!("{prefix:?} {name} {default:?}: {e}");
+                }
+            } else {
+                let bare = format!("--{flag}");
+                if let Err(e) = parse(&[prefix, &[bare.as_str()]].concat()) {
+                    panic!("{prefix:?} {bare}: {e}");
+                }
+            }
+            all.push(joined);
+        }
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        if let Err(e) = parse(&all) {
+            panic!("all of {prefix:?} at once: {e}");
+        }
+    }
+
+    #[test]
+    fn root_command_accepts_every_eso_controller_flag_with_esos_default() {
+        accepts_every_flag(&[], ESO_CONTROLLER_FLAGS);
+    }
+
+    #[test]
+    fn controller_subcommand_accepts_every_eso_controller_flag_too() {
+        accepts_every_flag(&["controller"], ESO_CONTROLLER_FLAGS);
+    }
+
+    #[test]
+    fn webhook_accepts_every_eso_webhook_flag_with_esos_default() {
+        accepts_every_flag(&["webhook"], ESO_WEBHOOK_FLAGS);
+    }
+
+    #[test]
+    fn certcontroller_accepts_every_eso_certcontroller_flag_with_esos_default() {
+        accepts_every_flag(&["certcontroller"], ESO_CERTCONTROLLER_FLAGS);
+    }
+
+    #[test]
+    fn esos_chart_default_arguments_run_the_controller_as_the_root_command() {
+        let cli =
+            parse(&["--concurrent=1", "--metrics-addr=:8080", "--loglevel=info", "--zap-time-encoding=epoch"]).unwrap();
+        assert!(cli.command.is_none(), "the root command is the controller");
+        assert_eq!(cli.controller.concurrent, 1);
+        assert_eq!(parse_addr(&cli.controller.metrics_addr).unwrap(), Some(SocketAddr::from(([0, 0, 0, 0], 8080))));
+        assert_eq!(cli.controller.log.zap_time_encoding, goflags::TimeEncoding::Epoch);
+        // Flags of the root command belong to it only, as in cobra.
+        assert!(parse(&["--concurrent=1", "webhook"]).is_err());
+        assert!(parse(&["webhook", "--concurrent=1"]).is_err());
+    }
+
+    #[test]
+    fn unknown_flags_and_go_syntax_errors_are_refused() {
+        assert!(parse(&["--no-such-flag"]).is_err());
+        assert!(parse(&["--enable-flood-gate=maybe"]).is_err());
+        assert!(parse(&["--store-requeue-interval=5"]).is_err(), "a Go duration needs a unit");
+        assert!(parse(&["--loglevel=verbose"]).is_err());
+        // pflag takes a boolean's value only after `=`: `--flag false` leaves a stray argument.
+        assert!(parse(&["--enable-flood-gate", "false"]).is_err());
+    }
+
+    #[test]
+    fn honoured_controller_flags_reach_the_settings() {
+        let args = controller_args(&[
+            "--enable-secret-store-reconciler=false",
+            "--enable-cluster-store-reconciler=0",
+            "--enable-flood-gate=F",
+            "--enable-extended-metric-labels",
+            "--template-left-delimiter=<<",
+            "--template-right-delimiter",
+            ">>",
+            "--store-requeue-interval=1h30m",
+            "--loglevel=dpanic",
+            "--zap-time-encoding=rfc3339nano",
+        ]);
+        assert!(!args.enable_secret_store_reconciler && !args.enable_cluster_store_reconciler);
+        assert!(!args.enable_flood_gate && args.enable_extended_metric_labels);
+        assert_eq!((args.template_left_delimiter.as_str(), args.template_right_delimiter.as_str()), ("<<", ">>"));
+        assert_eq!(args.store_requeue_interval, Duration::from_secs(5400));
+        assert_eq!(args.log.loglevel, "error");
+        assert_eq!(args.log.zap_time_encoding, goflags::TimeEncoding::Rfc3339Nano);
+    }
+
+    #[test]
+    fn metrics_tls_and_auth_are_refused_rather_than_silently_served_in_plain_text() {
+        assert!(controller_args(&[]).metrics_serving.check().is_ok());
+        assert!(controller_args(&["--metrics-secure"]).metrics_serving.check().is_err());
+        assert!(controller_args(&["--metrics-auth=true", "--metrics-secure=true"]).metrics_serving.check().is_err());
+    }
+
+    #[test]
+    fn accept_only_flags_given_are_named_once_without_their_values() {
+        let matches = Cli::command()
+            .try_get_matches_from([
+                "external-secrets",
+                "--enable-vault-token-cache",
+                "--doppler-etag-cache-size=7",
+                "--concurrent=1",
+                "--metrics-cert-dir=/very/secret/path",
+            ])
+            .unwrap();
+        let given = cli::given_without_effect(&matches, cli::CONTROLLER_NO_EFFECT);
+        let mut names: Vec<&str> = given.iter().map(|(f, _)| f.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["--doppler-etag-cache-size", "--enable-vault-token-cache", "--metrics-cert-dir"]);
+        assert!(given.iter().all(|(f, r)| !f.contains("secret/path") && !r.contains("secret/path")));
+        let webhook = Cli::command().try_get_matches_from(["external-secrets", "webhook", "--dns-name=x", "--port=1"]);
+        let webhook = webhook.unwrap();
+        let sub = webhook.subcommand_matches("webhook").unwrap();
+        let given = cli::given_without_effect(sub, cli::WEBHOOK_NO_EFFECT);
+        assert_eq!(given.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(), ["--dns-name"]);
+    }
+
+    #[test]
+    fn every_accept_only_flag_is_an_eso_flag_and_documented() {
+        let docs =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/compatibility.md")).unwrap();
+        for (table, flags) in [
+            (cli::CONTROLLER_NO_EFFECT, ESO_CONTROLLER_FLAGS),
+            (cli::WEBHOOK_NO_EFFECT, ESO_WEBHOOK_FLAGS),
+            (cli::CERTCONTROLLER_NO_EFFECT, ESO_CERTCONTROLLER_FLAGS),
+        ] {
+            for (flag, _) in table {
+                assert!(flags.iter().any(|(f, _)| f == flag), "--{flag} is not an ESO flag of that command");
+                assert!(docs.contains(&format!("`--{flag}`")), "--{flag} is not in docs/compatibility.md");
+            }
         }
     }
 
     #[test]
     fn webhook_and_certcontroller_defaults() {
-        let cli = Cli::try_parse_from(["external-secrets", "webhook"]).unwrap();
-        let Command::Webhook(webhook) = cli.command else { unreachable!("webhook") };
+        let cli = parse(&["webhook"]).unwrap();
+        let Some(Command::Webhook(webhook)) = cli.command else { unreachable!("webhook") };
         assert_eq!(webhook.port, 9443, "not 10250, the kubelet port on Fargate");
         assert_eq!(webhook.cert_dir, std::path::PathBuf::from("/tmp/certs"));
         assert_eq!(parse_addr(&webhook.healthz_addr).unwrap(), Some(SocketAddr::from(([0, 0, 0, 0], 8081))));
-        let cli = Cli::try_parse_from(["external-secrets", "certcontroller", "--secret-namespace=eso"]).unwrap();
-        let Command::Certcontroller(certs) = cli.command else { unreachable!("certcontroller") };
+        let cli = parse(&["certcontroller", "--secret-namespace=eso"]).unwrap();
+        let Some(Command::Certcontroller(certs)) = cli.command else { unreachable!("certcontroller") };
         assert_eq!((certs.secret_name.as_str(), certs.secret_namespace.as_str()), ("external-secrets-webhook", "eso"));
         assert!(certs.cert_validity > certs.cert_lookahead);
+        assert_eq!(certs.crd_names.len(), 3);
+        let cli = parse(&["certcontroller", "--crd-names=a,b", "--crd-names", "c"]).unwrap();
+        let Some(Command::Certcontroller(certs)) = cli.command else { unreachable!("certcontroller") };
+        assert_eq!(certs.crd_names, ["a", "b", "c"]);
     }
 
     #[test]
@@ -358,6 +508,9 @@ mod tests {
         assert_eq!(args.leader_election_lease_duration, Duration::from_secs(15));
         assert_eq!(args.leader_election_renew_deadline, Duration::from_secs(10));
         assert_eq!(args.leader_election_retry_period, Duration::from_secs(2));
+        assert_eq!((args.template_left_delimiter.as_str(), args.template_right_delimiter.as_str()), ("{{", "}}"));
+        assert!(args.enable_secret_store_reconciler && args.enable_cluster_store_reconciler);
+        assert!(!args.enable_extended_metric_labels);
     }
 
     #[test]

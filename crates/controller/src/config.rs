@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use external_secrets_template::Delimiters;
+
 use crate::leader::LeaderElectionConfig;
 
 /// What the controllers do and how hard they work.
@@ -18,8 +20,16 @@ pub struct ControllerConfig {
     pub store_requeue_interval: Duration,
     /// Reconcile ClusterSecretStores and let ExternalSecrets use them (`--enable-cluster-store-reconciler`).
     pub enable_cluster_store_reconciler: bool,
+    /// Validate SecretStores and write their status (`--enable-secret-store-reconciler`). ExternalSecrets use
+    /// SecretStores either way.
+    pub enable_secret_store_reconciler: bool,
     /// Refuse stores that are not Ready (`--enable-flood-gate`).
     pub enable_flood_gate: bool,
+    /// Add the objects' `app.kubernetes.io/*` labels to ESO's per-object series
+    /// (`--enable-extended-metric-labels`).
+    pub enable_extended_metric_labels: bool,
+    /// Delimiters of `spec.target.template` (`--template-left-delimiter`, `--template-right-delimiter`).
+    pub template_delimiters: Delimiters,
     /// First retry delay after a retryable error; doubles per failure up to `max_backoff`.
     pub min_backoff: Duration,
     /// Longest retry delay after retryable errors.
@@ -38,7 +48,10 @@ impl Default for ControllerConfig {
             concurrent: 8,
             store_requeue_interval: Duration::from_secs(300),
             enable_cluster_store_reconciler: true,
+            enable_secret_store_reconciler: true,
             enable_flood_gate: true,
+            enable_extended_metric_labels: false,
+            template_delimiters: Delimiters::default(),
             min_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(300),
             leader_election: None,

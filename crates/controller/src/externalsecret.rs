@@ -483,7 +483,7 @@ async fn write_target(
     }
 
     let sources = template_sources(ctx, es, namespace).await?;
-    let mut desired = desired_secret(es, built.data, &sources, &external_secrets_template::Delimiters::default())?;
+    let mut desired = desired_secret(es, built.data, &sources, &ctx.config.template_delimiters)?;
     let mut desired_hash =
         desired.metadata.annotations.as_ref().and_then(|a| a.get(ANNOTATION_DATA_HASH)).cloned().unwrap_or_default();
     let manager = external_secrets_core::field_manager::field_manager(&es.name_any());

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod ratelimit;
 pub mod selector;
 pub mod store;
+pub mod workqueue;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
@@ -103,6 +104,9 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let ns = config.namespace.clone();
     let metrics = Arc::new(Metrics::default());
+    if config.enable_extended_metric_labels {
+        metrics.enable_extended_labels();
+    }
     let readiness = Readiness::default();
 
     // Shared reflectors: one watch per kind, read by every controller that needs it.
@@ -158,38 +162,92 @@ pub async fn run(
     let ctx_for_stores = context.clone();
     let ctx_for_css = context.clone();
     let ctx_for_secrets = context.clone();
+    // controller-runtime's series (ESO's dashboard): each trigger is counted as a work queue add.
+    let es_queue = workqueue::ControllerMetrics::new("externalsecret", metrics.clone(), config.concurrent);
+    let (q_es, q_ss, q_css, q_secret, q_run) =
+        (es_queue.clone(), es_queue.clone(), es_queue.clone(), es_queue.clone(), es_queue);
+    let es_stream = es_stream.inspect(move |es| {
+        if let Ok(es) = es {
+            q_es.queued(workqueue::key(es.namespace().as_deref(), &es.name_any()));
+        }
+    });
+    let queued = |queue: &workqueue::ControllerMetrics, refs: Vec<ObjectRef<ExternalSecret>>| {
+        for r in &refs {
+            queue.queued(workqueue::key(r.namespace.as_deref(), &r.name));
+        }
+        refs
+    };
     let es_controller = Controller::for_stream(es_stream, es_reader.clone())
         .with_config(controller_config.clone())
         .watches_shared_stream(ss_sub.clone(), move |store: Arc<SecretStore>| {
-            externalsecret::users_of_store(
+            let refs = externalsecret::users_of_store(
                 &ctx_for_stores,
                 StoreKind::SecretStore,
                 store.namespace().as_deref(),
                 &store.name_any(),
-            )
+            );
+            queued(&q_ss, refs.into_iter().collect())
         })
         .watches_shared_stream(css_sub.clone(), move |store: Arc<ClusterSecretStore>| {
-            externalsecret::users_of_store(&ctx_for_css, StoreKind::ClusterSecretStore, None, &store.name_any())
+            let refs =
+                externalsecret::users_of_store(&ctx_for_css, StoreKind::ClusterSecretStore, None, &store.name_any());
+            queued(&q_css, refs.into_iter().collect())
         })
-        .watches_stream(secret_watch, move |secret| externalsecret::owner_of_secret(&ctx_for_secrets, &secret))
+        .watches_stream(secret_watch, move |secret| {
+            queued(&q_secret, externalsecret::owner_of_secret(&ctx_for_secrets, &secret))
+        })
         .graceful_shutdown_on(shutdown.clone())
-        .run(externalsecret::reconcile, externalsecret::error_policy, context.clone())
+        .run(
+            move |es, ctx| {
+                let queue = q_run.clone();
+                async move {
+                    let key = workqueue::key(es.namespace().as_deref(), &es.name_any());
+                    let namespace = es.namespace().unwrap_or_default();
+                    ctx.metrics.object_labels(
+                        metrics::ObjectKind::ExternalSecret,
+                        &namespace,
+                        &es.name_any(),
+                        es.labels(),
+                    );
+                    // A failed sync is handled inside the reconcile; it shows as one more sync error.
+                    let labels =
+                        metrics::ObjectLabels { name: es.name_any(), namespace: es.namespace().unwrap_or_default() };
+                    let errors = ctx.metrics.sync_calls_error.clone();
+                    let before = errors.get_or_create(&labels).get();
+                    let failed = move || errors.get_or_create(&labels).get() > before;
+                    queue.reconcile(key, externalsecret::reconcile(es, ctx), failed).await
+                }
+            },
+            externalsecret::error_policy,
+            context.clone(),
+        )
         .for_each(|res| async move {
             if let Err(e) = res {
                 warn!(error = %e, "ExternalSecret controller error");
             }
         });
 
-    let ss_controller = Controller::for_shared_stream(ss_sub, ss_reader.clone())
-        .with_config(controller_config.clone())
-        .graceful_shutdown_on(shutdown.clone())
-        .run(store::reconcile_isolated::<SecretStore>, store_error_policy, context.clone())
-        .for_each(|_| async {});
+    // Without the SecretStore reconciler (`--enable-secret-store-reconciler=false`) stores are still watched for
+    // the ExternalSecrets, but nobody subscribes for a controller: an unread subscriber would stall the watch.
+    let ss_controller = config.enable_secret_store_reconciler.then(|| {
+        let queue = workqueue::ControllerMetrics::new("secretstore", metrics.clone(), config.concurrent);
+        Controller::for_shared_stream(queued_stores(ss_sub, queue.clone()), ss_reader.clone())
+            .with_config(controller_config.clone())
+            .graceful_shutdown_on(shutdown.clone())
+            .run(observed_store_reconcile::<SecretStore>(queue), store_error_policy, context.clone())
+            .for_each(|_| async {})
+    });
+    let ss_controller = async move {
+        if let Some(ss_controller) = ss_controller {
+            ss_controller.await;
+        }
+    };
     let css_enabled = config.enable_cluster_store_reconciler;
-    let css_controller = Controller::for_shared_stream(css_sub, css_reader.clone())
+    let css_queue = workqueue::ControllerMetrics::new("clustersecretstore", metrics.clone(), config.concurrent);
+    let css_controller = Controller::for_shared_stream(queued_stores(css_sub, css_queue.clone()), css_reader.clone())
         .with_config(controller_config)
         .graceful_shutdown_on(shutdown.clone())
-        .run(store::reconcile_isolated::<ClusterSecretStore>, store_error_policy, context.clone())
+        .run(observed_store_reconcile::<ClusterSecretStore>(css_queue), store_error_policy, context.clone())
         .for_each(|_| async {});
 
     let elector = match config.leader_election.clone() {
@@ -315,6 +373,57 @@ async fn lead(
             readiness.set_not_ready();
             Err(lost.into())
         }
+    }
+}
+
+/// A store controller's trigger stream, each store counted as a work queue add.
+fn queued_stores<S: store::StoreObject>(
+    stores: impl futures::Stream<Item = Arc<S>> + Send + 'static,
+    queue: Arc<workqueue::ControllerMetrics>,
+) -> impl futures::Stream<Item = Arc<S>> + Send + 'static {
+    stores.inspect(move |s| queue.queued(workqueue::key(s.namespace().as_deref(), &s.name_any())))
+}
+
+/// A store reconcile recorded in `queue`'s controller-runtime series.
+fn observed_store_reconcile<S: store::StoreObject>(
+    queue: Arc<workqueue::ControllerMetrics>,
+) -> impl FnMut(Arc<S>, Arc<Context>) -> futures::future::BoxFuture<'static, Result<Action, error::ReconcileError>> {
+    move |obj, ctx| {
+        let queue = queue.clone();
+        Box::pin(async move {
+            let (name, namespace) = (obj.name_any(), obj.namespace());
+            let kind = match S::KIND {
+                StoreKind::SecretStore => metrics::ObjectKind::SecretStore,
+                StoreKind::ClusterSecretStore => metrics::ObjectKind::ClusterSecretStore,
+            };
+            ctx.metrics.object_labels(kind, namespace.as_deref().unwrap_or_default(), &name, obj.labels());
+            let key = workqueue::key(namespace.as_deref(), &name);
+            let ours = store::class_matches(obj.spec(), &ctx.config.controller_class);
+            let started = std::time::Instant::now();
+            // A store that failed validation is handled inside the reconcile; it shows as its Ready=False series.
+            let conditions = match S::KIND {
+                StoreKind::SecretStore => ctx.metrics.ss_condition.clone(),
+                StoreKind::ClusterSecretStore => ctx.metrics.css_condition.clone(),
+            };
+            let condition = metrics::ConditionLabels {
+                name: name.clone(),
+                namespace: namespace.clone().unwrap_or_default(),
+                condition: "Ready".to_string(),
+                status: "False".to_string(),
+            };
+            let failed = move || ours && conditions.get_or_create(&condition).get() == 1;
+            let result = queue.reconcile(key, store::reconcile_isolated::<S>(obj, ctx.clone()), failed).await;
+            if ours {
+                // ESO's `secretstore_reconcile_duration` / `clustersecretstore_reconcile_duration`: the last one, in ns.
+                let family = match S::KIND {
+                    StoreKind::SecretStore => &ctx.metrics.ss_reconcile_duration,
+                    StoreKind::ClusterSecretStore => &ctx.metrics.css_reconcile_duration,
+                };
+                let labels = metrics::ObjectLabels { name, namespace: namespace.unwrap_or_default() };
+                family.get_or_create(&labels).set(i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX));
+            }
+            result
+        })
     }
 }
 

@@ -119,9 +119,65 @@ where
     }
 }
 
-/// A `kube::Client` for `config` whose every request passes the `qps`/`burst` token bucket.
+/// A `kube::Client` for `config` whose every request passes the `qps`/`burst` token bucket and is counted in
+/// client-go's `rest_client_requests_total{code, method, host}`.
 pub fn client(config: kube::Config, qps: f32, burst: u32) -> Result<kube::Client, kube::Error> {
-    Ok(kube::client::ClientBuilder::try_from(config)?.with_layer(&RateLimitLayer::new(qps, burst)).build())
+    let host = config.cluster_url.authority().map(|a| a.to_string()).unwrap_or_default();
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&RateLimitLayer::new(qps, burst))
+        .with_layer(&RequestCountLayer { host })
+        .build())
+}
+
+/// Counts every request by response code (`<error>` when none came, as client-go writes it), method and host.
+#[derive(Clone, Debug)]
+pub struct RequestCountLayer {
+    host: String,
+}
+
+impl<S> tower::Layer<S> for RequestCountLayer {
+    type Service = RequestCount<S>;
+
+    fn layer(&self, inner: S) -> RequestCount<S> {
+        RequestCount { inner, host: self.host.clone() }
+    }
+}
+
+/// The service made by [`RequestCountLayer`].
+#[derive(Clone)]
+pub struct RequestCount<S> {
+    inner: S,
+    host: String,
+}
+
+impl<S, B, R> tower::Service<axum::http::Request<B>> for RequestCount<S>
+where
+    S: tower::Service<axum::http::Request<B>, Response = axum::http::Response<R>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+        let method = request.method().as_str().to_string();
+        let host = self.host.clone();
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await;
+            let code = match &response {
+                Ok(r) => r.status().as_u16().to_string(),
+                Err(_) => "<error>".to_string(),
+            };
+            let labels = crate::metrics::RestClientLabels { code, method, host };
+            crate::metrics::rest_client_requests().get_or_create(&labels).inc();
+            response
+        })
+    }
 }
 
 #[cfg(test)]

@@ -6,10 +6,12 @@
 //! `external-secrets-core`, so that the same remote key wanted by many ExternalSecrets is one request, and a
 //! client can answer many keys in one batched call.
 
+pub mod api_calls;
 mod error;
 mod registry;
 mod shared;
 
+pub use api_calls::ObserveApiCall;
 pub use error::{ErrorCategory, ProviderError};
 pub use external_secrets_core::request::{FindQuery, MetadataPolicy, RemoteKey};
 pub use external_secrets_core::{RemoteValue, SecretBytes};

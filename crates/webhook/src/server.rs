@@ -191,6 +191,8 @@ pub struct WebhookConfig {
     pub reload_interval: Duration,
     /// How long to wait at start-up for a certificate to appear.
     pub cert_wait: Duration,
+    /// Protocol versions and cipher suites (`--tls-min-version`, `--tls-ciphers`).
+    pub tls: crate::tls::TlsPolicy,
 }
 
 /// Why the webhook stopped.
@@ -213,7 +215,7 @@ pub async fn run(
 ) -> Result<(), WebhookError> {
     let cert = ReloadingCert::new(&config.cert_dir);
     cert.wait_loaded(config.cert_wait).await?;
-    let tls = cert.server_config()?;
+    let tls = cert.server_config_with(&config.tls)?;
     let listener =
         TcpListener::bind(config.addr).await.map_err(|source| WebhookError::Listen { addr: config.addr, source })?;
 

@@ -25,6 +25,53 @@ pub enum TlsError {
     NotFound { dir: PathBuf, waited: Duration, last: String },
 }
 
+/// The lowest TLS version the webhook accepts (`--tls-min-version`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TlsVersion {
+    /// TLS 1.2 and 1.3 (ESO's default `1.2`; also what `1.0` and `1.1` get: rustls has nothing older).
+    #[default]
+    Tls12,
+    /// TLS 1.3 only.
+    Tls13,
+}
+
+/// ESO's webhook TLS flags: `--tls-min-version` and `--tls-ciphers`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsPolicy {
+    pub min_version: TlsVersion,
+    /// TLS 1.2 cipher suites allowed, by their IANA names (which are Go's); empty: rustls' defaults.
+    pub cipher_suites: Vec<String>,
+}
+
+impl TlsPolicy {
+    /// The policy of ESO's flag values. Versions as ESO reads them (`""`, `1.0`, `1.1`, `1.2` → TLS 1.2 here,
+    /// `1.3` and anything else → TLS 1.3). Cipher names rustls does not implement (CBC, RSA key exchange) are
+    /// dropped and returned, to be logged; a list that leaves no TLS 1.2 suite is an error.
+    pub fn from_flags(min_version: &str, ciphers: &str) -> Result<(Self, Vec<String>), TlsError> {
+        let min_version = match min_version {
+            "" | "1.0" | "1.1" | "1.2" => TlsVersion::Tls12,
+            _ => TlsVersion::Tls13,
+        };
+        let known: Vec<String> = rustls::crypto::ring::default_provider()
+            .cipher_suites
+            .iter()
+            .filter(|s| matches!(s, rustls::SupportedCipherSuite::Tls12(_)))
+            .map(|s| format!("{:?}", s.suite()))
+            .collect();
+        let wanted: Vec<String> =
+            ciphers.split(',').map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect();
+        let (cipher_suites, unsupported): (Vec<String>, Vec<String>) =
+            wanted.iter().cloned().partition(|c| known.contains(c));
+        if !wanted.is_empty() && cipher_suites.is_empty() && min_version == TlsVersion::Tls12 {
+            return Err(TlsError::Invalid(format!(
+                "none of the --tls-ciphers is supported; supported TLS 1.2 suites: {}",
+                known.join(",")
+            )));
+        }
+        Ok((Self { min_version, cipher_suites }, unsupported))
+    }
+}
+
 /// The file names in a certificate directory (those of a `kubernetes.io/tls` Secret and of ESO's).
 pub const CERT_FILE: &str = "tls.crt";
 /// See [`CERT_FILE`].
@@ -119,9 +166,27 @@ impl ReloadingCert {
 
     /// A rustls server configuration (HTTP/1.1) that serves whatever this resolver holds at handshake time.
     pub fn server_config(self: &Arc<Self>) -> Result<Arc<ServerConfig>, TlsError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+        self.server_config_with(&TlsPolicy::default())
+    }
+
+    /// As [`ReloadingCert::server_config`], with the protocol versions and cipher suites of `policy`.
+    pub fn server_config_with(self: &Arc<Self>, policy: &TlsPolicy) -> Result<Arc<ServerConfig>, TlsError> {
+        let mut provider = rustls::crypto::ring::default_provider();
+        if !policy.cipher_suites.is_empty() {
+            provider.cipher_suites.retain(|suite| match suite {
+                // As in Go, the list does not apply to TLS 1.3.
+                rustls::SupportedCipherSuite::Tls13(_) => true,
+                rustls::SupportedCipherSuite::Tls12(_) => {
+                    policy.cipher_suites.iter().any(|name| *name == format!("{:?}", suite.suite()))
+                }
+            });
+        }
+        let versions: &[&rustls::SupportedProtocolVersion] = match policy.min_version {
+            TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+            TlsVersion::Tls13 => &[&rustls::version::TLS13],
+        };
+        let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
+            .with_protocol_versions(versions)
             .map_err(|e| TlsError::Invalid(e.to_string()))?
             .with_no_client_auth()
             .with_cert_resolver(self.clone());
@@ -176,4 +241,45 @@ pub fn pem_not_after(pem: &[u8]) -> Result<SystemTime, TlsError> {
 /// A time as RFC 3339 text (UTC), for logs and messages.
 pub fn rfc3339(time: SystemTime) -> String {
     jiff::Timestamp::try_from(time).map(|t| t.to_string()).unwrap_or_else(|_| format!("{time:?}"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod policy_tests {
+    use super::*;
+
+    #[test]
+    fn tls_flags_map_as_eso_reads_them() {
+        assert_eq!(TlsPolicy::from_flags("1.2", "").unwrap().0, TlsPolicy::default());
+        assert_eq!(TlsPolicy::from_flags("1.0", "").unwrap().0.min_version, TlsVersion::Tls12);
+        assert_eq!(TlsPolicy::from_flags("1.3", "").unwrap().0.min_version, TlsVersion::Tls13);
+        assert_eq!(TlsPolicy::from_flags("9", "").unwrap().0.min_version, TlsVersion::Tls13, "ESO: unknown → 1.3");
+        let (policy, dropped) =
+            TlsPolicy::from_flags("1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA")
+                .unwrap();
+        assert_eq!(policy.cipher_suites, ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]);
+        assert_eq!(dropped, ["TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"]);
+        assert!(TlsPolicy::from_flags("1.2", "TLS_RSA_WITH_AES_128_CBC_SHA").is_err());
+    }
+
+    #[test]
+    fn server_configs_follow_the_policy() {
+        let cert = ReloadingCert::new(Path::new("/nonexistent"));
+        let only13 = TlsPolicy { min_version: TlsVersion::Tls13, cipher_suites: Vec::new() };
+        assert!(cert.server_config_with(&only13).is_ok());
+        assert!(cert.server_config().is_ok());
+        let (one, _) = TlsPolicy::from_flags("1.2", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256").unwrap();
+        let config = cert.server_config_with(&one).unwrap();
+        let tls12: Vec<String> = config
+            .crypto_provider()
+            .cipher_suites
+            .iter()
+            .filter(|s| matches!(s, rustls::SupportedCipherSuite::Tls12(_)))
+            .map(|s| format!("{:?}", s.suite()))
+            .collect();
+        assert_eq!(tls12, ["TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"]);
+        assert!(
+            config.crypto_provider().cipher_suites.iter().any(|s| matches!(s, rustls::SupportedCipherSuite::Tls13(_)))
+        );
+    }
 }

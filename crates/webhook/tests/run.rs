@@ -46,6 +46,7 @@ async fn waits_for_its_certificate_then_serves_and_is_ready_only_with_a_long_eno
         healthz_addr: Some(healthz),
         reload_interval: Duration::from_millis(100),
         cert_wait: Duration::from_secs(10),
+        tls: Default::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let webhook = tokio::spawn(external_secrets_webhook::run(config, ProviderRegistry::new(), async {
@@ -95,6 +96,7 @@ async fn gives_up_when_no_certificate_appears() {
         healthz_addr: None,
         reload_interval: Duration::from_millis(100),
         cert_wait: Duration::from_secs(1),
+        tls: Default::default(),
     };
     let result = external_secrets_webhook::run(config, ProviderRegistry::new(), std::future::pending()).await;
     let message = result.expect_err("no certificate").to_string();

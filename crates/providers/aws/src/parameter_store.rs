@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_ssm::types::{ParameterStringFilter, ResourceTypeForTagging};
 use external_secrets_provider::{
-    FindQuery, MetadataPolicy, ProviderError, RemoteKey, RemoteValue, StoreClient, Validation,
+    FindQuery, MetadataPolicy, ObserveApiCall, ProviderError, RemoteKey, RemoteValue, StoreClient, Validation,
 };
 use regex::Regex;
 
@@ -17,6 +17,9 @@ use crate::read::{
     BatchAnswer, BatchSupport, Reader, Want, find_criteria_missing, name_filter, name_matches, read_many, read_one,
     tags_json,
 };
+
+/// ESO's `provider` label of `externalsecret_provider_api_calls_count` for these calls.
+const PARAMETER_STORE: &str = "AWS/ParameterStore";
 
 /// `GetParameters` takes at most 10 names.
 const BATCH_SIZE: usize = 10;
@@ -67,6 +70,7 @@ impl ParameterStoreClient {
             .with_decryption(true)
             .send()
             .await
+            .observed(PARAMETER_STORE, "GetParameter")
             .map_err(|e| sdk_error("GetParameter", &name, &e))?;
         match out.parameter().and_then(|p| p.value()) {
             Some(value) => Ok(RemoteValue::bytes(value)),
@@ -82,6 +86,7 @@ impl ParameterStoreClient {
             .resource_id(&want.id)
             .send()
             .await
+            .observed(PARAMETER_STORE, "ListTagsForResource")
             .map_err(|e| sdk_error("ListTagsForResource", &want.id, &e))?;
         tags_json(out.tag_list().iter().map(|t| (t.key(), t.value())))
     }
@@ -105,6 +110,7 @@ impl ParameterStoreClient {
                 .set_next_token(token.take())
                 .send()
                 .await
+                .observed(PARAMETER_STORE, "GetParametersByPath")
                 .map_err(|e| sdk_error("GetParametersByPath", path, &e))?;
             for parameter in out.parameters() {
                 let (Some(name), Some(value)) = (parameter.name(), parameter.value()) else { continue };
@@ -163,6 +169,7 @@ impl ParameterStoreClient {
                 .set_next_token(token.take())
                 .send()
                 .await
+                .observed(PARAMETER_STORE, "DescribeParameter")
                 .map_err(|e| sdk_error("DescribeParameters", &what, &e))?;
             names.extend(
                 out.parameters()
@@ -227,6 +234,7 @@ impl Reader for ParameterStoreClient {
             .with_decryption(true)
             .send()
             .await
+            .observed(PARAMETER_STORE, "GetParameters")
             .map_err(|e| sdk_error("GetParameters", &what, &e))?;
         Ok(wants
             .iter()

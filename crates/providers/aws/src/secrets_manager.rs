@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
 use aws_smithy_types::Blob;
 use external_secrets_provider::{
-    FindQuery, MetadataPolicy, ProviderError, RemoteKey, RemoteValue, StoreClient, Validation,
+    FindQuery, MetadataPolicy, ObserveApiCall, ProviderError, RemoteKey, RemoteValue, StoreClient, Validation,
 };
 
 use crate::credentials::Identity;
@@ -17,6 +17,9 @@ use crate::read::{
     BatchAnswer, BatchSupport, Reader, Want, describe_want, find_criteria_missing, name_filter, name_matches,
     read_many, read_one, tags_json,
 };
+
+/// ESO's `provider` label of `externalsecret_provider_api_calls_count` for these calls.
+const SECRETS_MANAGER: &str = "AWS/SecretsManager";
 
 /// `BatchGetSecretValue` takes at most 20 ids (and returns at most 20 per page with filters).
 const BATCH_SIZE: usize = 20;
@@ -101,7 +104,11 @@ impl SecretsManagerClient {
             VersionSelector::Stage(stage) => request.version_stage(stage),
             VersionSelector::Id(id) => request.version_id(id),
         };
-        let out = request.send().await.map_err(|e| sdk_error("GetSecretValue", &describe_want(want), &e))?;
+        let out = request
+            .send()
+            .await
+            .observed(SECRETS_MANAGER, "GetSecretValue")
+            .map_err(|e| sdk_error("GetSecretValue", &describe_want(want), &e))?;
         payload(&want.id, out.secret_string(), out.secret_binary())
     }
 
@@ -112,6 +119,7 @@ impl SecretsManagerClient {
             .secret_id(&want.id)
             .send()
             .await
+            .observed(SECRETS_MANAGER, "DescribeSecret")
             .map_err(|e| sdk_error("DescribeSecret", &want.id, &e))?;
         tags_json(out.tags().iter().map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default())))
     }
@@ -137,6 +145,7 @@ impl SecretsManagerClient {
                 .set_next_token(token.take())
                 .send()
                 .await
+                .observed(SECRETS_MANAGER, "BatchGetSecretValue")
                 .map_err(|e| sdk_error("BatchGetSecretValue", &what, &e))?;
             for entry in out.secret_values() {
                 let Some(name) = entry.name() else { continue };
@@ -175,6 +184,7 @@ impl SecretsManagerClient {
                 .set_next_token(token.take())
                 .send()
                 .await
+                .observed(SECRETS_MANAGER, "ListSecrets")
                 .map_err(|e| sdk_error("ListSecrets", "find", &e))?;
             for entry in out.secret_list() {
                 if let Some(name) = entry.name().filter(|n| name_matches(filter.as_ref(), n)) {
@@ -236,6 +246,7 @@ impl Reader for SecretsManagerClient {
                 .set_next_token(token.take())
                 .send()
                 .await
+                .observed(SECRETS_MANAGER, "BatchGetSecretValue")
                 .map_err(|e| sdk_error("BatchGetSecretValue", &what, &e))?;
             token = out.next_token.clone();
             entries.extend(out.secret_values.unwrap_or_default());
