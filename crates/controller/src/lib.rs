@@ -213,8 +213,10 @@ pub async fn run(
                     let labels =
                         metrics::ObjectLabels { name: es.name_any(), namespace: es.namespace().unwrap_or_default() };
                     let errors = ctx.metrics.sync_calls_error.clone();
-                    let before = errors.get_or_create(&labels).get();
-                    let failed = move || errors.get_or_create(&labels).get() > before;
+                    // `get`, not `get_or_create`: a deleted ExternalSecret's series must stay removed.
+                    let count = move || errors.get(&labels).map(|g| g.get()).unwrap_or(0);
+                    let before = count();
+                    let failed = move || count() > before;
                     queue.reconcile(key, externalsecret::reconcile(es, ctx), failed).await
                 }
             },
