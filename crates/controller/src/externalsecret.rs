@@ -281,6 +281,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
     let current = current_version(es);
     let ready = status.condition("Ready").is_some_and(|c| c.status == "True");
 
+    let sync_window = external_secrets_core::sync_window::evaluate(es.spec.sync_windows.as_ref(), now);
     // Decide first from what we know; check the target (maybe one read) only if that could skip the sync.
     let input = |target_secret_valid| RefreshInput {
         policy: es.spec.refresh_policy.unwrap_or_default(),
@@ -290,7 +291,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
         current_resource_version: &current,
         target_secret_valid,
         now,
-        sync_window: external_secrets_core::sync_window::evaluate(es.spec.sync_windows.as_ref(), now),
+        sync_window,
     };
     if ready && decide(&input(true)) != RefreshDecision::Sync {
         let valid = target_valid(ctx, es, &namespace, &target).await?;

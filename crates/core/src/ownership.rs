@@ -41,18 +41,13 @@ fn is_entry_of(entry: &ManagedFieldsEntry, manager: &str, operation: &str) -> bo
     entry.manager.as_deref() == Some(manager) && entry.operation.as_deref() == Some(operation) && main_resource(entry)
 }
 
-/// `f:`-prefixed member names of `fields[path..]`, prefix removed.
-fn field_names(fields: &Value, path: &[&str], prefix: &str) -> impl Iterator<Item = String> {
-    let mut node = Some(fields);
-    for step in path {
-        node = node.and_then(|n| n.get(*step));
-    }
+/// `prefix`ed member names of `fields[path..]`, prefix removed.
+fn field_names<'a>(fields: &'a Value, path: &[&str], prefix: &'a str) -> impl Iterator<Item = String> + 'a {
+    let node = path.iter().try_fold(fields, |node, step| node.get(*step));
     node.and_then(Value::as_object)
         .into_iter()
         .flat_map(|members| members.keys())
         .filter_map(move |k| k.strip_prefix(prefix).map(str::to_owned))
-        .collect::<Vec<_>>()
-        .into_iter()
 }
 
 /// Whether `entry` is `manager`'s (`Apply` or `Update`) on the main resource.
