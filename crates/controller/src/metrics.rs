@@ -166,6 +166,8 @@ pub struct Metrics {
     pub workqueue_queue_duration: Family<QueueLabels, Histogram>,
     /// controller-runtime's `leader_election_master_status`: 1 while this replica leads, else 0.
     pub leader: Family<LeaseLabels, Gauge>,
+    /// Events dropped because the recorder's queue was full (ours; client-go only logs them).
+    pub events_dropped: Counter,
     extended: ExtendedLabels,
 }
 
@@ -277,6 +279,12 @@ impl Default for Metrics {
             "Whether this replica is the leader (1) or not (0) of the named Lease",
             leader.clone(),
         );
+        let events_dropped = Counter::default();
+        registry.register(
+            "externalsecret_events_dropped",
+            "Events not recorded because the event queue was full",
+            events_dropped.clone(),
+        );
         Self {
             registry,
             sync_calls,
@@ -297,6 +305,7 @@ impl Default for Metrics {
             workqueue_adds,
             workqueue_queue_duration,
             leader,
+            events_dropped,
             extended: ExtendedLabels::default(),
         }
     }
