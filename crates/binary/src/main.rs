@@ -102,8 +102,9 @@ async fn run_controller(args: ControllerArgs, no_effect: &[(String, &'static str
     init_logging(&args.log, no_effect)?;
     args.metrics_serving.check()?;
     let kube_config = kube::Config::infer().await.context("no Kubernetes configuration (in-cluster or KUBECONFIG)")?;
-    let client = external_secrets_controller::ratelimit::client(kube_config, args.client_qps, args.client_burst)
-        .context("could not build the Kubernetes client")?;
+    let client =
+        external_secrets_controller::ratelimit::client(kube_config, args.client_qps.unwrap_or(0.0), args.client_burst)
+            .context("could not build the Kubernetes client")?;
     let config = ControllerConfig {
         namespace: (!args.namespace.is_empty()).then(|| args.namespace.clone()),
         controller_class: args.controller_class.clone(),
@@ -501,7 +502,9 @@ mod tests {
     #[test]
     fn defaults_are_esos() {
         let args = controller_args(&[]);
-        assert_eq!((args.client_qps, args.client_burst), (50.0, 100));
+        // Deliberately not ESO's 50 QPS (docs/compatibility.md); the burst is ESO's, used with --client-qps.
+        assert_eq!((args.client_qps, args.client_burst), (None, 100));
+        assert_eq!(controller_args(&["--client-qps=50"]).client_qps, Some(50.0));
         assert!(!args.enable_leader_election);
         assert!(args.leader_election().unwrap().is_none());
         assert_eq!(args.leader_election_id, "external-secrets-controller");
