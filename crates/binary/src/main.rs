@@ -11,6 +11,7 @@ use cli::{CertControllerArgs, Cli, Command, ControllerArgs, LogArgs, WebhookArgs
 use external_secrets_controller::{ControllerConfig, LeaderElectionConfig};
 use external_secrets_provider::ProviderRegistry;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::prelude::*;
 
 mod cli;
 mod goflags;
@@ -64,18 +65,28 @@ fn init_logging(log: &LogArgs, given_without_effect: &[(String, &'static str)]) 
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(format!("{level},kube_runtime=warn,kube_client=warn,hyper=warn,aws=warn")))
         .context("invalid --loglevel")?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_timer(log.zap_time_encoding);
-    match log.log_format.as_str() {
-        "json" => builder.json().init(),
-        _ => builder.init(),
-    }
+    let cap = tracing_subscriber::filter::filter_fn(|meta| wire_log_allowed(meta.target(), *meta.level()));
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_timer(log.zap_time_encoding);
+    let layer = match log.log_format.as_str() {
+        "json" => layer.json().with_filter(filter).with_filter(cap).boxed(),
+        _ => layer.with_filter(filter).with_filter(cap).boxed(),
+    };
+    tracing_subscriber::registry().with(layer).init();
     for (flag, reason) in given_without_effect {
         tracing::info!(flag = %flag, reason, "ESO flag accepted; it has no effect here");
     }
     Ok(())
+}
+
+/// Crates below us that log request and response bodies (credentials, secret values) at `TRACE`: the AWS SDK's
+/// HTTP stack (smithy, with its `LOG_SENSITIVE_BODIES` switch), hyper, h2, rustls. Whatever `RUST_LOG` says,
+/// their events above `DEBUG` are never written.
+const WIRE_LOG_TARGETS: [&str; 8] =
+    ["aws_smithy", "aws_sdk", "aws_config", "aws_sigv4", "hyper", "h2", "rustls", "reqwest"];
+
+/// Whether an event of `target` at `level` may be written (see [`WIRE_LOG_TARGETS`]).
+fn wire_log_allowed(target: &str, level: tracing::Level) -> bool {
+    level <= tracing::Level::DEBUG || !WIRE_LOG_TARGETS.iter().any(|t| target.starts_with(t))
 }
 
 async fn shutdown_signal() {
@@ -497,6 +508,18 @@ mod tests {
         let cli = parse(&["certcontroller", "--crd-names=a,b", "--crd-names", "c"]).unwrap();
         let Some(Command::Certcontroller(certs)) = cli.command else { unreachable!("certcontroller") };
         assert_eq!(certs.crd_names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn wire_logs_stay_off_whatever_rust_log_says() {
+        use tracing::Level;
+        for target in ["aws_smithy_runtime::client::orchestrator", "hyper_util::client::legacy", "h2::codec", "rustls"]
+        {
+            assert!(!wire_log_allowed(target, Level::TRACE), "{target}");
+            assert!(wire_log_allowed(target, Level::DEBUG), "{target}");
+        }
+        assert!(wire_log_allowed("external_secrets_controller::externalsecret", Level::TRACE));
+        assert!(wire_log_allowed("kube_runtime::controller", Level::TRACE));
     }
 
     #[test]
