@@ -198,12 +198,15 @@ pub struct OwnerTriggers {
     sender: futures::channel::mpsc::UnboundedSender<ObjectRef<ClusterExternalSecret>>,
     /// `namespace/name` → (fingerprint, controlling ClusterExternalSecret) of the ExternalSecrets one controls.
     seen: HashMap<String, (u64, String)>,
+    /// During a (re-)list: the keys listed so far. What was seen before and is not listed again was deleted while
+    /// the watch was down.
+    relisted: Option<std::collections::HashSet<String>>,
 }
 
 impl OwnerTriggers {
     /// Triggers sent to `sender`; the receiving end goes to [`controller`].
     pub fn new(sender: futures::channel::mpsc::UnboundedSender<ObjectRef<ClusterExternalSecret>>) -> Self {
-        Self { sender, seen: HashMap::new() }
+        Self { sender, seen: HashMap::new(), relisted: None }
     }
 
     fn fingerprint(es: &ExternalSecret) -> u64 {
@@ -226,13 +229,28 @@ impl OwnerTriggers {
     /// Looks at one event of the ExternalSecret watch.
     pub fn observe(&mut self, event: &Result<watcher::Event<ExternalSecret>, watcher::Error>) {
         let Ok(event) = event else { return };
-        let (es, deleted, initial) = match event {
-            watcher::Event::Apply(es) => (es, false, false),
-            watcher::Event::InitApply(es) => (es, false, true),
-            watcher::Event::Delete(es) => (es, true, false),
-            watcher::Event::Init | watcher::Event::InitDone => return,
+        let (es, deleted) = match event {
+            watcher::Event::Apply(es) | watcher::Event::InitApply(es) => (es, false),
+            watcher::Event::Delete(es) => (es, true),
+            watcher::Event::Init => {
+                self.relisted = Some(Default::default());
+                return;
+            }
+            watcher::Event::InitDone => {
+                let listed = self.relisted.take().unwrap_or_default();
+                let gone: Vec<String> = self.seen.keys().filter(|k| !listed.contains(*k)).cloned().collect();
+                for key in gone {
+                    if let Some((_, owner)) = self.seen.remove(&key) {
+                        self.trigger(&owner);
+                    }
+                }
+                return;
+            }
         };
         let key = workqueue::key(es.namespace().as_deref(), &es.name_any());
+        if let Some(listed) = self.relisted.as_mut() {
+            listed.insert(key.clone());
+        }
         let owner = controlling_owner(es).map(str::to_string);
         let previous = self.seen.remove(&key);
         if deleted {
@@ -244,8 +262,11 @@ impl OwnerTriggers {
         let fingerprint = Self::fingerprint(es);
         match owner {
             Some(owner) => {
+                // The first list triggers nothing (every ClusterExternalSecret is reconciled at start anyway); a
+                // re-list after an outage triggers what changed meanwhile.
+                let first_sight = previous.is_none() && matches!(event, watcher::Event::InitApply(_));
                 let changed = previous.as_ref().is_none_or(|(f, _)| *f != fingerprint);
-                if changed && !initial {
+                if changed && !first_sight {
                     self.trigger(&owner);
                 }
                 if let Some((_, before)) = previous.filter(|(_, before)| *before != owner) {
@@ -667,7 +688,9 @@ mod tests {
         let (tx, mut rx) = futures::channel::mpsc::unbounded();
         let mut triggers = OwnerTriggers::new(tx);
         let es = owned_es("app", "shared", 1);
+        triggers.observe(&Ok(watcher::Event::Init));
         triggers.observe(&Ok(watcher::Event::InitApply(es.clone())));
+        triggers.observe(&Ok(watcher::Event::InitDone));
         assert!(
             drain(&mut rx).is_empty(),
             "the initial list triggers nothing (every ClusterExternalSecret runs anyway)"
@@ -689,6 +712,17 @@ mod tests {
         triggers.observe(&Ok(watcher::Event::Apply(owned_es("app", "shared", 3))));
         triggers.observe(&Ok(watcher::Event::Delete(owned_es("app", "shared", 3))));
         assert_eq!(drain(&mut rx), vec!["shared", "shared"]);
+
+        // A re-list after an outage: what changed or went meanwhile triggers its owner.
+        triggers.observe(&Ok(watcher::Event::Apply(owned_es("kept", "shared", 1))));
+        triggers.observe(&Ok(watcher::Event::Apply(owned_es("edited", "other", 1))));
+        triggers.observe(&Ok(watcher::Event::Apply(owned_es("gone", "third", 1))));
+        assert_eq!(drain(&mut rx), vec!["shared", "other", "third"]);
+        triggers.observe(&Ok(watcher::Event::Init));
+        triggers.observe(&Ok(watcher::Event::InitApply(owned_es("kept", "shared", 1))));
+        triggers.observe(&Ok(watcher::Event::InitApply(owned_es("edited", "other", 2))));
+        triggers.observe(&Ok(watcher::Event::InitDone));
+        assert_eq!(drain(&mut rx), vec!["other", "third"]);
 
         let mut unrelated = ExternalSecret::new("plain", Default::default());
         unrelated.metadata.namespace = Some("ns".into());
