@@ -115,7 +115,7 @@ pub struct ControllerArgs {
     /// Reconcile SecretStores (validate them and write their status).
     #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
     pub enable_secret_store_reconciler: bool,
-    /// ESO: reconcile ClusterExternalSecrets. Accepted only (no such controller here).
+    /// Reconcile ClusterExternalSecrets (cluster-wide installs only: not with --namespace).
     #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
     pub enable_cluster_external_secret_reconciler: bool,
     /// ESO: reconcile ClusterPushSecrets. Accepted only (no such controller here).
@@ -318,7 +318,6 @@ pub struct CertControllerArgs {
 
 /// ESO controller flags accepted for compatibility that change nothing here, with the reason.
 pub const CONTROLLER_NO_EFFECT: &[(&str, &str)] = &[
-    ("enable-cluster-external-secret-reconciler", "ClusterExternalSecret is not implemented"),
     ("enable-cluster-push-secret-reconciler", "ClusterPushSecret is not implemented"),
     ("enable-push-secret-reconciler", "PushSecret is not implemented"),
     ("enable-secrets-caching", "Secrets are never cached whole; managed Secrets' metadata is always watched"),

@@ -28,6 +28,8 @@ pub struct Stats {
     pub secret_reads: AtomicU64,
     /// Status writes.
     pub status_writes: AtomicU64,
+    /// ExternalSecret writes of the ClusterExternalSecret controller (create, patch, delete).
+    pub external_secret_writes: AtomicU64,
 }
 
 impl Stats {
