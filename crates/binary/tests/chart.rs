@@ -78,6 +78,34 @@ fn grants(rules: &[PolicyRule]) -> BTreeSet<(String, String, String)> {
 static CRD_WRITERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test]
+async fn scoped_namespace_without_scoped_rbac_is_refused() {
+    let cluster = cluster().await;
+    let chart = chart_dir();
+    let bin = tools::bin_dir().expect("bin dir").join("helm");
+    let args =
+        ["template", "t", chart.to_str().expect("path"), "--kube-version", "1.36.3", "--set", "scopedNamespace=team"];
+    let out = Command::new(&bin)
+        .args(args)
+        .env("HELM_CACHE_HOME", cluster.dir.join("helm/cache"))
+        .env("HELM_CONFIG_HOME", cluster.dir.join("helm/config"))
+        .env("HELM_DATA_HOME", cluster.dir.join("helm/data"))
+        .output()
+        .expect("run helm");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "rendered cluster-wide Secret access for a one-namespace operator");
+    assert!(stderr.contains("scopedNamespace without scopedRBAC"), "{stderr}");
+    // With scopedRBAC it renders, with Roles only.
+    let rendered = render(cluster, "external-secrets", &["scopedNamespace=team", "scopedRBAC=true"]);
+    let cluster_wide: Vec<String> = documents(&rendered)
+        .iter()
+        .filter(|d| d.get("kind").and_then(|k| k.as_str()).is_some_and(|k| k.starts_with("ClusterRole")))
+        .filter_map(|d| d.get("metadata")?.get("name")?.as_str().map(str::to_string))
+        .filter(|name| name == "t-external-secrets-controller")
+        .collect();
+    assert!(cluster_wide.is_empty(), "cluster-wide controller RBAC in a scoped install: {cluster_wide:?}");
+}
+
+#[tokio::test]
 async fn chart_lints_and_renders_manifests_the_apiserver_accepts() {
     let cluster = cluster().await;
     let chart = chart_dir();
