@@ -20,7 +20,7 @@ use external_secrets_api::{
     ExternalSecretStatusCondition, reason,
 };
 use external_secrets_core::hash::{created_by_label, data_hash, synced_resource_version};
-use external_secrets_core::ownership::{ExistingMeta, metadata_in_sync, owned_by, take_over};
+use external_secrets_core::ownership::{ExistingMeta, FieldOwner, metadata_in_sync, owned_by, take_over};
 use external_secrets_core::pipeline::{BuiltData, Fetched, StoreId, build_data, plan};
 use external_secrets_core::refresh::{
     ANNOTATION_DATA_HASH, LABEL_CREATED_BY, LABEL_MANAGED, LABEL_MANAGED_VALUE, RefreshDecision, RefreshInput, decide,
@@ -500,10 +500,11 @@ async fn write_target(
         }
     }
     if let Some(existing) = &existing {
-        if up_to_date(ctx, existing, current, &desired, &desired_hash, &manager, namespace, name).await? {
+        let owner = FieldOwner::new(&manager, policy);
+        if up_to_date(ctx, existing, current, &desired, &desired_hash, owner, namespace, name).await? {
             return Ok((Written::Unchanged, "secret synced".to_string()));
         }
-        take_over_eso_fields(ctx, &secrets, existing, &manager).await?;
+        take_over_eso_fields(ctx, &secrets, existing, owner).await?;
     }
 
     let mut body = serde_json::to_value(&desired).map_err(|e| ReconcileError::Spec(e.to_string()))?;
@@ -613,7 +614,7 @@ async fn up_to_date(
     current: Option<Secret>,
     desired: &Secret,
     desired_hash: &str,
-    manager: &str,
+    owner: FieldOwner<'_>,
     namespace: &str,
     name: &str,
 ) -> Result<bool, ReconcileError> {
@@ -626,7 +627,7 @@ async fn up_to_date(
         owners: &owners,
         finalizers: existing.finalizers(),
     };
-    if !metadata_in_sync(desired, existing_meta, &owned_by(entries, manager)) {
+    if !metadata_in_sync(desired, existing_meta, &owned_by(entries, owner)) {
         return Ok(false);
     }
     let rv = existing.resource_version().unwrap_or_default();
@@ -647,17 +648,18 @@ async fn up_to_date(
     Ok(type_ok && actual == desired_hash)
 }
 
-/// Moves the fields ESO wrote under our manager name (`Update` entries) into our `Apply` entry, so that the apply
-/// that follows can release what the ExternalSecret no longer wants. Guarded by the resourceVersion we saw: a
-/// concurrent writer makes it fail with a conflict, and the sync is retried.
+/// Moves the fields ESO wrote under our manager name (`Update` entries), and under its old shared name where
+/// `owner` counts those, into our `Apply` entry, so that the apply that follows can release what the
+/// ExternalSecret no longer wants. Guarded by the resourceVersion we saw: a concurrent writer makes it fail with a
+/// conflict, and the sync is retried.
 async fn take_over_eso_fields(
     ctx: &Context,
     secrets: &Api<Secret>,
     existing: &PartialObjectMeta<Secret>,
-    manager: &str,
+    owner: FieldOwner<'_>,
 ) -> Result<(), ReconcileError> {
     let entries = existing.metadata.managed_fields.as_deref().unwrap_or_default();
-    let Some(managed_fields) = take_over(entries, manager, Time(jiff::Timestamp::now())) else { return Ok(()) };
+    let Some(managed_fields) = take_over(entries, owner, Time(jiff::Timestamp::now())) else { return Ok(()) };
     let patch = json!({
         "metadata": {
             "resourceVersion": existing.resource_version(),
