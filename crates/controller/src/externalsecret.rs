@@ -44,6 +44,7 @@ use tracing::{debug, info, instrument, warn};
 use crate::context::{Context, Stats, object_key};
 use crate::error::ReconcileError;
 use crate::events::EventType;
+use crate::generic_target;
 use crate::metrics::{Metrics, ObjectLabels};
 use crate::store::{self, STATUS_MANAGER};
 
@@ -136,7 +137,7 @@ fn handled_by_another_class(ctx: &Context, es: &ExternalSecret, namespace: &str)
 }
 
 /// What a successful sync did to the target.
-enum Written {
+pub(crate) enum Written {
     Created,
     Updated,
     Unchanged,
@@ -178,7 +179,13 @@ async fn apply(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Action {
             ctx.metrics.sync_calls_error.get_or_create(&ObjectLabels { name: es.name_any(), namespace }).inc();
             let message = e.to_string();
             warn!(category = e.category(), error = %message, "sync failed");
-            let status = status_with(ctx.latest_status(&es), "False", reason::SECRET_SYNCED_ERROR, &message, None);
+            // ESO: a generic target's failures are `ResourceSyncedError`, except the refusal before anything is
+            // read ("invalid generic target").
+            let reason_ = match (&es.spec.target.manifest, &e) {
+                (Some(_), ReconcileError::GenericTargetRefused(_)) | (None, _) => reason::SECRET_SYNCED_ERROR,
+                (Some(_), _) => reason::RESOURCE_SYNCED_ERROR,
+            };
+            let status = status_with(ctx.latest_status(&es), "False", reason_, &message, None);
             if let Err(write_err) = write_status(&es, &ctx, &status).await {
                 warn!(error = %write_err, "could not write status");
             }
@@ -194,6 +201,10 @@ async fn apply(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Action {
 async fn cleanup(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Action {
     let namespace = es.namespace().unwrap_or_default();
     ctx.forget_external_secret(&es, &target_name(&es));
+    if let Some(manifest) = &es.spec.target.manifest {
+        generic_target::cleanup(&es, &ctx, manifest).await;
+        return Action::await_change();
+    }
     if es.spec.target.deletion_policy == ExternalSecretDeletionPolicy::Delete {
         let name = target_name(&es);
         let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -269,9 +280,13 @@ fn checked_hash(ctx: &Context, namespace: &str, name: &str, secret: &Secret) -> 
 /// One sync. `Ok(None)`: nothing to do for this controller (its store belongs to another controller class).
 async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Result<Option<Action>, ReconcileError> {
     let namespace = es.namespace().unwrap_or_default();
-    if let Some(manifest) = &es.spec.target.manifest {
-        return Err(ReconcileError::Spec(generic_target_refusal(ctx, manifest)));
-    }
+    let generic = match &es.spec.target.manifest {
+        Some(manifest) => Some(generic_target::resolve(ctx, manifest).await?),
+        None => {
+            ctx.generic_targets.release(es);
+            None
+        }
+    };
     let target = target_name(es);
     let interval = refresh_interval_from_spec(&es.spec.refresh_interval)
         .map_err(|e| ReconcileError::Spec(format!("spec.refreshInterval {:?}: {e}", es.spec.refresh_interval)))?;
@@ -294,7 +309,10 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
         sync_window,
     };
     if ready && decide(&input(true)) != RefreshDecision::Sync {
-        let valid = target_valid(ctx, es, &namespace, &target).await?;
+        let valid = match &generic {
+            Some(generic) => generic_target::target_valid(ctx, es, generic, &namespace, &target).await?,
+            None => target_valid(ctx, es, &namespace, &target).await?,
+        };
         if let RefreshDecision::Skip { requeue_after } = decide(&input(valid)) {
             debug!("refresh not due");
             return Ok(Some(requeue_action(requeue_after)));
@@ -352,25 +370,26 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
         )
         .await;
     }
-    let (written, message) = write_target(es, ctx, &namespace, &target, built, &fetch_plan).await?;
-    let (reason_, message) = match written {
-        Written::Deleted | Written::NothingToDelete => {
-            (reason::SECRET_DELETED, "secret deleted due to DeletionPolicy=Delete".to_string())
-        }
-        Written::Missing => {
-            (reason::SECRET_MISSING, "secret will not be created due to CreationPolicy=Merge".to_string())
-        }
-        _ => (reason::SECRET_SYNCED, message),
+    let (written, message) = match &generic {
+        Some(generic) => generic_target::write(es, ctx, &namespace, &target, built, &fetch_plan, generic).await?,
+        None => write_target(es, ctx, &namespace, &target, built, &fetch_plan).await?,
     };
-    match written {
-        Written::Created => ctx.event(es, EventType::Normal, "Created", "secret created".to_string()).await,
-        Written::Updated => ctx.event(es, EventType::Normal, "Updated", "secret updated".to_string()).await,
-        Written::Deleted => ctx.event(es, EventType::Normal, "Deleted", message.clone()).await,
-        _ => {}
+    let (reason_, message, event) = match &generic {
+        Some(generic) => generic_target::outcome(&written, message, &generic.kind.kind, &target),
+        None => secret_outcome(&written, message),
+    };
+    if let Some(note) = event {
+        let event_reason = match written {
+            Written::Created => "Created",
+            Written::Deleted => "Deleted",
+            _ => "Updated",
+        };
+        ctx.event(es, EventType::Normal, event_reason, note).await;
     }
     let mut new_status = status_with(status, "True", reason_, &message, Some(now));
     new_status.synced_resource_version = Some(current);
-    if written.bound() {
+    // ESO sets the binding for Secret targets only.
+    if generic.is_none() && written.bound() {
         new_status.binding = Some(LocalObjectReference { name: target.clone() });
     }
     write_status(es, ctx, &new_status).await?;
@@ -381,17 +400,22 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
     Ok(Some(requeue_action(requeue_after(interval, Some(now), jiff::Timestamp::now()))))
 }
 
-/// Why `spec.target.manifest` is refused: ESO's message without `--unsafe-allow-generic-targets`; with it, that
-/// this operator does not write non-Secret targets yet. Either way nothing is written, rather than a Secret the
-/// user did not ask for.
-fn generic_target_refusal(ctx: &Context, manifest: &external_secrets_api::ManifestReference) -> String {
-    if ctx.config.allow_generic_targets {
-        format!(
-            "spec.target.manifest ({} {}): generic targets are not supported by this operator yet; nothing was written",
-            manifest.api_version, manifest.kind
-        )
-    } else {
-        "generic targets are disabled. Enable with --unsafe-allow-generic-targets flag".to_string()
+/// The `Ready` reason and message, and the event note, of a Secret target's successful sync.
+fn secret_outcome(written: &Written, message: String) -> (&'static str, String, Option<String>) {
+    match written {
+        Written::Deleted => {
+            let message = "secret deleted due to DeletionPolicy=Delete".to_string();
+            (reason::SECRET_DELETED, message.clone(), Some(message))
+        }
+        Written::NothingToDelete => {
+            (reason::SECRET_DELETED, "secret deleted due to DeletionPolicy=Delete".to_string(), None)
+        }
+        Written::Missing => {
+            (reason::SECRET_MISSING, "secret will not be created due to CreationPolicy=Merge".to_string(), None)
+        }
+        Written::Created => (reason::SECRET_SYNCED, message, Some("secret created".to_string())),
+        Written::Updated => (reason::SECRET_SYNCED, message, Some("secret updated".to_string())),
+        Written::Unchanged | Written::Retained | Written::Skipped => (reason::SECRET_SYNCED, message, None),
     }
 }
 
@@ -470,7 +494,10 @@ async fn write_target(
                 "target is owned by another ExternalSecret ({owner:?}); refusing to write Secret {name:?}"
             )));
         }
-        let managed = existing.labels().get(LABEL_MANAGED).map(String::as_str) == Some(LABEL_MANAGED_VALUE);
+        // ESO before v0.11 set no managed label; the controller owner reference to this ExternalSecret proves
+        // such a Secret ours just as well.
+        let managed = existing.labels().get(LABEL_MANAGED).map(String::as_str) == Some(LABEL_MANAGED_VALUE)
+            || controlled_by(existing, es);
         let merging =
             matches!(policy, ExternalSecretCreationPolicy::Merge | ExternalSecretCreationPolicy::CreateOrMerge);
         if !managed && !merging {
@@ -561,7 +588,7 @@ async fn delete_previous_target(
 }
 
 /// Reads the ConfigMaps and Secrets that `templateFrom` names (only when a template uses them).
-async fn template_sources(
+pub(crate) async fn template_sources(
     ctx: &Context,
     es: &ExternalSecret,
     namespace: &str,
