@@ -122,9 +122,17 @@ pub async fn isolated<T>(work: impl std::future::Future<Output = T>) -> Result<T
     }
 }
 
-/// Whether the ExternalSecret's store (`spec.secretStoreRef`) exists and selects another controller class.
+/// Whether another controller handles the ExternalSecret: its store (`spec.secretStoreRef`) exists and selects
+/// another controller class, or it is a ClusterSecretStore while this controller runs with
+/// `--enable-cluster-store-reconciler=false` (ESO's `shouldSkipClusterSecretStore`: a namespaced install beside a
+/// cluster-wide one).
 fn handled_by_another_class(ctx: &Context, es: &ExternalSecret, namespace: &str) -> bool {
     let Some(store_ref) = es.spec.secret_store_ref.as_ref().filter(|r| !r.name.is_empty()) else { return false };
+    if store_ref.kind_or_default() == external_secrets_api::SecretStoreKind::ClusterSecretStore
+        && !ctx.config.enable_cluster_store_reconciler
+    {
+        return true;
+    }
     let spec = match store_ref.kind_or_default() {
         external_secrets_api::SecretStoreKind::SecretStore => {
             ctx.secret_stores.get(&ObjectRef::new(&store_ref.name).within(namespace)).map(|s| s.spec.clone())
