@@ -649,3 +649,42 @@ async fn templates_render_dockerconfigjson_and_template_from_a_config_map() {
     assert_no_leak(&logs(), "operator logs");
     op.stop().await;
 }
+
+/// ESO's `--template-left-delimiter` / `--template-right-delimiter`: templates are written with the configured
+/// delimiters, and text in the default ones is left as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_delimiter_flags_are_used_end_to_end() {
+    let cluster = cluster().await;
+    let admin = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("delimiters").await.expect("ns");
+    let op = common::start_operator_configured(cluster, &ns, common::registry(), |c| {
+        c.template_delimiters = external_secrets_template::Delimiters::new("<<", ">>");
+    })
+    .await;
+    let stores: Api<SecretStore> = Api::namespaced(admin.clone(), &ns);
+    let data = json!([{"key": "prod/app/db", "value": db_document(PASSWORD)}]);
+    stores.create(&PostParams::default(), &fake_store(&ns, "fake", &op.class, data)).await.expect("store");
+    let es: ExternalSecret = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": "dsn", "namespace": ns},
+        "spec": {
+            "secretStoreRef": {"name": "fake"},
+            "target": {"name": "dsn-secret", "template": {
+                "data": {"dsn": "postgres://<< .username >>@<< .host >>/{{ db }}"},
+                "metadata": {"annotations": {"rendered-by": "<< \"delimiters\" | upper >>"}}
+            }},
+            "dataFrom": [{"extract": {"key": "prod/app/db"}}]
+        }
+    }))
+    .expect("es");
+    let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &ns);
+    ess.create(&PostParams::default(), &es).await.expect("es");
+    wait_ready(&ess, "dsn", "SecretSynced").await;
+    let secret = Api::<Secret>::namespaced(admin.clone(), &ns).get("dsn-secret").await.expect("secret");
+    let dsn = secret.data.expect("data").remove("dsn").expect("dsn").0;
+    assert_eq!(String::from_utf8(dsn).expect("utf-8"), format!("postgres://{USERNAME}@db.internal/{{{{ db }}}}"));
+    let annotations = secret.metadata.annotations.expect("annotations");
+    assert_eq!(annotations.get("rendered-by").map(String::as_str), Some("DELIMITERS"));
+    assert_no_leak(&events_text(&admin, &ns).await, "events");
+    op.stop().await;
+}
