@@ -376,7 +376,7 @@ pub(crate) async fn target_valid(
     Ok(object_valid(existing.as_ref().map(as_json).as_ref(), policy))
 }
 
-fn controller_uid<'a>(meta: &'a ObjectMeta) -> Option<(&'a str, &'a str)> {
+fn controller_uid(meta: &ObjectMeta) -> Option<(&str, &str)> {
     meta.owner_references
         .iter()
         .flatten()

@@ -366,15 +366,17 @@ async fn custom_resource_target_renders_template_paths_and_merges_into_an_existi
                "dataFrom": [{"extract": {"key": "db"}}]}),
     )
     .await;
-    // Without a template, another kind gets the data at spec.data (ESO's createSimpleManifest).
+    // Without a template, another kind gets the data at spec.data (ESO's createSimpleManifest). `immutable` means
+    // nothing to a Widget: ESO ignores it silently, the status says so here.
     env.create_es(
         "plain",
-        json!({"target": {"name": "w-plain", "manifest": widget_manifest()},
+        json!({"target": {"name": "w-plain", "manifest": widget_manifest(), "immutable": true},
                "data": [{"secretKey": "hook", "remoteRef": {"key": "hook"}}]}),
     )
     .await;
     wait_ready(&env.ess, "templated", "ResourceSynced").await;
-    wait_ready(&env.ess, "plain", "ResourceSynced").await;
+    let (_, _, message) = wait_ready(&env.ess, "plain", "ResourceSynced").await;
+    assert_eq!(message, "secret synced; no effect on a Widget target: spec.target.immutable");
     let templated = serde_json::to_value(widgets.get("w-templated").await.expect("widget")).expect("json");
     assert_eq!(
         templated["spec"],
