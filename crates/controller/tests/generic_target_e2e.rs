@@ -196,6 +196,17 @@ async fn config_map_target_is_written_updated_repaired_and_deleted_as_eso_does()
     })
     .await;
     assert!(repaired, "drift is repaired without waiting for the refresh");
+    let deleted = env.config_maps.get("app-config").await.expect("ConfigMap");
+    env.config_maps.delete("app-config", &DeleteParams::default()).await.expect("delete");
+    let recreated = eventually(Duration::from_secs(30), || async {
+        env.config_maps
+            .get_opt("app-config")
+            .await
+            .expect("get")
+            .is_some_and(|cm| cm.metadata.uid != deleted.metadata.uid)
+    })
+    .await;
+    assert!(recreated, "a deleted ConfigMap comes back at once");
 
     // A template error fails the sync and leaves the ConfigMap as it is.
     let before = env.config_maps.get("app-config").await.expect("ConfigMap");
@@ -290,7 +301,8 @@ const CRD_GROUP: &str = "e2e.external-secrets.io";
 
 static WIDGET_CRD: OnceCell<()> = OnceCell::const_new();
 
-/// A small namespaced custom resource, `Widget` (its spec takes any fields), installed once per test binary.
+/// A small namespaced custom resource, `Widget` (its spec takes any fields; `spec.code` must be digits), installed
+/// once per test binary.
 async fn install_widget_crd(cluster: &Cluster) {
     WIDGET_CRD
         .get_or_init(|| async {
@@ -303,7 +315,8 @@ async fn install_widget_crd(cluster: &Cluster) {
                          "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
                          "versions": [{"name": "v1", "served": true, "storage": true,
                                        "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                                           "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}]}
+                                           "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                                                    "properties": {"code": {"type": "string", "pattern": "^[0-9]+$"}}}}}}}]}
             }))
             .expect("CRD");
             crds.patch(&format!("widgets.{CRD_GROUP}"), &PatchParams::apply("e2e").force(), &Patch::Apply(&crd))
@@ -414,6 +427,23 @@ async fn custom_resource_target_renders_template_paths_and_merges_into_an_existi
     assert_eq!(shared["metadata"]["labels"]["owner"], "platform");
     assert!(shared["metadata"].get("ownerReferences").is_none(), "Merge takes no ownership");
     assert_eq!(shared["metadata"]["annotations"][DATA_HASH], object_hash(&shared["spec"]));
+
+    // The apiserver refuses a value its schema does not allow, and its message quotes the value: the condition
+    // names the field instead.
+    env.create_es(
+        "invalid",
+        json!({"target": {"name": "w-invalid", "manifest": widget_manifest(),
+                          "template": {"templateFrom": [{"target": "spec.code", "literal": "{{ .password }}"}]}},
+               "dataFrom": [{"extract": {"key": "db"}}]}),
+    )
+    .await;
+    let (_, _, message) = wait_ready(&env.ess, "invalid", "ResourceSyncedError").await;
+    assert!(
+        message.contains("the API server refused Widget \"w-invalid\" (Invalid) at spec.code")
+            && !message.contains(PASSWORD),
+        "{message}"
+    );
+    assert!(widgets.get_opt("w-invalid").await.expect("get").is_none());
 
     // creationPolicy Merge without an object: nothing is created.
     env.create_es(
