@@ -145,7 +145,7 @@ pub struct ControllerArgs {
     /// Add the objects' `app.kubernetes.io/*` labels to the per-object metric series.
     #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
     pub enable_extended_metric_labels: bool,
-    /// ESO: allow ConfigMaps and custom resources as targets. Accepted only (Secrets only here).
+    /// Allow ConfigMaps and custom resources as targets (`spec.target.manifest`); without it they are refused.
     #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
     pub unsafe_allow_generic_targets: bool,
     /// Left delimiter of templates (`spec.target.template`).

@@ -112,11 +112,17 @@ async fn chart_lints_and_renders_manifests_the_apiserver_accepts() {
     run(cluster, "helm", &["lint", chart.to_str().expect("path"), "--kube-version", "1.36.3"]);
     let ns = cluster.namespace("chart-render").await.expect("ns");
     let scoped = format!("scopedNamespace={ns}");
-    let variants: [&[&str]; 4] = [
+    let variants: [&[&str]; 5] = [
         &[],
         &["leaderElect=true", "scopedRBAC=true", &scoped],
         &["webhook.failurePolicy=Fail", "webhook.port=8443"],
         &["webhook.create=false"],
+        &[
+            "genericTargets.enabled=true",
+            "genericTargets.resources[0].apiGroup=example.com",
+            "genericTargets.resources[0].resources={widgets}",
+            "genericTargets.resources[0].verbs={get,patch}",
+        ],
     ];
     let _turn = CRD_WRITERS.lock().await;
     for (i, sets) in variants.into_iter().enumerate() {
@@ -163,6 +169,75 @@ async fn chart_cluster_role_grants_exactly_the_documented_permissions() {
         !grants(&cluster_rules).iter().any(|(_, resource, _)| resource == "leases"),
         "Leases must not be granted cluster-wide"
     );
+}
+
+/// The controller's rules in a rendering (cluster-wide ClusterRole or namespace-scoped Role).
+fn controller_rules(rendered: &str) -> Vec<PolicyRule> {
+    documents(rendered)
+        .into_iter()
+        .filter(|doc| {
+            let kind = doc.get("kind").and_then(|k| k.as_str()).unwrap_or_default();
+            let name = doc.get("metadata").and_then(|m| m.get("name")).and_then(|n| n.as_str()).unwrap_or_default();
+            (kind == "ClusterRole" || kind == "Role") && name == "t-external-secrets-controller"
+        })
+        .flat_map(|doc| {
+            serde_yaml::from_value::<Vec<PolicyRule>>(doc.get("rules").cloned().expect("rules")).expect("rules")
+        })
+        .collect()
+}
+
+/// The controller's container arguments in a rendering.
+fn controller_args(rendered: &str) -> Vec<String> {
+    documents(rendered)
+        .into_iter()
+        .filter(|doc| doc.get("kind").and_then(|k| k.as_str()) == Some("Deployment"))
+        .filter_map(|doc| serde_yaml::from_value::<Deployment>(doc).ok())
+        .filter(|d| d.metadata.name.as_deref() == Some("t-external-secrets"))
+        .flat_map(|d| d.spec.and_then(|s| s.template.spec).map(|s| s.containers).unwrap_or_default())
+        .flat_map(|c| c.args.unwrap_or_default())
+        .collect()
+}
+
+/// ESO's chart values `genericTargets.enabled` / `genericTargets.resources`: the flag, the ConfigMap grants of
+/// deploy/rbac/generic-targets-clusterrole.yaml, and the listed rules verbatim — and none of it by default.
+#[tokio::test]
+async fn generic_targets_values_pass_the_flag_and_grant_what_is_documented() {
+    let cluster = cluster().await;
+    let read_role = |file: &str| -> Vec<PolicyRule> {
+        let yaml = std::fs::read_to_string(tools::repo_root().join(file)).expect("file");
+        serde_yaml::from_str::<ClusterRole>(&yaml).expect("ClusterRole").rules.unwrap_or_default()
+    };
+    let base = grants(&read_role("deploy/rbac/controller-clusterrole.yaml"));
+    let generic = grants(&read_role("deploy/rbac/generic-targets-clusterrole.yaml"));
+    let widgets = ("example.com".to_string(), "widgets".to_string(), "patch".to_string());
+    let sets = [
+        "genericTargets.enabled=true",
+        "genericTargets.resources[0].apiGroup=example.com",
+        "genericTargets.resources[0].resources={widgets}",
+        "genericTargets.resources[0].verbs={get,patch}",
+    ];
+    let rendered = render(cluster, "external-secrets", &sets);
+    assert!(controller_args(&rendered).contains(&"--unsafe-allow-generic-targets=true".to_string()));
+    let granted = grants(&controller_rules(&rendered));
+    assert!(generic.iter().all(|g| granted.contains(g)), "the ConfigMap grants of generic-targets-clusterrole.yaml");
+    assert!(granted.contains(&widgets), "genericTargets.resources as given");
+    let expected: BTreeSet<_> = base
+        .iter()
+        .chain(generic.iter())
+        .filter(|(_, r, _)| r != "leases")
+        .cloned()
+        .chain([widgets.clone(), ("example.com".into(), "widgets".into(), "get".into())])
+        .collect();
+    assert_eq!(granted, expected, "nothing else");
+
+    let scoped = render(cluster, "external-secrets", &[sets[0], "scopedRBAC=true", "scopedNamespace=apps"]);
+    let granted = grants(&controller_rules(&scoped));
+    assert!(generic.iter().all(|g| granted.contains(g)), "the namespace-scoped Role grants them too");
+
+    let default = render(cluster, "external-secrets", &[]);
+    assert!(!controller_args(&default).iter().any(|a| a.contains("generic-targets")));
+    let granted = grants(&controller_rules(&default));
+    assert!(generic.iter().all(|g| !granted.contains(g)), "no ConfigMap writes by default");
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use kube::{Resource, ResourceExt};
 use crate::clients::ClientCache;
 use crate::config::ControllerConfig;
 use crate::events::{EventType, Recorder};
+use crate::generic_target::GenericTargets;
 use crate::metrics::Metrics;
 
 /// Counters that tests and benchmarks read (also logged at debug level).
@@ -51,6 +52,8 @@ pub struct Context {
     /// Metadata of the Secrets we manage (label-selected watch): no data, no unrelated Secrets.
     pub target_secrets: Store<PartialObjectMeta<Secret>>,
     pub clients: ClientCache,
+    /// Generic targets (`spec.target.manifest`): discovery cache, our writes, drift watches.
+    pub generic_targets: GenericTargets,
     pub stats: Stats,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
@@ -85,6 +88,7 @@ impl Context {
             external_secrets,
             target_secrets,
             clients: ClientCache::default(),
+            generic_targets: GenericTargets::default(),
             stats: Stats::default(),
             failures: Mutex::default(),
             verified: Mutex::default(),

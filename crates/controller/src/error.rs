@@ -32,6 +32,16 @@ pub enum ReconcileError {
     /// The reconcile panicked (a bug); the panic's own message is not kept, as it may quote data.
     #[error("internal error: the reconcile panicked")]
     Panicked,
+    /// `spec.target.manifest` is refused before anything is read: generic targets are disabled, or the manifest
+    /// names no usable kind (ESO: "invalid generic target").
+    #[error("{0}")]
+    GenericTargetRefused(String),
+    /// The apiserver does not serve the generic target's kind (its CRD may be installed later).
+    #[error("{0}")]
+    UnknownTargetKind(String),
+    /// The operator's RBAC does not allow what the target needs; the message says what to grant.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl ReconcileError {
@@ -47,6 +57,9 @@ impl ReconcileError {
             ReconcileError::Kube(_) => "KubernetesAPI",
             ReconcileError::Spec(_) => "InvalidSpec",
             ReconcileError::Panicked => "Internal",
+            ReconcileError::GenericTargetRefused(_) => "InvalidGenericTarget",
+            ReconcileError::UnknownTargetKind(_) => "UnknownTargetKind",
+            ReconcileError::Forbidden(_) => "Forbidden",
         }
     }
 
@@ -57,12 +70,15 @@ impl ReconcileError {
             // The remote value may change (a property appears, a secret is created): retry, with backoff.
             ReconcileError::Data(_) => true,
             ReconcileError::Kube(_) | ReconcileError::Panicked => true,
+            // A CRD or an RBAC grant may come later; nothing watches for either, so retry, with backoff.
+            ReconcileError::UnknownTargetKind(_) | ReconcileError::Forbidden(_) => true,
             // A ConfigMap or Secret a template reads may be created later; nothing watches them, so retry.
             ReconcileError::Target(TargetError::Source { .. }) => true,
             ReconcileError::Store(_)
             | ReconcileError::Target(_)
             | ReconcileError::Ownership(_)
-            | ReconcileError::Spec(_) => false,
+            | ReconcileError::Spec(_)
+            | ReconcileError::GenericTargetRefused(_) => false,
         }
     }
 }

@@ -20,7 +20,7 @@ use external_secrets_api::{
     ExternalSecretStatusCondition, reason,
 };
 use external_secrets_core::hash::{created_by_label, data_hash, synced_resource_version};
-use external_secrets_core::ownership::{ExistingMeta, metadata_in_sync, owned_by, take_over};
+use external_secrets_core::ownership::{ExistingMeta, FieldOwner, metadata_in_sync, owned_by, take_over};
 use external_secrets_core::pipeline::{BuiltData, Fetched, StoreId, build_data, plan};
 use external_secrets_core::refresh::{
     ANNOTATION_DATA_HASH, LABEL_CREATED_BY, LABEL_MANAGED, LABEL_MANAGED_VALUE, RefreshDecision, RefreshInput, decide,
@@ -43,6 +43,7 @@ use tracing::{debug, info, instrument, warn};
 use crate::context::{Context, Stats, object_key};
 use crate::error::ReconcileError;
 use crate::events::EventType;
+use crate::generic_target;
 use crate::metrics::{Metrics, ObjectLabels};
 use crate::store::{self, STATUS_MANAGER};
 
@@ -134,9 +135,17 @@ pub async fn isolated<T>(work: impl std::future::Future<Output = T>) -> Result<T
     }
 }
 
-/// Whether the ExternalSecret's store (`spec.secretStoreRef`) exists and selects another controller class.
+/// Whether another controller handles the ExternalSecret: its store (`spec.secretStoreRef`) exists and selects
+/// another controller class, or it is a ClusterSecretStore while this controller runs with
+/// `--enable-cluster-store-reconciler=false` (ESO's `shouldSkipClusterSecretStore`: a namespaced install beside a
+/// cluster-wide one).
 fn handled_by_another_class(ctx: &Context, es: &ExternalSecret, namespace: &str) -> bool {
     let Some(store_ref) = es.spec.secret_store_ref.as_ref().filter(|r| !r.name.is_empty()) else { return false };
+    if store_ref.kind_or_default() == external_secrets_api::SecretStoreKind::ClusterSecretStore
+        && !ctx.config.enable_cluster_store_reconciler
+    {
+        return true;
+    }
     let spec = match store_ref.kind_or_default() {
         external_secrets_api::SecretStoreKind::SecretStore => {
             ctx.secret_stores.get(&ObjectRef::new(&store_ref.name).within(namespace)).map(|s| s.spec.clone())
@@ -149,7 +158,7 @@ fn handled_by_another_class(ctx: &Context, es: &ExternalSecret, namespace: &str)
 }
 
 /// What a successful sync did to the target.
-enum Written {
+pub(crate) enum Written {
     Created,
     Updated,
     Unchanged,
@@ -208,7 +217,13 @@ async fn apply(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Action {
             ctx.metrics.sync_calls_error.get_or_create(&ObjectLabels { name: es.name_any(), namespace }).inc();
             let message = e.to_string();
             warn!(category = e.category(), error = %message, "sync failed");
-            let status = status_with(ctx.latest_status(&es), "False", reason::SECRET_SYNCED_ERROR, &message, None);
+            // ESO: a generic target's failures are `ResourceSyncedError`, except the refusal before anything is
+            // read ("invalid generic target").
+            let reason_ = match (&es.spec.target.manifest, &e) {
+                (Some(_), ReconcileError::GenericTargetRefused(_)) | (None, _) => reason::SECRET_SYNCED_ERROR,
+                (Some(_), _) => reason::RESOURCE_SYNCED_ERROR,
+            };
+            let status = status_with(ctx.latest_status(&es), "False", reason_, &message, None);
             if let Err(write_err) = write_status(&es, &ctx, &status).await {
                 warn!(error = %write_err, "could not write status");
             }
@@ -224,6 +239,10 @@ async fn apply(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Action {
 async fn cleanup(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Action {
     let namespace = es.namespace().unwrap_or_default();
     ctx.forget_external_secret(&es, &target_name(&es));
+    if let Some(manifest) = &es.spec.target.manifest {
+        generic_target::cleanup(&es, &ctx, manifest).await;
+        return Action::await_change();
+    }
     if es.spec.target.deletion_policy == ExternalSecretDeletionPolicy::Delete {
         let name = target_name(&es);
         let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -299,9 +318,13 @@ fn checked_hash(ctx: &Context, namespace: &str, name: &str, secret: &Secret) -> 
 /// One sync. `Ok(None)`: nothing to do for this controller (its store belongs to another controller class).
 async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Result<Option<Action>, ReconcileError> {
     let namespace = es.namespace().unwrap_or_default();
-    if let Some(manifest) = &es.spec.target.manifest {
-        return Err(ReconcileError::Spec(generic_target_refusal(ctx, manifest)));
-    }
+    let generic = match &es.spec.target.manifest {
+        Some(manifest) => Some(generic_target::resolve(ctx, manifest).await?),
+        None => {
+            ctx.generic_targets.release(es);
+            None
+        }
+    };
     let target = target_name(es);
     let interval = refresh_interval_from_spec(&es.spec.refresh_interval)
         .map_err(|e| ReconcileError::Spec(format!("spec.refreshInterval {:?}: {e}", es.spec.refresh_interval)))?;
@@ -324,7 +347,10 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
         sync_window,
     };
     if ready && decide(&input(true)) != RefreshDecision::Sync {
-        let valid = target_valid(ctx, es, &namespace, &target).await?;
+        let valid = match &generic {
+            Some(generic) => generic_target::target_valid(ctx, es, generic, &namespace, &target).await?,
+            None => target_valid(ctx, es, &namespace, &target).await?,
+        };
         if let RefreshDecision::Skip { requeue_after } = decide(&input(valid)) {
             debug!("refresh not due");
             return Ok(Some(requeue_action(requeue_after)));
@@ -382,25 +408,26 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
         )
         .await;
     }
-    let (written, message) = write_target(es, ctx, &namespace, &target, built, &fetch_plan).await?;
-    let (reason_, message) = match written {
-        Written::Deleted | Written::NothingToDelete => {
-            (reason::SECRET_DELETED, "secret deleted due to DeletionPolicy=Delete".to_string())
-        }
-        Written::Missing => {
-            (reason::SECRET_MISSING, "secret will not be created due to CreationPolicy=Merge".to_string())
-        }
-        _ => (reason::SECRET_SYNCED, message),
+    let (written, message) = match &generic {
+        Some(generic) => generic_target::write(es, ctx, &namespace, &target, built, &fetch_plan, generic).await?,
+        None => write_target(es, ctx, &namespace, &target, built, &fetch_plan).await?,
     };
-    match written {
-        Written::Created => ctx.event(es, EventType::Normal, "Created", "secret created".to_string()).await,
-        Written::Updated => ctx.event(es, EventType::Normal, "Updated", "secret updated".to_string()).await,
-        Written::Deleted => ctx.event(es, EventType::Normal, "Deleted", message.clone()).await,
-        _ => {}
+    let (reason_, message, event) = match &generic {
+        Some(generic) => generic_target::outcome(&written, message, &generic.kind.kind, &target),
+        None => secret_outcome(&written, message),
+    };
+    if let Some(note) = event {
+        let event_reason = match written {
+            Written::Created => "Created",
+            Written::Deleted => "Deleted",
+            _ => "Updated",
+        };
+        ctx.event(es, EventType::Normal, event_reason, note).await;
     }
     let mut new_status = status_with(status, "True", reason_, &message, Some(now));
     new_status.synced_resource_version = Some(current);
-    if written.bound() {
+    // ESO sets the binding for Secret targets only.
+    if generic.is_none() && written.bound() {
         new_status.binding = Some(LocalObjectReference { name: target.clone() });
     }
     write_status(es, ctx, &new_status).await?;
@@ -411,17 +438,22 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
     Ok(Some(requeue_action(requeue_after(interval, Some(now), jiff::Timestamp::now()))))
 }
 
-/// Why `spec.target.manifest` is refused: ESO's message without `--unsafe-allow-generic-targets`; with it, that
-/// this operator does not write non-Secret targets yet. Either way nothing is written, rather than a Secret the
-/// user did not ask for.
-fn generic_target_refusal(ctx: &Context, manifest: &external_secrets_api::ManifestReference) -> String {
-    if ctx.config.allow_generic_targets {
-        format!(
-            "spec.target.manifest ({} {}): generic targets are not supported by this operator yet; nothing was written",
-            manifest.api_version, manifest.kind
-        )
-    } else {
-        "generic targets are disabled. Enable with --unsafe-allow-generic-targets flag".to_string()
+/// The `Ready` reason and message, and the event note, of a Secret target's successful sync.
+fn secret_outcome(written: &Written, message: String) -> (&'static str, String, Option<String>) {
+    match written {
+        Written::Deleted => {
+            let message = "secret deleted due to DeletionPolicy=Delete".to_string();
+            (reason::SECRET_DELETED, message.clone(), Some(message))
+        }
+        Written::NothingToDelete => {
+            (reason::SECRET_DELETED, "secret deleted due to DeletionPolicy=Delete".to_string(), None)
+        }
+        Written::Missing => {
+            (reason::SECRET_MISSING, "secret will not be created due to CreationPolicy=Merge".to_string(), None)
+        }
+        Written::Created => (reason::SECRET_SYNCED, message, Some("secret created".to_string())),
+        Written::Updated => (reason::SECRET_SYNCED, message, Some("secret updated".to_string())),
+        Written::Unchanged | Written::Retained | Written::Skipped => (reason::SECRET_SYNCED, message, None),
     }
 }
 
@@ -500,7 +532,10 @@ async fn write_target(
                 "target is owned by another ExternalSecret ({owner:?}); refusing to write Secret {name:?}"
             )));
         }
-        let managed = existing.labels().get(LABEL_MANAGED).map(String::as_str) == Some(LABEL_MANAGED_VALUE);
+        // ESO before v0.11 set no managed label; the controller owner reference to this ExternalSecret proves
+        // such a Secret ours just as well.
+        let managed = existing.labels().get(LABEL_MANAGED).map(String::as_str) == Some(LABEL_MANAGED_VALUE)
+            || controlled_by(existing, es);
         let merging =
             matches!(policy, ExternalSecretCreationPolicy::Merge | ExternalSecretCreationPolicy::CreateOrMerge);
         if !managed && !merging {
@@ -530,10 +565,11 @@ async fn write_target(
         }
     }
     if let Some(existing) = &existing {
-        if up_to_date(ctx, existing, current, &desired, &desired_hash, &manager, namespace, name).await? {
+        let owner = FieldOwner::new(&manager, policy);
+        if up_to_date(ctx, existing, current, &desired, &desired_hash, owner, namespace, name).await? {
             return Ok((Written::Unchanged, "secret synced".to_string()));
         }
-        take_over_eso_fields(ctx, &secrets, existing, &manager).await?;
+        take_over_eso_fields(ctx, &secrets, existing, owner).await?;
     }
 
     let mut body = serde_json::to_value(&desired).map_err(|e| ReconcileError::Spec(e.to_string()))?;
@@ -590,7 +626,7 @@ async fn delete_previous_target(
 }
 
 /// Reads the ConfigMaps and Secrets that `templateFrom` names (only when a template uses them).
-async fn template_sources(
+pub(crate) async fn template_sources(
     ctx: &Context,
     es: &ExternalSecret,
     namespace: &str,
@@ -643,7 +679,7 @@ async fn up_to_date(
     current: Option<Secret>,
     desired: &Secret,
     desired_hash: &str,
-    manager: &str,
+    owner: FieldOwner<'_>,
     namespace: &str,
     name: &str,
 ) -> Result<bool, ReconcileError> {
@@ -656,7 +692,7 @@ async fn up_to_date(
         owners: &owners,
         finalizers: existing.finalizers(),
     };
-    if !metadata_in_sync(desired, existing_meta, &owned_by(entries, manager)) {
+    if !metadata_in_sync(desired, existing_meta, &owned_by(entries, owner)) {
         return Ok(false);
     }
     let rv = existing.resource_version().unwrap_or_default();
@@ -677,17 +713,18 @@ async fn up_to_date(
     Ok(type_ok && actual == desired_hash)
 }
 
-/// Moves the fields ESO wrote under our manager name (`Update` entries) into our `Apply` entry, so that the apply
-/// that follows can release what the ExternalSecret no longer wants. Guarded by the resourceVersion we saw: a
-/// concurrent writer makes it fail with a conflict, and the sync is retried.
+/// Moves the fields ESO wrote under our manager name (`Update` entries), and under its old shared name where
+/// `owner` counts those, into our `Apply` entry, so that the apply that follows can release what the
+/// ExternalSecret no longer wants. Guarded by the resourceVersion we saw: a concurrent writer makes it fail with a
+/// conflict, and the sync is retried.
 async fn take_over_eso_fields(
     ctx: &Context,
     secrets: &Api<Secret>,
     existing: &PartialObjectMeta<Secret>,
-    manager: &str,
+    owner: FieldOwner<'_>,
 ) -> Result<(), ReconcileError> {
     let entries = existing.metadata.managed_fields.as_deref().unwrap_or_default();
-    let Some(managed_fields) = take_over(entries, manager, Time(jiff::Timestamp::now())) else { return Ok(()) };
+    let Some(managed_fields) = take_over(entries, owner, Time(jiff::Timestamp::now())) else { return Ok(()) };
     let patch = json!({
         "metadata": {
             "resourceVersion": existing.resource_version(),

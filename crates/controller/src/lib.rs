@@ -17,6 +17,7 @@ pub mod context;
 pub mod error;
 pub mod events;
 pub mod externalsecret;
+pub mod generic_target;
 pub mod health;
 pub mod leader;
 pub mod metrics;
@@ -187,8 +188,15 @@ pub async fn run(
         }
         refs
     };
+    // Generic targets changed by someone else (one metadata watch per kind in use, started on first write).
+    let drift = context.generic_targets.drift_triggers(client.clone(), ns.clone(), es_reader.clone());
+    let q_drift = q_run.clone();
+    let drift = futures::stream::iter(drift).flatten().inspect(move |r: &ObjectRef<ExternalSecret>| {
+        q_drift.queued(workqueue::key(r.namespace.as_deref(), &r.name));
+    });
     let es_controller = Controller::for_stream(es_stream, es_reader.clone())
         .with_config(controller_config.clone())
+        .reconcile_on(drift)
         .watches_shared_stream(ss_sub.clone(), move |store: Arc<SecretStore>| {
             let refs = externalsecret::users_of_store(
                 &ctx_for_stores,

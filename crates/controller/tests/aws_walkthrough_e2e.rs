@@ -613,3 +613,58 @@ async fn store_and_es_report_failures_and_recover() {
     assert!(events.contains("UpdateFailed") && events.contains("InvalidProviderConfig"), "{events}");
     w.finish().await;
 }
+
+/// The walkthrough's IAM policy — `GetSecretValue` and `DescribeSecret` on the application's secrets, nothing
+/// else — enforced for the assumed role by the endpoint: an ExternalSecret reading two secrets syncs every key,
+/// the refused batch read is not asked again at every refresh, and nothing in the status or the events alarms
+/// the user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walkthrough_iam_policy_without_batch_reads_syncs_every_key_quietly() {
+    let w = Walkthrough::start("walk-least").await;
+    let sm = w.secrets_manager();
+    let mut arns = Vec::new();
+    for (name, value) in
+        [(SECRET_NAME, db_document(USERNAME, PASSWORD)), ("prod/app/api", json!({"token": ROTATED}).to_string())]
+    {
+        let created = sm.create_secret().name(name).secret_string(value).send().await.expect("CreateSecret");
+        arns.push(created.arn().expect("ARN").to_string());
+    }
+    let policy = json!({"principals": {ROLE: [{"effect": "Allow",
+        "actions": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], "resources": arns}]}});
+    aws_test_api(w.endpoint.port, "POST", "/_esr/iam", &policy.to_string());
+    w.irsa_store("aws-secretsmanager", "SecretsManager").await;
+    let mut es = walkthrough_es("app", "appsecret", "aws-secretsmanager", "2s", SECRET_NAME);
+    es["spec"]["data"]
+        .as_array_mut()
+        .expect("data")
+        .push(json!({"secretKey": "api-token", "remoteRef": {"key": "prod/app/api", "property": "token"}}));
+    w.create_es(es).await;
+    let (status, _, message) = wait_ready(&w.external_secrets(), "app", "SecretSynced").await;
+    assert_eq!((status.as_str(), message.as_str()), ("True", "secret synced"));
+    let data = data_of(&w.secrets().get("appsecret").await.expect("target Secret"));
+    assert_eq!(
+        data.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["api-token", "app-db-password", "app-db-username"]
+    );
+    assert_eq!(data["api-token"], ROTATED.as_bytes());
+    assert_eq!(data["app-db-password"], PASSWORD.as_bytes());
+
+    // Refreshes every 2 s read key by key; the batch call the policy refuses is not tried again.
+    let batch_calls = w.count("secretsmanager.BatchGetSecretValue");
+    let reads = w.count("secretsmanager.GetSecretValue");
+    let refreshed =
+        eventually(Duration::from_secs(30), || async { w.count("secretsmanager.GetSecretValue") >= reads + 4 }).await;
+    assert!(refreshed, "two more refreshes should have read both secrets");
+    assert_eq!(batch_calls, 1, "one batch read, which the policy refuses");
+    assert_eq!(w.count("secretsmanager.BatchGetSecretValue"), batch_calls, "the refusal is remembered");
+
+    let (status, reason, message) = wait_ready(&w.external_secrets(), "app", "SecretSynced").await;
+    assert_eq!((status.as_str(), reason.as_str(), message.as_str()), ("True", "SecretSynced", "secret synced"));
+    wait_store(&w.stores(), "aws-secretsmanager", "Valid").await;
+    let events = events_text(&w.admin, &w.ns).await;
+    assert!(
+        !events.contains("Warning") && !events.contains("UpdateFailed") && !events.contains("AccessDenied"),
+        "{events}"
+    );
+    w.finish().await;
+}

@@ -12,7 +12,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{LaunchedOperator, launch_operator, operator_client, test_config, wait_ready};
-use external_secrets_api::{ClusterSecretStore, ExternalSecret};
+use external_secrets_api::{ClusterSecretStore, ExternalSecret, SecretStore};
 use external_secrets_testsupport::{Cluster, cluster};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -177,4 +177,58 @@ async fn namespace_selector_condition_follows_namespace_labels() {
     setup.assert_synced(&allowed, &allowed_es).await;
     setup.assert_denied(&denied, &denied_es).await;
     setup.op.operator.stop().await;
+}
+
+/// ESO's `--enable-secret-store-reconciler=false` and `--enable-cluster-store-reconciler=false` (a namespaced
+/// install beside a cluster-wide one): no store status is written, ExternalSecrets of SecretStores still sync, and
+/// those of ClusterSecretStores are left alone — no finalizer, no status — for the controller that serves them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_reconciler_flags_leave_store_status_and_cluster_store_users_to_others() {
+    let cluster = cluster().await;
+    let admin = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("store-flags").await.expect("ns");
+    let client = operator_client(cluster, &ns).await;
+    let class = format!("class-{ns}");
+    let mut config = test_config(Some(&ns), &class);
+    config.enable_secret_store_reconciler = false;
+    config.enable_cluster_store_reconciler = false;
+    // As in ESO, the flood gate would refuse a store nobody validated (no Ready condition): another controller
+    // validates it in such a setup. Off here, so that the store is used without a status.
+    config.enable_flood_gate = false;
+    let op = launch_operator(cluster, client, config, None, true).await;
+    let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &ns);
+    let es = |name: &str, kind: &str, store: &str| -> ExternalSecret {
+        serde_json::from_value(json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"refreshInterval": "1h", "secretStoreRef": {"name": store, "kind": kind},
+                     "target": {"name": format!("{name}-secret")},
+                     "data": [{"secretKey": "password", "remoteRef": {"key": "shared/db"}}]}
+        }))
+        .expect("ExternalSecret")
+    };
+    ess.create(&PostParams::default(), &es("css-user", "ClusterSecretStore", "someone-elses")).await.expect("es");
+    let stores: Api<SecretStore> = Api::namespaced(admin.clone(), &ns);
+    let store: SecretStore = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+        "metadata": {"name": "fake", "namespace": ns},
+        "spec": {"controller": class, "provider": {"fake": {"data": [{"key": "shared/db", "value": PASSWORD}]}}}
+    }))
+    .expect("SecretStore");
+    stores.create(&PostParams::default(), &store).await.expect("store");
+    ess.create(&PostParams::default(), &es("ss-user", "SecretStore", "fake")).await.expect("es");
+    wait_ready(&ess, "ss-user", "SecretSynced").await;
+    let secret = Api::<Secret>::namespaced(admin.clone(), &ns).get("ss-user-secret").await.expect("Secret");
+    assert_eq!(secret.data.expect("data")["password"].0, PASSWORD.as_bytes());
+    assert!(stores.get("fake").await.expect("store").status.is_none(), "no SecretStore status is written");
+    // `css-user` was queued before `ss-user`; without the skip it would carry a finalizer and an error status by
+    // now. It stays untouched.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    while tokio::time::Instant::now() < deadline {
+        let untouched = ess.get("css-user").await.expect("es");
+        assert!(untouched.status.is_none(), "no status on an ExternalSecret of a ClusterSecretStore");
+        assert!(untouched.metadata.finalizers.unwrap_or_default().is_empty(), "no finalizer either");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    op.operator.stop().await;
 }

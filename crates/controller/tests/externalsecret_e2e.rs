@@ -405,6 +405,78 @@ async fn fields_eso_wrote_are_taken_over_so_what_the_spec_dropped_is_removed() {
     op.stop().await;
 }
 
+/// ESO up to v0.8.1 created and updated Owner and Orphan Secrets without a field manager and without the managed
+/// label: the apiserver records such writes under the first word of ESO's user agent, `external-secrets`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_an_old_eso_wrote_under_its_user_agent_are_adopted_and_taken_over() {
+    let cluster = cluster().await;
+    let admin = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("old-eso").await.expect("ns");
+    common::install_crds(cluster).await;
+    let class = format!("class-{ns}");
+    let stores: Api<SecretStore> = Api::namespaced(admin.clone(), &ns);
+    let data = json!([{"key": "prod/app/db", "value": db_document(PASSWORD)}]);
+    stores.create(&PostParams::default(), &fake_store(&ns, "fake", &class, data)).await.expect("store");
+    let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &ns);
+    let es = ess.create(&PostParams::default(), &walkthrough_es(&ns, "old", "fake", "1h", "Owner")).await.expect("es");
+
+    // As ESO v0.8.1's CreateOrUpdate left it when the ExternalSecret still had a third key and a label: no managed
+    // label (ESO added it from v0.11), its controller owner reference, the data hash.
+    let data = BTreeMap::from([
+        ("app-db-password".to_string(), PASSWORD.as_bytes().to_vec()),
+        ("app-db-username".to_string(), USERNAME.as_bytes().to_vec()),
+        ("app-db-host".to_string(), b"db.internal".to_vec()),
+    ]);
+    let encoded: BTreeMap<&String, String> = data.iter().map(|(k, v)| (k, base64_encode(v))).collect();
+    let old_secret: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {
+            "name": "old-secret", "namespace": ns,
+            "labels": {"team": "payments"},
+            "annotations": {"reconcile.external-secrets.io/data-hash": data_hash(&data)},
+            "ownerReferences": [{"apiVersion": "external-secrets.io/v1beta1", "kind": "ExternalSecret", "name": "old",
+                                 "uid": es.metadata.uid, "controller": true, "blockOwnerDeletion": true}]
+        },
+        "type": "Opaque",
+        "data": encoded
+    }))
+    .expect("secret");
+    let eso = common::eso_user_agent_client(cluster, "v0.8.1").await;
+    let created = Api::<Secret>::namespaced(eso, &ns).create(&PostParams::default(), &old_secret).await.expect("old");
+    let entries = |s: &Secret| -> Vec<(String, String)> {
+        s.metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .map(|e| (e.manager.clone().unwrap_or_default(), e.operation.clone().unwrap_or_default()))
+            .collect()
+    };
+    assert_eq!(entries(&created), vec![("external-secrets".to_string(), "Update".to_string())], "as old ESO wrote it");
+
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), &ns);
+    let op = start_operator(cluster, &ns).await;
+    let cleaned = eventually(Duration::from_secs(30), || async {
+        let s = secrets.get("old-secret").await.expect("secret");
+        let keys: Vec<String> = s.data.clone().unwrap_or_default().into_keys().collect();
+        keys == ["app-db-password", "app-db-username"] && !s.metadata.labels.unwrap_or_default().contains_key("team")
+    })
+    .await;
+    let after = secrets.get("old-secret").await.expect("secret");
+    assert!(cleaned, "the key and label old ESO wrote and the spec no longer has must go: {:?}", after.metadata);
+    assert_eq!(
+        entries(&after),
+        vec![("externalsecrets.external-secrets.io/old".to_string(), "Apply".to_string())],
+        "the legacy entry is ours now"
+    );
+    assert_eq!(after.metadata.uid, created.metadata.uid, "the same Secret, updated in place");
+    let labels = after.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(labels.get("reconcile.external-secrets.io/managed").map(String::as_str), Some("true"));
+    assert_eq!(after.metadata.owner_references.map(|o| o.len()), Some(1));
+    let (status, reason, _) = wait_ready(&ess, "old", "SecretSynced").await;
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "SecretSynced"));
+    op.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_objects_leave_no_store_clients_or_metric_series_behind() {
     let cluster = cluster().await;
@@ -575,5 +647,44 @@ async fn templates_render_dockerconfigjson_and_template_from_a_config_map() {
     assert_no_leak(&message, "status");
     assert_no_leak(&events_text(&admin, &ns).await, "events");
     assert_no_leak(&logs(), "operator logs");
+    op.stop().await;
+}
+
+/// ESO's `--template-left-delimiter` / `--template-right-delimiter`: templates are written with the configured
+/// delimiters, and text in the default ones is left as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_delimiter_flags_are_used_end_to_end() {
+    let cluster = cluster().await;
+    let admin = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("delimiters").await.expect("ns");
+    let op = common::start_operator_configured(cluster, &ns, common::registry(), |c| {
+        c.template_delimiters = external_secrets_template::Delimiters::new("<<", ">>");
+    })
+    .await;
+    let stores: Api<SecretStore> = Api::namespaced(admin.clone(), &ns);
+    let data = json!([{"key": "prod/app/db", "value": db_document(PASSWORD)}]);
+    stores.create(&PostParams::default(), &fake_store(&ns, "fake", &op.class, data)).await.expect("store");
+    let es: ExternalSecret = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": "dsn", "namespace": ns},
+        "spec": {
+            "secretStoreRef": {"name": "fake"},
+            "target": {"name": "dsn-secret", "template": {
+                "data": {"dsn": "postgres://<< .username >>@<< .host >>/{{ db }}"},
+                "metadata": {"annotations": {"rendered-by": "<< \"delimiters\" | upper >>"}}
+            }},
+            "dataFrom": [{"extract": {"key": "prod/app/db"}}]
+        }
+    }))
+    .expect("es");
+    let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &ns);
+    ess.create(&PostParams::default(), &es).await.expect("es");
+    wait_ready(&ess, "dsn", "SecretSynced").await;
+    let secret = Api::<Secret>::namespaced(admin.clone(), &ns).get("dsn-secret").await.expect("secret");
+    let dsn = secret.data.expect("data").remove("dsn").expect("dsn").0;
+    assert_eq!(String::from_utf8(dsn).expect("utf-8"), format!("postgres://{USERNAME}@db.internal/{{{{ db }}}}"));
+    let annotations = secret.metadata.annotations.expect("annotations");
+    assert_eq!(annotations.get("rendered-by").map(String::as_str), Some("DELIMITERS"));
+    assert_no_leak(&events_text(&admin, &ns).await, "events");
     op.stop().await;
 }

@@ -24,6 +24,8 @@ const PASSWORD: &str = "S3cr3t-pa55-do-not-log";
 const ROTATED: &str = "rotated-pa55-do-not-log";
 const FOREIGN: &str = "foreign-value-do-not-log";
 const PLAIN_TEXT: &str = "plain-text-value-do-not-log";
+const LABEL_MANAGED: &str = "reconcile.external-secrets.io/managed";
+const DATA_HASH: &str = "reconcile.external-secrets.io/data-hash";
 
 /// One test's namespace, operator and API handles. The fake store is called `fake`.
 struct Env {
@@ -374,6 +376,61 @@ async fn deletion_policy_merge_removes_only_the_managed_keys_and_keeps_the_secre
     assert_hash_covers_all_data(&after);
     assert_eq!(after.metadata.labels.unwrap_or_default().get("team").map(String::as_str), Some("payments"));
     wait_ready(&env.ess, "merged", "SecretSynced").await;
+    env.stop().await;
+}
+
+/// ESO 2.9 merges with PUT under the ExternalSecret's field manager (an `Update` entry): what it merged must still
+/// be removable by `deletionPolicy: Merge` after the switch to this operator, and the data hash must keep
+/// describing the whole data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_policy_merge_removes_the_keys_eso_merged_into_a_foreign_secret() {
+    let env = Env::new("del-merge-eso", json!([entry("app", PASSWORD), entry("other", "unrelated")])).await;
+    env.create_foreign_secret("shared").await;
+    // What ESO leaves: its managed label and data hash, and the key it merged, all written with PUT.
+    let mut merged = env.secrets.get("shared").await.expect("Secret");
+    merged.metadata.labels.get_or_insert_with(BTreeMap::new).insert(LABEL_MANAGED.into(), "true".into());
+    merged.data.get_or_insert_with(BTreeMap::new).insert("password".into(), k8s_openapi::ByteString(PASSWORD.into()));
+    let data: BTreeMap<String, Vec<u8>> =
+        merged.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+    merged.metadata.annotations.get_or_insert_with(BTreeMap::new).insert(DATA_HASH.into(), data_hash(&data));
+    let manager = "externalsecrets.external-secrets.io/merged";
+    let pp = PostParams { field_manager: Some(manager.into()), ..Default::default() };
+    let eso_written = env.secrets.replace("shared", &pp, &merged).await.expect("ESO's merge");
+    let operations: Vec<_> = eso_written
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|e| e.manager.as_deref() == Some(manager))
+        .map(|e| e.operation.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(operations, ["Update"], "as ESO writes it");
+
+    env.create_es(
+        "merged",
+        json!({"refreshInterval": "1s",
+               "target": {"name": "shared", "creationPolicy": "Merge", "deletionPolicy": "Merge"},
+               "data": password_from_app()}),
+    )
+    .await;
+    wait_ready(&env.ess, "merged", "SecretSynced").await;
+    let adopted = env.secrets.get("shared").await.expect("Secret");
+    assert_eq!(adopted.metadata.resource_version, eso_written.metadata.resource_version, "adopted without a rewrite");
+
+    env.set_store_data(json!([entry("other", "unrelated")])).await;
+    let removed = eventually(Duration::from_secs(20), || async {
+        env.data("shared").await == Some(map(&[("foreign", FOREIGN)]))
+    })
+    .await;
+    assert!(
+        removed,
+        "the key ESO merged is removed, the foreign key kept: {:?}",
+        env.data("shared").await.map(|d| d.into_keys().collect::<Vec<_>>())
+    );
+    let after = env.secrets.get("shared").await.expect("Secret kept");
+    assert_eq!(after.metadata.uid, eso_written.metadata.uid);
+    assert_hash_covers_all_data(&after);
+    assert_eq!(after.metadata.labels.unwrap_or_default().get("team").map(String::as_str), Some("payments"));
     env.stop().await;
 }
 

@@ -96,3 +96,60 @@ async fn conversion_decoding_and_null_byte_strategies_write_esos_keys_and_bytes(
     assert_eq!(secrets.get("out").await.expect("Secret").metadata.resource_version, before);
     op.stop().await;
 }
+
+/// Values in templates are Go strings of bytes: a binary provider value, and what `b64dec` and `hexdec` make of
+/// text, reach the Secret byte for byte (no U+FFFD), as in ESO.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_write_binary_values_byte_for_byte() {
+    let cluster = cluster().await;
+    let admin = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("binary-template").await.expect("ns");
+    let op = start_operator(cluster, &ns).await;
+    // The bytes 00 ff 61 fe 80 0a: base64 "AP9h/oAK", hex "00ff61fe800a"; not UTF-8.
+    let binary = vec![0x00, 0xff, b'a', 0xfe, 0x80, b'\n'];
+    let store: SecretStore = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+        "metadata": {"name": "fake", "namespace": ns},
+        "spec": {"controller": op.class, "provider": {"fake": {"data": [
+            {"key": "b64", "value": "AP9h/oAK"},
+            {"key": "hex", "value": "00ff61fe800a"}
+        ]}}}
+    }))
+    .expect("store");
+    Api::<SecretStore>::namespaced(admin.clone(), &ns).create(&PostParams::default(), &store).await.expect("store");
+    let es: ExternalSecret = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": "binary", "namespace": ns},
+        "spec": {
+            "secretStoreRef": {"name": "fake"},
+            "target": {"name": "binary-out", "template": {"data": {
+                "from-provider": "{{ .bin }}",
+                "from-b64dec": "{{ .b64 | b64dec }}",
+                "from-hexdec": "{{ .hex | hexdec }}",
+                "framed": "<{{ .bin }}>"
+            }}},
+            "data": [
+                {"secretKey": "bin", "remoteRef": {"key": "b64", "decodingStrategy": "Base64"}},
+                {"secretKey": "b64", "remoteRef": {"key": "b64"}},
+                {"secretKey": "hex", "remoteRef": {"key": "hex"}}
+            ]
+        }
+    }))
+    .expect("es");
+    let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &ns);
+    ess.create(&PostParams::default(), &es).await.expect("es");
+    wait_ready(&ess, "binary", "SecretSynced").await;
+    let secret = Api::<Secret>::namespaced(admin, &ns).get("binary-out").await.expect("Secret");
+    let data: BTreeMap<String, Vec<u8>> = secret.data.expect("data").into_iter().map(|(k, v)| (k, v.0)).collect();
+    let mut framed = vec![b'<'];
+    framed.extend(&binary);
+    framed.push(b'>');
+    let expected = BTreeMap::from([
+        ("framed".to_string(), framed),
+        ("from-b64dec".to_string(), binary.clone()),
+        ("from-hexdec".to_string(), binary.clone()),
+        ("from-provider".to_string(), binary),
+    ]);
+    assert_eq!(data, expected);
+    op.stop().await;
+}

@@ -62,6 +62,61 @@ fn go_format_string_map(map: &BTreeMap<String, String>) -> String {
     out
 }
 
+/// ESO's `ObjectHash` of an unstructured value (a generic target's `spec` or `data`): SHA3-224 hex of Go's `%+v`
+/// of the value as Kubernetes decodes JSON (integers as `int64`, other numbers as `float64`).
+pub fn object_hash(value: &serde_json::Value) -> String {
+    sha3_224_hex(go_format_unstructured(value).as_bytes())
+}
+
+/// Go's `%+v` of an unstructured value: `map[k:v ...]` with keys in bytewise order, `[a b]` for lists, strings
+/// unquoted, `<nil>` for null, integers in decimal and other numbers as Go prints a `float64` (`1.5`, `1e+06`).
+pub fn go_format_unstructured(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_unstructured(&mut out, value);
+    out
+}
+
+fn write_unstructured(out: &mut String, value: &serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.push_str("<nil>"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => {
+                // Writing to a String cannot fail.
+                let _ = write!(out, "{i}");
+            }
+            (None, Some(f)) => out.push_str(&external_secrets_template::go_format_float(f)),
+            (None, None) => out.push_str(&n.to_string()),
+        },
+        Value::String(s) => out.push_str(s),
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(' ');
+                }
+                write_unstructured(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            let mut keys: Vec<&String> = members.keys().collect();
+            keys.sort();
+            out.push_str("map[");
+            for (index, key) in keys.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(' ');
+                }
+                out.push_str(key);
+                out.push(':');
+                write_unstructured(out, &members[key]);
+            }
+            out.push(']');
+        }
+    }
+}
+
 /// The `reconcile.external-secrets.io/created-by` label value ESO puts on Secrets it owns: SHA3-224 hex of
 /// `"<namespace>/<name>"` of the ExternalSecret (56 characters, a valid label value).
 pub fn created_by_label(namespace: &str, name: &str) -> String {
@@ -134,6 +189,42 @@ mod tests {
         // Uppercase sorts before lowercase, as in Go.
         let data = bytes_map(&[("a", b"1"), ("B", b"2")]);
         assert_eq!(data_hash(&data), sha3_224_hex(b"map[B:[50] a:[49]]"));
+    }
+
+    /// Expected values: Go's `%+v` and ESO's `ObjectHash`, printed by `hack/tools/object-hash-golden` (Go 1.26,
+    /// the documents decoded with int64/float64 numbers as apimachinery decodes unstructured objects).
+    #[test]
+    fn object_hash_of_unstructured_values_matches_go() {
+        let cases = [
+            (serde_json::json!({}), "map[]", "74a974446e359fb3e6baff9bd0058950e6edd0f040888d9989b0a11b"),
+            (
+                serde_json::json!({"key1": "value1", "key2": "value2"}),
+                "map[key1:value1 key2:value2]",
+                "0cf13e4753b5b20b98510b66c92f3fe461f6a88f24e700794e6b640e",
+            ),
+            (
+                serde_json::json!({"data": {"config": "my-config"}}),
+                "map[data:map[config:my-config]]",
+                "c5bb795e11d75c241d40df4b26355b079a7c12ed286672551664546e",
+            ),
+            (
+                serde_json::from_str(
+                    r#"{"replicas":3,"ratio":1.5,"big":1000000.0,"tiny":0.00001,"on":true,"off":null,"list":["a",2,{"b":"c"}]}"#,
+                )
+                .expect("json"),
+                "map[big:1e+06 list:[a 2 map[b:c]] off:<nil> on:true ratio:1.5 replicas:3 tiny:1e-05]",
+                "10a4149abceaed2af446f9815041354e8df5d33eaee436a4c716eddc",
+            ),
+            (
+                serde_json::json!({"B": "upper", "a": "lower", "nested": {"z": 1, "y": []}}),
+                "map[B:upper a:lower nested:map[y:[] z:1]]",
+                "ea0e32567e67b2135aabfe307e21e1737ca5fd972767bd7a507b6eab",
+            ),
+        ];
+        for (value, text, hash) in cases {
+            assert_eq!(go_format_unstructured(&value), text);
+            assert_eq!(object_hash(&value), hash, "{text}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`decode`]: `decodingStrategy` and `nullBytePolicy`.
 //! - [`property`]: `remoteRef.property` selection and `extract` maps.
 //! - [`ownership`]: what our field manager owns on a target Secret, and the takeover of ESO's fields.
+//! - [`generic_target`]: the ConfigMap or custom resource of `spec.target.manifest`, its data hash and validity.
 //! - [`refresh`]: whether to sync now and when to requeue.
 //! - [`sync_window`]: `spec.syncWindows`, whether a periodic refresh may happen now.
 //! - [`label_selector`]: label selectors with Kubernetes' validation rules.
@@ -17,6 +18,7 @@ pub mod cluster_external_secret;
 pub mod decode;
 pub mod duration;
 pub mod field_manager;
+pub mod generic_target;
 pub mod hash;
 pub mod keys;
 pub mod label_selector;

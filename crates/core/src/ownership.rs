@@ -11,15 +11,67 @@
 //! apiserver treats an `Apply` and an `Update` entry as different owners, so without a takeover the fields ESO
 //! wrote would never be released by our applies. [`take_over`] merges such `Update` entries into our `Apply`
 //! entry, the way client-go's `csaupgrade` moves kubectl's client-side-apply fields to server-side apply.
+//!
+//! Older ESO versions wrote without a field manager of their own, so the apiserver named the writer after ESO's
+//! user agent: [`LEGACY_FIELD_MANAGER`]. That name is shared by every ExternalSecret, so its entries count as
+//! this ExternalSecret's only where the target is this ExternalSecret's alone (see [`FieldOwner::new`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use external_secrets_api::ExternalSecretCreationPolicy;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry, Time};
 use serde_json::{Map, Value};
 
 const APPLY: &str = "Apply";
 const UPDATE: &str = "Update";
+
+/// The manager name of fields ESO wrote without naming a field manager: the apiserver takes the part of the
+/// client's user agent before the first `/`, and ESO's binary is `external-secrets` (client-go's default user
+/// agent `external-secrets/<version> (<os>/<arch>) kubernetes/<commit>`). ESO up to v0.8.1 created and updated
+/// target Secrets of `creationPolicy` Owner and Orphan this way (Merge targets from v0.5.2 on under the
+/// per-ExternalSecret name; up to v0.5.1 Merge applied under this name), and ESO 2.9 still creates and updates
+/// generic targets (`spec.target.manifest`) this way.
+pub const LEGACY_FIELD_MANAGER: &str = "external-secrets";
+
+/// Whose `managedFields` entries are this ExternalSecret's: those of its field manager, and — where the target is
+/// this ExternalSecret's alone — those of ESO's old shared manager [`LEGACY_FIELD_MANAGER`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldOwner<'a> {
+    /// The ExternalSecret's field manager ([`crate::field_manager::field_manager`]).
+    pub manager: &'a str,
+    /// Whether [`LEGACY_FIELD_MANAGER`]'s entries count as ours.
+    pub legacy: bool,
+}
+
+impl<'a> FieldOwner<'a> {
+    /// `manager`, with the legacy entries for `creationPolicy` Owner and Orphan: such a target is written by one
+    /// ExternalSecret only, and ESO's own update replaced it whole. Never for Merge and CreateOrMerge, where the
+    /// shared name may hold what other ExternalSecrets merged into the same object.
+    pub fn new(manager: &'a str, policy: ExternalSecretCreationPolicy) -> Self {
+        let legacy = matches!(policy, ExternalSecretCreationPolicy::Owner | ExternalSecretCreationPolicy::Orphan);
+        FieldOwner { manager, legacy }
+    }
+
+    /// `manager` alone.
+    pub fn only(manager: &'a str) -> Self {
+        FieldOwner { manager, legacy: false }
+    }
+
+    /// Whether `entry` (of the main resource) is ours.
+    fn owns(&self, entry: &ManagedFieldsEntry) -> bool {
+        is_entry_of(entry, self.manager, APPLY) || is_entry_of(entry, self.manager, UPDATE) || self.is_legacy(entry)
+    }
+
+    fn is_legacy(&self, entry: &ManagedFieldsEntry) -> bool {
+        self.legacy && entry.manager.as_deref() == Some(LEGACY_FIELD_MANAGER) && main_resource(entry)
+    }
+
+    /// Whether [`take_over`] moves `entry` into our `Apply` entry.
+    fn moves(&self, entry: &ManagedFieldsEntry) -> bool {
+        is_entry_of(entry, self.manager, UPDATE) || self.is_legacy(entry)
+    }
+}
 
 /// The metadata and data keys one field manager owns: through its `Apply` entry, and through `Update` entries
 /// ESO wrote under the same name (ours once [`take_over`] ran, which happens before our next write).
@@ -50,15 +102,10 @@ fn field_names<'a>(fields: &'a Value, path: &[&str], prefix: &'a str) -> impl It
         .filter_map(move |k| k.strip_prefix(prefix).map(str::to_owned))
 }
 
-/// Whether `entry` is `manager`'s (`Apply` or `Update`) on the main resource.
-fn is_ours(entry: &ManagedFieldsEntry, manager: &str) -> bool {
-    is_entry_of(entry, manager, APPLY) || is_entry_of(entry, manager, UPDATE)
-}
-
-/// What `manager` owns on the main resource (its `Apply` and `Update` entries; see [`Owned`]).
-pub fn owned_by(entries: &[ManagedFieldsEntry], manager: &str) -> Owned {
+/// What `owner` owns on the main resource (its `Apply` and `Update` entries; see [`Owned`]).
+pub fn owned_by(entries: &[ManagedFieldsEntry], owner: FieldOwner<'_>) -> Owned {
     let mut owned = Owned::default();
-    for entry in entries.iter().filter(|e| is_ours(e, manager)) {
+    for entry in entries.iter().filter(|e| owner.owns(e)) {
         let Some(FieldsV1(fields)) = &entry.fields_v1 else { continue };
         owned.labels.extend(field_names(fields, &["f:metadata", "f:labels"], "f:"));
         owned.annotations.extend(field_names(fields, &["f:metadata", "f:annotations"], "f:"));
@@ -81,18 +128,19 @@ pub fn owned_by(entries: &[ManagedFieldsEntry], manager: &str) -> Owned {
 }
 
 /// The data keys that any other field manager owns (the apiserver keeps those when we stop applying them).
-pub fn data_owned_by_others(entries: &[ManagedFieldsEntry], manager: &str) -> BTreeSet<String> {
+pub fn data_owned_by_others(entries: &[ManagedFieldsEntry], owner: FieldOwner<'_>) -> BTreeSet<String> {
     entries
         .iter()
-        .filter(|e| !is_ours(e, manager))
+        .filter(|e| !owner.owns(e))
         .filter_map(|e| e.fields_v1.as_ref())
         .flat_map(|FieldsV1(fields)| field_names(fields, &["f:data"], "f:"))
         .collect()
 }
 
-/// Whether `manager` has `Update` entries (fields written by ESO's create/update) that [`take_over`] would move.
-pub fn needs_takeover(entries: &[ManagedFieldsEntry], manager: &str) -> bool {
-    entries.iter().any(|e| is_entry_of(e, manager, UPDATE))
+/// Whether `owner` has entries written by ESO's create/update (`Update` entries of its manager, or legacy ones)
+/// that [`take_over`] would move.
+pub fn needs_takeover(entries: &[ManagedFieldsEntry], owner: FieldOwner<'_>) -> bool {
+    entries.iter().any(|e| owner.moves(e))
 }
 
 fn union_into(target: &mut Map<String, Value>, source: &Map<String, Value>) {
@@ -107,23 +155,24 @@ fn union_into(target: &mut Map<String, Value>, source: &Map<String, Value>) {
     }
 }
 
-/// The managed fields after moving every `Update` entry of `manager` (main resource) into its `Apply` entry
-/// (created when absent, stamped `now`); `None` when there is nothing to move. Other managers are untouched.
-pub fn take_over(entries: &[ManagedFieldsEntry], manager: &str, now: Time) -> Option<Vec<ManagedFieldsEntry>> {
-    if !needs_takeover(entries, manager) {
+/// The managed fields after moving every `Update` entry of `owner`'s manager and every legacy entry it counts
+/// (main resource) into its manager's `Apply` entry (created when absent, stamped `now`); `None` when there is
+/// nothing to move. Other managers are untouched.
+pub fn take_over(entries: &[ManagedFieldsEntry], owner: FieldOwner<'_>, now: Time) -> Option<Vec<ManagedFieldsEntry>> {
+    if !needs_takeover(entries, owner) {
         return None;
     }
     let mut merged = Map::new();
     let mut api_version = None;
-    for entry in entries.iter().filter(|e| is_ours(e, manager)) {
+    for entry in entries.iter().filter(|e| owner.owns(e)) {
         if let Some(FieldsV1(Value::Object(fields))) = &entry.fields_v1 {
             union_into(&mut merged, fields);
         }
         api_version = api_version.or_else(|| entry.api_version.clone());
     }
-    let mut out: Vec<ManagedFieldsEntry> = entries.iter().filter(|e| !is_ours(e, manager)).cloned().collect();
+    let mut out: Vec<ManagedFieldsEntry> = entries.iter().filter(|e| !owner.owns(e)).cloned().collect();
     out.push(ManagedFieldsEntry {
-        manager: Some(manager.to_owned()),
+        manager: Some(owner.manager.to_owned()),
         operation: Some(APPLY.to_owned()),
         api_version: api_version.or_else(|| Some("v1".to_owned())),
         fields_type: Some("FieldsV1".to_owned()),
@@ -178,6 +227,7 @@ mod tests {
     use super::*;
 
     const MANAGER: &str = "externalsecrets.external-secrets.io/app";
+    const OURS: FieldOwner<'static> = FieldOwner { manager: MANAGER, legacy: false };
 
     fn entry(manager: &str, operation: &str, fields: Value) -> ManagedFieldsEntry {
         ManagedFieldsEntry {
@@ -211,7 +261,7 @@ mod tests {
     #[test]
     fn owned_by_reads_labels_annotations_owners_finalizers_and_data_of_the_apply_entry() {
         let entries = [applied(), entry("kubectl", "Apply", json!({"f:metadata": {"f:labels": {"f:other": {}}}}))];
-        let owned = owned_by(&entries, MANAGER);
+        let owned = owned_by(&entries, OURS);
         assert_eq!(
             owned.labels,
             BTreeSet::from(["reconcile.external-secrets.io/managed".to_owned(), "team".to_owned()])
@@ -226,11 +276,11 @@ mod tests {
     fn update_entries_count_as_ours_and_need_a_takeover_while_status_entries_do_not() {
         let mut status = applied();
         status.subresource = Some("status".to_owned());
-        assert_eq!(owned_by(std::slice::from_ref(&status), MANAGER), Owned::default());
-        assert!(!needs_takeover(&[status], MANAGER));
+        assert_eq!(owned_by(std::slice::from_ref(&status), OURS), Owned::default());
+        assert!(!needs_takeover(&[status], OURS));
         let update = entry(MANAGER, "Update", json!({"f:metadata": {"f:labels": {"f:team": {}}}}));
-        assert_eq!(owned_by(std::slice::from_ref(&update), MANAGER).labels, BTreeSet::from(["team".to_owned()]));
-        assert!(needs_takeover(&[update], MANAGER));
+        assert_eq!(owned_by(std::slice::from_ref(&update), OURS).labels, BTreeSet::from(["team".to_owned()]));
+        assert!(needs_takeover(&[update], OURS));
     }
 
     #[test]
@@ -242,27 +292,78 @@ mod tests {
         );
         let other = entry("kube-controller-manager", "Update", json!({"f:metadata": {"f:labels": {"f:x": {}}}}));
         let now = Time(jiff::Timestamp::UNIX_EPOCH);
-        let Some(out) = take_over(&[eso, applied(), other.clone()], MANAGER, now) else {
+        let Some(out) = take_over(&[eso, applied(), other.clone()], OURS, now) else {
             panic!("expected a takeover");
         };
         assert_eq!(out.len(), 2);
         assert_eq!(out[0], other);
         assert_eq!(out[1].operation.as_deref(), Some("Apply"));
-        let owned = owned_by(&out, MANAGER);
+        let owned = owned_by(&out, OURS);
         assert_eq!(owned.data, BTreeSet::from(["password".to_owned(), "user".to_owned()]), "\".\" is not a key");
         assert!(owned.labels.contains("old") && owned.labels.contains("team"));
-        assert!(!needs_takeover(&out, MANAGER));
-        assert_eq!(take_over(&out, MANAGER, Time(jiff::Timestamp::UNIX_EPOCH)), None);
+        assert!(!needs_takeover(&out, OURS));
+        assert_eq!(take_over(&out, OURS, Time(jiff::Timestamp::UNIX_EPOCH)), None);
     }
 
     #[test]
     fn take_over_creates_the_apply_entry_when_only_update_exists() {
         let eso = entry(MANAGER, "Update", json!({"f:data": {"f:user": {}}}));
-        let Some(out) = take_over(&[eso], MANAGER, Time(jiff::Timestamp::UNIX_EPOCH)) else {
+        let Some(out) = take_over(&[eso], OURS, Time(jiff::Timestamp::UNIX_EPOCH)) else {
             panic!("expected a takeover");
         };
         assert_eq!(out.len(), 1);
-        assert_eq!(owned_by(&out, MANAGER).data, BTreeSet::from(["user".to_owned()]));
+        assert_eq!(owned_by(&out, OURS).data, BTreeSet::from(["user".to_owned()]));
+    }
+
+    /// A Secret ESO v0.8.1 created (`CreateOrUpdate` without a field manager): one `Update` entry named after
+    /// its user agent, `external-secrets`.
+    fn legacy_update() -> ManagedFieldsEntry {
+        entry(
+            LEGACY_FIELD_MANAGER,
+            "Update",
+            json!({"f:data": {".": {}, "f:old-key": {}, "f:password": {}},
+                   "f:metadata": {"f:labels": {".": {}, "f:team": {}, "f:reconcile.external-secrets.io/managed": {}},
+                                  "f:ownerReferences": {".": {}, "k:{\"uid\":\"u-1\"}": {}}},
+                   "f:type": {}}),
+        )
+    }
+
+    #[test]
+    fn the_legacy_managers_entries_are_ours_for_owner_and_orphan_and_are_taken_over() {
+        for policy in [ExternalSecretCreationPolicy::Owner, ExternalSecretCreationPolicy::Orphan] {
+            let owner = FieldOwner::new(MANAGER, policy);
+            assert!(owner.legacy);
+            let entries = [legacy_update(), entry("kubectl-edit", "Update", json!({"f:data": {"f:mine": {}}}))];
+            let owned = owned_by(&entries, owner);
+            assert_eq!(owned.data, BTreeSet::from(["old-key".to_owned(), "password".to_owned()]));
+            assert!(owned.labels.contains("team"));
+            assert_eq!(owned.owner_uids, BTreeSet::from(["u-1".to_owned()]));
+            assert_eq!(data_owned_by_others(&entries, owner), BTreeSet::from(["mine".to_owned()]));
+            assert!(needs_takeover(&entries, owner));
+            let Some(out) = take_over(&entries, owner, Time(jiff::Timestamp::UNIX_EPOCH)) else {
+                panic!("expected a takeover");
+            };
+            assert!(out.iter().all(|e| e.manager.as_deref() != Some(LEGACY_FIELD_MANAGER)), "the legacy entry is gone");
+            assert_eq!(out.len(), 2, "kubectl's entry and our Apply entry");
+            let ours: Vec<_> = out.iter().filter(|e| e.manager.as_deref() == Some(MANAGER)).collect();
+            assert_eq!(ours.len(), 1);
+            assert_eq!(ours[0].operation.as_deref(), Some("Apply"));
+            assert_eq!(owned_by(&out, FieldOwner::only(MANAGER)).data, owned.data, "the fields moved, none lost");
+            assert!(!needs_takeover(&out, owner));
+        }
+    }
+
+    #[test]
+    fn the_legacy_managers_entries_are_never_ours_when_merging_into_a_shared_object() {
+        for policy in [ExternalSecretCreationPolicy::Merge, ExternalSecretCreationPolicy::CreateOrMerge] {
+            let owner = FieldOwner::new(MANAGER, policy);
+            assert!(!owner.legacy);
+            let entries = [legacy_update(), applied()];
+            assert_eq!(owned_by(&entries, owner).data, BTreeSet::from(["password".to_owned()]), "only our Apply entry");
+            assert!(data_owned_by_others(&entries, owner).contains("old-key"));
+            assert!(!needs_takeover(&entries, owner));
+            assert_eq!(take_over(&entries, owner, Time(jiff::Timestamp::UNIX_EPOCH)), None);
+        }
     }
 
     fn desired(labels: &[(&str, &str)], owner: Option<&str>, finalizers: &[&str]) -> Secret {

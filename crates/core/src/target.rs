@@ -21,7 +21,7 @@ use crate::refresh::{ANNOTATION_DATA_HASH, LABEL_CREATED_BY, LABEL_MANAGED, LABE
 
 /// Annotations never copied from the ExternalSecret onto its Secret. ESO copies every annotation; copying
 /// kubectl's last-applied-configuration only leaks the ExternalSecret's manifest into the Secret, so we don't.
-const NOT_COPIED_ANNOTATIONS: [&str; 1] = ["kubectl.kubernetes.io/last-applied-configuration"];
+pub(crate) const NOT_COPIED_ANNOTATIONS: [&str; 1] = ["kubectl.kubernetes.io/last-applied-configuration"];
 
 /// Why no target Secret can be planned. Names fields, never values.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -45,6 +45,9 @@ pub enum TargetError {
     /// A `templateFrom` source lacks a key, or is missing.
     #[error("{field}: {message}")]
     Source { field: String, message: String },
+    /// A generic target (`spec.target.manifest`) cannot be built as the spec asks; the message names the field.
+    #[error("{0}")]
+    Manifest(String),
 }
 
 /// The ConfigMaps and Secrets (of the ExternalSecret's namespace) that `templateFrom` reads, by name.
@@ -140,7 +143,12 @@ fn template_target(field: &str, target: &str) -> Result<Target, TargetError> {
 
 /// Parses and renders one template; errors name `field` and carry the engine's message (which never holds data).
 /// The output is bytes: Secret data keeps binary values intact.
-fn render(field: &str, text: &str, context: &Value, delimiters: &Delimiters) -> Result<Vec<u8>, TargetError> {
+pub(crate) fn render(
+    field: &str,
+    text: &str,
+    context: &Value,
+    delimiters: &Delimiters,
+) -> Result<Vec<u8>, TargetError> {
     let template_error = |e: external_secrets_template::TemplateError| TargetError::Template {
         field: field.to_string(),
         message: e.to_string(),
@@ -149,12 +157,17 @@ fn render(field: &str, text: &str, context: &Value, delimiters: &Delimiters) -> 
 }
 
 /// [`render`] for outputs that are text (labels, annotations, `KeysAndValues` YAML).
-fn render_text(field: &str, text: &str, context: &Value, delimiters: &Delimiters) -> Result<String, TargetError> {
+pub(crate) fn render_text(
+    field: &str,
+    text: &str,
+    context: &Value,
+    delimiters: &Delimiters,
+) -> Result<String, TargetError> {
     render(field, text, context, delimiters).map(|out| String::from_utf8_lossy(&out).into_owned())
 }
 
 /// The rendered output of a `KeysAndValues` template: a YAML map of strings.
-fn keys_and_values(field: &str, rendered: &str) -> Result<BTreeMap<String, String>, TargetError> {
+pub(crate) fn keys_and_values(field: &str, rendered: &str) -> Result<BTreeMap<String, String>, TargetError> {
     let parsed: Option<BTreeMap<String, serde_yaml::Value>> =
         serde_yaml::from_str(rendered).map_err(|_| TargetError::Template {
             field: field.to_string(),
@@ -202,6 +215,67 @@ impl Rendered {
     }
 }
 
+/// One template of a `templateFrom[]` entry: a ConfigMap or Secret item, or the literal.
+pub(crate) struct TemplateItem {
+    /// The item's key (empty for the literal).
+    pub key: String,
+    pub text: String,
+    pub scope: TemplateScope,
+    /// Where it comes from, for messages: `spec.target.template.templateFrom[0][key]` or `...[0].literal`.
+    pub field: String,
+}
+
+/// The templates of `templateFrom[]` entry `from` (named `field`), in ESO's order: ConfigMap items, Secret
+/// items, then the literal (`KeysAndValues`). A missing source or key is an error naming it.
+pub(crate) fn template_items(
+    field: &str,
+    from: &external_secrets_api::TemplateFrom,
+    sources: &TemplateSources,
+) -> Result<Vec<TemplateItem>, TargetError> {
+    let mut items = Vec::new();
+    let item = |key: &str, text: String, scope| TemplateItem {
+        key: key.to_owned(),
+        text,
+        scope,
+        field: format!("{field}[{key}]"),
+    };
+    if let Some(cm) = &from.config_map {
+        let source = sources.config_maps.get(&cm.name).ok_or_else(|| TargetError::Source {
+            field: format!("{field}.configMap"),
+            message: format!("ConfigMap {:?} not found", cm.name),
+        })?;
+        for entry in &cm.items {
+            let text = source.get(&entry.key).ok_or_else(|| TargetError::Source {
+                field: format!("{field}.configMap"),
+                message: format!("key {:?} not found in ConfigMap {:?}", entry.key, cm.name),
+            })?;
+            items.push(item(&entry.key, text.clone(), entry.template_as));
+        }
+    }
+    if let Some(secret) = &from.secret {
+        let source = sources.secrets.get(&secret.name).ok_or_else(|| TargetError::Source {
+            field: format!("{field}.secret"),
+            message: format!("Secret {:?} not found", secret.name),
+        })?;
+        for entry in &secret.items {
+            let bytes = source.get(&entry.key).ok_or_else(|| TargetError::Source {
+                field: format!("{field}.secret"),
+                message: format!("key {:?} not found in Secret {:?}", entry.key, secret.name),
+            })?;
+            items.push(item(&entry.key, String::from_utf8_lossy(bytes).into_owned(), entry.template_as));
+        }
+    }
+    if let Some(literal) = &from.literal {
+        items.push(TemplateItem {
+            key: String::new(),
+            text: literal.clone(),
+            scope: TemplateScope::KeysAndValues,
+            field: format!("{field}.literal"),
+        });
+    }
+    Ok(items)
+}
+
 /// Applies `template` to the provider `data` (ESO's `applyTemplate` for Secret targets).
 fn apply_template(
     template: &ExternalSecretTemplate,
@@ -223,38 +297,7 @@ fn apply_template(
         let field = format!("spec.target.template.templateFrom[{i}]");
         let target = template_target(&field, &from.target)?;
         let decoding = from.values_decoding_strategy.unwrap_or_default();
-        let mut items: Vec<(String, String, TemplateScope)> = Vec::new();
-        if let Some(cm) = &from.config_map {
-            let source = sources.config_maps.get(&cm.name).ok_or_else(|| TargetError::Source {
-                field: format!("{field}.configMap"),
-                message: format!("ConfigMap {:?} not found", cm.name),
-            })?;
-            for item in &cm.items {
-                let text = source.get(&item.key).ok_or_else(|| TargetError::Source {
-                    field: format!("{field}.configMap"),
-                    message: format!("key {:?} not found in ConfigMap {:?}", item.key, cm.name),
-                })?;
-                items.push((item.key.clone(), text.clone(), item.template_as));
-            }
-        }
-        if let Some(secret) = &from.secret {
-            let source = sources.secrets.get(&secret.name).ok_or_else(|| TargetError::Source {
-                field: format!("{field}.secret"),
-                message: format!("Secret {:?} not found", secret.name),
-            })?;
-            for item in &secret.items {
-                let bytes = source.get(&item.key).ok_or_else(|| TargetError::Source {
-                    field: format!("{field}.secret"),
-                    message: format!("key {:?} not found in Secret {:?}", item.key, secret.name),
-                })?;
-                items.push((item.key.clone(), String::from_utf8_lossy(bytes).into_owned(), item.template_as));
-            }
-        }
-        if let Some(literal) = &from.literal {
-            items.push((String::new(), literal.clone(), TemplateScope::KeysAndValues));
-        }
-        for (key, text, scope) in items {
-            let item_field = if key.is_empty() { format!("{field}.literal") } else { format!("{field}[{key}]") };
+        for TemplateItem { key, text, scope, field: item_field } in template_items(&field, from, sources)? {
             let rendered = render(&item_field, &text, &context, delimiters)?;
             let pairs = match scope {
                 TemplateScope::Values => BTreeMap::from([(key, rendered)]),
@@ -365,8 +408,9 @@ pub fn data_after_merge(
     ours: &BTreeMap<String, Vec<u8>>,
 ) -> BTreeMap<String, Vec<u8>> {
     let entries = existing.metadata.managed_fields.as_deref().unwrap_or_default();
-    let mine = crate::ownership::owned_by(entries, manager).data;
-    let others = crate::ownership::data_owned_by_others(entries, manager);
+    let owner = crate::ownership::FieldOwner::only(manager);
+    let mine = crate::ownership::owned_by(entries, owner).data;
+    let others = crate::ownership::data_owned_by_others(entries, owner);
     let mut data: BTreeMap<String, Vec<u8>> = existing
         .data
         .iter()

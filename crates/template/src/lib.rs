@@ -212,6 +212,12 @@ pub fn json_encode(value: &Value, escape_html: bool) -> Result<String, String> {
     json::encode(value, escape_html, None).map_err(|e| e.message().to_owned())
 }
 
+/// Go's `fmt.Sprint` of a `float64` (`%v`: `strconv.FormatFloat(f, 'g', -1, 64)`), e.g. `3`, `1.5`, `1e+06`.
+/// ESO's `ObjectHash` prints the numbers of unstructured objects this way.
+pub fn go_format_float(f: f64) -> String {
+    fmt::format_float(f, 'g', -1)
+}
+
 /// ESO's template data: every provider value as a string (`map[string]string`), byte for byte (Go strings hold
 /// any bytes, so binary values reach the template and the output intact).
 pub fn secret_data_value(data: &BTreeMap<String, Vec<u8>>) -> Value {

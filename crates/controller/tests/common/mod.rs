@@ -179,6 +179,39 @@ pub async fn operator_client(cluster: &Cluster, namespace: &str) -> kube::Client
     cluster.service_account_client(namespace, "external-secrets").await.expect("operator client")
 }
 
+/// Binds `role` (renamed after `namespace`) to the operator's ServiceAccount in `namespace` (made by
+/// [`operator_client`]), beside the shipped ClusterRole: what a user grants on top of the chart's defaults.
+pub async fn grant_operator(cluster: &Cluster, namespace: &str, mut role: ClusterRole) {
+    let admin = cluster.admin_client().await.expect("admin client");
+    let name = format!("{}-{namespace}", role.metadata.name.clone().unwrap_or_default());
+    role.metadata.name = Some(name.clone());
+    Api::<ClusterRole>::all(admin.clone()).create(&PostParams::default(), &role).await.expect("ClusterRole");
+    let binding = ClusterRoleBinding {
+        metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() },
+        role_ref: RoleRef { api_group: Some("rbac.authorization.k8s.io".into()), kind: "ClusterRole".into(), name },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".into(),
+            name: "external-secrets".into(),
+            namespace: Some(namespace.into()),
+            ..Default::default()
+        }]),
+    };
+    Api::<ClusterRoleBinding>::all(admin).create(&PostParams::default(), &binding).await.expect("ClusterRoleBinding");
+}
+
+/// A cluster-admin client that sends the user agent of ESO's binary (client-go's default,
+/// `external-secrets/<version> (<os>/<arch>) kubernetes/<commit>`): what it writes without naming a field manager
+/// is recorded under `external-secrets`, as the apiserver records ESO's writes.
+pub async fn eso_user_agent_client(cluster: &Cluster, version: &str) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::read_from(&cluster.kubeconfig).expect("kubeconfig");
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+        .await
+        .expect("config");
+    let agent = format!("external-secrets/{version} (linux/amd64) kubernetes/$Format");
+    config.headers.push((http::header::USER_AGENT, http::HeaderValue::from_str(&agent).expect("header")));
+    kube::Client::try_from(config).expect("client")
+}
+
 /// A registry with the test providers and an AWS provider whose every service points at `url` (a local AWS
 /// endpoint). The provider is returned too, so that a test can read its [`AwsProvider::stats`].
 pub fn registry_with_aws(url: &str) -> (ProviderRegistry, Arc<AwsProvider>) {
@@ -194,17 +227,28 @@ pub async fn start_operator(cluster: &Cluster, watch_namespace: &str) -> Operato
 
 /// As [`start_operator`], with the providers of `registry`.
 pub async fn start_operator_with(cluster: &Cluster, watch_namespace: &str, registry: ProviderRegistry) -> Operator {
+    start_operator_configured(cluster, watch_namespace, registry, |_| {}).await
+}
+
+/// As [`start_operator_with`], with `configure` applied to the operator's settings (flags).
+pub async fn start_operator_configured(
+    cluster: &Cluster,
+    watch_namespace: &str,
+    registry: ProviderRegistry,
+    configure: impl FnOnce(&mut ControllerConfig),
+) -> Operator {
     init_logs();
     install_crds(cluster).await;
     let client = operator_client(cluster, watch_namespace).await;
     let class = format!("class-{watch_namespace}");
-    let config = ControllerConfig {
+    let mut config = ControllerConfig {
         namespace: Some(watch_namespace.to_string()),
         controller_class: class.clone(),
         min_backoff: Duration::from_secs(1),
         max_backoff: Duration::from_secs(30),
         ..ControllerConfig::default()
     };
+    configure(&mut config);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let (ctx_tx, ctx_rx) = oneshot::channel();
     let task = tokio::spawn(async move {

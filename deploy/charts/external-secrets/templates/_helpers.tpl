@@ -67,6 +67,24 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- with include "external-secrets.genericTargetRules" . | trim }}{{ . | nindent 0 }}{{ end }}
+{{- end }}
+
+{{- /*
+Generic targets (genericTargets.enabled): ConfigMaps written instead of Secrets (get is always granted), and the
+rules of genericTargets.resources verbatim, as ESO's chart renders them.
+*/ -}}
+{{- define "external-secrets.genericTargetRules" }}
+{{- if .Values.genericTargets.enabled }}
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
+{{- range .Values.genericTargets.resources }}
+- apiGroups: [{{ .apiGroup | quote }}]
+  resources: [{{ range $i, $r := .resources }}{{ if $i }}, {{ end }}{{ $r | quote }}{{ end }}]
+  verbs: [{{ range $i, $v := .verbs }}{{ if $i }}, {{ end }}{{ $v | quote }}{{ end }}]
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{- define "external-secrets.webhookName" -}}
