@@ -1,0 +1,219 @@
+//! Fault matrix, provider side (issue 9): the shipped binary syncs [`faults::N_AWS`] ExternalSecrets from Secrets
+//! Manager through a fault-injecting proxy (and [`faults::N_FAKE`] from the Fake provider) while the provider is
+//! down, answers 5xx, throttles (400 `ThrottlingException`, bare 429), answers slowly, or rejects the operator's
+//! credentials. For each fault: no target Secret is lost or blanked and none changes while the provider cannot be
+//! read; the `Ready` conditions name the problem without a value; the other store's ExternalSecrets keep syncing;
+//! provider calls stay below a bound derived from the backoff (no hot loop); after the fault is lifted everything
+//! converges on the provider's new values without anyone touching the operator. Each prints its figures
+//! (`fault-matrix | ...`, see docs/reliability.md).
+//!
+//! A webhook that is down is covered by `crates/webhook/tests/admission.rs` (the apiserver's failure policy).
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod faults;
+
+use std::time::{Duration, Instant};
+
+use external_secrets_testsupport::{Fault, eventually};
+use faults::{
+    ACCESS_KEY, FAULT_MIN, Figures, Fixture, N_AWS, N_FAKE, OperatorProcess, REFRESH, aws_name, calls_bound,
+    condition_summary, per_second_bound, steady_rate,
+};
+
+/// A provider fault and how it is brought about and lifted.
+#[derive(Clone, Copy, Debug)]
+enum ProviderFault {
+    Down,
+    ServerError,
+    Throttle,
+    TooManyRequests,
+    Slow,
+    WrongCredentials,
+}
+
+/// A key the proxy accepts once the credentials are fixed, and one nobody issued.
+const NEW_ACCESS_KEY: &str = "AKIAFAULTMATRIXKEY02";
+const WRONG_ACCESS_KEY: &str = "AKIAFAULTMATRIXWRONG";
+const SLOW_ANSWER: Duration = Duration::from_secs(10);
+
+impl ProviderFault {
+    fn name(self) -> &'static str {
+        match self {
+            ProviderFault::Down => "provider down (connections refused)",
+            ProviderFault::ServerError => "provider 5xx (503 ServiceUnavailable)",
+            ProviderFault::Throttle => "provider throttling (400 ThrottlingException)",
+            ProviderFault::TooManyRequests => "provider throttling (bare 429)",
+            ProviderFault::Slow => "provider slow (10 s answers)",
+            ProviderFault::WrongCredentials => "wrong credentials (key rejected)",
+        }
+    }
+
+    /// Whether every provider call fails while the fault lasts (a slow provider still answers).
+    fn failing(self) -> bool {
+        !matches!(self, ProviderFault::Slow)
+    }
+
+    /// What the `Ready` message must say while the fault lasts (any of these, case-insensitive).
+    fn named_by(self) -> &'static [&'static str] {
+        match self {
+            ProviderFault::Down => &["connect", "refused"],
+            ProviderFault::ServerError => &["ServiceUnavailable"],
+            ProviderFault::Throttle => &["ThrottlingException"],
+            ProviderFault::TooManyRequests => &["429", "Too Many Requests", "throttl"],
+            ProviderFault::Slow => &[],
+            ProviderFault::WrongCredentials => &["UnrecognizedClientException"],
+        }
+    }
+
+    async fn inject(self, fx: &Fixture) {
+        match self {
+            ProviderFault::Down => fx.proxy.set(Fault::Refuse),
+            ProviderFault::ServerError => fx.proxy.set(Fault::ServerError(503)),
+            ProviderFault::Throttle => fx.proxy.set(Fault::Throttle),
+            ProviderFault::TooManyRequests => fx.proxy.set(Fault::TooManyRequests),
+            ProviderFault::Slow => fx.proxy.set(Fault::Delay(SLOW_ANSWER)),
+            ProviderFault::WrongCredentials => {
+                // A rotation gone wrong: the old key is deactivated and the Secret now holds one nobody issued.
+                fx.proxy.set(Fault::RejectAccessKeys(vec![ACCESS_KEY.to_string(), WRONG_ACCESS_KEY.to_string()]));
+                fx.set_access_key(WRONG_ACCESS_KEY).await;
+            }
+        }
+    }
+
+    async fn lift(self, fx: &Fixture) {
+        match self {
+            // Someone writes a valid key into the Secret; the operator is not restarted or touched.
+            ProviderFault::WrongCredentials => fx.set_access_key(NEW_ACCESS_KEY).await,
+            _ => fx.proxy.set(Fault::PassThrough),
+        }
+    }
+}
+
+/// Sets up a fixture and an operator process, waits for the first full sync, and runs `faults` one after the
+/// other on it.
+async fn run_faults(prefix: &str, list: &[ProviderFault]) {
+    let mut fx = Fixture::new(prefix).await;
+    let op = OperatorProcess::start(&fx, "operator", &[], true).await;
+    fx.wait_converged("first sync").await;
+    assert_eq!(fx.monitor.tracked(), N_AWS + N_FAKE, "the monitor sees every target");
+    // The steady state: every ExternalSecret refreshes once per interval.
+    let baseline = steady_rate(&fx.proxy, REFRESH).await;
+    assert!(baseline > 0.0, "no provider calls in the steady state");
+    for fault in list {
+        let figures = provider_fault(&mut fx, &op, *fault, baseline).await;
+        figures.print();
+    }
+    fx.assert_nothing_leaked(&op.log()).await;
+    let mut op = op;
+    assert!(op.component.exited().is_none(), "the operator exited:\n{}", op.log_tail());
+    op.component.stop();
+}
+
+async fn provider_fault(fx: &mut Fixture, op: &OperatorProcess, fault: ProviderFault, baseline: f64) -> Figures {
+    let name = fault.name();
+    let (before, before_fake) = (fx.version, fx.fake_version);
+    let calls_at_operator = op.provider_calls().await;
+
+    let started = Instant::now();
+    fault.inject(fx).await;
+    // The provider's secrets change while it cannot be read; the Fake store changes too.
+    fx.bump_remote().await;
+    fx.bump_fake().await;
+
+    // Other stores keep syncing: the Fake targets reach their new version while the fault lasts.
+    let fake_deadline = FAULT_MIN + Duration::from_secs(15);
+    let fake_version = fx.fake_version;
+    let fake_synced =
+        eventually(fake_deadline, || async { fx.at_versions(before, fake_version).await.1 == N_FAKE }).await;
+    let fake_took = started.elapsed();
+
+    // The fault lasts until every AWS ExternalSecret has met it (reported it, for a failing one), and at least
+    // FAULT_MIN.
+    let met = if fault.failing() {
+        eventually(Duration::from_secs(60), || async {
+            let conditions = fx.conditions().await;
+            (0..N_AWS).all(|i| conditions.get(&aws_name(i)).is_some_and(|c| c.0 == "False"))
+        })
+        .await
+    } else {
+        true
+    };
+    let remaining = FAULT_MIN.saturating_sub(started.elapsed());
+    tokio::time::sleep(remaining).await;
+
+    // While the fault lasts: nothing lost or blanked, nothing changed (a failing provider cannot have been read),
+    // and the conditions name the problem.
+    let versions = fx.target_versions().await;
+    let conditions = fx.conditions().await;
+    let held = started.elapsed();
+    let lifted_at = Instant::now();
+    let calls_during = match fault {
+        // Refused connections never reach the proxy: count the operator's calls instead.
+        ProviderFault::Down => op.provider_calls().await.saturating_sub(calls_at_operator),
+        _ => fx.proxy.requests_between(started, lifted_at),
+    };
+    let max_per_s = fx.proxy.max_per_second(started, lifted_at);
+    fault.lift(fx).await;
+    let summary = condition_summary(&conditions, "aws-").replace(&fx.ns, "<ns>");
+
+    assert!(met, "{name}: not every AWS ExternalSecret reported the fault within 60 s: {summary}");
+    for i in 0..N_AWS {
+        let target = aws_name(i);
+        let held_version = versions.get(&target).copied().flatten();
+        if fault.failing() {
+            assert_eq!(held_version, Some(before), "{name}: {target} changed while the provider failed");
+        } else {
+            assert!(
+                held_version == Some(before) || held_version == Some(fx.version),
+                "{name}: {target} holds {held_version:?}"
+            );
+        }
+    }
+    if fault.failing() {
+        for i in 0..N_AWS {
+            let (status, reason, message) = conditions.get(&aws_name(i)).cloned().unwrap_or_default();
+            assert_eq!((status.as_str(), reason.as_str()), ("False", "SecretSyncedError"), "{name}: {message}");
+            let lower = message.to_lowercase();
+            assert!(
+                fault.named_by().iter().any(|w| lower.contains(&w.to_lowercase())),
+                "{name}: the condition does not name the problem: {message}"
+            );
+        }
+    }
+    assert!(fake_synced, "{name}: the Fake store's ExternalSecrets did not sync while the AWS provider failed");
+    let bound = calls_bound(N_AWS, held);
+    assert!(calls_during <= bound, "{name}: {calls_during} provider calls in {held:?} (bound {bound}): a hot loop");
+    let per_second = per_second_bound(N_AWS);
+    assert!(max_per_s <= per_second, "{name}: {max_per_s} provider calls in one second (bound {per_second})");
+
+    let recovered_in = fx.wait_converged(name).await;
+    let violations = fx.monitor.violations();
+    assert!(violations.is_empty(), "{name}: Secrets lost or blanked: {violations:?}");
+    assert!(fx.version > before && fx.fake_version > before_fake);
+    Figures {
+        fault: name.to_string(),
+        lost_or_blanked: violations.len(),
+        fault_held: held,
+        recovered_in,
+        calls_during,
+        baseline_per_s: baseline,
+        max_per_s,
+        condition: summary,
+        note: format!("Fake targets synced {:.1} s into the fault", fake_took.as_secs_f64()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_down_or_failing_with_5xx_loses_nothing_and_recovers_by_itself() {
+    run_faults("fault-down", &[ProviderFault::Down, ProviderFault::ServerError]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_throttling_is_backed_off_and_recovers_by_itself() {
+    run_faults("fault-throttle", &[ProviderFault::Throttle, ProviderFault::TooManyRequests]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_provider_and_wrong_credentials_lose_nothing_and_recover_by_themselves() {
+    run_faults("fault-slow", &[ProviderFault::Slow, ProviderFault::WrongCredentials]).await;
+}
