@@ -404,18 +404,23 @@ impl OperatorProcess {
         std::fs::read_to_string(&self.component.log).unwrap_or_default()
     }
 
-    /// Secrets Manager calls the operator counted (`externalsecret_provider_api_calls_count`, every status); 0
-    /// when the metrics cannot be read (the process is gone).
+    /// Secrets Manager calls the operator counted ([`provider_calls`]).
     pub async fn provider_calls(&self) -> u64 {
-        let (status, body) = http_get(self.metrics_port, "/metrics").await;
-        if status != 200 {
-            return 0;
-        }
-        body.lines()
-            .filter(|l| l.starts_with("externalsecret_provider_api_calls_count{") && l.contains("AWS/SecretsManager"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64
+        provider_calls(self.metrics_port).await
     }
+}
+
+/// Secrets Manager calls the operator serving metrics on `port` counted (`externalsecret_provider_api_calls_count`,
+/// every status); 0 when the metrics cannot be read (the process is gone).
+pub async fn provider_calls(port: u16) -> u64 {
+    let (status, body) = http_get(port, "/metrics").await;
+    if status != 200 {
+        return 0;
+    }
+    body.lines()
+        .filter(|l| l.starts_with("externalsecret_provider_api_calls_count{") && l.contains("AWS/SecretsManager"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
 }
 
 /// A GET over plain HTTP/1.0 to 127.0.0.1:`port`: (status, body); (0, "") when nothing answers.
@@ -605,12 +610,12 @@ pub fn steady_rate() -> f64 {
 }
 
 /// A summary of `Ready` conditions: `status reason: message` of the most common one, with its count.
-pub fn condition_summary(conditions: &BTreeMap<String, (String, String, String)>, prefix: &str) -> String {
+pub fn condition_summary(conditions: &BTreeMap<String, (String, String, String)>, prefix: &str, ns: &str) -> String {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for (name, (status, reason, message)) in conditions {
         if name.starts_with(prefix) {
             // Names of keys differ per object: keep the kind of problem only.
-            let generic = message.replace(|c: char| c.is_ascii_digit(), "#");
+            let generic = message.replace(ns, "<ns>").replace(|c: char| c.is_ascii_digit(), "#");
             *counts.entry(format!("{status} {reason}: {generic}")).or_default() += 1;
         }
     }
