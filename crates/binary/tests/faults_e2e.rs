@@ -19,12 +19,12 @@ mod faults;
 use std::time::{Duration, Instant};
 
 use external_secrets_testsupport::{Fault, eventually};
+use faults::{
+    ACCESS_KEY, FAULT_MIN, Figures, Fixture, N_AWS, N_FAKE, OperatorProcess, aws_name, calls_bound, condition_summary,
+    per_second_bound, steady_rate,
+};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
-use faults::{
-    ACCESS_KEY, FAULT_MIN, Figures, Fixture, N_AWS, N_FAKE, OperatorProcess, aws_name, calls_bound,
-    condition_summary, per_second_bound, steady_rate,
-};
 
 /// A provider fault and how it is brought about and lifted.
 #[derive(Clone, Copy, Debug)]
@@ -171,7 +171,9 @@ async fn provider_fault(fx: &mut Fixture, op: &OperatorProcess, fault: ProviderF
     let fake_note = if fake_synced {
         format!("Fake targets synced {:.1} s into the fault", fake_took.as_secs_f64())
     } else {
-        let fake_done = (0..N_FAKE).filter(|i| versions.get(&faults::fake_name(*i)).copied().flatten() == Some(fake_version)).count();
+        let fake_done = (0..N_FAKE)
+            .filter(|i| versions.get(&faults::fake_name(*i)).copied().flatten() == Some(fake_version))
+            .count();
         format!("Fake targets starved: {fake_done}/{N_FAKE} synced by the end of the fault")
     };
 
@@ -283,7 +285,8 @@ async fn start_burst(fx: &mut Fixture) -> usize {
     fx.bump_remote().await;
     fx.force_sync_all(&format!("burst-{}", fx.version)).await;
     let version = fx.version;
-    let quarter = eventually(Duration::from_secs(60), || async { fx.at_versions(version, 0).await.0 >= N_AWS / 4 }).await;
+    let quarter =
+        eventually(Duration::from_secs(60), || async { fx.at_versions(version, 0).await.0 >= N_AWS / 4 }).await;
     let done = fx.at_versions(version, 0).await.0;
     assert!(quarter && done < N_AWS, "the burst was not caught in its middle: {done}/{N_AWS} synced");
     done

@@ -270,7 +270,9 @@ impl Cluster {
     pub fn wait_apiserver_ready(&self) -> Result<(), Error> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let kubeconfig = self.kubeconfig.clone();
-        self.with_component("kube-apiserver", |c| wait_until("kube-apiserver", c, || rt.block_on(apiserver_ready(&kubeconfig))))
+        self.with_component("kube-apiserver", |c| {
+            wait_until("kube-apiserver", c, || rt.block_on(apiserver_ready(&kubeconfig)))
+        })
     }
 
     fn with_component<T>(&self, name: &str, f: impl FnOnce(&mut Component) -> Result<T, Error>) -> Result<T, Error> {

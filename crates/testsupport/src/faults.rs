@@ -261,7 +261,12 @@ async fn bind_again(port: u16) -> Option<TcpListener> {
     None
 }
 
-async fn connection(stream: TcpStream, shared: Arc<Shared>, fault: watch::Receiver<Fault>, mut cut: watch::Receiver<u64>) {
+async fn connection(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    fault: watch::Receiver<Fault>,
+    mut cut: watch::Receiver<u64>,
+) {
     let service = hyper::service::service_fn(move |req| handle(req, shared.clone(), fault.clone()));
     let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
     tokio::select! {
@@ -318,11 +323,9 @@ async fn handle(
         Fault::ServerError(code) => aws_json_error(code, "ServiceUnavailable", "injected by the fault proxy"),
         Fault::Throttle => aws_json_error(400, "ThrottlingException", "Rate exceeded"),
         Fault::TooManyRequests => response(429, "text/plain", "Too Many Requests".to_string()),
-        Fault::RejectAccessKeys(keys) if access_key(&req).is_some_and(|k| keys.contains(&k)) => aws_json_error(
-            400,
-            "UnrecognizedClientException",
-            "The security token included in the request is invalid.",
-        ),
+        Fault::RejectAccessKeys(keys) if access_key(&req).is_some_and(|k| keys.contains(&k)) => {
+            aws_json_error(400, "UnrecognizedClientException", "The security token included in the request is invalid.")
+        }
         Fault::Delay(delay) => {
             tokio::time::sleep(delay).await;
             forward(req, shared.upstream).await

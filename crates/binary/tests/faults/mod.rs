@@ -148,8 +148,9 @@ impl Fixture {
     }
 
     fn fake_data(&self, version: u32) -> serde_json::Value {
-        let data: Vec<_> =
-            (0..N_FAKE).map(|i| json!({"key": fake_name(i), "value": value(&self.ns, &fake_name(i), version)})).collect();
+        let data: Vec<_> = (0..N_FAKE)
+            .map(|i| json!({"key": fake_name(i), "value": value(&self.ns, &fake_name(i), version)}))
+            .collect();
         json!(data)
     }
 
@@ -222,7 +223,8 @@ impl Fixture {
         for s in list.items {
             let name = s.metadata.name.clone().unwrap_or_default();
             if name.starts_with("aws-") || name.starts_with("fake-") {
-                let value = s.data.as_ref().and_then(|d| d.get(VALUE_KEY)).map(|v| String::from_utf8_lossy(&v.0).into_owned());
+                let value =
+                    s.data.as_ref().and_then(|d| d.get(VALUE_KEY)).map(|v| String::from_utf8_lossy(&v.0).into_owned());
                 out.insert(name.clone(), value.and_then(|v| version_of(&self.ns, &name, &v)));
             }
         }
@@ -233,7 +235,8 @@ impl Fixture {
     pub async fn at_versions(&self, version: u32, fake_version: u32) -> (usize, usize) {
         let versions = self.target_versions().await;
         let aws = (0..N_AWS).filter(|i| versions.get(&aws_name(*i)).copied().flatten() == Some(version)).count();
-        let fake = (0..N_FAKE).filter(|i| versions.get(&fake_name(*i)).copied().flatten() == Some(fake_version)).count();
+        let fake =
+            (0..N_FAKE).filter(|i| versions.get(&fake_name(*i)).copied().flatten() == Some(fake_version)).count();
         (aws, fake)
     }
 
@@ -268,8 +271,7 @@ impl Fixture {
             return started.elapsed();
         }
         let (aws, fake) = self.at_versions(self.version, self.fake_version).await;
-        let not_ready: Vec<_> =
-            self.conditions().await.into_iter().filter(|(_, c)| c.0 != "True").take(5).collect();
+        let not_ready: Vec<_> = self.conditions().await.into_iter().filter(|(_, c)| c.0 != "True").take(5).collect();
         panic!(
             "{what}: not converged {RECOVERY_TIMEOUT:?} after the fault: {aws}/{N_AWS} AWS and {fake}/{N_FAKE} Fake \
              targets current, not ready (first 5): {not_ready:?}"
@@ -392,8 +394,15 @@ impl OperatorProcess {
     /// Waits (60 s at most) until `/readyz` answers 200.
     pub async fn wait_ready(&mut self) {
         let port = self.metrics_port;
-        let ready = eventually(Duration::from_secs(60), || async move { http_get(port, "/readyz").await.0 == 200 }).await;
-        assert!(ready, "{} not ready within 60 s; exited: {:?}\n{}", self.name, self.component.exited(), self.log_tail());
+        let ready =
+            eventually(Duration::from_secs(60), || async move { http_get(port, "/readyz").await.0 == 200 }).await;
+        assert!(
+            ready,
+            "{} not ready within 60 s; exited: {:?}\n{}",
+            self.name,
+            self.component.exited(),
+            self.log_tail()
+        );
     }
 
     pub fn log_tail(&self) -> String {
@@ -471,13 +480,16 @@ impl MonitorState {
         if let Some(relisted) = self.relisted.as_mut() {
             relisted.insert(name.clone());
         }
-        let value = secret.data.as_ref().and_then(|d| d.get(VALUE_KEY)).map(|v| String::from_utf8_lossy(&v.0).into_owned());
+        let value =
+            secret.data.as_ref().and_then(|d| d.get(VALUE_KEY)).map(|v| String::from_utf8_lossy(&v.0).into_owned());
         let version = match value.as_deref() {
             None => return self.violations.push(format!("{name}: its value is gone")),
             Some("") => return self.violations.push(format!("{name}: blanked")),
             Some(v) => version_of(ns, &name, v),
         };
-        let Some(version) = version else { return self.violations.push(format!("{name}: holds a value we never wrote")) };
+        let Some(version) = version else {
+            return self.violations.push(format!("{name}: holds a value we never wrote"));
+        };
         if let Some(before) = self.versions.insert(name.clone(), version)
             && version < before
         {
