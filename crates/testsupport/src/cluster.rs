@@ -32,6 +32,7 @@ pub struct Cluster {
     pub issuer: String,
     pub pki: Pki,
     components: Mutex<Vec<Component>>,
+    etcd_port: u16,
 }
 
 /// Options for [`Cluster::start`].
@@ -143,7 +144,15 @@ impl Cluster {
         let pids: Vec<String> = components.iter().map(|c| format!("{} {}", c.pid(), c.name)).collect();
         std::fs::write(dir.join("pids"), pids.join("\n") + "\n")?;
 
-        Ok(Cluster { dir, issuer: server.clone(), server, kubeconfig, pki, components: Mutex::new(components) })
+        Ok(Cluster {
+            dir,
+            issuer: server.clone(),
+            server,
+            kubeconfig,
+            pki,
+            components: Mutex::new(components),
+            etcd_port,
+        })
     }
 
     /// A client with cluster-admin rights (client certificate in `system:masters`).
@@ -218,6 +227,61 @@ impl Cluster {
     /// The PIDs and names of the running components.
     pub fn pids(&self) -> Vec<(u32, String)> {
         self.components.lock().map(|c| c.iter().map(|c| (c.pid(), c.name.clone())).collect()).unwrap_or_default()
+    }
+
+    /// Stops the component `name` (`etcd`, `kube-apiserver`, `kube-controller-manager`): SIGTERM, then SIGKILL
+    /// after a bounded grace period. The others keep running; [`Cluster::start_component`] brings it back.
+    /// Blocking.
+    pub fn stop_component(&self, name: &str) -> Result<(), Error> {
+        self.with_component(name, |c| {
+            c.stop();
+            Ok(())
+        })
+    }
+
+    /// Starts the stopped component `name` again with the same arguments (ports, etcd data directory,
+    /// certificates) and waits, bounded, until it is ready: etcd healthy, or the apiserver's `/readyz` ok. Then
+    /// starts any other component that exited meanwhile (kube-controller-manager may give up while the
+    /// apiserver is away). Blocking: call it from a thread that is not running a tokio runtime (for example
+    /// inside `tokio::task::spawn_blocking`).
+    pub fn start_component(&self, name: &str) -> Result<(), Error> {
+        let etcd_port = self.etcd_port;
+        let kubeconfig = self.kubeconfig.clone();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        self.with_component(name, |c| {
+            c.start_again()?;
+            match name {
+                "etcd" => wait_until(name, c, || http_get_ok(etcd_port, "/health")),
+                "kube-apiserver" => wait_until(name, c, || rt.block_on(apiserver_ready(&kubeconfig))),
+                _ => Ok(()),
+            }
+        })?;
+        self.wait_apiserver_ready()?;
+        let mut components = self.components.lock().map_err(|_| Error::Setup("components poisoned".into()))?;
+        for c in components.iter_mut() {
+            if c.exited().is_some() {
+                c.start_again()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits, bounded, until the apiserver's `/readyz` is ok (after etcd came back, it needs a moment). Blocking.
+    pub fn wait_apiserver_ready(&self) -> Result<(), Error> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let kubeconfig = self.kubeconfig.clone();
+        self.with_component("kube-apiserver", |c| {
+            wait_until("kube-apiserver", c, || rt.block_on(apiserver_ready(&kubeconfig)))
+        })
+    }
+
+    fn with_component<T>(&self, name: &str, f: impl FnOnce(&mut Component) -> Result<T, Error>) -> Result<T, Error> {
+        let mut components = self.components.lock().map_err(|_| Error::Setup("components poisoned".into()))?;
+        let component = components
+            .iter_mut()
+            .find(|c| c.name == name)
+            .ok_or_else(|| Error::Setup(format!("no component {name:?} in this cluster")))?;
+        f(component)
     }
 
     /// Stops every component (also done on drop and by the reaper when the process exits).

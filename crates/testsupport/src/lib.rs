@@ -1,4 +1,7 @@
-//! Test support: a real local control plane and a local AWS endpoint, one of each per test binary.
+//! Test support: a real local control plane and a local AWS endpoint, one of each per test binary, and the
+//! means to break them on purpose: a fault-injecting proxy in front of the AWS endpoint ([`faults`]) and
+//! stopping/starting control-plane components ([`Cluster::stop_component`]) and other processes
+//! ([`process::Component::kill`], [`process::Component::start_again`]).
 //!
 //! ```ignore
 //! #[tokio::test]
@@ -14,6 +17,7 @@
 
 pub mod aws;
 pub mod cluster;
+pub mod faults;
 pub mod pki;
 pub mod process;
 pub mod tools;
@@ -22,6 +26,7 @@ use std::sync::OnceLock;
 
 pub use aws::{AwsEndpoint, AwsOptions};
 pub use cluster::{Cluster, ClusterOptions, client_from_kubeconfig};
+pub use faults::{Fault, FaultProxy};
 
 /// Errors of the test environment. They say which component failed and what to do.
 #[derive(Debug, thiserror::Error)]

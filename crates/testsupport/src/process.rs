@@ -14,13 +14,55 @@ pub struct Component {
     pub log: PathBuf,
     child: Child,
     detached: bool,
+    /// How it was started, so that [`Component::start_again`] can start it the same way.
+    spec: CommandSpec,
+}
+
+/// What is needed to start a command again: program, arguments, environment changes and working directory.
+#[derive(Clone, Debug)]
+struct CommandSpec {
+    program: std::ffi::OsString,
+    args: Vec<std::ffi::OsString>,
+    envs: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)>,
+    dir: Option<PathBuf>,
+}
+
+impl CommandSpec {
+    fn of(cmd: &Command) -> Self {
+        Self {
+            program: cmd.get_program().to_os_string(),
+            args: cmd.get_args().map(|a| a.to_os_string()).collect(),
+            envs: cmd.get_envs().map(|(k, v)| (k.to_os_string(), v.map(|v| v.to_os_string()))).collect(),
+            dir: cmd.get_current_dir().map(Path::to_path_buf),
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args);
+        for (k, v) in &self.envs {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        if let Some(dir) = &self.dir {
+            cmd.current_dir(dir);
+        }
+        cmd
+    }
 }
 
 impl Component {
     /// Starts `cmd` with stdout and stderr going to `log`. Unless `detached`, a reaper process watches this
     /// process and kills the child when this process exits, however it exits.
-    pub fn spawn(name: &str, mut cmd: Command, log: &Path, detached: bool) -> Result<Self, Error> {
-        let out = File::create(log)?;
+    pub fn spawn(name: &str, cmd: Command, log: &Path, detached: bool) -> Result<Self, Error> {
+        let spec = CommandSpec::of(&cmd);
+        let child = Self::launch(name, cmd, File::create(log)?, detached)?;
+        Ok(Self { name: name.to_string(), log: log.to_path_buf(), child, detached, spec })
+    }
+
+    fn launch(name: &str, mut cmd: Command, out: File, detached: bool) -> Result<Child, Error> {
         let err = out.try_clone()?;
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
         if detached {
@@ -32,7 +74,29 @@ impl Component {
         if !detached {
             spawn_reaper(child.id())?;
         }
-        Ok(Self { name: name.to_string(), log: log.to_path_buf(), child, detached })
+        Ok(child)
+    }
+
+    /// Starts the component again, exactly as it was first started (same program, arguments, environment, so the
+    /// same ports and data directory), once it has stopped; its log is continued after a marker line. Does
+    /// nothing while it is still running. Does not wait for readiness.
+    pub fn start_again(&mut self) -> Result<(), Error> {
+        if self.exited().is_none() {
+            return Ok(());
+        }
+        let mut log = File::options().append(true).create(true).open(&self.log)?;
+        std::io::Write::write_all(&mut log, format!("--- {} started again ---\n", self.name).as_bytes())?;
+        self.child = Self::launch(&self.name, self.spec.command(), log, self.detached)?;
+        Ok(())
+    }
+
+    /// Kills the process at once (SIGKILL, as the kernel's OOM killer or a node failure would) and reaps it.
+    pub fn kill(&mut self) {
+        if self.exited().is_some() {
+            return;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The process id.

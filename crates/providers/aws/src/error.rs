@@ -5,9 +5,9 @@
 //! that an `InvalidParameterException` saying "was marked for deletion" counts as not found.
 
 use std::error::Error as StdError;
-use std::fmt::Debug;
 
 use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use external_secrets_provider::ProviderError;
@@ -115,6 +115,17 @@ pub(crate) fn is_not_found(op: &str, code: &str, message: &str) -> bool {
     }
 }
 
+/// The kind of an answer that carries no AWS error code, by its HTTP status.
+pub(crate) fn status_kind(status: u16) -> Kind {
+    match status {
+        429 => Kind::Throttled,
+        401 => Kind::Auth,
+        403 => Kind::Denied,
+        500..=599 => Kind::Unavailable,
+        _ => Kind::Internal,
+    }
+}
+
 /// Why credentials could not be obtained. It travels inside the SDK's `CredentialsError`, so that a Secrets
 /// Manager or SSM call that failed for want of credentials is reported with the right category.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -138,10 +149,9 @@ impl CredentialFailure {
 }
 
 /// Maps a failed SDK call. `op` is the AWS operation, `key` names what was asked for (never a value).
-pub(crate) fn sdk_error<E, R>(op: &str, key: &str, err: &SdkError<E, R>) -> ProviderError
+pub(crate) fn sdk_error<E>(op: &str, key: &str, err: &SdkError<E, HttpResponse>) -> ProviderError
 where
     E: ProvideErrorMetadata + StdError + 'static,
-    R: Debug + 'static,
 {
     if let SdkError::ServiceError(context) = err {
         let service_error = context.err();
@@ -149,7 +159,12 @@ where
         return match service_error.code() {
             Some(code) if is_not_found(op, code, message) => ProviderError::NotFound { key: key.to_string() },
             Some(code) => code_kind(code).error(key, describe(op, key, code, message)),
-            None => ProviderError::Internal(format!("{op} {key:?}: the answer carried no error code")),
+            // No AWS error code: a gateway or proxy in front of the service answered (a bare 429 or 502, say).
+            // Its HTTP status is then all there is to name the problem.
+            None => {
+                let status = context.raw().status().as_u16();
+                status_kind(status).error(key, format!("{op} {key:?}: HTTP {status} without an AWS error code"))
+            }
         };
     }
     // No answer from the service: either credentials could not be resolved, or the transport failed.
@@ -232,6 +247,16 @@ pub(crate) fn kube_kind(err: &kube::Error) -> Kind {
 mod tests {
     use super::*;
     use external_secrets_provider::ErrorCategory;
+
+    #[test]
+    fn answers_without_an_error_code_are_named_by_their_status() {
+        assert_eq!(status_kind(429), Kind::Throttled);
+        assert_eq!(status_kind(502), Kind::Unavailable);
+        assert_eq!(status_kind(503), Kind::Unavailable);
+        assert_eq!(status_kind(401), Kind::Auth);
+        assert_eq!(status_kind(403), Kind::Denied);
+        assert_eq!(status_kind(404), Kind::Internal);
+    }
 
     #[test]
     fn codes_map_to_categories() {
