@@ -11,7 +11,6 @@
 //! - [`sync_window`]: `spec.syncWindows`, whether a periodic refresh may happen now.
 
 pub mod decode;
-pub mod duration;
 pub mod field_manager;
 pub mod hash;
 pub mod keys;
@@ -19,9 +18,10 @@ pub mod ownership;
 pub mod pipeline;
 pub mod property;
 pub mod refresh;
-pub mod request;
 pub mod sync_window;
 pub mod target;
-pub mod value;
 
-pub use value::{RemoteValue, SecretBytes};
+/// Go duration strings; they are the API's format, so they live in `external-secrets-api`.
+pub use external_secrets_api::duration;
+/// The values stores return, as the provider contract defines them.
+pub use external_secrets_provider::{RemoteValue, SecretBytes};

@@ -1,22 +1,25 @@
 //! The provider contract.
 //!
 //! A provider (fake, kubernetes, aws, ...) turns a store's configuration into a [`StoreClient`]; a store client
-//! answers *what to fetch* requests ([`RemoteKey`], [`FindQuery`]) with raw [`RemoteValue`]s. Everything ESO does
-//! with a value afterwards (`property` selection, decoding, key conversion, templating) happens in
-//! `external-secrets-core`, so that the same remote key wanted by many ExternalSecrets is one request, and a
+//! answers *what to fetch* requests ([`RemoteKey`], [`FindQuery`]) with raw [`RemoteValue`]s. These types are
+//! defined here, not in `external-secrets-core`, so that a provider crate builds without the core semantics and
+//! the template engine. Everything ESO does with a value afterwards (`property` selection, decoding, key
+//! conversion, templating) happens in `external-secrets-core`, so that the same remote key wanted by many ExternalSecrets is one request, and a
 //! client can answer many keys in one batched call.
 
 pub mod api_calls;
 mod error;
 mod registry;
+mod request;
 mod shared;
+mod value;
 
 pub use api_calls::ObserveApiCall;
 pub use error::{ErrorCategory, ProviderError};
-pub use external_secrets_core::request::{FindQuery, MetadataPolicy, RemoteKey};
-pub use external_secrets_core::{RemoteValue, SecretBytes};
 pub use registry::{ProviderRegistry, StoreContext, StoreKind};
+pub use request::{FindQuery, MetadataPolicy, RemoteKey};
 pub use shared::SharedClient;
+pub use value::{RemoteValue, SecretBytes};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
+use external_secrets_api::duration::parse_go_duration;
 use external_secrets_api::{
     AwsAuthSecretRef, AwsProvider as AwsSpec, AwsServiceType, AwsSessionTagsPolicy, SecretKeySelector,
     SecretStoreRetrySettings, ServiceAccountSelector,
 };
-use external_secrets_core::duration::parse_go_duration;
 use external_secrets_provider::{ProviderError, StoreContext};
 
 /// Session tag keys the `Simple` and `Custom` session tag policies set (ESO's names).
