@@ -16,6 +16,7 @@ mod value;
 
 pub use api_calls::ObserveApiCall;
 pub use error::{ErrorCategory, ProviderError};
+pub use external_secrets_api::ProviderKind;
 pub use registry::{ProviderRegistry, StoreContext, StoreKind};
 pub use request::{FindQuery, MetadataPolicy, RemoteKey};
 pub use shared::SharedClient;
@@ -84,8 +85,8 @@ pub trait StoreClient: Send + Sync {
 /// A kind of store backend (`spec.provider.<name>`).
 #[async_trait]
 pub trait Provider: Send + Sync {
-    /// The key under `spec.provider` this provider serves, spelled as in ESO (`aws`, `kubernetes`, `fake`).
-    fn name(&self) -> &'static str;
+    /// The provider (the key under `spec.provider`) this serves.
+    fn kind(&self) -> ProviderKind;
 
     /// What stores of this provider can do.
     fn capabilities(&self) -> Capabilities;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use external_secrets_api::SecretStoreSpec;
+use external_secrets_api::{ProviderKind, ProviderSelectionError, SecretStoreSpec};
 
 use crate::{Provider, ProviderError};
 
@@ -76,10 +76,10 @@ impl StoreContext {
     }
 }
 
-/// The providers compiled into this binary, keyed by their `spec.provider` name.
+/// The providers compiled into this binary, by the [`ProviderKind`] they serve.
 #[derive(Clone, Default)]
 pub struct ProviderRegistry {
-    providers: BTreeMap<&'static str, Arc<dyn Provider>>,
+    providers: BTreeMap<ProviderKind, Arc<dyn Provider>>,
 }
 
 impl ProviderRegistry {
@@ -88,32 +88,37 @@ impl ProviderRegistry {
         Self::default()
     }
 
-    /// Adds a provider; the last one registered for a name wins.
+    /// Adds a provider; the last one registered for a kind wins.
     pub fn with(mut self, provider: Arc<dyn Provider>) -> Self {
-        self.providers.insert(provider.name(), provider);
+        self.providers.insert(provider.kind(), provider);
         self
     }
 
-    /// The names of the registered providers, sorted.
-    pub fn names(&self) -> Vec<&'static str> {
+    /// The kinds of the registered providers, in ESO's order.
+    pub fn kinds(&self) -> Vec<ProviderKind> {
         self.providers.keys().copied().collect()
     }
 
-    /// The provider a store spec names. A spec must name exactly one provider, and it must be one we have.
+    /// The `spec.provider` keys of the registered providers, sorted.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.providers.keys().map(|kind| kind.key()).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The provider a store spec names. A spec must name exactly one provider, and it must be one we have: a
+    /// provider ESO knows that this binary lacks (or a key ESO does not know) is [`ProviderError::Unsupported`].
     pub fn for_spec(&self, spec: &SecretStoreSpec) -> Result<Arc<dyn Provider>, ProviderError> {
-        let configured = spec.provider.configured_names();
-        match configured.as_slice() {
-            [] => Err(ProviderError::InvalidConfig("spec.provider names no provider".to_string())),
-            [name] => self.providers.get(name.as_str()).cloned().ok_or_else(|| {
-                ProviderError::Unsupported(format!(
-                    "provider {name:?} is not supported by this operator (supported: {})",
-                    self.names().join(", ")
-                ))
-            }),
-            many => Err(ProviderError::InvalidConfig(format!(
-                "spec.provider must name exactly one provider, found {}",
-                many.join(", ")
-            ))),
+        let unsupported =
+            |what: String| ProviderError::Unsupported(format!("{what} (supported: {})", self.names().join(", ")));
+        match spec.provider.kind() {
+            Ok(kind) => self
+                .providers
+                .get(&kind)
+                .cloned()
+                .ok_or_else(|| unsupported(format!("provider {:?} is not supported by this operator", kind.key()))),
+            Err(unknown @ ProviderSelectionError::Unknown(_)) => Err(unsupported(unknown.to_string())),
+            Err(e) => Err(ProviderError::InvalidConfig(e.to_string())),
         }
     }
 }

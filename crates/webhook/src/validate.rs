@@ -160,7 +160,7 @@ pub fn store(spec: &SecretStoreSpec, kind: StoreKind, registry: &ProviderRegistr
     match registry.for_spec(spec) {
         Ok(provider) => {
             if let Err(e) = provider.validate_spec(spec, kind) {
-                errors.push(format!("spec.provider.{}: {e}", provider.name()));
+                errors.push(format!("spec.provider.{}: {e}", provider.kind()));
             }
         }
         // Stores of providers we do not implement are kept verbatim (the CRD preserves them); the controller
@@ -206,8 +206,8 @@ mod tests {
 
     #[async_trait::async_trait]
     impl external_secrets_provider::Provider for FakeOnly {
-        fn name(&self) -> &'static str {
-            "fake"
+        fn kind(&self) -> external_secrets_provider::ProviderKind {
+            external_secrets_provider::ProviderKind::Fake
         }
         fn capabilities(&self) -> external_secrets_provider::Capabilities {
             external_secrets_provider::Capabilities::ReadOnly

@@ -43,8 +43,8 @@ use std::sync::atomic::Ordering;
 use async_trait::async_trait;
 use external_secrets_api::SecretStoreSpec;
 use external_secrets_provider::{
-    Capabilities, FindQuery, Provider, ProviderError, RemoteKey, RemoteValue, StoreClient, StoreContext, StoreKind,
-    Validation,
+    Capabilities, FindQuery, Provider, ProviderError, ProviderKind, RemoteKey, RemoteValue, StoreClient, StoreContext,
+    StoreKind, Validation,
 };
 
 use crate::clients::{ServiceClient, Shared};
@@ -153,8 +153,8 @@ impl fmt::Debug for AwsProvider {
 
 #[async_trait]
 impl Provider for AwsProvider {
-    fn name(&self) -> &'static str {
-        "aws"
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Aws
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -249,7 +249,7 @@ mod tests {
     #[test]
     fn the_provider_is_aws_and_read_write() {
         let provider = AwsProvider::with_endpoints(Endpoints::default());
-        assert_eq!(provider.name(), "aws");
+        assert_eq!(provider.kind(), ProviderKind::Aws);
         assert_eq!(provider.capabilities(), Capabilities::ReadWrite);
         assert_eq!(provider.stats(), AwsStats::default());
     }

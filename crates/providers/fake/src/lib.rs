@@ -15,8 +15,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use external_secrets_api::SecretStoreSpec;
 use external_secrets_provider::{
-    Capabilities, FindQuery, Provider, ProviderError, RemoteKey, RemoteValue, SecretBytes, StoreClient, StoreContext,
-    StoreKind, Validation,
+    Capabilities, FindQuery, Provider, ProviderError, ProviderKind, RemoteKey, RemoteValue, SecretBytes, StoreClient,
+    StoreContext, StoreKind, Validation,
 };
 use regex::Regex;
 
@@ -38,9 +38,8 @@ impl FakeProvider {
 
 #[async_trait]
 impl Provider for FakeProvider {
-    /// `"fake"`.
-    fn name(&self) -> &'static str {
-        "fake"
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Fake
     }
 
     /// `ReadWrite`, as ESO reports it (pushes are in-memory only in ESO; this operator has no push path yet).
@@ -335,7 +334,7 @@ mod tests {
     #[test]
     fn names_itself_fake_with_read_write_capabilities() {
         let p = FakeProvider::new();
-        assert_eq!(p.name(), "fake");
+        assert_eq!(p.kind(), ProviderKind::Fake);
         assert_eq!(p.capabilities(), Capabilities::ReadWrite);
     }
 

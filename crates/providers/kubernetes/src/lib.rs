@@ -29,7 +29,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use external_secrets_api::meta::SecretKeySelector;
 use external_secrets_api::{KubernetesProvider as KubernetesSpec, SecretStoreSpec};
-use external_secrets_provider::{Capabilities, Provider, ProviderError, StoreClient, StoreContext, StoreKind};
+use external_secrets_provider::{
+    Capabilities, Provider, ProviderError, ProviderKind, StoreClient, StoreContext, StoreKind,
+};
 
 use crate::connect::{Identity, OwnCluster, OwnClusterSource};
 use crate::store_client::KubernetesStoreClient;
@@ -59,9 +61,8 @@ impl KubernetesProvider {
 
 #[async_trait]
 impl Provider for KubernetesProvider {
-    /// `"kubernetes"`.
-    fn name(&self) -> &'static str {
-        "kubernetes"
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Kubernetes
     }
 
     /// `ReadWrite`, as ESO reports it (this operator implements the reads only so far).
@@ -332,7 +333,7 @@ mod tests {
     #[test]
     fn names_itself_kubernetes_with_read_write_capabilities() {
         let p = KubernetesProvider::new();
-        assert_eq!(p.name(), "kubernetes");
+        assert_eq!(p.kind(), ProviderKind::Kubernetes);
         assert_eq!(p.capabilities(), Capabilities::ReadWrite);
     }
 }
