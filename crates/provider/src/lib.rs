@@ -9,6 +9,7 @@
 
 pub mod api_calls;
 mod error;
+mod provider;
 mod registry;
 mod request;
 mod shared;
@@ -17,16 +18,16 @@ mod value;
 pub use api_calls::ObserveApiCall;
 pub use error::{ErrorCategory, ProviderError};
 pub use external_secrets_api::ProviderKind;
+pub use external_secrets_api::TypedProviderSpec;
+pub use provider::{DynProvider, Provider};
 pub use registry::{ProviderRegistry, StoreContext, StoreKind};
 pub use request::{FindQuery, MetadataPolicy, RemoteKey};
 pub use shared::SharedClient;
 pub use value::{RemoteValue, SecretBytes};
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
-use external_secrets_api::SecretStoreSpec;
 
 /// What a store can do, as shown in the `CAPABILITIES` column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,20 +81,4 @@ pub trait StoreClient: Send + Sync {
 
     /// Checks that the store can be used (credentials resolve, endpoint answers).
     async fn validate(&self) -> Result<Validation, ProviderError>;
-}
-
-/// A kind of store backend (`spec.provider.<name>`).
-#[async_trait]
-pub trait Provider: Send + Sync {
-    /// The provider (the key under `spec.provider`) this serves.
-    fn kind(&self) -> ProviderKind;
-
-    /// What stores of this provider can do.
-    fn capabilities(&self) -> Capabilities;
-
-    /// Static validation of the configuration, without IO (used by the store controller and admission).
-    fn validate_spec(&self, spec: &SecretStoreSpec, kind: StoreKind) -> Result<(), ProviderError>;
-
-    /// Builds a client for the store described by `ctx`.
-    async fn client(&self, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError>;
 }

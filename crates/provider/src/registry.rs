@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use external_secrets_api::{ProviderKind, ProviderSelectionError, SecretStoreSpec};
 
-use crate::{Provider, ProviderError};
+use crate::{DynProvider, ProviderError};
 
 /// `SecretStore` or `ClusterSecretStore`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,7 +79,7 @@ impl StoreContext {
 /// The providers compiled into this binary, by the [`ProviderKind`] they serve.
 #[derive(Clone, Default)]
 pub struct ProviderRegistry {
-    providers: BTreeMap<ProviderKind, Arc<dyn Provider>>,
+    providers: BTreeMap<ProviderKind, Arc<dyn DynProvider>>,
 }
 
 impl ProviderRegistry {
@@ -89,7 +89,7 @@ impl ProviderRegistry {
     }
 
     /// Adds a provider; the last one registered for a kind wins.
-    pub fn with(mut self, provider: Arc<dyn Provider>) -> Self {
+    pub fn with(mut self, provider: Arc<dyn DynProvider>) -> Self {
         self.providers.insert(provider.kind(), provider);
         self
     }
@@ -108,7 +108,7 @@ impl ProviderRegistry {
 
     /// The provider a store spec names. A spec must name exactly one provider, and it must be one we have: a
     /// provider ESO knows that this binary lacks (or a key ESO does not know) is [`ProviderError::Unsupported`].
-    pub fn for_spec(&self, spec: &SecretStoreSpec) -> Result<Arc<dyn Provider>, ProviderError> {
+    pub fn for_spec(&self, spec: &SecretStoreSpec) -> Result<Arc<dyn DynProvider>, ProviderError> {
         let unsupported =
             |what: String| ProviderError::Unsupported(format!("{what} (supported: {})", self.names().join(", ")));
         match spec.provider.kind() {
@@ -120,5 +120,86 @@ impl ProviderRegistry {
             Err(unknown @ ProviderSelectionError::Unknown(_)) => Err(unsupported(unknown.to_string())),
             Err(e) => Err(ProviderError::InvalidConfig(e.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use async_trait::async_trait;
+    use external_secrets_api::FakeProvider as FakeSpec;
+
+    use super::*;
+    use crate::{Capabilities, ErrorCategory, Provider, StoreClient, StoreContext};
+
+    /// A provider of `fake` stores that checks only that `data` is not empty.
+    struct NonEmpty;
+
+    #[async_trait]
+    impl Provider for NonEmpty {
+        type Spec = FakeSpec;
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::ReadOnly
+        }
+        fn validate_spec(&self, spec: &FakeSpec, _: StoreKind) -> Result<(), ProviderError> {
+            if spec.data.is_empty() { Err(ProviderError::InvalidConfig("no data".into())) } else { Ok(()) }
+        }
+        async fn client(&self, _: &FakeSpec, _: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
+            Err(ProviderError::Internal("not in this test".into()))
+        }
+    }
+
+    fn spec(provider: serde_json::Value) -> SecretStoreSpec {
+        serde_json::from_value(serde_json::json!({ "provider": provider })).unwrap()
+    }
+
+    fn error(registry: &ProviderRegistry, provider: serde_json::Value) -> (ErrorCategory, String) {
+        let err = registry.for_spec(&spec(provider)).err().expect("an error");
+        (err.category(), err.to_string())
+    }
+
+    #[test]
+    fn a_spec_is_served_by_the_provider_of_its_kind_with_its_typed_part() {
+        let registry = ProviderRegistry::new().with(Arc::new(NonEmpty));
+        assert_eq!(registry.kinds(), [ProviderKind::Fake]);
+        assert_eq!(registry.names(), ["fake"]);
+        let good = spec(serde_json::json!({"fake": {"data": [{"key": "k", "value": "v"}]}}));
+        let provider = registry.for_spec(&good).unwrap();
+        assert_eq!(provider.kind(), ProviderKind::Fake);
+        assert_eq!(provider.capabilities(), Capabilities::ReadOnly);
+        assert!(provider.validate_spec(&good, StoreKind::SecretStore).is_ok());
+        let empty = spec(serde_json::json!({"fake": {"data": []}}));
+        let err = provider.validate_spec(&empty, StoreKind::SecretStore).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("invalid store configuration: no data"));
+        // The erased form refuses a spec of another provider rather than reading the wrong part.
+        let other = spec(serde_json::json!({"kubernetes": {}}));
+        let err = provider.validate_spec(&other, StoreKind::SecretStore).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("invalid store configuration: missing store provider fake"));
+    }
+
+    #[test]
+    fn specs_without_exactly_one_provider_we_have_are_refused_with_the_reason() {
+        let registry = ProviderRegistry::new().with(Arc::new(NonEmpty));
+        assert_eq!(
+            error(&registry, serde_json::json!({"vault": {"server": "http://vault"}})),
+            (
+                ErrorCategory::Unsupported,
+                "not supported: provider \"vault\" is not supported by this operator (supported: fake)".to_string()
+            )
+        );
+        assert_eq!(
+            error(&registry, serde_json::json!({"vualt": {}})),
+            (
+                ErrorCategory::Unsupported,
+                "not supported: provider \"vualt\" is not a provider ESO 2.9 knows (supported: fake)".to_string()
+            )
+        );
+        assert_eq!(
+            error(&registry, serde_json::json!({})),
+            (ErrorCategory::InvalidConfig, "invalid store configuration: spec.provider names no provider".to_string())
+        );
+        let (category, message) = error(&registry, serde_json::json!({"fake": {"data": []}, "vault": {}}));
+        assert_eq!(category, ErrorCategory::InvalidConfig);
+        assert!(message.ends_with("must name exactly one provider, found fake, vault"), "{message}");
     }
 }

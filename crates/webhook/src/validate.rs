@@ -206,20 +206,17 @@ mod tests {
 
     #[async_trait::async_trait]
     impl external_secrets_provider::Provider for FakeOnly {
-        fn kind(&self) -> external_secrets_provider::ProviderKind {
-            external_secrets_provider::ProviderKind::Fake
-        }
+        type Spec = external_secrets_api::FakeProvider;
+
         fn capabilities(&self) -> external_secrets_provider::Capabilities {
             external_secrets_provider::Capabilities::ReadOnly
         }
-        fn validate_spec(&self, spec: &SecretStoreSpec, _: StoreKind) -> Result<(), ProviderError> {
-            match &spec.provider.fake {
-                Some(fake) if fake.data.is_empty() => Err(ProviderError::InvalidConfig("no data".into())),
-                _ => Ok(()),
-            }
+        fn validate_spec(&self, fake: &Self::Spec, _: StoreKind) -> Result<(), ProviderError> {
+            if fake.data.is_empty() { Err(ProviderError::InvalidConfig("no data".into())) } else { Ok(()) }
         }
         async fn client(
             &self,
+            _: &Self::Spec,
             _: &external_secrets_provider::StoreContext,
         ) -> Result<Arc<dyn external_secrets_provider::StoreClient>, ProviderError> {
             Err(ProviderError::Unsupported("not in tests".into()))

@@ -110,11 +110,6 @@ impl Retry {
     }
 }
 
-/// The `spec.provider.aws` of a store spec.
-pub(crate) fn aws_spec(spec: &external_secrets_api::SecretStoreSpec) -> Result<&AwsSpec, ProviderError> {
-    spec.provider.aws.as_ref().ok_or_else(|| ProviderError::InvalidConfig("spec.provider.aws is not set".to_string()))
-}
-
 /// Checks the configuration as ESO's webhook and client constructor do, without IO.
 pub(crate) fn validate(aws: &AwsSpec) -> Result<(), ProviderError> {
     let invalid = |m: String| Err(ProviderError::InvalidConfig(m));
@@ -222,9 +217,8 @@ fn check_namespace(namespace: Option<&str>) -> Result<(), ProviderError> {
 }
 
 impl StoreConfig {
-    /// The configuration of the store in `ctx`.
-    pub(crate) fn from_context(ctx: &StoreContext) -> Result<Self, ProviderError> {
-        let aws = aws_spec(&ctx.spec)?;
+    /// The configuration of the store in `ctx`, whose `spec.provider.aws` is `aws`.
+    pub(crate) fn new(aws: &AwsSpec, ctx: &StoreContext) -> Result<Self, ProviderError> {
         validate(aws)?;
         let service = match aws.service {
             AwsServiceType::SecretsManager => Service::SecretsManager,

@@ -41,10 +41,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use external_secrets_api::SecretStoreSpec;
+use external_secrets_api::AwsProvider as AwsSpec;
 use external_secrets_provider::{
-    Capabilities, FindQuery, Provider, ProviderError, ProviderKind, RemoteKey, RemoteValue, StoreClient, StoreContext,
-    StoreKind, Validation,
+    Capabilities, FindQuery, Provider, ProviderError, RemoteKey, RemoteValue, StoreClient, StoreContext, StoreKind,
+    Validation,
 };
 
 use crate::clients::{ServiceClient, Shared};
@@ -153,20 +153,18 @@ impl fmt::Debug for AwsProvider {
 
 #[async_trait]
 impl Provider for AwsProvider {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Aws
-    }
+    type Spec = AwsSpec;
 
     fn capabilities(&self) -> Capabilities {
         Capabilities::ReadWrite
     }
 
-    fn validate_spec(&self, spec: &SecretStoreSpec, _kind: StoreKind) -> Result<(), ProviderError> {
-        config::validate(config::aws_spec(spec)?)
+    fn validate_spec(&self, spec: &AwsSpec, _kind: StoreKind) -> Result<(), ProviderError> {
+        config::validate(spec)
     }
 
-    async fn client(&self, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
-        let config = StoreConfig::from_context(ctx)?;
+    async fn client(&self, spec: &AwsSpec, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
+        let config = StoreConfig::new(spec, ctx)?;
         if ctx.kind == StoreKind::ClusterSecretStore
             && ctx.referent_namespace.is_none()
             && config.auth.has_referent_refs()
@@ -221,6 +219,7 @@ impl StoreClient for ReferentClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use external_secrets_provider::{DynProvider, ProviderKind};
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -249,8 +248,8 @@ mod tests {
     #[test]
     fn the_provider_is_aws_and_read_write() {
         let provider = AwsProvider::with_endpoints(Endpoints::default());
-        assert_eq!(provider.kind(), ProviderKind::Aws);
-        assert_eq!(provider.capabilities(), Capabilities::ReadWrite);
+        assert_eq!(DynProvider::kind(&provider), ProviderKind::Aws);
+        assert_eq!(DynProvider::capabilities(&provider), Capabilities::ReadWrite);
         assert_eq!(provider.stats(), AwsStats::default());
     }
 }

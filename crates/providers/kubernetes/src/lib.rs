@@ -27,11 +27,9 @@ mod store_client;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use external_secrets_api::KubernetesProvider as KubernetesSpec;
 use external_secrets_api::meta::SecretKeySelector;
-use external_secrets_api::{KubernetesProvider as KubernetesSpec, SecretStoreSpec};
-use external_secrets_provider::{
-    Capabilities, Provider, ProviderError, ProviderKind, StoreClient, StoreContext, StoreKind,
-};
+use external_secrets_provider::{Capabilities, Provider, ProviderError, StoreClient, StoreContext, StoreKind};
 
 use crate::connect::{Identity, OwnCluster, OwnClusterSource};
 use crate::store_client::KubernetesStoreClient;
@@ -61,9 +59,7 @@ impl KubernetesProvider {
 
 #[async_trait]
 impl Provider for KubernetesProvider {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Kubernetes
-    }
+    type Spec = KubernetesSpec;
 
     /// `ReadWrite`, as ESO reports it (this operator implements the reads only so far).
     fn capabilities(&self) -> Capabilities {
@@ -73,8 +69,7 @@ impl Provider for KubernetesProvider {
     /// ESO's admission checks of `spec.provider.kubernetes`: `caProvider.namespace` required for a
     /// ClusterSecretStore and refused for a SecretStore; `auth` names exactly one method; token and client
     /// certificate references have a name and key (and a namespace in a ClusterSecretStore).
-    fn validate_spec(&self, spec: &SecretStoreSpec, kind: StoreKind) -> Result<(), ProviderError> {
-        let k8s = kubernetes_spec(spec)?;
+    fn validate_spec(&self, k8s: &KubernetesSpec, kind: StoreKind) -> Result<(), ProviderError> {
         let invalid = |why: &str| Err(ProviderError::InvalidConfig(why.to_string()));
         if let Some(ca) = k8s.server.as_ref().and_then(|s| s.ca_provider.as_ref()) {
             match (kind, &ca.namespace) {
@@ -110,8 +105,7 @@ impl Provider for KubernetesProvider {
     /// `ctx.kube` now, so that configuration errors surface when the store is validated. A ClusterSecretStore with
     /// referent authentication built without an ExternalSecret namespace gives a client that validates as
     /// Unknown and reads nothing.
-    async fn client(&self, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
-        let k8s = kubernetes_spec(&ctx.spec)?;
+    async fn client(&self, k8s: &KubernetesSpec, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
         let remote_namespace = match k8s.remote_namespace.as_str() {
             "" => DEFAULT_REMOTE_NAMESPACE.to_string(),
             ns if names::is_dns_label(ns) => ns.to_string(),
@@ -133,13 +127,6 @@ impl Provider for KubernetesProvider {
         );
         Ok(Arc::new(KubernetesStoreClient::new(identity, remote_namespace)))
     }
-}
-
-fn kubernetes_spec(spec: &SecretStoreSpec) -> Result<&KubernetesSpec, ProviderError> {
-    spec.provider
-        .kubernetes
-        .as_ref()
-        .ok_or_else(|| ProviderError::InvalidConfig("missing store provider kubernetes".to_string()))
 }
 
 /// ESO's `ValidateSecretSelector` plus its name/key checks for one credential reference.
@@ -194,11 +181,12 @@ fn auth_method(spec: &KubernetesSpec) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use external_secrets_api::SecretStoreSpec;
     use external_secrets_api::{
         CaProvider, CaProviderType, CertAuth, KubernetesAuth, KubernetesServer, SecretStoreProvider,
         ServiceAccountSelector, TokenAuth,
     };
-    use external_secrets_provider::ErrorCategory;
+    use external_secrets_provider::{DynProvider, ErrorCategory, ProviderKind};
 
     fn store(k8s: Option<KubernetesSpec>) -> SecretStoreSpec {
         SecretStoreSpec {
@@ -230,7 +218,7 @@ mod tests {
     }
 
     fn check(spec: KubernetesSpec, kind: StoreKind) -> Result<(), String> {
-        KubernetesProvider::new().validate_spec(&store(Some(spec)), kind).map_err(|e| e.to_string())
+        DynProvider::validate_spec(&KubernetesProvider::new(), &store(Some(spec)), kind).map_err(|e| e.to_string())
     }
 
     fn message(why: &str) -> Result<(), String> {
@@ -239,7 +227,7 @@ mod tests {
 
     #[test]
     fn validate_spec_requires_the_kubernetes_provider() {
-        let err = KubernetesProvider::new().validate_spec(&store(None), StoreKind::SecretStore).err();
+        let err = DynProvider::validate_spec(&KubernetesProvider::new(), &store(None), StoreKind::SecretStore).err();
         assert_eq!(err.map(|e| e.category()), Some(ErrorCategory::InvalidConfig));
         assert_eq!(check(KubernetesSpec::default(), StoreKind::SecretStore), Ok(()));
     }
@@ -334,6 +322,6 @@ mod tests {
     fn names_itself_kubernetes_with_read_write_capabilities() {
         let p = KubernetesProvider::new();
         assert_eq!(p.kind(), ProviderKind::Kubernetes);
-        assert_eq!(p.capabilities(), Capabilities::ReadWrite);
+        assert_eq!(DynProvider::capabilities(&p), Capabilities::ReadWrite);
     }
 }

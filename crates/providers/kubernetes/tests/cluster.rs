@@ -17,7 +17,7 @@ use external_secrets_api::{
 };
 use external_secrets_core::property::{extract_map, select_property};
 use external_secrets_provider::{
-    ErrorCategory, FindQuery, MetadataPolicy, Provider, ProviderError, RemoteKey, RemoteValue, StoreClient,
+    DynProvider, ErrorCategory, FindQuery, MetadataPolicy, ProviderError, RemoteKey, RemoteValue, StoreClient,
     StoreContext, StoreKind, Validation,
 };
 use external_secrets_provider_kubernetes::KubernetesProvider;

@@ -10,7 +10,7 @@ use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
 use aws_smithy_http_client::tls;
 use external_secrets_api::SecretStoreSpec;
-use external_secrets_provider::{Provider, ProviderError, StoreClient, StoreContext, StoreKind};
+use external_secrets_provider::{DynProvider, ProviderError, StoreClient, StoreContext, StoreKind};
 use external_secrets_provider_aws::{AwsProvider, Endpoints};
 use external_secrets_testsupport::{AwsEndpoint, AwsOptions, aws, cluster};
 use k8s_openapi::ByteString;

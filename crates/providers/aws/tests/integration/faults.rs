@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::types::Tag;
 use external_secrets_api::SecretStoreRetrySettings;
-use external_secrets_provider::{ErrorCategory, FindQuery, Provider, RemoteKey};
+use external_secrets_provider::{DynProvider, ErrorCategory, FindQuery, RemoteKey};
 use external_secrets_provider_aws::{AwsProvider, Endpoints};
 use serde_json::json;
 

@@ -2,7 +2,7 @@
 //! referent authentication, role chaining, and the SDK default chain.
 
 use aws_credential_types::Credentials;
-use external_secrets_provider::{ErrorCategory, Provider, RemoteKey, StoreContext, StoreKind, Validation};
+use external_secrets_provider::{DynProvider, ErrorCategory, RemoteKey, StoreContext, StoreKind, Validation};
 use external_secrets_provider_aws::AwsProvider;
 use external_secrets_testsupport::{aws, cluster};
 use k8s_openapi::api::core::v1::ServiceAccount;

@@ -4,7 +4,7 @@
 
 use aws_sdk_ssm::types::ParameterType;
 use external_secrets_api::SecretStoreRetrySettings;
-use external_secrets_provider::{MetadataPolicy, Provider, RemoteKey, StoreClient, StoreContext};
+use external_secrets_provider::{DynProvider, MetadataPolicy, RemoteKey, StoreClient, StoreContext};
 use serde_json::{Value, json};
 
 use crate::common::{TestEnv, count, isolated_endpoint, set_policies, text};
