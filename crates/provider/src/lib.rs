@@ -1,14 +1,23 @@
 //! The provider contract.
 //!
-//! A provider (fake, kubernetes, aws, ...) turns a store's configuration into a [`StoreClient`]; a store client
-//! answers *what to fetch* requests ([`RemoteKey`], [`FindQuery`]) with raw [`RemoteValue`]s. These types are
-//! defined here, not in `external-secrets-core`, so that a provider crate builds without the core semantics and
-//! the template engine. Everything ESO does with a value afterwards (`property` selection, decoding, key
-//! conversion, templating) happens in `external-secrets-core`, so that the same remote key wanted by many ExternalSecrets is one request, and a
-//! client can answer many keys in one batched call.
+//! - A provider crate implements [`Provider`]: typed by its spec (`spec.provider.<key>`, a
+//!   [`TypedProviderSpec`] of `external-secrets-api`), it checks that spec and turns it into a [`StoreClient`].
+//!   The registry holds providers as [`DynProvider`], by [`ProviderKind`]; the spec is taken out of the store once,
+//!   here, never by a provider.
+//! - A provider is told about its store through a [`StoreContext`], and reads the operator's cluster only through
+//!   its [`CredentialResolver`] (a key of a Secret or ConfigMap, a ServiceAccount, a ServiceAccount token), which
+//!   applies ESO's namespace rules itself: no provider holds the operator's `kube::Client`.
+//! - A store client answers *what to fetch* requests ([`RemoteKey`], [`FindQuery`]) with raw [`RemoteValue`]s.
+//!   Everything ESO does with a value afterwards (`property` selection, decoding, key conversion, templating)
+//!   happens in `external-secrets-core`, so that the same remote key wanted by many ExternalSecrets is one request,
+//!   and a client can answer many keys in one batched call. These types are defined here, not in core, so that a
+//!   provider crate builds without the core semantics and the template engine.
 
 pub mod api_calls;
+mod context;
+mod credentials;
 mod error;
+pub mod names;
 mod provider;
 mod registry;
 mod request;
@@ -16,11 +25,15 @@ mod shared;
 mod value;
 
 pub use api_calls::ObserveApiCall;
+pub use context::StoreContext;
+pub use credentials::{
+    CredentialError, CredentialErrorKind, CredentialResolver, ServiceAccountInfo, ServiceAccountToken, StoreScope,
+};
 pub use error::{ErrorCategory, ProviderError};
 pub use external_secrets_api::ProviderKind;
 pub use external_secrets_api::TypedProviderSpec;
 pub use provider::{DynProvider, Provider};
-pub use registry::{ProviderRegistry, StoreContext, StoreKind};
+pub use registry::{ProviderRegistry, StoreKind};
 pub use request::{FindQuery, MetadataPolicy, RemoteKey};
 pub use shared::SharedClient;
 pub use value::{RemoteValue, SecretBytes};

@@ -58,7 +58,7 @@ impl<P: Provider> DynProvider for P {
     }
 
     async fn client(&self, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
-        Provider::client(self, typed_spec::<P::Spec>(&ctx.spec)?, ctx).await
+        Provider::client(self, typed_spec::<P::Spec>(ctx.spec())?, ctx).await
     }
 }
 

@@ -1,4 +1,4 @@
-//! The set of providers this binary was built with, and the context a client is built from.
+//! The set of providers this binary was built with.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use external_secrets_api::{ProviderKind, ProviderSelectionError, SecretStoreSpec};
 
-use crate::{DynProvider, ProviderError};
+use crate::{DynProvider, ProviderError, StoreClient, StoreContext};
 
 /// `SecretStore` or `ClusterSecretStore`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -28,51 +28,6 @@ impl StoreKind {
 impl fmt::Display for StoreKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// Everything a provider needs to build a client for one store.
-#[derive(Clone)]
-pub struct StoreContext {
-    pub kind: StoreKind,
-    pub name: String,
-    /// The store's own namespace (`SecretStore`); `None` for a `ClusterSecretStore`.
-    pub namespace: Option<String>,
-    /// For a `ClusterSecretStore` used by an ExternalSecret: that ExternalSecret's namespace, where references
-    /// without a namespace are resolved (ESO's "referent" authentication). `None` when validating the store.
-    pub referent_namespace: Option<String>,
-    pub spec: SecretStoreSpec,
-    /// A client with the operator's own identity, for TokenRequest and reading credential Secrets.
-    pub kube: kube::Client,
-}
-
-impl StoreContext {
-    /// The namespace a reference without `namespace` resolves to: the store's own for a `SecretStore`, the
-    /// ExternalSecret's for a `ClusterSecretStore` (none when validating a cluster store).
-    pub fn default_namespace(&self) -> Option<&str> {
-        self.namespace.as_deref().or(self.referent_namespace.as_deref())
-    }
-
-    /// Resolves the namespace of a reference (`secretRef`, `serviceAccountRef`) as ESO does: a `SecretStore`
-    /// may only read its own namespace; a `ClusterSecretStore` uses the explicit namespace or the referent one.
-    pub fn ref_namespace(&self, explicit: Option<&str>) -> Result<String, ProviderError> {
-        match self.kind {
-            StoreKind::SecretStore => {
-                let own = self.namespace.as_deref().unwrap_or_default();
-                match explicit {
-                    Some(ns) if ns != own => Err(ProviderError::InvalidConfig(format!(
-                        "a SecretStore may only reference its own namespace {own:?}, not {ns:?}"
-                    ))),
-                    _ => Ok(own.to_string()),
-                }
-            }
-            StoreKind::ClusterSecretStore => match explicit.or(self.referent_namespace.as_deref()) {
-                Some(ns) => Ok(ns.to_string()),
-                None => {
-                    Err(ProviderError::InvalidConfig("a ClusterSecretStore reference needs a namespace".to_string()))
-                }
-            },
-        }
     }
 }
 
@@ -121,6 +76,11 @@ impl ProviderRegistry {
             Err(e) => Err(ProviderError::InvalidConfig(e.to_string())),
         }
     }
+
+    /// A client for the store of `ctx`, from the provider its spec names.
+    pub async fn client(&self, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
+        self.for_spec(ctx.spec())?.client(ctx).await
+    }
 }
 
 #[cfg(test)]
@@ -130,7 +90,7 @@ mod tests {
     use external_secrets_api::FakeProvider as FakeSpec;
 
     use super::*;
-    use crate::{Capabilities, ErrorCategory, Provider, StoreClient, StoreContext};
+    use crate::{Capabilities, ErrorCategory, Provider};
 
     /// A provider of `fake` stores that checks only that `data` is not empty.
     struct NonEmpty;

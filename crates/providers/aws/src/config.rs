@@ -208,7 +208,7 @@ fn validate_secret_ref(refs: &AwsAuthSecretRef) -> Result<(), ProviderError> {
 }
 
 /// A namespace on a reference is only meaningful in a ClusterSecretStore; in a SecretStore it must be the
-/// store's own, which [`StoreContext::ref_namespace`] checks once the namespace is known.
+/// store's own, which the store's credential resolver checks when it reads the reference.
 fn check_namespace(namespace: Option<&str>) -> Result<(), ProviderError> {
     match namespace {
         Some("") => Err(ProviderError::InvalidConfig("a reference's namespace must not be empty".to_string())),
@@ -254,7 +254,7 @@ impl StoreConfig {
                 transitive_tag_keys: aws.transitive_tag_keys.clone(),
             });
         }
-        let retry = Retry::from_settings(ctx.spec.retry_settings.as_ref())?;
+        let retry = Retry::from_settings(ctx.retry_settings())?;
         Ok(Self {
             service,
             region: aws.region.clone(),
@@ -271,8 +271,8 @@ fn session_tags(aws: &AwsSpec, ctx: &StoreContext) -> Vec<(String, String)> {
     let eso_tags = || {
         vec![
             (ESO_NAMESPACE_TAG.to_string(), ctx.default_namespace().unwrap_or_default().to_string()),
-            (ESO_STORE_NAME_TAG.to_string(), ctx.name.clone()),
-            (ESO_STORE_KIND_TAG.to_string(), ctx.kind.as_str().to_string()),
+            (ESO_STORE_NAME_TAG.to_string(), ctx.name().to_string()),
+            (ESO_STORE_KIND_TAG.to_string(), ctx.kind().as_str().to_string()),
         ]
     };
     match aws.session_tags_policy {

@@ -165,13 +165,13 @@ impl Provider for AwsProvider {
 
     async fn client(&self, spec: &AwsSpec, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
         let config = StoreConfig::new(spec, ctx)?;
-        if ctx.kind == StoreKind::ClusterSecretStore
-            && ctx.referent_namespace.is_none()
+        if ctx.kind() == StoreKind::ClusterSecretStore
+            && ctx.referent_namespace().is_none()
             && config.auth.has_referent_refs()
         {
-            return Ok(Arc::new(ReferentClient { store: ctx.name.clone() }));
+            return Ok(Arc::new(ReferentClient { store: ctx.name().to_string() }));
         }
-        let base = credentials::resolve_base(&config.auth, ctx).await?;
+        let base = credentials::resolve_base(&config.auth, ctx.credentials()).await?;
         let parts = self.shared.client_parts(&config, base, ctx).await?;
         let prefix = config.prefix;
         Ok(match parts.client {

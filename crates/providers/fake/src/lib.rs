@@ -139,7 +139,7 @@ impl StoreClient for FakeStoreClient {
 mod tests {
     use super::*;
     use external_secrets_api::{FakeProviderData, SecretStoreProvider, SecretStoreSpec};
-    use external_secrets_provider::{DynProvider, ErrorCategory, MetadataPolicy, ProviderKind};
+    use external_secrets_provider::{DynProvider, ErrorCategory, MetadataPolicy, ProviderKind, StoreScope};
 
     fn data(key: &str, value: &str, version: Option<&str>) -> FakeProviderData {
         FakeProviderData { key: key.to_string(), value: value.to_string(), version: version.map(str::to_string) }
@@ -337,14 +337,7 @@ mod tests {
     fn context(spec: SecretStoreSpec) -> StoreContext {
         // A client that is never used: the fake provider does no IO.
         let unused = kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
-        StoreContext {
-            kind: StoreKind::SecretStore,
-            name: "fake-store".to_string(),
-            namespace: Some("ns".to_string()),
-            referent_namespace: None,
-            spec,
-            kube: unused,
-        }
+        StoreContext::new(unused, StoreScope::secret_store("ns", "fake-store"), spec)
     }
 
     #[tokio::test]

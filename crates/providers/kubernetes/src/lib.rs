@@ -21,7 +21,6 @@
 mod connect;
 mod error;
 mod json;
-mod names;
 mod store_client;
 
 use std::sync::Arc;
@@ -29,7 +28,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use external_secrets_api::KubernetesProvider as KubernetesSpec;
 use external_secrets_api::meta::SecretKeySelector;
-use external_secrets_provider::{Capabilities, Provider, ProviderError, StoreClient, StoreContext, StoreKind};
+use external_secrets_provider::{Capabilities, Provider, ProviderError, StoreClient, StoreContext, StoreKind, names};
 
 use crate::connect::{Identity, OwnCluster, OwnClusterSource};
 use crate::store_client::KubernetesStoreClient;
@@ -101,8 +100,8 @@ impl Provider for KubernetesProvider {
         Ok(())
     }
 
-    /// A client for the store: resolves the referenced Secrets (and mints a ServiceAccount token) with
-    /// `ctx.kube` now, so that configuration errors surface when the store is validated. A ClusterSecretStore with
+    /// A client for the store: resolves the referenced Secrets (and mints a ServiceAccount token) through the
+    /// store's credential resolver now, so that configuration errors surface when the store is validated. A ClusterSecretStore with
     /// referent authentication built without an ExternalSecret namespace gives a client that validates as
     /// Unknown and reads nothing.
     async fn client(&self, k8s: &KubernetesSpec, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
@@ -112,15 +111,15 @@ impl Provider for KubernetesProvider {
             ns => return Err(ProviderError::InvalidConfig(format!("remoteNamespace {ns:?} is not a namespace name"))),
         };
         let identity =
-            if ctx.kind == StoreKind::ClusterSecretStore && ctx.referent_namespace.is_none() && is_referent(k8s) {
+            if ctx.kind() == StoreKind::ClusterSecretStore && ctx.referent_namespace().is_none() && is_referent(k8s) {
                 Identity::Deferred
             } else {
-                connect::identity(ctx, k8s, &self.own_cluster).await?
+                connect::identity(ctx.credentials(), k8s, &self.own_cluster).await?
             };
         tracing::debug!(
-            kind = %ctx.kind,
-            store = %ctx.name,
-            namespace = ctx.namespace.as_deref().unwrap_or_default(),
+            kind = %ctx.kind(),
+            store = ctx.name(),
+            namespace = ctx.namespace().unwrap_or_default(),
             remote_namespace,
             auth = auth_method(k8s),
             "built a kubernetes store client"

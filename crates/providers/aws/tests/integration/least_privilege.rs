@@ -16,12 +16,12 @@ const ACCOUNT: &str = "123456789012";
 fn role_store(env: &TestEnv, service: &str, role: &str, second: bool) -> StoreContext {
     let mut spec = env.static_spec(service);
     spec["role"] = role.into();
-    let mut store = env.store(spec);
-    if second {
-        store.name = "second-store".into();
-        store.spec.retry_settings = Some(SecretStoreRetrySettings { max_retries: Some(5), retry_interval: None });
+    if !second {
+        return env.store(spec);
     }
-    store
+    let mut spec = crate::common::spec(spec);
+    spec.retry_settings = Some(SecretStoreRetrySettings { max_retries: Some(5), retry_interval: None });
+    env.store_named("second-store", spec)
 }
 
 /// Reads `keys` twice (two refreshes) through `client`; every answer must be a value.
