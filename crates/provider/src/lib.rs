@@ -12,6 +12,9 @@
 //!   happens in `external-secrets-core`, so that the same remote key wanted by many ExternalSecrets is one request,
 //!   and a client can answer many keys in one batched call. These types are defined here, not in core, so that a
 //!   provider crate builds without the core semantics and the template engine.
+//! - Writes (PushSecret) go through [`StoreClient::push_secret`], [`StoreClient::delete_secret`] and
+//!   [`StoreClient::secret_exists`], shaped after ESO's `SecretsClient`; a provider that does not write keeps their
+//!   defaults, which refuse with [`ProviderError::Unsupported`] (never a silent success).
 
 pub mod api_calls;
 mod context;
@@ -19,6 +22,7 @@ mod credentials;
 mod error;
 pub mod names;
 mod provider;
+mod push;
 mod registry;
 mod request;
 mod shared;
@@ -33,6 +37,7 @@ pub use error::{ErrorCategory, ProviderError};
 pub use external_secrets_api::ProviderKind;
 pub use external_secrets_api::TypedProviderSpec;
 pub use provider::{DynProvider, Provider};
+pub use push::{PushRemoteRef, PushSecretData, PushSource};
 pub use registry::{ProviderRegistry, StoreKind};
 pub use request::{FindQuery, MetadataPolicy, RemoteKey};
 pub use shared::SharedClient;
@@ -94,4 +99,36 @@ pub trait StoreClient: Send + Sync {
 
     /// Checks that the store can be used (credentials resolve, endpoint answers).
     async fn validate(&self) -> Result<Validation, ProviderError>;
+
+    /// Writes one value of `source` to the store, as `data` says (ESO's `SecretsClient.PushSecret`): the value
+    /// of `data.secret_key` (or the whole Secret when it is unset, encoded as the provider's ESO counterpart does)
+    /// at `data.remote_ref` — the whole remote secret, or only its `property`, keeping the others. A provider
+    /// creates the remote secret if needed, and refuses to overwrite one it does not manage (ESO's providers mark
+    /// theirs, e.g. AWS's `managed-by: external-secrets` tag). Writing what is already there should cost no
+    /// write. Errors never contain the value.
+    ///
+    /// The default refuses with [`ProviderError::Unsupported`]: providers that cannot write keep it.
+    async fn push_secret(&self, source: &PushSource, data: &PushSecretData) -> Result<(), ProviderError> {
+        let _ = (source, data);
+        Err(ProviderError::Unsupported("PushSecret is not supported by this provider".to_string()))
+    }
+
+    /// Deletes what a push wrote at `remote_ref` (ESO's `SecretsClient.DeleteSecret`, for a PushSecret's
+    /// `deletionPolicy: Delete`): the remote secret, or only its `property`. A remote secret that is already gone
+    /// is success; one the provider does not manage is left alone.
+    ///
+    /// The default refuses with [`ProviderError::Unsupported`].
+    async fn delete_secret(&self, remote_ref: &PushRemoteRef) -> Result<(), ProviderError> {
+        let _ = remote_ref;
+        Err(ProviderError::Unsupported("DeleteSecret is not supported by this provider".to_string()))
+    }
+
+    /// Whether something exists at `remote_ref` (ESO's `SecretsClient.SecretExists`, for a PushSecret's
+    /// `updatePolicy: IfNotExists`). "Not found" is `Ok(false)`, not an error.
+    ///
+    /// The default refuses with [`ProviderError::Unsupported`].
+    async fn secret_exists(&self, remote_ref: &PushRemoteRef) -> Result<bool, ProviderError> {
+        let _ = remote_ref;
+        Err(ProviderError::Unsupported("SecretExists is not supported by this provider".to_string()))
+    }
 }
