@@ -1,6 +1,7 @@
-//! ClusterSecretStores against the real local control plane: one store used from several namespaces, and
+//! ClusterSecretStores against the real local control plane: one store used from several namespaces,
 //! `spec.conditions` (`namespaces`, `namespaceRegexes`, `namespaceSelector`) deciding which namespaces may use
-//! it, with ESO's denial message.
+//! it, with ESO's denial message, and where a store's credential references may point (a SecretStore: its own
+//! namespace only; a ClusterSecretStore: the namespace it names).
 //!
 //! Each test runs its own operator watching *all* namespaces, as its own ServiceAccount, isolated from the
 //! other tests' operators by a controller class of its own: a store of another class resolves to "not ours"
