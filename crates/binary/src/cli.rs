@@ -115,7 +115,7 @@ pub struct ControllerArgs {
     /// Reconcile SecretStores (validate them and write their status).
     #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
     pub enable_secret_store_reconciler: bool,
-    /// ESO: reconcile ClusterExternalSecrets. Accepted only (no such controller here).
+    /// Reconcile ClusterExternalSecrets (cluster-wide installs only: not with --namespace).
     #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
     pub enable_cluster_external_secret_reconciler: bool,
     /// ESO: reconcile ClusterPushSecrets. Accepted only (no such controller here).
@@ -157,10 +157,12 @@ pub struct ControllerArgs {
     /// ESO: grace period before generated secrets are collected. Accepted only (no generators here).
     #[arg(long, default_value = "2m", value_parser = go_duration)]
     pub generator_gc_grace_period: Duration,
-    /// Requests per second to the Kubernetes API (client-side token bucket); 0 disables the limit.
-    #[arg(long, default_value_t = external_secrets_controller::ratelimit::DEFAULT_QPS)]
-    pub client_qps: f32,
-    /// Requests allowed at once above --client-qps before requests are delayed.
+    /// Requests per second to the Kubernetes API (client-side token bucket); 0 disables the limit. Unset (the
+    /// default): no client-side limit — the apiserver's API Priority and Fairness paces us and its 429s are
+    /// retried after Retry-After; requests in flight are bounded by --concurrent. ESO's default is 50.
+    #[arg(long)]
+    pub client_qps: Option<f32>,
+    /// Requests allowed at once above --client-qps before requests are delayed (only with --client-qps).
     #[arg(long, default_value_t = external_secrets_controller::ratelimit::DEFAULT_BURST)]
     pub client_burst: u32,
     /// Run the controllers only on the replica holding the Lease (`--enable-leader-election` or `=true`).
@@ -316,7 +318,6 @@ pub struct CertControllerArgs {
 
 /// ESO controller flags accepted for compatibility that change nothing here, with the reason.
 pub const CONTROLLER_NO_EFFECT: &[(&str, &str)] = &[
-    ("enable-cluster-external-secret-reconciler", "ClusterExternalSecret is not implemented"),
     ("enable-cluster-push-secret-reconciler", "ClusterPushSecret is not implemented"),
     ("enable-push-secret-reconciler", "PushSecret is not implemented"),
     ("enable-secrets-caching", "Secrets are never cached whole; managed Secrets' metadata is always watched"),

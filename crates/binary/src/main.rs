@@ -11,6 +11,7 @@ use cli::{CertControllerArgs, Cli, Command, ControllerArgs, LogArgs, WebhookArgs
 use external_secrets_controller::{ControllerConfig, LeaderElectionConfig};
 use external_secrets_provider::ProviderRegistry;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::prelude::*;
 
 mod cli;
 mod goflags;
@@ -64,18 +65,28 @@ fn init_logging(log: &LogArgs, given_without_effect: &[(String, &'static str)]) 
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(format!("{level},kube_runtime=warn,kube_client=warn,hyper=warn,aws=warn")))
         .context("invalid --loglevel")?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_timer(log.zap_time_encoding);
-    match log.log_format.as_str() {
-        "json" => builder.json().init(),
-        _ => builder.init(),
-    }
+    let cap = tracing_subscriber::filter::filter_fn(|meta| wire_log_allowed(meta.target(), *meta.level()));
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_timer(log.zap_time_encoding);
+    let layer = match log.log_format.as_str() {
+        "json" => layer.json().with_filter(filter).with_filter(cap).boxed(),
+        _ => layer.with_filter(filter).with_filter(cap).boxed(),
+    };
+    tracing_subscriber::registry().with(layer).init();
     for (flag, reason) in given_without_effect {
         tracing::info!(flag = %flag, reason, "ESO flag accepted; it has no effect here");
     }
     Ok(())
+}
+
+/// Crates below us that log request and response bodies (credentials, secret values) at `TRACE`: the AWS SDK's
+/// HTTP stack (smithy, with its `LOG_SENSITIVE_BODIES` switch), hyper, h2, rustls. Whatever `RUST_LOG` says,
+/// their events above `DEBUG` are never written.
+const WIRE_LOG_TARGETS: [&str; 8] =
+    ["aws_smithy", "aws_sdk", "aws_config", "aws_sigv4", "hyper", "h2", "rustls", "reqwest"];
+
+/// Whether an event of `target` at `level` may be written (see [`WIRE_LOG_TARGETS`]).
+fn wire_log_allowed(target: &str, level: tracing::Level) -> bool {
+    level <= tracing::Level::DEBUG || !WIRE_LOG_TARGETS.iter().any(|t| target.starts_with(t))
 }
 
 async fn shutdown_signal() {
@@ -102,8 +113,9 @@ async fn run_controller(args: ControllerArgs, no_effect: &[(String, &'static str
     init_logging(&args.log, no_effect)?;
     args.metrics_serving.check()?;
     let kube_config = kube::Config::infer().await.context("no Kubernetes configuration (in-cluster or KUBECONFIG)")?;
-    let client = external_secrets_controller::ratelimit::client(kube_config, args.client_qps, args.client_burst)
-        .context("could not build the Kubernetes client")?;
+    let client =
+        external_secrets_controller::ratelimit::client(kube_config, args.client_qps.unwrap_or(0.0), args.client_burst)
+            .context("could not build the Kubernetes client")?;
     let config = ControllerConfig {
         namespace: (!args.namespace.is_empty()).then(|| args.namespace.clone()),
         controller_class: args.controller_class.clone(),
@@ -111,6 +123,7 @@ async fn run_controller(args: ControllerArgs, no_effect: &[(String, &'static str
         store_requeue_interval: args.store_requeue_interval,
         enable_cluster_store_reconciler: args.enable_cluster_store_reconciler,
         enable_secret_store_reconciler: args.enable_secret_store_reconciler,
+        enable_cluster_external_secret_reconciler: args.enable_cluster_external_secret_reconciler,
         enable_extended_metric_labels: args.enable_extended_metric_labels,
         enable_flood_gate: args.enable_flood_gate,
         template_delimiters: external_secrets_template::Delimiters::new(
@@ -499,9 +512,23 @@ mod tests {
     }
 
     #[test]
+    fn wire_logs_stay_off_whatever_rust_log_says() {
+        use tracing::Level;
+        for target in ["aws_smithy_runtime::client::orchestrator", "hyper_util::client::legacy", "h2::codec", "rustls"]
+        {
+            assert!(!wire_log_allowed(target, Level::TRACE), "{target}");
+            assert!(wire_log_allowed(target, Level::DEBUG), "{target}");
+        }
+        assert!(wire_log_allowed("external_secrets_controller::externalsecret", Level::TRACE));
+        assert!(wire_log_allowed("kube_runtime::controller", Level::TRACE));
+    }
+
+    #[test]
     fn defaults_are_esos() {
         let args = controller_args(&[]);
-        assert_eq!((args.client_qps, args.client_burst), (50.0, 100));
+        // Deliberately not ESO's 50 QPS (docs/compatibility.md); the burst is ESO's, used with --client-qps.
+        assert_eq!((args.client_qps, args.client_burst), (None, 100));
+        assert_eq!(controller_args(&["--client-qps=50"]).client_qps, Some(50.0));
         assert!(!args.enable_leader_election);
         assert!(args.leader_election().unwrap().is_none());
         assert_eq!(args.leader_election_id, "external-secrets-controller");

@@ -13,7 +13,7 @@ use std::time::Duration;
 use external_secrets_testsupport::{Cluster, cluster, tools};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
+use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams};
 
@@ -103,26 +103,37 @@ async fn chart_lints_and_renders_manifests_the_apiserver_accepts() {
 async fn chart_cluster_role_grants_exactly_the_documented_permissions() {
     let cluster = cluster().await;
     let rendered = render(cluster, "external-secrets", &["leaderElect=true"]);
-    let mut chart_rules = Vec::new();
-    // The controller's roles; the cert controller's are checked in `cert_controller_rbac_...`.
-    let controller_roles = ["t-external-secrets-controller", "t-external-secrets-leader-election"];
+    // The controller's roles, by scope; the cert controller's are checked in `cert_controller_rbac_...`.
+    let (mut cluster_rules, mut namespaced_rules) = (Vec::new(), Vec::new());
     for doc in documents(&rendered) {
         let kind = doc.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_string();
         let name = doc.get("metadata").and_then(|m| m.get("name")).and_then(|n| n.as_str()).unwrap_or_default();
-        if (kind == "ClusterRole" || kind == "Role") && controller_roles.contains(&name) {
-            let rules: Vec<PolicyRule> =
-                serde_yaml::from_value(doc.get("rules").cloned().expect("rules")).expect("rules");
-            chart_rules.extend(rules);
+        let rules =
+            || -> Vec<PolicyRule> { serde_yaml::from_value(doc.get("rules").cloned().expect("rules")).expect("rules") };
+        match (kind.as_str(), name) {
+            ("ClusterRole", "t-external-secrets-controller") => cluster_rules.extend(rules()),
+            ("Role", "t-external-secrets-leader-election") => namespaced_rules.extend(rules()),
+            ("ClusterRole" | "Role", n) if n.contains("leader") => panic!("leader election rules in a {kind} {n}"),
+            _ => {}
         }
     }
-    let documented: ClusterRole = serde_yaml::from_str(
-        &std::fs::read_to_string(tools::repo_root().join("deploy/rbac/controller-clusterrole.yaml")).expect("file"),
-    )
-    .expect("ClusterRole");
+    let file = |name: &str| std::fs::read_to_string(tools::repo_root().join("deploy/rbac").join(name)).expect("file");
+    let documented: ClusterRole = serde_yaml::from_str(&file("controller-clusterrole.yaml")).expect("ClusterRole");
+    let documented_ns: Role = serde_yaml::from_str(&file("controller-leader-election-role.yaml")).expect("Role");
+    // Compared by scope, not as a union: a namespaced permission granted cluster-wide is a different grant.
     assert_eq!(
-        grants(&chart_rules),
+        grants(&cluster_rules),
         grants(&documented.rules.unwrap_or_default()),
-        "the chart's RBAC and deploy/rbac/controller-clusterrole.yaml must grant the same"
+        "the chart's ClusterRole and deploy/rbac/controller-clusterrole.yaml must grant the same"
+    );
+    assert_eq!(
+        grants(&namespaced_rules),
+        grants(&documented_ns.rules.unwrap_or_default()),
+        "the chart's leader election Role and deploy/rbac/controller-leader-election-role.yaml must grant the same"
+    );
+    assert!(
+        !grants(&cluster_rules).iter().any(|(_, resource, _)| resource == "leases"),
+        "Leases must not be granted cluster-wide"
     );
 }
 

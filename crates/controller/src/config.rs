@@ -23,6 +23,9 @@ pub struct ControllerConfig {
     /// Validate SecretStores and write their status (`--enable-secret-store-reconciler`). ExternalSecrets use
     /// SecretStores either way.
     pub enable_secret_store_reconciler: bool,
+    /// Reconcile ClusterExternalSecrets (`--enable-cluster-external-secret-reconciler`). Only cluster-wide: with
+    /// `namespace` set the controller does not run (a ClusterExternalSecret spans namespaces).
+    pub enable_cluster_external_secret_reconciler: bool,
     /// Refuse stores that are not Ready (`--enable-flood-gate`).
     pub enable_flood_gate: bool,
     /// Add the objects' `app.kubernetes.io/*` labels to ESO's per-object series
@@ -49,6 +52,7 @@ impl Default for ControllerConfig {
             store_requeue_interval: Duration::from_secs(300),
             enable_cluster_store_reconciler: true,
             enable_secret_store_reconciler: true,
+            enable_cluster_external_secret_reconciler: true,
             enable_flood_gate: true,
             enable_extended_metric_labels: false,
             template_delimiters: Delimiters::default(),

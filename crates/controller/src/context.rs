@@ -28,6 +28,8 @@ pub struct Stats {
     pub secret_reads: AtomicU64,
     /// Status writes.
     pub status_writes: AtomicU64,
+    /// ExternalSecret writes of the ClusterExternalSecret controller (create, patch, delete).
+    pub external_secret_writes: AtomicU64,
 }
 
 impl Stats {
@@ -73,7 +75,7 @@ impl Context {
         target_secrets: Store<PartialObjectMeta<Secret>>,
     ) -> Self {
         Self {
-            recorder: Recorder::new(client.clone(), std::env::var("POD_NAME").ok()),
+            recorder: Recorder::new(client.clone(), std::env::var("POD_NAME").ok(), metrics.events_dropped.clone()),
             client,
             registry,
             config,
@@ -91,10 +93,14 @@ impl Context {
     }
 
     /// Records an event on `obj`; failures to record are logged, never fatal.
-    pub async fn event<K: Resource<DynamicType = ()>>(&self, obj: &K, type_: EventType, reason: &str, note: String) {
-        if let Err(e) = self.recorder.publish(&obj.object_ref(&()), type_, reason, note).await {
-            tracing::warn!(error = %e, reason, "could not record event");
-        }
+    pub async fn event<K: Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        type_: EventType,
+        reason: &'static str,
+        note: String,
+    ) {
+        self.recorder.record(obj.object_ref(&()), type_, reason, note);
     }
 
     /// The next retry delay for `key` after one more failure: `min_backoff · 2^(n-1)`, capped, with jitter.

@@ -35,7 +35,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -53,12 +52,13 @@ pub const FINALIZER: &str = "externalsecrets.external-secrets.io/externalsecret-
 /// The longest a value read for one ExternalSecret is reused for another's periodic refresh.
 const MAX_SHARED_AGE: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Errors of the finalizer helper, flattened into ours.
+/// A failed finalizer update (the reconcile is retried with backoff by [`error_policy`]).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct FinalizerError(String);
 
-/// The reconcile entry point: records the span and the timer and dispatches through the finalizer.
+/// The reconcile entry point: records the span and the timer, keeps ESO's finalizer on the object while it
+/// exists, and syncs it or, when it is being deleted, cleans up after it.
 #[instrument(skip_all, fields(namespace = es.namespace().unwrap_or_default(), name = es.name_any()))]
 pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Action, FinalizerError> {
     let started = Instant::now();
@@ -74,19 +74,32 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     let deleting = es.meta().deletion_timestamp.is_some();
     let key = object_key(es.as_ref());
     let failed_es = es.clone();
-    let result = isolated(finalizer(&api, FINALIZER, es, |event| async {
-        match event {
-            FinalizerEvent::Apply(es) => Ok::<_, std::convert::Infallible>(apply(es, ctx.clone()).await),
-            FinalizerEvent::Cleanup(es) => Ok(cleanup(es, ctx.clone()).await),
+    let result = isolated(async {
+        if deleting {
+            if !es.finalizers().iter().any(|f| f == FINALIZER) {
+                return Ok(Action::await_change());
+            }
+            let action = cleanup(es.clone(), ctx.clone()).await;
+            set_finalizers(&api, &es, es.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect()).await?;
+            Ok(action)
+        } else {
+            // As ESO: add the finalizer and sync in the same reconcile (kube's finalizer helper would wait for
+            // the watch to bring the patched object back, a second pass through the queue for every new object).
+            if !es.finalizers().iter().any(|f| f == FINALIZER) {
+                let mut finalizers = es.finalizers().to_vec();
+                finalizers.push(FINALIZER.to_string());
+                set_finalizers(&api, &es, finalizers).await?;
+            }
+            Ok(apply(es, ctx.clone()).await)
         }
-    }))
+    })
     .await;
     if !deleting {
         let elapsed = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
         ctx.metrics.es_reconcile_duration.get_or_create(&labels).set(elapsed);
     }
     match result {
-        Ok(result) => result.map_err(|e| FinalizerError(e.to_string())),
+        Ok(result) => result,
         Err(Panicked) => {
             // The panic's message may quote data, so it is neither logged nor recorded: only that it happened.
             ctx.metrics.sync_calls_error.get_or_create(&labels).inc();
@@ -155,6 +168,23 @@ impl Written {
     /// `status.binding`.
     fn bound(&self) -> bool {
         matches!(self, Written::Created | Written::Updated | Written::Unchanged)
+    }
+}
+
+/// Sets the finalizers of `es` to `finalizers`, if `es` is still the version we read (its resourceVersion is a
+/// precondition of the merge patch, so a finalizer someone else added meanwhile is never dropped: the patch fails
+/// with a conflict and the reconcile is retried).
+async fn set_finalizers(
+    api: &Api<ExternalSecret>,
+    es: &ExternalSecret,
+    finalizers: Vec<String>,
+) -> Result<(), FinalizerError> {
+    let patch = json!({"metadata": {"resourceVersion": es.resource_version(), "finalizers": finalizers}});
+    match api.patch(&es.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+        Ok(_) => Ok(()),
+        // Already gone: nothing holds it any more.
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(FinalizerError(format!("could not update the finalizers: {e}"))),
     }
 }
 

@@ -1,15 +1,17 @@
-//! The controllers: ExternalSecret, SecretStore and ClusterSecretStore, their watches, and the process's health
-//! and metrics endpoints.
+//! The controllers: ExternalSecret, SecretStore, ClusterSecretStore and ClusterExternalSecret, their watches, and
+//! the process's health and metrics endpoints.
 //!
 //! Watches: ExternalSecrets (changes of spec, labels, annotations and deletion only — not our own status
 //! writes), SecretStores and ClusterSecretStores, and the *metadata* of Secrets labelled
-//! `reconcile.external-secrets.io/managed=true`. Memory grows with what we manage, not with the cluster.
+//! `reconcile.external-secrets.io/managed=true`; with the ClusterExternalSecret controller, ClusterExternalSecrets
+//! and the *metadata* of Namespaces. Memory grows with what we manage, not with the cluster.
 //!
 //! Under leader election ([`leader`]) only the leader watches and reconciles; a standby serves health and
 //! metrics and waits for the Lease. A leader that loses the Lease stops at once and [`run`] fails, so that the
 //! process exits non-zero and is restarted as a standby (controller-runtime does the same).
 
 pub mod clients;
+pub mod clusterexternalsecret;
 pub mod config;
 pub mod context;
 pub mod error;
@@ -138,9 +140,14 @@ pub async fn run(
         .touched_objects();
 
     let (es_reader, es_writer) = reflector::store();
+    // The ClusterExternalSecret controller reconciles on changes and deletions of the ExternalSecrets it controls,
+    // seen here (deletions included) rather than through a second watch of every ExternalSecret.
+    let (ces_trigger, ces_triggers) = futures::channel::mpsc::unbounded();
+    let mut owner_triggers = clusterexternalsecret::OwnerTriggers::new(ces_trigger);
     let es_stream = watch(es_api, watcher::Config::default())
         .default_backoff()
         .reflect(es_writer)
+        .inspect(move |event| owner_triggers.observe(event))
         .applied_objects()
         .predicate_filter(es_predicate, Default::default());
 
@@ -247,10 +254,19 @@ pub async fn run(
     let css_enabled = config.enable_cluster_store_reconciler;
     let css_queue = workqueue::ControllerMetrics::new("clustersecretstore", metrics.clone(), config.concurrent);
     let css_controller = Controller::for_shared_stream(queued_stores(css_sub, css_queue.clone()), css_reader.clone())
-        .with_config(controller_config)
+        .with_config(controller_config.clone())
         .graceful_shutdown_on(shutdown.clone())
         .run(observed_store_reconcile::<ClusterSecretStore>(css_queue), store_error_policy, context.clone())
         .for_each(|_| async {});
+
+    // ClusterExternalSecrets span namespaces: not with `--namespace` (ESO's namespaced cache cannot serve them either).
+    let ces_parts = (config.enable_cluster_external_secret_reconciler && ns.is_none()).then(|| {
+        clusterexternalsecret::controller(context.clone(), ces_triggers, controller_config.clone(), shutdown.clone())
+    });
+    let (ces_controller, ces_ready) = match ces_parts {
+        Some(parts) => (parts.run, parts.ready),
+        None => (futures::future::ready(()).boxed(), futures::future::ready(true).boxed()),
+    };
 
     let elector = match config.leader_election.clone() {
         Some(election) => Some(leader::LeaderElector::new(client.clone(), election)?),
@@ -263,14 +279,17 @@ pub async fn run(
         // Without the ClusterSecretStore reconciler (a namespace-scoped install) cluster stores are not watched
         // at all: such an install has no permission to list them.
         let css_ready = async move { if css_enabled { css_r.wait_until_ready().await } else { Ok(()) } };
-        let synced = futures::future::join4(
-            ss_r.wait_until_ready(),
-            css_ready,
-            es_r.wait_until_ready(),
-            sec_r.wait_until_ready(),
+        let (synced, ces_synced) = futures::future::join(
+            futures::future::join4(
+                ss_r.wait_until_ready(),
+                css_ready,
+                es_r.wait_until_ready(),
+                sec_r.wait_until_ready(),
+            ),
+            ces_ready,
         )
         .await;
-        if synced.0.is_ok() && synced.1.is_ok() && synced.2.is_ok() && synced.3.is_ok() {
+        if synced.0.is_ok() && synced.1.is_ok() && synced.2.is_ok() && synced.3.is_ok() && ces_synced {
             info!("watch caches synced; ready");
             ready_flag.set_ready();
         }
@@ -315,7 +334,7 @@ pub async fn run(
     // large, and moving it by value through the election code would overflow a worker's stack in debug builds.
     let controllers = Box::pin(async move {
         tokio::select! {
-            _ = futures::future::join4(es_controller, ss_controller, css_controller, readiness_task) => {},
+            _ = futures::future::join5(es_controller, ss_controller, css_controller, ces_controller, readiness_task) => {},
             _ = prune => {},
             _ = watches => {},
         }

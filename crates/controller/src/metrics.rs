@@ -114,7 +114,7 @@ pub const EXTENDED_LABELS: [(&str, &str); 6] = [
 ];
 
 /// Which objects ESO's per-object series are about: `(series prefix, kind)`.
-const PER_OBJECT_SERIES: [(&str, ObjectKind); 8] = [
+const PER_OBJECT_SERIES: [(&str, ObjectKind); 10] = [
     ("externalsecret_sync_calls_total{", ObjectKind::ExternalSecret),
     ("externalsecret_sync_calls_error{", ObjectKind::ExternalSecret),
     ("externalsecret_status_condition{", ObjectKind::ExternalSecret),
@@ -123,6 +123,8 @@ const PER_OBJECT_SERIES: [(&str, ObjectKind); 8] = [
     ("secretstore_reconcile_duration{", ObjectKind::SecretStore),
     ("clustersecretstore_status_condition{", ObjectKind::ClusterSecretStore),
     ("clustersecretstore_reconcile_duration{", ObjectKind::ClusterSecretStore),
+    ("clusterexternalsecret_status_condition{", ObjectKind::ClusterExternalSecret),
+    ("clusterexternalsecret_reconcile_duration{", ObjectKind::ClusterExternalSecret),
 ];
 
 /// The kinds of ESO's per-object series.
@@ -131,6 +133,7 @@ pub enum ObjectKind {
     ExternalSecret,
     SecretStore,
     ClusterSecretStore,
+    ClusterExternalSecret,
 }
 
 /// `--enable-extended-metric-labels`: the six `app_kubernetes_io_*` labels on every per-object series (empty
@@ -154,6 +157,10 @@ pub struct Metrics {
     pub ss_reconcile_duration: Family<ObjectLabels, Gauge>,
     /// `clustersecretstore_reconcile_duration`.
     pub css_reconcile_duration: Family<ObjectLabels, Gauge>,
+    /// `clusterexternalsecret_status_condition`: `Ready` `True`/`False` (ESO publishes no `Unknown` series here).
+    pub ces_condition: Family<ConditionLabels, Gauge>,
+    /// `clusterexternalsecret_reconcile_duration`: the last reconcile's duration in nanoseconds, as ESO's.
+    pub ces_reconcile_duration: Family<ObjectLabels, Gauge>,
     /// `externalsecret_provider_api_calls_count`, refreshed from the providers' tally at every scrape.
     pub provider_api_calls: Family<ApiCallLabels, Gauge<u64, AtomicU64>>,
     pub reconcile_total: Family<ReconcileResultLabels, Counter>,
@@ -166,6 +173,8 @@ pub struct Metrics {
     pub workqueue_queue_duration: Family<QueueLabels, Histogram>,
     /// controller-runtime's `leader_election_master_status`: 1 while this replica leads, else 0.
     pub leader: Family<LeaseLabels, Gauge>,
+    /// Events dropped because the recorder's queue was full (ours; client-go only logs them).
+    pub events_dropped: Counter,
     extended: ExtendedLabels,
 }
 
@@ -215,6 +224,18 @@ impl Default for Metrics {
             "clustersecretstore_reconcile_duration",
             "The duration of the last ClusterSecretStore reconcile, in nanoseconds",
             css_reconcile_duration.clone(),
+        );
+        let ces_condition = Family::default();
+        registry.register(
+            "clusterexternalsecret_status_condition",
+            "The status condition of a specific Cluster External Secret",
+            ces_condition.clone(),
+        );
+        let ces_reconcile_duration = Family::default();
+        registry.register(
+            "clusterexternalsecret_reconcile_duration",
+            "The duration time to reconcile the Cluster External Secret",
+            ces_reconcile_duration.clone(),
         );
         let provider_api_calls = Family::default();
         registry.register(
@@ -277,6 +298,12 @@ impl Default for Metrics {
             "Whether this replica is the leader (1) or not (0) of the named Lease",
             leader.clone(),
         );
+        let events_dropped = Counter::default();
+        registry.register(
+            "externalsecret_events_dropped",
+            "Events not recorded because the event queue was full",
+            events_dropped.clone(),
+        );
         Self {
             registry,
             sync_calls,
@@ -287,6 +314,8 @@ impl Default for Metrics {
             css_condition,
             ss_reconcile_duration,
             css_reconcile_duration,
+            ces_condition,
+            ces_reconcile_duration,
             provider_api_calls,
             reconcile_total,
             reconcile_errors,
@@ -297,6 +326,7 @@ impl Default for Metrics {
             workqueue_adds,
             workqueue_queue_duration,
             leader,
+            events_dropped,
             extended: ExtendedLabels::default(),
         }
     }
@@ -337,6 +367,28 @@ impl Metrics {
         Self::forget(&self.es_condition, name, namespace);
         let mut known = self.extended.values.lock().unwrap_or_else(|p| p.into_inner());
         known.remove(&(ObjectKind::ExternalSecret, namespace.to_string(), name.to_string()));
+    }
+
+    /// `clusterexternalsecret_status_condition` of `name` (cluster-scoped: empty namespace): 1 for `status`, 0 for
+    /// the other of `True`/`False` (ESO publishes only these two).
+    pub fn set_ces_condition(&self, name: &str, status: &str) {
+        for s in ["True", "False"] {
+            let labels = ConditionLabels {
+                name: name.to_string(),
+                namespace: String::new(),
+                condition: "Ready".to_string(),
+                status: s.to_string(),
+            };
+            self.ces_condition.get_or_create(&labels).set(i64::from(s == status));
+        }
+    }
+
+    /// Removes every series of a deleted ClusterExternalSecret.
+    pub fn forget_cluster_external_secret(&self, name: &str) {
+        self.ces_reconcile_duration.remove(&ObjectLabels { name: name.to_string(), namespace: String::new() });
+        Self::forget(&self.ces_condition, name, "");
+        let mut known = self.extended.values.lock().unwrap_or_else(|p| p.into_inner());
+        known.remove(&(ObjectKind::ClusterExternalSecret, String::new(), name.to_string()));
     }
 
     /// Adds the `app_kubernetes_io_*` labels to ESO's per-object series (`--enable-extended-metric-labels`).

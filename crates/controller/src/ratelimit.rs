@@ -5,10 +5,14 @@
 //! service behind a buffer whose worker polls readiness before dispatching each request, so the delay sits in
 //! `poll_ready` and requests leave in the order they were queued. A watch counts once, when it starts.
 //!
-//! The defaults are ESO's (50 QPS, burst 100, since ESO #4202): enough that a resync of a few thousand
-//! ExternalSecrets is paced rather than refused by API Priority and Fairness, while one operator cannot flood
-//! the API server. This operator issues fewer requests per reconcile than ESO (watch caches for stores and
-//! managed Secrets, no write when nothing changed), so the same limits leave it more headroom, not less.
+//! By default there is no client-side limit (ESO's default is 50 QPS, burst 100, since ESO #4202). A token bucket
+//! is a poor guard for a shared apiserver: it caps one client whether the server is idle or overloaded, and at 50
+//! QPS with three or four requests per first sync it alone made a cold start of 1000 ExternalSecrets take 100 s.
+//! The apiserver's API Priority and Fairness protects it and the other tenants (our requests are one flow,
+//! fair-queued within its priority level) and answers 429 with Retry-After when it sheds load; kube's client
+//! retries those after the delay the server asks for. What we send at once is bounded by the reconcile workers
+//! (`--concurrent`), each of which waits for one request at a time. `--client-qps` still sets a bucket, for
+//! users who want ESO's behaviour.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,8 +22,6 @@ use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 
-/// ESO's `--client-qps` default.
-pub const DEFAULT_QPS: f32 = 50.0;
 /// ESO's `--client-burst` default.
 pub const DEFAULT_BURST: u32 = 100;
 

@@ -9,11 +9,16 @@
 //! - [`ownership`]: what our field manager owns on a target Secret, and the takeover of ESO's fields.
 //! - [`refresh`]: whether to sync now and when to requeue.
 //! - [`sync_window`]: `spec.syncWindows`, whether a periodic refresh may happen now.
+//! - [`label_selector`]: label selectors with Kubernetes' validation rules.
+//! - [`cluster_external_secret`]: ClusterExternalSecret: namespace selection, the ExternalSecret per namespace,
+//!   ownership, the update patch, the status.
 
+pub mod cluster_external_secret;
 pub mod decode;
 pub mod field_manager;
 pub mod hash;
 pub mod keys;
+pub mod label_selector;
 pub mod ownership;
 pub mod pipeline;
 pub mod property;

@@ -36,7 +36,13 @@ impl AwsEndpoint {
         let python = tools::moto_python()?;
         let dir = match opts.dir {
             Some(d) => d,
-            None => tempfile::Builder::new().prefix("esr-aws-").tempdir()?.keep(),
+            None => {
+                let dir = tempfile::Builder::new().prefix("esr-aws-").tempdir()?.keep();
+                if !opts.detached {
+                    crate::process::remove_when_gone(&dir)?;
+                }
+                dir
+            }
         };
         std::fs::create_dir_all(&dir)?;
         let port = free_port()?;

@@ -51,7 +51,13 @@ impl Cluster {
         let bin = tools::bin_dir()?;
         let dir = match opts.dir {
             Some(d) => d,
-            None => tempfile::Builder::new().prefix("esr-cluster-").tempdir()?.keep(),
+            None => {
+                let dir = tempfile::Builder::new().prefix("esr-cluster-").tempdir()?.keep();
+                if !opts.detached {
+                    crate::process::remove_when_gone(&dir)?;
+                }
+                dir
+            }
         };
         std::fs::create_dir_all(&dir)?;
         let pki = Pki::write(&dir.join("pki"))?;

@@ -96,6 +96,23 @@ fn spawn_reaper(child: u32) -> Result<(), Error> {
     Ok(())
 }
 
+/// Removes `dir` (a temporary state directory: etcd data, logs, certificates) once this process is gone and its
+/// components had time to stop, so that test runs do not fill `/tmp` (each cluster leaves ~125 MiB of etcd data).
+/// `ESR_KEEP_TEST_DIRS=1` keeps them for a post-mortem.
+pub fn remove_when_gone(dir: &Path) -> Result<(), Error> {
+    if std::env::var_os("ESR_KEEP_TEST_DIRS").is_some_and(|v| v == "1") {
+        return Ok(());
+    }
+    let me = std::process::id();
+    // The reapers above need up to ~4 s to stop the components; only then are the files no longer written.
+    let script = format!("while kill -0 {me} 2>/dev/null; do sleep 1; done; sleep 6; rm -rf -- \"$0\"");
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script).arg(dir).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    cmd.spawn().map_err(|e| Error::Setup(format!("could not start the directory reaper shell: {e}")))?;
+    Ok(())
+}
+
 /// Asks the OS for a free loopback TCP port. The port is released before use, so a collision is possible but
 /// rare; each start checks its component really came up.
 pub fn free_port() -> Result<u16, Error> {

@@ -12,4 +12,4 @@ pub mod server;
 pub mod tls;
 pub mod validate;
 
-pub use server::{WebhookConfig, WebhookError, router, run, serve_tls};
+pub use server::{Limits, WebhookConfig, WebhookError, router, run, serve_tls, serve_tls_with};

@@ -29,6 +29,32 @@ pub const CLUSTER_SECRET_STORE_PATH: &str = "/validate-external-secrets-io-v1-cl
 
 /// How long a client may take to finish the TLS handshake before the connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bounds on what one client can hold of the admission server (slow or oversized requests, too many connections).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// How long a client may take to send a request's headers (hyper's `header_read_timeout`).
+    pub header_read_timeout: Duration,
+    /// How long one request may take from its headers to the response, reading the body included.
+    pub request_timeout: Duration,
+    /// Connections served at once; past this, new connections wait in the listen backlog.
+    pub max_connections: usize,
+    /// The largest request body accepted (413 above it).
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    /// The apiserver sends reviews of objects up to its 3 MiB request limit, old and new object both: 8 MiB
+    /// leaves room for that; it waits 10 s for a webhook by default, so a request that takes 30 s is hostile.
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 512,
+            max_body_bytes: 8 << 20,
+        }
+    }
+}
+
 /// Readiness needs a certificate valid at least this much longer (as ESO's webhook).
 const READY_MARGIN: Duration = Duration::from_secs(3600);
 
@@ -79,9 +105,16 @@ fn admit<S: serde::de::DeserializeOwned>(
         return response.into_review();
     }
     let spec = request.object.as_ref().and_then(|o| o.data.get("spec")).cloned().unwrap_or_default();
-    let verdict = match serde_json::from_value::<S>(spec) {
+    let verdict = match serde_path_to_error::deserialize::<_, S>(spec) {
         Ok(spec) => check(spec),
-        Err(e) => Verdict { errors: vec![format!("spec cannot be read: {e}")], warnings: Vec::new() },
+        Err(e) => {
+            let at = match e.path().to_string().as_str() {
+                "." => "spec".to_string(),
+                path => format!("spec.{path}"),
+            };
+            let why = without_values(&e.into_inner().to_string());
+            Verdict { errors: vec![format!("{at} cannot be read: {why}")], warnings: Vec::new() }
+        }
     };
     tracing::debug!(
         kind = %request.kind.kind,
@@ -97,6 +130,19 @@ fn admit<S: serde::de::DeserializeOwned>(
     response.into_review()
 }
 
+/// A serde error message without the value it complains about: `invalid type: string "hunter2", expected a map`
+/// becomes `invalid type: a value (not shown), expected a map`. Manifests hold secrets (Fake provider data,
+/// template literals), and a denial is shown to whoever applied the manifest and may be logged by their tools.
+fn without_values(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let tail = rest.find(", expected").map_or("", |i| &rest[i..]);
+            return format!("{prefix}a value (not shown){tail}");
+        }
+    }
+    message.to_string()
+}
+
 /// Serves `router` over TLS on `listener` until `shutdown` completes. Each connection's handshake uses the
 /// certificate `tls` holds at that moment; a slow or failed handshake affects only its own connection.
 pub async fn serve_tls(
@@ -105,12 +151,38 @@ pub async fn serve_tls(
     tls: Arc<rustls::ServerConfig>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_tls_with(listener, router, tls, Limits::default(), shutdown).await
+}
+
+/// [`serve_tls`] with explicit [`Limits`].
+pub async fn serve_tls_with(
+    listener: TcpListener,
+    router: Router,
+    tls: Arc<rustls::ServerConfig>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let router = router
+        .layer(axum::middleware::from_fn_with_state(limits.request_timeout, request_timeout))
+        .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes));
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     // Open connections are closed too on shutdown: clients keep connections alive, and a stopped webhook
     // must look stopped to them.
     let (closing_tx, closing) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
+        // A connection slot first: at the cap, new connections wait in the kernel's backlog.
+        let slot = tokio::select! {
+            _ = &mut shutdown => {
+                let _ = closing_tx.send(true);
+                return Ok(());
+            }
+            slot = connections.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return Ok(()),
+            },
+        };
         let (tcp, peer) = tokio::select! {
             _ = &mut shutdown => {
                 let _ = closing_tx.send(true);
@@ -128,6 +200,7 @@ pub async fn serve_tls(
         };
         let (acceptor, router, mut closing) = (acceptor.clone(), router.clone(), closing.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(e)) => {
@@ -140,7 +213,10 @@ pub async fn serve_tls(
                 }
             };
             let service = TowerToHyperService::new(router);
-            let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
             let result = tokio::select! {
                 result = connection.as_mut() => result,
@@ -153,6 +229,19 @@ pub async fn serve_tls(
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
         });
+    }
+}
+
+/// Answers 408 when a request (its body included) takes longer than `limit`.
+async fn request_timeout(
+    State(limit): State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (StatusCode::REQUEST_TIMEOUT, "request took too long").into_response(),
     }
 }
 
@@ -241,4 +330,28 @@ pub async fn run(
     let served = serve_tls(listener, router(registry), tls, shutdown).await;
     let _ = stop_tx.send(true);
     served.map_err(|source| WebhookError::Listen { addr: config.addr, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn denials_do_not_quote_the_value_they_complain_about() {
+        let spec = serde_json::json!({"provider": {"fake": {"data": []}}, "retrySettings": {"maxRetries": "hunter2"}});
+        let review_spec: Result<SecretStoreSpec, _> = serde_path_to_error::deserialize(spec);
+        let e = review_spec.expect_err("a string where a number belongs");
+        assert_eq!(e.path().to_string(), "retrySettings.maxRetries");
+        assert!(e.inner().to_string().contains("hunter2"), "serde quotes the value: this test would catch a leak");
+        let message = without_values(&e.into_inner().to_string());
+        assert!(!message.contains("hunter2"), "{message}");
+        assert!(message.starts_with("invalid type: a value (not shown), expected"), "{message}");
+
+        let plain = "missing field `provider`";
+        assert_eq!(without_values(plain), plain);
+        assert_eq!(
+            without_values(r#"invalid value: string "s3cr3t", expected one of `A`, `B`"#),
+            "invalid value: a value (not shown), expected one of `A`, `B`"
+        );
+    }
 }

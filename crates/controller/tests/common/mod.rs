@@ -14,7 +14,7 @@ use external_secrets_provider_aws::{AwsProvider, Endpoints};
 use external_secrets_testsupport::{Cluster, tools};
 use k8s_openapi::api::core::v1::{Event as CoreEvent, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use tokio::sync::{OnceCell, oneshot};
@@ -151,7 +151,31 @@ pub async fn operator_client(cluster: &Cluster, namespace: &str) -> kube::Client
             ..Default::default()
         }]),
     };
-    Api::<ClusterRoleBinding>::all(admin).create(&PostParams::default(), &binding).await.expect("ClusterRoleBinding");
+    Api::<ClusterRoleBinding>::all(admin.clone())
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("ClusterRoleBinding");
+
+    // Leader election: a Role in the operator's own namespace only (deploy/rbac/controller-leader-election-role.yaml).
+    let yaml = std::fs::read_to_string(tools::repo_root().join("deploy/rbac/controller-leader-election-role.yaml"))
+        .expect("leader election Role");
+    let role: Role = serde_yaml::from_str(&yaml).expect("Role YAML");
+    let role_name = role.metadata.name.clone().expect("Role name");
+    Api::<Role>::namespaced(admin.clone(), namespace).create(&PostParams::default(), &role).await.expect("Role");
+    let binding = RoleBinding {
+        metadata: ObjectMeta { name: Some(role_name.clone()), ..Default::default() },
+        role_ref: RoleRef { api_group: Some("rbac.authorization.k8s.io".into()), kind: "Role".into(), name: role_name },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".into(),
+            name: "external-secrets".into(),
+            namespace: Some(namespace.into()),
+            ..Default::default()
+        }]),
+    };
+    Api::<RoleBinding>::namespaced(admin, namespace)
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("RoleBinding");
     cluster.service_account_client(namespace, "external-secrets").await.expect("operator client")
 }
 
