@@ -9,6 +9,7 @@
 //! - [`generators::v1alpha1`] holds the generators (generators.external-secrets.io) and `GeneratorState`.
 //! - [`crds`] / [`crds_yaml`] give the CRDs of all 25 kinds as they are installed (`deploy/crds/bundle.yaml`
 //!   and the chart's CRD files are generated from them).
+//! - [`duration`] reads and prints Go duration strings, the format of the API's duration fields.
 //!
 //! Fields the API server defaults (`refreshInterval`, `target.creationPolicy`, `engineVersion`, ...) are plain
 //! values with the same default in serde, `Default` and the schema; every other optional field is an `Option`
@@ -17,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod duration;
 pub mod generators;
 mod kind;
 pub mod meta;

@@ -566,4 +566,14 @@ mod tests {
         let inconsistent = controller_args(&["--enable-leader-election", "--leader-election-renew-deadline=20s"]);
         assert!(inconsistent.leader_election().is_err());
     }
+
+    /// Implementing a provider is not done until the binary serves it: `ProviderKind::implemented` and the
+    /// registry lines above must agree.
+    #[cfg(all(feature = "provider-fake", feature = "provider-kubernetes", feature = "provider-aws"))]
+    #[test]
+    fn the_default_build_serves_every_implemented_provider() {
+        let implemented: Vec<external_secrets_api::ProviderKind> =
+            external_secrets_api::ProviderKind::ALL.into_iter().filter(|kind| kind.implemented()).collect();
+        assert_eq!(registry().kinds(), implemented);
+    }
 }

@@ -46,8 +46,7 @@ impl ClientCache {
         };
         let client = slot
             .get_or_try_init(|| async {
-                let provider = registry.for_spec(&ctx.spec)?;
-                let client = provider.client(&ctx).await?;
+                let client = registry.client(&ctx).await?;
                 self.built.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Ok::<_, ProviderError>(SharedClient::new(client))
             })

@@ -10,7 +10,7 @@ use external_secrets_api::{
     reason,
 };
 use external_secrets_core::pipeline::StoreId;
-use external_secrets_provider::{SharedClient, StoreContext, StoreKind, Validation};
+use external_secrets_provider::{SharedClient, StoreContext, StoreKind, StoreScope, Validation};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
@@ -184,14 +184,13 @@ pub async fn client_for(
         generation: store.generation,
         referent_namespace: referent_namespace.clone(),
     };
-    let store_ctx = StoreContext {
+    let scope = StoreScope {
         kind: store.kind,
         name: store.name.clone(),
         namespace: store.namespace.clone(),
         referent_namespace,
-        spec: store.spec.clone(),
-        kube: ctx.client.clone(),
     };
+    let store_ctx = StoreContext::new(ctx.client.clone(), scope, store.spec.clone());
     let client = ctx.clients.get(key.clone(), &ctx.registry, store_ctx).await?;
     Ok((key, client))
 }

@@ -1,6 +1,7 @@
-//! ClusterSecretStores against the real local control plane: one store used from several namespaces, and
+//! ClusterSecretStores against the real local control plane: one store used from several namespaces,
 //! `spec.conditions` (`namespaces`, `namespaceRegexes`, `namespaceSelector`) deciding which namespaces may use
-//! it, with ESO's denial message.
+//! it, with ESO's denial message, and where a store's credential references may point (a SecretStore: its own
+//! namespace only; a ClusterSecretStore: the namespace it names).
 //!
 //! Each test runs its own operator watching *all* namespaces, as its own ServiceAccount, isolated from the
 //! other tests' operators by a controller class of its own: a store of another class resolves to "not ours"
@@ -94,16 +95,32 @@ impl Setup {
 
     /// Waits until `app` in `namespace` is refused with ESO's message, and checks that no Secret was written.
     async fn assert_denied(&self, namespace: &str, ess: &Api<ExternalSecret>) {
-        let (status, _, message) = wait_ready(ess, "app", "SecretSyncedError").await;
-        assert_eq!(status, "False");
         let expected = format!(
             "using cluster store \"{}\" is not allowed from namespace \"{namespace}\": denied by spec.condition",
             self.store
         );
-        assert_eq!(message, expected);
+        wait_error_message(ess, "app", &expected).await;
         let secret = Api::<Secret>::namespaced(self.admin.clone(), namespace).get_opt("app-secret").await.expect("get");
         assert!(secret.is_none(), "no Secret in a denied namespace");
     }
+}
+
+/// Waits (30 s at most) until the ExternalSecret `name` is `Ready=False`, `SecretSyncedError`, with `message`.
+/// An earlier error may differ: the ExternalSecret controller's store cache can lag behind the store's status
+/// under load, and the first sync then says the store was not found (it is retried).
+async fn wait_error_message(ess: &Api<ExternalSecret>, name: &str, message: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut last = None;
+    while tokio::time::Instant::now() < deadline {
+        last = common::ready_reason(ess, name).await;
+        if last.as_ref().is_some_and(|(status, reason, text)| {
+            (status.as_str(), reason.as_str(), text.as_str()) == ("False", "SecretSyncedError", message)
+        }) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("{name}: expected SecretSyncedError {message:?}, last Ready condition {last:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,4 +248,108 @@ async fn store_reconciler_flags_leave_store_status_and_cluster_store_users_to_ot
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     op.operator.stop().await;
+}
+
+/// A store's credential references are read only where ESO's rules let the store read: a SecretStore may not
+/// take a token from another namespace (a clear `InvalidProviderConfig`; its ExternalSecrets write nothing),
+/// while a ClusterSecretStore may name the namespace it reads from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_credentials_are_read_only_in_the_namespaces_eso_allows() {
+    use base64::Engine;
+    use external_secrets_api::SecretStore;
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+
+    let cluster = cluster().await;
+    let setup = start(cluster, "creds").await;
+    let admin = setup.admin.clone();
+    let home = cluster.namespace("creds-home").await.expect("ns");
+    let other = cluster.namespace("creds-other").await.expect("ns");
+    let remote = cluster.namespace("creds-remote").await.expect("ns");
+
+    // A Secret to copy in `remote`; a ServiceAccount of `other` that may read it, whose token is stored in `other`.
+    let db: Secret = serde_json::from_value(json!({"metadata": {"name": "db"}, "stringData": {"password": PASSWORD}}))
+        .expect("Secret");
+    Api::<Secret>::namespaced(admin.clone(), &remote).create(&PostParams::default(), &db).await.expect("db");
+    let reader: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "reader"}})).expect("sa");
+    Api::<ServiceAccount>::namespaced(admin.clone(), &other).create(&PostParams::default(), &reader).await.expect("sa");
+    let role: Role = serde_json::from_value(json!({
+        "metadata": {"name": "read-secrets"},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]},
+                  {"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectrulesreviews"], "verbs": ["create"]}]
+    }))
+    .expect("Role");
+    Api::<Role>::namespaced(admin.clone(), &remote).create(&PostParams::default(), &role).await.expect("Role");
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "read-secrets"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-secrets"},
+        "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": other}]
+    }))
+    .expect("RoleBinding");
+    Api::<RoleBinding>::namespaced(admin.clone(), &remote).create(&PostParams::default(), &binding).await.expect("rb");
+    let token = cluster.service_account_token(&other, "reader", &[], 3600).await.expect("token");
+    let token_secret: Secret =
+        serde_json::from_value(json!({"metadata": {"name": "reader-token"}, "stringData": {"token": token}}))
+            .expect("Secret");
+    Api::<Secret>::namespaced(admin.clone(), &other).create(&PostParams::default(), &token_secret).await.expect("tok");
+
+    let ca = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&cluster.pki.ca_cert).expect("CA"));
+    let provider = json!({"kubernetes": {
+        "remoteNamespace": remote,
+        "server": {"url": cluster.server, "caBundle": ca},
+        "auth": {"token": {"bearerToken": {"name": "reader-token", "key": "token", "namespace": other}}}
+    }});
+
+    // A SecretStore in `home` naming the token Secret of `other`: refused, with the reason.
+    let store: SecretStore = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+        "metadata": {"name": "k8s", "namespace": home},
+        "spec": {"controller": setup.class, "provider": provider}
+    }))
+    .expect("SecretStore");
+    let stores: Api<SecretStore> = Api::namespaced(admin.clone(), &home);
+    stores.create(&PostParams::default(), &store).await.expect("create SecretStore");
+    let (status, _, message) = common::wait_store(&stores, "k8s", "InvalidProviderConfig").await;
+    assert_eq!(status, "False");
+    let refusal = format!(
+        "SecretStore \"k8s\" in namespace \"{home}\" may only read references in its own namespace, but the \
+         reference to Secret \"reader-token\" names namespace \"{other}\""
+    );
+    assert!(message.contains(&refusal), "{message}");
+    let copy = |store_kind: &str, store_name: &str| -> ExternalSecret {
+        serde_json::from_value(json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": format!("copy-{}", store_kind.to_lowercase()), "namespace": home},
+            "spec": {
+                "refreshInterval": "1h",
+                "secretStoreRef": {"name": store_name, "kind": store_kind},
+                "target": {"name": format!("copied-{}", store_kind.to_lowercase())},
+                "data": [{"secretKey": "password", "remoteRef": {"key": "db", "property": "password"}}]
+            }
+        }))
+        .expect("ExternalSecret")
+    };
+    let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &home);
+    ess.create(&PostParams::default(), &copy("SecretStore", "k8s")).await.expect("ExternalSecret");
+    // As in ESO, an ExternalSecret of a store that is not Ready says so; the store's condition says why.
+    wait_error_message(&ess, "copy-secretstore", "SecretStore \"k8s\" is not ready").await;
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), &home);
+    assert!(secrets.get_opt("copied-secretstore").await.expect("get").is_none(), "nothing written");
+
+    // The same reference in a ClusterSecretStore: allowed, the token of `other` reads `remote` for `home`.
+    let cluster_store: ClusterSecretStore = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore",
+        "metadata": {"name": setup.store},
+        "spec": {"controller": setup.class, "provider": provider}
+    }))
+    .expect("ClusterSecretStore");
+    Api::<ClusterSecretStore>::all(admin.clone())
+        .create(&PostParams::default(), &cluster_store)
+        .await
+        .expect("create ClusterSecretStore");
+    ess.create(&PostParams::default(), &copy("ClusterSecretStore", &setup.store)).await.expect("ExternalSecret");
+    common::wait_ready(&ess, "copy-clustersecretstore", "SecretSynced").await;
+    let copied = secrets.get("copied-clustersecretstore").await.expect("copied Secret");
+    assert_eq!(copied.data.expect("data")["password"].0, PASSWORD.as_bytes());
+    setup.op.operator.stop().await;
 }

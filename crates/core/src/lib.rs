@@ -16,7 +16,6 @@
 
 pub mod cluster_external_secret;
 pub mod decode;
-pub mod duration;
 pub mod field_manager;
 pub mod generic_target;
 pub mod hash;
@@ -26,9 +25,10 @@ pub mod ownership;
 pub mod pipeline;
 pub mod property;
 pub mod refresh;
-pub mod request;
 pub mod sync_window;
 pub mod target;
-pub mod value;
 
-pub use value::{RemoteValue, SecretBytes};
+/// Go duration strings; they are the API's format, so they live in `external-secrets-api`.
+pub use external_secrets_api::duration;
+/// The values stores return, as the provider contract defines them.
+pub use external_secrets_provider::{RemoteValue, SecretBytes};

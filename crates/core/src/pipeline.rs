@@ -23,8 +23,7 @@ use external_secrets_template::{Delimiters, Template, Value, json_decode, json_e
 use crate::decode::{DecodeError, NullByteError, apply_null_byte_policy, decode};
 use crate::keys::{KeyError, convert_key, convert_keys, validate_keys};
 use crate::property::{ExtractError, PropertyError, extract_map_at, select_property};
-use crate::request::{FindQuery, MetadataPolicy, RemoteKey};
-use crate::value::RemoteValue;
+use external_secrets_provider::{FindQuery, MetadataPolicy, RemoteKey, RemoteValue};
 
 /// A store an entry reads from: the spec-level `secretStoreRef` or an entry's `sourceRef.storeRef`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde_json::value::RawValue;
 
-use crate::value::RemoteValue;
+use external_secrets_provider::RemoteValue;
 
 /// Selecting a property or extracting a map failed. Messages name keys and properties, never values.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -232,7 +232,7 @@ fn read_hex4(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<u32
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::SecretBytes;
+    use external_secrets_provider::SecretBytes;
 
     fn doc(json: &str) -> RemoteValue {
         RemoteValue::bytes(json)

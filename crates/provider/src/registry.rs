@@ -1,12 +1,12 @@
-//! The set of providers this binary was built with, and the context a client is built from.
+//! The set of providers this binary was built with.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use external_secrets_api::SecretStoreSpec;
+use external_secrets_api::{ProviderKind, ProviderSelectionError, SecretStoreSpec};
 
-use crate::{Provider, ProviderError};
+use crate::{DynProvider, ProviderError, StoreClient, StoreContext};
 
 /// `SecretStore` or `ClusterSecretStore`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,55 +31,10 @@ impl fmt::Display for StoreKind {
     }
 }
 
-/// Everything a provider needs to build a client for one store.
-#[derive(Clone)]
-pub struct StoreContext {
-    pub kind: StoreKind,
-    pub name: String,
-    /// The store's own namespace (`SecretStore`); `None` for a `ClusterSecretStore`.
-    pub namespace: Option<String>,
-    /// For a `ClusterSecretStore` used by an ExternalSecret: that ExternalSecret's namespace, where references
-    /// without a namespace are resolved (ESO's "referent" authentication). `None` when validating the store.
-    pub referent_namespace: Option<String>,
-    pub spec: SecretStoreSpec,
-    /// A client with the operator's own identity, for TokenRequest and reading credential Secrets.
-    pub kube: kube::Client,
-}
-
-impl StoreContext {
-    /// The namespace a reference without `namespace` resolves to: the store's own for a `SecretStore`, the
-    /// ExternalSecret's for a `ClusterSecretStore` (none when validating a cluster store).
-    pub fn default_namespace(&self) -> Option<&str> {
-        self.namespace.as_deref().or(self.referent_namespace.as_deref())
-    }
-
-    /// Resolves the namespace of a reference (`secretRef`, `serviceAccountRef`) as ESO does: a `SecretStore`
-    /// may only read its own namespace; a `ClusterSecretStore` uses the explicit namespace or the referent one.
-    pub fn ref_namespace(&self, explicit: Option<&str>) -> Result<String, ProviderError> {
-        match self.kind {
-            StoreKind::SecretStore => {
-                let own = self.namespace.as_deref().unwrap_or_default();
-                match explicit {
-                    Some(ns) if ns != own => Err(ProviderError::InvalidConfig(format!(
-                        "a SecretStore may only reference its own namespace {own:?}, not {ns:?}"
-                    ))),
-                    _ => Ok(own.to_string()),
-                }
-            }
-            StoreKind::ClusterSecretStore => match explicit.or(self.referent_namespace.as_deref()) {
-                Some(ns) => Ok(ns.to_string()),
-                None => {
-                    Err(ProviderError::InvalidConfig("a ClusterSecretStore reference needs a namespace".to_string()))
-                }
-            },
-        }
-    }
-}
-
-/// The providers compiled into this binary, keyed by their `spec.provider` name.
+/// The providers compiled into this binary, by the [`ProviderKind`] they serve.
 #[derive(Clone, Default)]
 pub struct ProviderRegistry {
-    providers: BTreeMap<&'static str, Arc<dyn Provider>>,
+    providers: BTreeMap<ProviderKind, Arc<dyn DynProvider>>,
 }
 
 impl ProviderRegistry {
@@ -88,32 +43,123 @@ impl ProviderRegistry {
         Self::default()
     }
 
-    /// Adds a provider; the last one registered for a name wins.
-    pub fn with(mut self, provider: Arc<dyn Provider>) -> Self {
-        self.providers.insert(provider.name(), provider);
+    /// Adds a provider; the last one registered for a kind wins.
+    pub fn with(mut self, provider: Arc<dyn DynProvider>) -> Self {
+        self.providers.insert(provider.kind(), provider);
         self
     }
 
-    /// The names of the registered providers, sorted.
-    pub fn names(&self) -> Vec<&'static str> {
+    /// The kinds of the registered providers, in ESO's order.
+    pub fn kinds(&self) -> Vec<ProviderKind> {
         self.providers.keys().copied().collect()
     }
 
-    /// The provider a store spec names. A spec must name exactly one provider, and it must be one we have.
-    pub fn for_spec(&self, spec: &SecretStoreSpec) -> Result<Arc<dyn Provider>, ProviderError> {
-        let configured = spec.provider.configured_names();
-        match configured.as_slice() {
-            [] => Err(ProviderError::InvalidConfig("spec.provider names no provider".to_string())),
-            [name] => self.providers.get(name.as_str()).cloned().ok_or_else(|| {
-                ProviderError::Unsupported(format!(
-                    "provider {name:?} is not supported by this operator (supported: {})",
-                    self.names().join(", ")
-                ))
-            }),
-            many => Err(ProviderError::InvalidConfig(format!(
-                "spec.provider must name exactly one provider, found {}",
-                many.join(", ")
-            ))),
+    /// The `spec.provider` keys of the registered providers, sorted.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.providers.keys().map(|kind| kind.key()).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The provider a store spec names. A spec must name exactly one provider, and it must be one we have: a
+    /// provider ESO knows that this binary lacks (or a key ESO does not know) is [`ProviderError::Unsupported`].
+    pub fn for_spec(&self, spec: &SecretStoreSpec) -> Result<Arc<dyn DynProvider>, ProviderError> {
+        let unsupported =
+            |what: String| ProviderError::Unsupported(format!("{what} (supported: {})", self.names().join(", ")));
+        match spec.provider.kind() {
+            Ok(kind) => self
+                .providers
+                .get(&kind)
+                .cloned()
+                .ok_or_else(|| unsupported(format!("provider {:?} is not supported by this operator", kind.key()))),
+            Err(unknown @ ProviderSelectionError::Unknown(_)) => Err(unsupported(unknown.to_string())),
+            Err(e) => Err(ProviderError::InvalidConfig(e.to_string())),
         }
+    }
+
+    /// A client for the store of `ctx`, from the provider its spec names.
+    pub async fn client(&self, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
+        self.for_spec(ctx.spec())?.client(ctx).await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use async_trait::async_trait;
+    use external_secrets_api::FakeProvider as FakeSpec;
+
+    use super::*;
+    use crate::{Capabilities, ErrorCategory, Provider};
+
+    /// A provider of `fake` stores that checks only that `data` is not empty.
+    struct NonEmpty;
+
+    #[async_trait]
+    impl Provider for NonEmpty {
+        type Spec = FakeSpec;
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::ReadOnly
+        }
+        fn validate_spec(&self, spec: &FakeSpec, _: StoreKind) -> Result<(), ProviderError> {
+            if spec.data.is_empty() { Err(ProviderError::InvalidConfig("no data".into())) } else { Ok(()) }
+        }
+        async fn client(&self, _: &FakeSpec, _: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
+            Err(ProviderError::Internal("not in this test".into()))
+        }
+    }
+
+    fn spec(provider: serde_json::Value) -> SecretStoreSpec {
+        serde_json::from_value(serde_json::json!({ "provider": provider })).unwrap()
+    }
+
+    fn error(registry: &ProviderRegistry, provider: serde_json::Value) -> (ErrorCategory, String) {
+        let err = registry.for_spec(&spec(provider)).err().expect("an error");
+        (err.category(), err.to_string())
+    }
+
+    #[test]
+    fn a_spec_is_served_by_the_provider_of_its_kind_with_its_typed_part() {
+        let registry = ProviderRegistry::new().with(Arc::new(NonEmpty));
+        assert_eq!(registry.kinds(), [ProviderKind::Fake]);
+        assert_eq!(registry.names(), ["fake"]);
+        let good = spec(serde_json::json!({"fake": {"data": [{"key": "k", "value": "v"}]}}));
+        let provider = registry.for_spec(&good).unwrap();
+        assert_eq!(provider.kind(), ProviderKind::Fake);
+        assert_eq!(provider.capabilities(), Capabilities::ReadOnly);
+        assert!(provider.validate_spec(&good, StoreKind::SecretStore).is_ok());
+        let empty = spec(serde_json::json!({"fake": {"data": []}}));
+        let err = provider.validate_spec(&empty, StoreKind::SecretStore).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("invalid store configuration: no data"));
+        // The erased form refuses a spec of another provider rather than reading the wrong part.
+        let other = spec(serde_json::json!({"kubernetes": {}}));
+        let err = provider.validate_spec(&other, StoreKind::SecretStore).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("invalid store configuration: missing store provider fake"));
+    }
+
+    #[test]
+    fn specs_without_exactly_one_provider_we_have_are_refused_with_the_reason() {
+        let registry = ProviderRegistry::new().with(Arc::new(NonEmpty));
+        assert_eq!(
+            error(&registry, serde_json::json!({"vault": {"server": "http://vault"}})),
+            (
+                ErrorCategory::Unsupported,
+                "not supported: provider \"vault\" is not supported by this operator (supported: fake)".to_string()
+            )
+        );
+        assert_eq!(
+            error(&registry, serde_json::json!({"vualt": {}})),
+            (
+                ErrorCategory::Unsupported,
+                "not supported: provider \"vualt\" is not a provider ESO 2.9 knows (supported: fake)".to_string()
+            )
+        );
+        assert_eq!(
+            error(&registry, serde_json::json!({})),
+            (ErrorCategory::InvalidConfig, "invalid store configuration: spec.provider names no provider".to_string())
+        );
+        let (category, message) = error(&registry, serde_json::json!({"fake": {"data": []}, "vault": {}}));
+        assert_eq!(category, ErrorCategory::InvalidConfig);
+        assert!(message.ends_with("must name exactly one provider, found fake, vault"), "{message}");
     }
 }

@@ -3,7 +3,9 @@
 //! ESO reads a remote key once per ExternalSecret per refresh: the same key wanted by 800 ExternalSecrets is
 //! 800 calls. Here, concurrent reads of one key wait for a single call, and a value read recently enough
 //! (`max_age`, chosen by the caller per read) is answered from memory. Only values and real "not found"s are
-//! remembered; errors are never cached, so a transient failure is retried by the next read.
+//! remembered; errors are never cached, so a transient failure is retried by the next read. A write through the
+//! shared client (PushSecret's push or delete) forgets what was read of that remote key, so a read never answers
+//! with a value from before a write this process made.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::{ProviderError, RemoteKey, RemoteValue, StoreClient};
+use crate::{ProviderError, PushRemoteRef, PushSecretData, PushSource, RemoteKey, RemoteValue, StoreClient};
 
 #[derive(Clone)]
 struct Entry {
@@ -25,6 +27,9 @@ struct State {
     entries: HashMap<RemoteKey, Entry>,
     /// Keys being read right now; the receiver changes when that read is over.
     in_flight: HashMap<RemoteKey, watch::Receiver<bool>>,
+    /// How many writes (pushes, deletes) went through this client. A read that saw a write happen while it was
+    /// under way answers its callers but is not remembered: its value may be from before the write.
+    writes: u64,
 }
 
 /// A [`StoreClient`] plus the memory of what it recently read. Cheap to clone (`Arc` inside).
@@ -49,6 +54,31 @@ impl SharedClient {
         &self.inner
     }
 
+    /// Pushes through the wrapped client ([`StoreClient::push_secret`]), then forgets what was read of that
+    /// remote key, so that no read is answered with a value from before the write (also when the write failed:
+    /// it may have been partly done).
+    pub async fn push_secret(&self, source: &PushSource, data: &PushSecretData) -> Result<(), ProviderError> {
+        let result = self.inner.push_secret(source, data).await;
+        self.forget(&data.remote_ref.remote_key);
+        result
+    }
+
+    /// Deletes through the wrapped client ([`StoreClient::delete_secret`]), then forgets what was read of that
+    /// remote key.
+    pub async fn delete_secret(&self, remote_ref: &PushRemoteRef) -> Result<(), ProviderError> {
+        let result = self.inner.delete_secret(remote_ref).await;
+        self.forget(&remote_ref.remote_key);
+        result
+    }
+
+    /// Drops the remembered reads of `remote_key` (every version and metadata policy), and keeps reads under way
+    /// now from being remembered.
+    fn forget(&self, remote_key: &str) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.writes += 1;
+        state.entries.retain(|key, _| key.key != remote_key);
+    }
+
     /// How many `get_many` calls reached the store.
     pub fn store_calls(&self) -> u64 {
         self.calls.load(std::sync::atomic::Ordering::Relaxed)
@@ -64,7 +94,7 @@ impl SharedClient {
         let mut results: Vec<Option<Result<RemoteValue, ProviderError>>> = (0..keys.len()).map(|_| None).collect();
         // Two passes: after waiting for other readers, what they stored may answer us; whatever is left we read.
         for pass in 0..2 {
-            let (to_fetch, to_wait, sender) = {
+            let (to_fetch, to_wait, sender, writes_before) = {
                 let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 let now = Instant::now();
                 state.entries.retain(|_, e| now.duration_since(e.fetched_at) <= MAX_RETENTION);
@@ -101,7 +131,7 @@ impl SharedClient {
                     }
                     Some(tx)
                 };
-                (to_fetch, to_wait, sender)
+                (to_fetch, to_wait, sender, state.writes)
             };
 
             if let Some(tx) = sender {
@@ -111,9 +141,11 @@ impl SharedClient {
                 let mut by_key: HashMap<RemoteKey, Result<RemoteValue, ProviderError>> = HashMap::new();
                 {
                     let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                    let remember = state.writes == writes_before;
                     for (key, result) in to_fetch.iter().zip(fetched) {
                         state.in_flight.remove(key);
                         match &result {
+                            _ if !remember => {}
                             Ok(value) => {
                                 state
                                     .entries
@@ -168,7 +200,7 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::{FindQuery, Validation};
+    use crate::{FindQuery, PushRemoteRef, Validation};
 
     /// Counts calls; answers "v:<key>" after a short delay, NotFound for keys starting with "missing", and an
     /// error for keys starting with "fail".
@@ -279,5 +311,53 @@ mod tests {
         let values: Vec<_> = r.iter().map(|v| v.as_ref().expect("value").bytes.expose().to_vec()).collect();
         assert_eq!(values, vec![b"v:a".to_vec(), b"v:b".to_vec(), b"v:a".to_vec()]);
         assert_eq!(inner.keys_read.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_store_client_refuses_writes_unless_its_provider_implements_them() {
+        let (client, _) = shared();
+        let data = PushSecretData { remote_ref: PushRemoteRef::new("a"), ..Default::default() };
+        let push = client.push_secret(&PushSource::default(), &data).await;
+        assert!(matches!(push, Err(ProviderError::Unsupported(ref m)) if m.contains("PushSecret")), "{push:?}");
+        let delete = client.delete_secret(&data.remote_ref).await;
+        assert!(matches!(delete, Err(ProviderError::Unsupported(ref m)) if m.contains("DeleteSecret")), "{delete:?}");
+        let exists = client.inner().secret_exists(&data.remote_ref).await;
+        assert!(matches!(exists, Err(ProviderError::Unsupported(ref m)) if m.contains("SecretExists")), "{exists:?}");
+    }
+
+    #[tokio::test]
+    async fn a_push_or_delete_forgets_what_was_read_of_that_remote_key_only() {
+        let (client, inner) = shared();
+        let hour = Duration::from_secs(3600);
+        let versioned = RemoteKey { version: Some("v1".into()), ..RemoteKey::value("a") };
+        let keys = [RemoteKey::value("a"), versioned, RemoteKey::value("b")];
+        client.get_many(&keys, hour).await;
+        assert_eq!(inner.keys_read.load(Ordering::SeqCst), 3);
+
+        let data = PushSecretData { remote_ref: PushRemoteRef::new("a"), ..Default::default() };
+        let _ = client.push_secret(&PushSource::default(), &data).await;
+        client.get_many(&keys, hour).await;
+        assert_eq!(inner.keys_read.load(Ordering::SeqCst), 5, "both versions of a are read again, b is not");
+
+        let _ = client.delete_secret(&PushRemoteRef::new("b")).await;
+        client.get_many(&keys, hour).await;
+        assert_eq!(inner.keys_read.load(Ordering::SeqCst), 6, "b is read again");
+    }
+
+    #[tokio::test]
+    async fn a_read_under_way_while_a_write_happens_is_not_remembered() {
+        let (client, inner) = shared();
+        let hour = Duration::from_secs(3600);
+        let key = RemoteKey::value("a");
+        let data = PushSecretData { remote_ref: PushRemoteRef::new("a"), ..Default::default() };
+        // The store answers after 50 ms; the write happens while it is being asked.
+        let (_, _) = tokio::join!(client.get_many(std::slice::from_ref(&key), hour), async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            client.push_secret(&PushSource::default(), &data).await
+        });
+        client.get_many(std::slice::from_ref(&key), hour).await;
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2, "the value read before the write is not reused");
+        client.get_many(std::slice::from_ref(&key), hour).await;
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2, "the value read after it is");
     }
 }

@@ -160,7 +160,7 @@ pub fn store(spec: &SecretStoreSpec, kind: StoreKind, registry: &ProviderRegistr
     match registry.for_spec(spec) {
         Ok(provider) => {
             if let Err(e) = provider.validate_spec(spec, kind) {
-                errors.push(format!("spec.provider.{}: {e}", provider.name()));
+                errors.push(format!("spec.provider.{}: {e}", provider.kind()));
             }
         }
         // Stores of providers we do not implement are kept verbatim (the CRD preserves them); the controller
@@ -206,20 +206,17 @@ mod tests {
 
     #[async_trait::async_trait]
     impl external_secrets_provider::Provider for FakeOnly {
-        fn name(&self) -> &'static str {
-            "fake"
-        }
+        type Spec = external_secrets_api::FakeProvider;
+
         fn capabilities(&self) -> external_secrets_provider::Capabilities {
             external_secrets_provider::Capabilities::ReadOnly
         }
-        fn validate_spec(&self, spec: &SecretStoreSpec, _: StoreKind) -> Result<(), ProviderError> {
-            match &spec.provider.fake {
-                Some(fake) if fake.data.is_empty() => Err(ProviderError::InvalidConfig("no data".into())),
-                _ => Ok(()),
-            }
+        fn validate_spec(&self, fake: &Self::Spec, _: StoreKind) -> Result<(), ProviderError> {
+            if fake.data.is_empty() { Err(ProviderError::InvalidConfig("no data".into())) } else { Ok(()) }
         }
         async fn client(
             &self,
+            _: &Self::Spec,
             _: &external_secrets_provider::StoreContext,
         ) -> Result<Arc<dyn external_secrets_provider::StoreClient>, ProviderError> {
             Err(ProviderError::Unsupported("not in tests".into()))

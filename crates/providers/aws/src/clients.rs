@@ -240,7 +240,7 @@ impl Shared {
             }
             BaseIdentity::WebIdentity { namespace, service_account, role_arn, audiences } => {
                 Source::WebIdentity(WebIdentity {
-                    kube: ctx.kube.clone(),
+                    credentials: ctx.credentials().clone(),
                     namespace,
                     service_account,
                     role_arn,

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
+use external_secrets_api::duration::parse_go_duration;
 use external_secrets_api::{
     AwsAuthSecretRef, AwsProvider as AwsSpec, AwsServiceType, AwsSessionTagsPolicy, SecretKeySelector,
     SecretStoreRetrySettings, ServiceAccountSelector,
 };
-use external_secrets_core::duration::parse_go_duration;
 use external_secrets_provider::{ProviderError, StoreContext};
 
 /// Session tag keys the `Simple` and `Custom` session tag policies set (ESO's names).
@@ -110,11 +110,6 @@ impl Retry {
     }
 }
 
-/// The `spec.provider.aws` of a store spec.
-pub(crate) fn aws_spec(spec: &external_secrets_api::SecretStoreSpec) -> Result<&AwsSpec, ProviderError> {
-    spec.provider.aws.as_ref().ok_or_else(|| ProviderError::InvalidConfig("spec.provider.aws is not set".to_string()))
-}
-
 /// Checks the configuration as ESO's webhook and client constructor do, without IO.
 pub(crate) fn validate(aws: &AwsSpec) -> Result<(), ProviderError> {
     let invalid = |m: String| Err(ProviderError::InvalidConfig(m));
@@ -213,7 +208,7 @@ fn validate_secret_ref(refs: &AwsAuthSecretRef) -> Result<(), ProviderError> {
 }
 
 /// A namespace on a reference is only meaningful in a ClusterSecretStore; in a SecretStore it must be the
-/// store's own, which [`StoreContext::ref_namespace`] checks once the namespace is known.
+/// store's own, which the store's credential resolver checks when it reads the reference.
 fn check_namespace(namespace: Option<&str>) -> Result<(), ProviderError> {
     match namespace {
         Some("") => Err(ProviderError::InvalidConfig("a reference's namespace must not be empty".to_string())),
@@ -222,9 +217,8 @@ fn check_namespace(namespace: Option<&str>) -> Result<(), ProviderError> {
 }
 
 impl StoreConfig {
-    /// The configuration of the store in `ctx`.
-    pub(crate) fn from_context(ctx: &StoreContext) -> Result<Self, ProviderError> {
-        let aws = aws_spec(&ctx.spec)?;
+    /// The configuration of the store in `ctx`, whose `spec.provider.aws` is `aws`.
+    pub(crate) fn new(aws: &AwsSpec, ctx: &StoreContext) -> Result<Self, ProviderError> {
         validate(aws)?;
         let service = match aws.service {
             AwsServiceType::SecretsManager => Service::SecretsManager,
@@ -260,7 +254,7 @@ impl StoreConfig {
                 transitive_tag_keys: aws.transitive_tag_keys.clone(),
             });
         }
-        let retry = Retry::from_settings(ctx.spec.retry_settings.as_ref())?;
+        let retry = Retry::from_settings(ctx.retry_settings())?;
         Ok(Self {
             service,
             region: aws.region.clone(),
@@ -277,8 +271,8 @@ fn session_tags(aws: &AwsSpec, ctx: &StoreContext) -> Vec<(String, String)> {
     let eso_tags = || {
         vec![
             (ESO_NAMESPACE_TAG.to_string(), ctx.default_namespace().unwrap_or_default().to_string()),
-            (ESO_STORE_NAME_TAG.to_string(), ctx.name.clone()),
-            (ESO_STORE_KIND_TAG.to_string(), ctx.kind.as_str().to_string()),
+            (ESO_STORE_NAME_TAG.to_string(), ctx.name().to_string()),
+            (ESO_STORE_KIND_TAG.to_string(), ctx.kind().as_str().to_string()),
         ]
     };
     match aws.session_tags_policy {

@@ -13,14 +13,11 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, future};
 use external_secrets_api::{SecretKeySelector, ServiceAccountSelector};
-use external_secrets_provider::{ProviderError, StoreContext};
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
-use kube::api::{Api, PostParams};
+use external_secrets_provider::{CredentialError, CredentialResolver, ProviderError};
 use sha3::{Digest, Sha3_256};
 
 use crate::config::{Auth, RoleStep};
-use crate::error::{CredentialFailure, Kind, error_chain, kube_kind, sdk_error};
+use crate::error::{CredentialFailure, Kind, error_chain, sdk_error};
 
 /// The STS session name of every assumption (ESO's).
 pub const SESSION_NAME: &str = "external-secrets-provider-aws";
@@ -32,7 +29,7 @@ pub const AUDIENCE_ANNOTATION: &str = "eks.amazonaws.com/audience";
 pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 
 /// Lifetime asked for a ServiceAccount token: it is only presented once, to STS.
-const TOKEN_EXPIRATION_SECONDS: i64 = 600;
+const TOKEN_LIFETIME: Duration = Duration::from_secs(600);
 /// Credentials are renewed this long before they expire (at most half their remaining lifetime).
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// A failure is remembered this long, so that many callers at once do not each repeat a failing STS call.
@@ -115,14 +112,14 @@ impl IdentityKey {
 
 /// Reads the base identity the store's `auth` configures. For a ServiceAccount this reads the ServiceAccount
 /// (its role annotation is part of the identity); the token itself is only requested when credentials are due.
-pub(crate) async fn resolve_base(auth: &Auth, ctx: &StoreContext) -> Result<BaseIdentity, ProviderError> {
+pub(crate) async fn resolve_base(auth: &Auth, credentials: &CredentialResolver) -> Result<BaseIdentity, ProviderError> {
     match auth {
         Auth::Default => Ok(BaseIdentity::Default),
         Auth::SecretRef { access_key_id, secret_access_key, session_token } => {
-            let id = read_secret_key(ctx, access_key_id).await?;
-            let secret = read_secret_key(ctx, secret_access_key).await?;
+            let id = read_secret_key(credentials, access_key_id).await?;
+            let secret = read_secret_key(credentials, secret_access_key).await?;
             let token = match session_token {
-                Some(sel) => Some(read_secret_key(ctx, sel).await?),
+                Some(sel) => Some(read_secret_key(credentials, sel).await?),
                 None => None,
             };
             let mut hasher = Sha3_256::new();
@@ -134,25 +131,26 @@ pub(crate) async fn resolve_base(auth: &Auth, ctx: &StoreContext) -> Result<Base
             let credentials = Credentials::new(id, secret, token, None, "SecretRef");
             Ok(BaseIdentity::Static { credentials, fingerprint })
         }
-        Auth::ServiceAccount(sa) => resolve_service_account(sa, ctx).await,
+        Auth::ServiceAccount(sa) => resolve_service_account(sa, credentials).await,
     }
+}
+
+/// A failure reading a credential object, as this provider reports it (`credentials: ...`).
+fn credential_error(err: CredentialError) -> ProviderError {
+    ProviderError::from(err.context("credentials"))
 }
 
 async fn resolve_service_account(
     sa: &ServiceAccountSelector,
-    ctx: &StoreContext,
+    credentials: &CredentialResolver,
 ) -> Result<BaseIdentity, ProviderError> {
-    let namespace = ctx.ref_namespace(sa.namespace.as_deref())?;
-    let api: Api<ServiceAccount> = Api::namespaced(ctx.kube.clone(), &namespace);
-    let account = api.get(&sa.name).await.map_err(|e| {
-        CredentialFailure::new(kube_kind(&e), format!("reading ServiceAccount {namespace}/{}: {e}", sa.name)).to_error()
-    })?;
-    let annotations = account.metadata.annotations.unwrap_or_default();
+    let account = credentials.service_account(sa).await.map_err(credential_error)?;
+    let (namespace, name) = (account.namespace, account.name);
+    let annotations = account.annotations;
     let role_arn = annotations.get(ROLE_ARN_ANNOTATION).map(|r| r.trim()).filter(|r| !r.is_empty());
     let Some(role_arn) = role_arn else {
         return Err(ProviderError::InvalidConfig(format!(
-            "ServiceAccount {namespace}/{} has no {ROLE_ARN_ANNOTATION} annotation naming the IAM role to assume",
-            sa.name
+            "ServiceAccount {namespace}/{name} has no {ROLE_ARN_ANNOTATION} annotation naming the IAM role to assume"
         )));
     };
     let mut audiences = vec![
@@ -163,30 +161,22 @@ async fn resolve_service_account(
             .unwrap_or_else(|| DEFAULT_AUDIENCE.to_string()),
     ];
     audiences.extend(sa.audiences.iter().filter(|a| !a.is_empty()).cloned());
-    Ok(BaseIdentity::WebIdentity {
-        namespace,
-        service_account: sa.name.clone(),
-        role_arn: role_arn.to_string(),
-        audiences,
-    })
+    Ok(BaseIdentity::WebIdentity { namespace, service_account: name, role_arn: role_arn.to_string(), audiences })
 }
 
 /// The value of one key of a Secret, whitespace trimmed (a trailing newline from `echo` is a common mistake).
-async fn read_secret_key(ctx: &StoreContext, selector: &SecretKeySelector) -> Result<String, ProviderError> {
-    let namespace = ctx.ref_namespace(selector.namespace.as_deref())?;
+async fn read_secret_key(
+    credentials: &CredentialResolver,
+    selector: &SecretKeySelector,
+) -> Result<String, ProviderError> {
+    let bytes = credentials.secret_key(selector).await.map_err(credential_error)?;
     let name = &selector.name;
-    let api: Api<Secret> = Api::namespaced(ctx.kube.clone(), &namespace);
-    let secret = api.get(name).await.map_err(|e| {
-        CredentialFailure::new(kube_kind(&e), format!("reading Secret {namespace}/{name}: {e}")).to_error()
-    })?;
     let missing = || {
-        CredentialFailure::new(Kind::Auth, format!("Secret {namespace}/{name} has no non-empty key {:?}", selector.key))
+        CredentialFailure::new(Kind::Auth, format!("Secret {name:?} has no non-empty key {:?}", selector.key))
             .to_error()
     };
-    let bytes = secret.data.unwrap_or_default().remove(&selector.key).ok_or_else(missing)?;
-    let value = String::from_utf8(bytes.0).map_err(|_| {
-        CredentialFailure::new(Kind::Auth, format!("Secret {namespace}/{name} key {:?} is not UTF-8", selector.key))
-            .to_error()
+    let value = String::from_utf8(bytes.into_inner()).map_err(|_| {
+        CredentialFailure::new(Kind::Auth, format!("Secret {name:?} key {:?} is not UTF-8", selector.key)).to_error()
     })?;
     let value = value.trim();
     if value.is_empty() {
@@ -203,9 +193,10 @@ pub(crate) enum Source {
     AssumeRole(AssumeRole),
 }
 
-/// IRSA without a token file: TokenRequest for the ServiceAccount, then STS AssumeRoleWithWebIdentity.
+/// IRSA without a token file: TokenRequest for the ServiceAccount (through the credential resolver of the store
+/// that first needed this identity), then STS AssumeRoleWithWebIdentity.
 pub(crate) struct WebIdentity {
-    pub(crate) kube: kube::Client,
+    pub(crate) credentials: CredentialResolver,
     pub(crate) namespace: String,
     pub(crate) service_account: String,
     pub(crate) role_arn: String,
@@ -243,31 +234,22 @@ impl WebIdentity {
     async fn fetch(&self) -> Result<Credentials, CredentialFailure> {
         let (namespace, name) = (&self.namespace, &self.service_account);
         Counters::bump(&self.counters.token_requests);
-        let api: Api<ServiceAccount> = Api::namespaced(self.kube.clone(), namespace);
-        let request = TokenRequest {
-            spec: Some(TokenRequestSpec {
-                audiences: Some(self.audiences.clone()),
-                expiration_seconds: Some(TOKEN_EXPIRATION_SECONDS),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let answer = api.create_token_request(name, &PostParams::default(), &request).await.map_err(|e| {
-            CredentialFailure::new(kube_kind(&e), format!("TokenRequest for ServiceAccount {namespace}/{name}: {e}"))
-        })?;
-        let token = answer.status.and_then(|s| s.token).filter(|t| !t.is_empty()).ok_or_else(|| {
-            CredentialFailure::new(
-                Kind::Malformed,
-                format!("TokenRequest for ServiceAccount {namespace}/{name} returned no token"),
-            )
-        })?;
+        // The namespace was resolved (and checked) when the identity was built; it is named explicitly now, which
+        // the store's rules allow for the namespace they resolved to.
+        let account =
+            ServiceAccountSelector { name: name.clone(), namespace: Some(namespace.clone()), audiences: Vec::new() };
+        let token =
+            self.credentials.service_account_token(&account, &self.audiences, TOKEN_LIFETIME).await.map_err(|e| {
+                let err = ProviderError::from(e);
+                CredentialFailure::new(Kind::of(&err), format!("ServiceAccount token: {}", strip_category(&err)))
+            })?;
         Counters::bump(&self.counters.sts_calls);
         let out = self
             .sts
             .assume_role_with_web_identity()
             .role_arn(&self.role_arn)
             .role_session_name(SESSION_NAME)
-            .web_identity_token(token)
+            .web_identity_token(token.into_string())
             .send()
             .await
             .map_err(|e| {

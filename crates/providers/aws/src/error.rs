@@ -228,21 +228,6 @@ pub(crate) fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 's
     None
 }
 
-/// Maps a Kubernetes API error met while resolving an identity (reading a Secret or ServiceAccount, TokenRequest).
-pub(crate) fn kube_kind(err: &kube::Error) -> Kind {
-    match err {
-        kube::Error::Api(status) => match status.code {
-            404 => Kind::NotFound,
-            401 => Kind::Auth,
-            403 => Kind::Denied,
-            429 => Kind::Throttled,
-            400 | 422 => Kind::InvalidConfig,
-            _ => Kind::Unavailable,
-        },
-        _ => Kind::Unavailable,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

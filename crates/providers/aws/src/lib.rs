@@ -41,7 +41,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use external_secrets_api::SecretStoreSpec;
+use external_secrets_api::AwsProvider as AwsSpec;
 use external_secrets_provider::{
     Capabilities, FindQuery, Provider, ProviderError, RemoteKey, RemoteValue, StoreClient, StoreContext, StoreKind,
     Validation,
@@ -153,27 +153,25 @@ impl fmt::Debug for AwsProvider {
 
 #[async_trait]
 impl Provider for AwsProvider {
-    fn name(&self) -> &'static str {
-        "aws"
-    }
+    type Spec = AwsSpec;
 
     fn capabilities(&self) -> Capabilities {
         Capabilities::ReadWrite
     }
 
-    fn validate_spec(&self, spec: &SecretStoreSpec, _kind: StoreKind) -> Result<(), ProviderError> {
-        config::validate(config::aws_spec(spec)?)
+    fn validate_spec(&self, spec: &AwsSpec, _kind: StoreKind) -> Result<(), ProviderError> {
+        config::validate(spec)
     }
 
-    async fn client(&self, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
-        let config = StoreConfig::from_context(ctx)?;
-        if ctx.kind == StoreKind::ClusterSecretStore
-            && ctx.referent_namespace.is_none()
+    async fn client(&self, spec: &AwsSpec, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
+        let config = StoreConfig::new(spec, ctx)?;
+        if ctx.kind() == StoreKind::ClusterSecretStore
+            && ctx.referent_namespace().is_none()
             && config.auth.has_referent_refs()
         {
-            return Ok(Arc::new(ReferentClient { store: ctx.name.clone() }));
+            return Ok(Arc::new(ReferentClient { store: ctx.name().to_string() }));
         }
-        let base = credentials::resolve_base(&config.auth, ctx).await?;
+        let base = credentials::resolve_base(&config.auth, ctx.credentials()).await?;
         let parts = self.shared.client_parts(&config, base, ctx).await?;
         let prefix = config.prefix;
         Ok(match parts.client {
@@ -221,6 +219,7 @@ impl StoreClient for ReferentClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use external_secrets_provider::{DynProvider, ProviderKind};
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -249,8 +248,8 @@ mod tests {
     #[test]
     fn the_provider_is_aws_and_read_write() {
         let provider = AwsProvider::with_endpoints(Endpoints::default());
-        assert_eq!(provider.name(), "aws");
-        assert_eq!(provider.capabilities(), Capabilities::ReadWrite);
+        assert_eq!(DynProvider::kind(&provider), ProviderKind::Aws);
+        assert_eq!(DynProvider::capabilities(&provider), Capabilities::ReadWrite);
         assert_eq!(provider.stats(), AwsStats::default());
     }
 }

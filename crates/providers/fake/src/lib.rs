@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use external_secrets_api::SecretStoreSpec;
+use external_secrets_api::FakeProvider as FakeSpec;
 use external_secrets_provider::{
     Capabilities, FindQuery, Provider, ProviderError, RemoteKey, RemoteValue, SecretBytes, StoreClient, StoreContext,
     StoreKind, Validation,
@@ -38,20 +38,16 @@ impl FakeProvider {
 
 #[async_trait]
 impl Provider for FakeProvider {
-    /// `"fake"`.
-    fn name(&self) -> &'static str {
-        "fake"
-    }
+    type Spec = FakeSpec;
 
     /// `ReadWrite`, as ESO reports it (pushes are in-memory only in ESO; this operator has no push path yet).
     fn capabilities(&self) -> Capabilities {
         Capabilities::ReadWrite
     }
 
-    /// ESO's admission checks: `spec.provider.fake` is set and every `data[]` entry has a key and a value.
-    fn validate_spec(&self, spec: &SecretStoreSpec, _kind: StoreKind) -> Result<(), ProviderError> {
-        let fake = fake_spec(spec)?;
-        for (pos, data) in fake.data.iter().enumerate() {
+    /// ESO's admission checks: every `data[]` entry has a key and a value.
+    fn validate_spec(&self, spec: &FakeSpec, _kind: StoreKind) -> Result<(), ProviderError> {
+        for (pos, data) in spec.data.iter().enumerate() {
             if data.key.is_empty() {
                 return Err(ProviderError::InvalidConfig(format!("key must be set in data {pos}")));
             }
@@ -62,14 +58,10 @@ impl Provider for FakeProvider {
         Ok(())
     }
 
-    /// A [`FakeStoreClient`] over `spec.provider.fake`; no IO.
-    async fn client(&self, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
-        Ok(Arc::new(FakeStoreClient::new(fake_spec(&ctx.spec)?)))
+    /// A [`FakeStoreClient`] over the spec; no IO.
+    async fn client(&self, spec: &FakeSpec, _ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
+        Ok(Arc::new(FakeStoreClient::new(spec)))
     }
-}
-
-fn fake_spec(spec: &SecretStoreSpec) -> Result<&external_secrets_api::FakeProvider, ProviderError> {
-    spec.provider.fake.as_ref().ok_or_else(|| ProviderError::InvalidConfig("missing store provider fake".to_string()))
 }
 
 /// A client over the static data of one fake store.
@@ -85,7 +77,7 @@ pub struct FakeStoreClient {
 
 impl FakeStoreClient {
     /// A client answering from `spec` (a store's `spec.provider.fake`).
-    pub fn new(spec: &external_secrets_api::FakeProvider) -> Self {
+    pub fn new(spec: &FakeSpec) -> Self {
         let mut secrets: BTreeMap<String, BTreeMap<String, SecretBytes>> = BTreeMap::new();
         for data in &spec.data {
             secrets
@@ -146,15 +138,15 @@ impl StoreClient for FakeStoreClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use external_secrets_api::{FakeProviderData, SecretStoreProvider};
-    use external_secrets_provider::{ErrorCategory, MetadataPolicy};
+    use external_secrets_api::{FakeProviderData, SecretStoreProvider, SecretStoreSpec};
+    use external_secrets_provider::{DynProvider, ErrorCategory, MetadataPolicy, ProviderKind, StoreScope};
 
     fn data(key: &str, value: &str, version: Option<&str>) -> FakeProviderData {
         FakeProviderData { key: key.to_string(), value: value.to_string(), version: version.map(str::to_string) }
     }
 
-    fn fake(entries: Vec<FakeProviderData>) -> external_secrets_api::FakeProvider {
-        external_secrets_api::FakeProvider { data: entries, validation_result: None }
+    fn fake(entries: Vec<FakeProviderData>) -> FakeSpec {
+        FakeSpec { data: entries, validation_result: None }
     }
 
     fn client(entries: Vec<FakeProviderData>) -> FakeStoreClient {
@@ -165,7 +157,7 @@ mod tests {
         RemoteKey { key: key.to_string(), version: version.map(str::to_string), metadata_policy: MetadataPolicy::None }
     }
 
-    fn store_spec(fake: Option<external_secrets_api::FakeProvider>) -> SecretStoreSpec {
+    fn store_spec(fake: Option<FakeSpec>) -> SecretStoreSpec {
         SecretStoreSpec {
             controller: None,
             provider: SecretStoreProvider { fake, ..Default::default() },
@@ -295,8 +287,7 @@ mod tests {
     }
 
     async fn validation(result: Option<i32>) -> Result<Validation, ErrorCategory> {
-        let c =
-            FakeStoreClient::new(&external_secrets_api::FakeProvider { data: Vec::new(), validation_result: result });
+        let c = FakeStoreClient::new(&FakeSpec { data: Vec::new(), validation_result: result });
         c.validate().await.map_err(|e| e.category())
     }
 
@@ -313,55 +304,52 @@ mod tests {
     #[test]
     fn validate_spec_requires_the_fake_provider() {
         let p = FakeProvider::new();
-        let err = p.validate_spec(&store_spec(None), StoreKind::SecretStore).err();
+        let err = DynProvider::validate_spec(&p, &store_spec(None), StoreKind::SecretStore).err();
         assert_eq!(err.map(|e| e.category()), Some(ErrorCategory::InvalidConfig));
-        let ok = p.validate_spec(&store_spec(Some(fake(vec![data("k", "v", None)]))), StoreKind::ClusterSecretStore);
+        let spec = store_spec(Some(fake(vec![data("k", "v", None)])));
+        let ok = DynProvider::validate_spec(&p, &spec, StoreKind::ClusterSecretStore);
         assert!(ok.is_ok(), "{ok:?}");
-        let empty = p.validate_spec(&store_spec(Some(fake(Vec::new()))), StoreKind::SecretStore);
+        let empty = DynProvider::validate_spec(&p, &store_spec(Some(fake(Vec::new()))), StoreKind::SecretStore);
         assert!(empty.is_ok(), "{empty:?}");
     }
 
     #[test]
     fn validate_spec_requires_key_and_value_in_every_entry() {
         let p = FakeProvider::new();
-        let no_key = store_spec(Some(fake(vec![data("k", "v", None), data("", "v", None)])));
-        let err = p.validate_spec(&no_key, StoreKind::SecretStore).err().map(|e| e.to_string());
+        let err =
+            Provider::validate_spec(&p, &fake(vec![data("k", "v", None), data("", "v", None)]), StoreKind::SecretStore)
+                .err()
+                .map(|e| e.to_string());
         assert_eq!(err.as_deref(), Some("invalid store configuration: key must be set in data 1"));
-        let no_value = store_spec(Some(fake(vec![data("k", "", None)])));
-        let err = p.validate_spec(&no_value, StoreKind::SecretStore).err().map(|e| e.to_string());
+        let err = Provider::validate_spec(&p, &fake(vec![data("k", "", None)]), StoreKind::SecretStore)
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(err.as_deref(), Some("invalid store configuration: at least one value must be set in data 0"));
     }
 
     #[test]
     fn names_itself_fake_with_read_write_capabilities() {
         let p = FakeProvider::new();
-        assert_eq!(p.name(), "fake");
-        assert_eq!(p.capabilities(), Capabilities::ReadWrite);
+        assert_eq!(p.kind(), ProviderKind::Fake);
+        assert_eq!(DynProvider::capabilities(&p), Capabilities::ReadWrite);
     }
 
     fn context(spec: SecretStoreSpec) -> StoreContext {
         // A client that is never used: the fake provider does no IO.
         let unused = kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
-        StoreContext {
-            kind: StoreKind::SecretStore,
-            name: "fake-store".to_string(),
-            namespace: Some("ns".to_string()),
-            referent_namespace: None,
-            spec,
-            kube: unused,
-        }
+        StoreContext::new(unused, StoreScope::secret_store("ns", "fake-store"), spec)
     }
 
     #[tokio::test]
     async fn the_provider_builds_clients_from_the_store_spec() {
         let p = FakeProvider::new();
         let ctx = context(store_spec(Some(fake(vec![data("k", "v", None)]))));
-        let c = p.client(&ctx).await.map_err(|e| e.to_string()).unwrap();
+        let c = DynProvider::client(&p, &ctx).await.map_err(|e| e.to_string()).unwrap();
         let got = c.get(&key("k", None)).await.map(|v| v.bytes.into_inner()).map_err(|e| e.to_string());
         assert_eq!(got, Ok(b"v".to_vec()));
 
         let ctx = context(store_spec(None));
-        let err = p.client(&ctx).await.err().map(|e| e.category());
+        let err = DynProvider::client(&p, &ctx).await.err().map(|e| e.category());
         assert_eq!(err, Some(ErrorCategory::InvalidConfig));
     }
 

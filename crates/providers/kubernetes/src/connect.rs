@@ -1,22 +1,22 @@
 //! Building the client a store reads with: where the API server is, which CA to trust, and who we are there.
 //!
-//! Credentials come from the store's spec, read with the operator's own client: a bearer token or a client
-//! certificate from Secrets, a ServiceAccount token minted through TokenRequest, or a whole kubeconfig (`authRef`).
-//! The operator's own *identity* is never lent to a store; only its cluster URL and CA serve as the default server.
+//! Credentials come from the store's spec, read through the store's [`CredentialResolver`] (which keeps to ESO's
+//! namespace rules): a bearer token or a client certificate from Secrets, a ServiceAccount token minted through
+//! TokenRequest, or a whole kubeconfig (`authRef`). The client built here is the provider's own, for the store's
+//! API server; the operator's own *identity* is never lent to a store, only its cluster URL and CA serve as the
+//! default server.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use external_secrets_api::meta::SecretKeySelector;
 use external_secrets_api::{
     CaProvider, CaProviderType, KubernetesProvider as KubernetesSpec, KubernetesServer, ServiceAccountSelector,
 };
-use external_secrets_provider::{ProviderError, SecretBytes, StoreContext, StoreKind};
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
-use kube::Api;
-use kube::api::PostParams;
+use external_secrets_provider::{
+    CredentialErrorKind, CredentialResolver, ProviderError, SecretBytes, ServiceAccountToken, StoreKind,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use secrecy::SecretString;
 use tokio::sync::{Mutex, OnceCell};
@@ -31,7 +31,7 @@ const DEFAULT_SERVER_URL: &str = "kubernetes.default";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The lifetime asked for ServiceAccount tokens (ESO asks for one hour).
-const TOKEN_SECONDS: i64 = 3600;
+const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// Renew a ServiceAccount token this long before it expires (or at half its life, if that is later).
 const TOKEN_RENEW_MARGIN: Duration = Duration::from_secs(600);
@@ -119,35 +119,35 @@ impl Identity {
     }
 }
 
-/// Builds the identity `spec` configures, resolving references as `ctx` says.
+/// Builds the identity `spec` configures, its references read through `credentials`.
 pub(crate) async fn identity(
-    ctx: &StoreContext,
+    credentials: &CredentialResolver,
     spec: &KubernetesSpec,
     own_cluster: &OwnClusterSource,
 ) -> Result<Identity, ProviderError> {
     if let Some(auth_ref) = &spec.auth_ref {
-        return kubeconfig_client(ctx, auth_ref).await.map(Identity::Fixed);
+        return kubeconfig_client(credentials, auth_ref).await.map(Identity::Fixed);
     }
-    let mut config = server_config(ctx, spec.server.as_ref(), own_cluster).await?;
+    let mut config = server_config(credentials, spec.server.as_ref(), own_cluster).await?;
     let Some(auth) = &spec.auth else {
         // ESO sends no credentials at all when `auth` is unset.
         return client_from(config).map(Identity::Fixed);
     };
     if let Some(token) = &auth.token {
         let selector = token.bearer_token.clone().unwrap_or_default();
-        let token = secret_key(ctx, &selector, "auth.token.bearerToken").await?;
+        let token = secret_key(credentials, &selector, "auth.token.bearerToken").await?;
         config.auth_info.token = Some(bearer_token(token, "auth.token.bearerToken")?);
         client_from(config).map(Identity::Fixed)
     } else if let Some(service_account) = &auth.service_account {
-        let source = TokenSource::new(ctx, service_account, config)?;
+        let source = TokenSource::new(credentials, service_account, config)?;
         // Mint the first token now, so that a wrong ServiceAccount shows when the store is validated.
         source.client().await?;
         Ok(Identity::ServiceAccount(Box::new(source)))
     } else if let Some(cert) = &auth.cert {
         let cert_selector = cert.client_cert.clone().unwrap_or_default();
         let key_selector = cert.client_key.clone().unwrap_or_default();
-        let cert_pem = secret_key(ctx, &cert_selector, "auth.cert.clientCert").await?;
-        let key_pem = secret_key(ctx, &key_selector, "auth.cert.clientKey").await?;
+        let cert_pem = secret_key(credentials, &cert_selector, "auth.cert.clientCert").await?;
+        let key_pem = secret_key(credentials, &key_selector, "auth.cert.clientKey").await?;
         let engine = base64::engine::general_purpose::STANDARD;
         // kube takes PEM data base64-encoded, as a kubeconfig's `*-data` fields hold it.
         config.auth_info.client_certificate_data = Some(engine.encode(cert_pem.expose()));
@@ -161,12 +161,12 @@ pub(crate) async fn identity(
 /// The configuration for `server` without credentials: its URL (the operator's own API server when the URL is
 /// unset or the API default `kubernetes.default`) and the CA to trust.
 async fn server_config(
-    ctx: &StoreContext,
+    credentials: &CredentialResolver,
     server: Option<&KubernetesServer>,
     own_cluster: &OwnClusterSource,
 ) -> Result<kube::Config, ProviderError> {
     let configured_ca = match server {
-        Some(server) => ca_certificates(ctx, server).await?,
+        Some(server) => ca_certificates(credentials, server).await?,
         None => None,
     };
     let url = server.map(|s| s.url.trim()).unwrap_or_default();
@@ -200,7 +200,10 @@ fn parse_url(url: &str) -> Result<http::Uri, ProviderError> {
 }
 
 /// The CA certificates (DER) `server.caBundle` or `server.caProvider` configure, if any.
-async fn ca_certificates(ctx: &StoreContext, server: &KubernetesServer) -> Result<Option<Vec<Vec<u8>>>, ProviderError> {
+async fn ca_certificates(
+    credentials: &CredentialResolver,
+    server: &KubernetesServer,
+) -> Result<Option<Vec<Vec<u8>>>, ProviderError> {
     if let Some(bundle) = server.ca_bundle.as_ref().filter(|b| !b.0.is_empty()) {
         return ca_bundle_certificates(&bundle.0)
             .map(Some)
@@ -209,7 +212,7 @@ async fn ca_certificates(ctx: &StoreContext, server: &KubernetesServer) -> Resul
     let Some(provider) = &server.ca_provider else {
         return Ok(None);
     };
-    let pem = ca_provider_pem(ctx, provider).await?;
+    let pem = ca_provider_pem(credentials, provider).await?;
     pem_certificates(&pem).map(Some).ok_or_else(|| {
         ProviderError::InvalidConfig(format!(
             "server.caProvider: {} {:?} key {:?} holds no PEM certificate",
@@ -247,9 +250,11 @@ fn kind_name(kind: CaProviderType) -> &'static str {
     }
 }
 
-/// The PEM a `caProvider` points to. As in ESO, a ClusterSecretStore must name the namespace.
-async fn ca_provider_pem(ctx: &StoreContext, provider: &CaProvider) -> Result<Vec<u8>, ProviderError> {
-    if ctx.kind == StoreKind::ClusterSecretStore && provider.namespace.is_none() {
+/// The PEM a `caProvider` points to. As in ESO, a ClusterSecretStore must name the namespace (no referent
+/// namespace here). A missing ConfigMap or key is a configuration error, a missing Secret or key an
+/// authentication one, as before the resolver.
+async fn ca_provider_pem(credentials: &CredentialResolver, provider: &CaProvider) -> Result<Vec<u8>, ProviderError> {
+    if credentials.scope().kind == StoreKind::ClusterSecretStore && provider.namespace.is_none() {
         return Err(ProviderError::InvalidConfig("missing namespace on caProvider secret".to_string()));
     }
     let key = provider.key.clone().unwrap_or_default();
@@ -257,50 +262,27 @@ async fn ca_provider_pem(ctx: &StoreContext, provider: &CaProvider) -> Result<Ve
         CaProviderType::Secret => {
             let selector =
                 SecretKeySelector { name: provider.name.clone(), namespace: provider.namespace.clone(), key };
-            secret_key(ctx, &selector, "server.caProvider").await.map(SecretBytes::into_inner)
+            secret_key(credentials, &selector, "server.caProvider").await.map(SecretBytes::into_inner)
         }
-        CaProviderType::ConfigMap => {
-            if provider.name.is_empty() || key.is_empty() {
-                return Err(ProviderError::InvalidConfig("server.caProvider needs a name and a key".to_string()));
-            }
-            let namespace = ctx.ref_namespace(provider.namespace.as_deref())?;
-            let context = format!("server.caProvider: reading ConfigMap {namespace}/{}", provider.name);
-            let config_maps: Api<ConfigMap> = Api::namespaced(ctx.kube.clone(), &namespace);
-            let config_map = config_maps
-                .get(&provider.name)
-                .await
-                .map_err(|e| from_kube(&context, e, ProviderError::InvalidConfig))?;
-            config_map
-                .data
-                .and_then(|mut data| data.remove(&key))
-                .map(String::into_bytes)
-                .ok_or_else(|| ProviderError::InvalidConfig(format!("{context}: it has no key {key:?}")))
-        }
+        CaProviderType::ConfigMap => credentials
+            .config_map_key(&provider.name, provider.namespace.as_deref(), &key)
+            .await
+            .map(String::into_bytes)
+            .map_err(|e| match e.kind() {
+                CredentialErrorKind::Missing => ProviderError::InvalidConfig(format!("server.caProvider: {e}")),
+                _ => e.context("server.caProvider").into(),
+            }),
     }
 }
 
-/// The value of one key of a Secret the store references (`field` names the reference in errors), read with the
-/// operator's client. A missing Secret or key is an authentication failure, never the store's "not found".
+/// The value of one key of a Secret the store references (`field` names the reference in errors). A missing
+/// Secret or key is an authentication failure, never the store's "not found".
 async fn secret_key(
-    ctx: &StoreContext,
+    credentials: &CredentialResolver,
     selector: &SecretKeySelector,
     field: &str,
 ) -> Result<SecretBytes, ProviderError> {
-    if selector.name.is_empty() {
-        return Err(ProviderError::InvalidConfig(format!("{field}: the Secret name is not set")));
-    }
-    if selector.key.is_empty() {
-        return Err(ProviderError::InvalidConfig(format!("{field}: the Secret key is not set")));
-    }
-    let namespace = ctx.ref_namespace(selector.namespace.as_deref())?;
-    let context = format!("{field}: reading Secret {namespace}/{}", selector.name);
-    let secrets: Api<Secret> = Api::namespaced(ctx.kube.clone(), &namespace);
-    let secret = secrets.get(&selector.name).await.map_err(|e| from_kube(&context, e, ProviderError::Auth))?;
-    secret
-        .data
-        .and_then(|mut data| data.remove(&selector.key))
-        .map(|value| SecretBytes::new(value.0))
-        .ok_or_else(|| ProviderError::Auth(format!("{context}: it has no key {:?}", selector.key)))
+    credentials.secret_key(selector).await.map_err(|e| e.context(field).into())
 }
 
 /// A bearer token from Secret bytes: UTF-8, surrounding whitespace (a trailing newline) removed.
@@ -320,8 +302,11 @@ fn client_from(config: kube::Config) -> Result<kube::Client, ProviderError> {
 
 /// `authRef`: a kubeconfig in a Secret, used as it is (its current context), except that it may not make the
 /// operator run a command or read its own files (`exec`, `auth-provider`, `tokenFile`, file paths).
-async fn kubeconfig_client(ctx: &StoreContext, auth_ref: &SecretKeySelector) -> Result<kube::Client, ProviderError> {
-    let bytes = secret_key(ctx, auth_ref, "authRef").await?;
+async fn kubeconfig_client(
+    credentials: &CredentialResolver,
+    auth_ref: &SecretKeySelector,
+) -> Result<kube::Client, ProviderError> {
+    let bytes = secret_key(credentials, auth_ref, "authRef").await?;
     let invalid = |why: &str| {
         ProviderError::InvalidConfig(format!(
             "authRef: the kubeconfig in Secret {:?} key {:?} {why}",
@@ -372,12 +357,11 @@ fn refuse_local_access(kubeconfig: &Kubeconfig) -> Result<(), String> {
     Ok(())
 }
 
-/// ServiceAccount tokens for one store, minted with the operator's client and cached until shortly before expiry.
+/// ServiceAccount tokens for one store, minted through its credential resolver and cached until shortly before
+/// expiry.
 pub(crate) struct TokenSource {
-    operator: kube::Client,
-    namespace: String,
-    name: String,
-    audiences: Vec<String>,
+    credentials: CredentialResolver,
+    service_account: ServiceAccountSelector,
     /// The store's server configuration, without credentials.
     server: kube::Config,
     current: Mutex<Option<MintedClient>>,
@@ -389,15 +373,17 @@ struct MintedClient {
 }
 
 impl TokenSource {
-    fn new(ctx: &StoreContext, selector: &ServiceAccountSelector, server: kube::Config) -> Result<Self, ProviderError> {
+    fn new(
+        credentials: &CredentialResolver,
+        selector: &ServiceAccountSelector,
+        server: kube::Config,
+    ) -> Result<Self, ProviderError> {
         if selector.name.is_empty() {
             return Err(ProviderError::InvalidConfig("auth.serviceAccount.name is not set".to_string()));
         }
         Ok(Self {
-            operator: ctx.kube.clone(),
-            namespace: ctx.ref_namespace(selector.namespace.as_deref())?,
-            name: selector.name.clone(),
-            audiences: selector.audiences.clone(),
+            credentials: credentials.clone(),
+            service_account: selector.clone(),
             server,
             current: Mutex::new(None),
         })
@@ -418,41 +404,16 @@ impl TokenSource {
     }
 
     async fn mint(&self) -> Result<MintedClient, ProviderError> {
-        let context =
-            format!("auth.serviceAccount: requesting a token for ServiceAccount {}/{}", self.namespace, self.name);
-        let request = TokenRequest {
-            spec: Some(TokenRequestSpec {
-                audiences: (!self.audiences.is_empty()).then(|| self.audiences.clone()),
-                expiration_seconds: Some(TOKEN_SECONDS),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let service_accounts: Api<ServiceAccount> = Api::namespaced(self.operator.clone(), &self.namespace);
-        let response = service_accounts
-            .create_token_request(&self.name, &PostParams::default(), &request)
+        let token: ServiceAccountToken = self
+            .credentials
+            .service_account_token(&self.service_account, &self.service_account.audiences, TOKEN_LIFETIME)
             .await
-            .map_err(|e| from_kube(&context, e, ProviderError::Auth))?;
-        let status = response.status.unwrap_or_default();
-        let token = status
-            .token
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| ProviderError::Malformed(format!("{context}: the answer has no token")))?;
-        let lifetime = status
-            .expiration_timestamp
-            .and_then(|expires| remaining(expires.0.as_second()))
-            .unwrap_or(Duration::from_secs(TOKEN_SECONDS.unsigned_abs()));
+            .map_err(|e| e.context("auth.serviceAccount"))?;
+        let lifetime = token.remaining().unwrap_or(TOKEN_LIFETIME);
         let mut config = self.server.clone();
-        config.auth_info.token = Some(SecretString::from(token));
+        config.auth_info.token = Some(SecretString::from(token.into_string()));
         Ok(MintedClient { client: client_from(config)?, renew_at: Instant::now() + renew_after(lifetime) })
     }
-}
-
-/// The time from now until `expires` (Unix seconds), if that is in the future.
-fn remaining(expires: i64) -> Option<Duration> {
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
-    let expires = u64::try_from(expires).ok()?;
-    expires.checked_sub(now).filter(|s| *s > 0).map(Duration::from_secs)
 }
 
 /// When to renew a token valid for `lifetime`: [`TOKEN_RENEW_MARGIN`] before it expires, but not before half of

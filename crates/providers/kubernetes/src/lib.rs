@@ -21,15 +21,14 @@
 mod connect;
 mod error;
 mod json;
-mod names;
 mod store_client;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use external_secrets_api::KubernetesProvider as KubernetesSpec;
 use external_secrets_api::meta::SecretKeySelector;
-use external_secrets_api::{KubernetesProvider as KubernetesSpec, SecretStoreSpec};
-use external_secrets_provider::{Capabilities, Provider, ProviderError, StoreClient, StoreContext, StoreKind};
+use external_secrets_provider::{Capabilities, Provider, ProviderError, StoreClient, StoreContext, StoreKind, names};
 
 use crate::connect::{Identity, OwnCluster, OwnClusterSource};
 use crate::store_client::KubernetesStoreClient;
@@ -59,10 +58,7 @@ impl KubernetesProvider {
 
 #[async_trait]
 impl Provider for KubernetesProvider {
-    /// `"kubernetes"`.
-    fn name(&self) -> &'static str {
-        "kubernetes"
-    }
+    type Spec = KubernetesSpec;
 
     /// `ReadWrite`, as ESO reports it (this operator implements the reads only so far).
     fn capabilities(&self) -> Capabilities {
@@ -72,8 +68,7 @@ impl Provider for KubernetesProvider {
     /// ESO's admission checks of `spec.provider.kubernetes`: `caProvider.namespace` required for a
     /// ClusterSecretStore and refused for a SecretStore; `auth` names exactly one method; token and client
     /// certificate references have a name and key (and a namespace in a ClusterSecretStore).
-    fn validate_spec(&self, spec: &SecretStoreSpec, kind: StoreKind) -> Result<(), ProviderError> {
-        let k8s = kubernetes_spec(spec)?;
+    fn validate_spec(&self, k8s: &KubernetesSpec, kind: StoreKind) -> Result<(), ProviderError> {
         let invalid = |why: &str| Err(ProviderError::InvalidConfig(why.to_string()));
         if let Some(ca) = k8s.server.as_ref().and_then(|s| s.ca_provider.as_ref()) {
             match (kind, &ca.namespace) {
@@ -105,40 +100,32 @@ impl Provider for KubernetesProvider {
         Ok(())
     }
 
-    /// A client for the store: resolves the referenced Secrets (and mints a ServiceAccount token) with
-    /// `ctx.kube` now, so that configuration errors surface when the store is validated. A ClusterSecretStore with
+    /// A client for the store: resolves the referenced Secrets (and mints a ServiceAccount token) through the
+    /// store's credential resolver now, so that configuration errors surface when the store is validated. A ClusterSecretStore with
     /// referent authentication built without an ExternalSecret namespace gives a client that validates as
     /// Unknown and reads nothing.
-    async fn client(&self, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
-        let k8s = kubernetes_spec(&ctx.spec)?;
+    async fn client(&self, k8s: &KubernetesSpec, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
         let remote_namespace = match k8s.remote_namespace.as_str() {
             "" => DEFAULT_REMOTE_NAMESPACE.to_string(),
             ns if names::is_dns_label(ns) => ns.to_string(),
             ns => return Err(ProviderError::InvalidConfig(format!("remoteNamespace {ns:?} is not a namespace name"))),
         };
         let identity =
-            if ctx.kind == StoreKind::ClusterSecretStore && ctx.referent_namespace.is_none() && is_referent(k8s) {
+            if ctx.kind() == StoreKind::ClusterSecretStore && ctx.referent_namespace().is_none() && is_referent(k8s) {
                 Identity::Deferred
             } else {
-                connect::identity(ctx, k8s, &self.own_cluster).await?
+                connect::identity(ctx.credentials(), k8s, &self.own_cluster).await?
             };
         tracing::debug!(
-            kind = %ctx.kind,
-            store = %ctx.name,
-            namespace = ctx.namespace.as_deref().unwrap_or_default(),
+            kind = %ctx.kind(),
+            store = ctx.name(),
+            namespace = ctx.namespace().unwrap_or_default(),
             remote_namespace,
             auth = auth_method(k8s),
             "built a kubernetes store client"
         );
         Ok(Arc::new(KubernetesStoreClient::new(identity, remote_namespace)))
     }
-}
-
-fn kubernetes_spec(spec: &SecretStoreSpec) -> Result<&KubernetesSpec, ProviderError> {
-    spec.provider
-        .kubernetes
-        .as_ref()
-        .ok_or_else(|| ProviderError::InvalidConfig("missing store provider kubernetes".to_string()))
 }
 
 /// ESO's `ValidateSecretSelector` plus its name/key checks for one credential reference.
@@ -193,11 +180,12 @@ fn auth_method(spec: &KubernetesSpec) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use external_secrets_api::SecretStoreSpec;
     use external_secrets_api::{
         CaProvider, CaProviderType, CertAuth, KubernetesAuth, KubernetesServer, SecretStoreProvider,
         ServiceAccountSelector, TokenAuth,
     };
-    use external_secrets_provider::ErrorCategory;
+    use external_secrets_provider::{DynProvider, ErrorCategory, ProviderKind};
 
     fn store(k8s: Option<KubernetesSpec>) -> SecretStoreSpec {
         SecretStoreSpec {
@@ -229,7 +217,7 @@ mod tests {
     }
 
     fn check(spec: KubernetesSpec, kind: StoreKind) -> Result<(), String> {
-        KubernetesProvider::new().validate_spec(&store(Some(spec)), kind).map_err(|e| e.to_string())
+        DynProvider::validate_spec(&KubernetesProvider::new(), &store(Some(spec)), kind).map_err(|e| e.to_string())
     }
 
     fn message(why: &str) -> Result<(), String> {
@@ -238,7 +226,7 @@ mod tests {
 
     #[test]
     fn validate_spec_requires_the_kubernetes_provider() {
-        let err = KubernetesProvider::new().validate_spec(&store(None), StoreKind::SecretStore).err();
+        let err = DynProvider::validate_spec(&KubernetesProvider::new(), &store(None), StoreKind::SecretStore).err();
         assert_eq!(err.map(|e| e.category()), Some(ErrorCategory::InvalidConfig));
         assert_eq!(check(KubernetesSpec::default(), StoreKind::SecretStore), Ok(()));
     }
@@ -332,7 +320,7 @@ mod tests {
     #[test]
     fn names_itself_kubernetes_with_read_write_capabilities() {
         let p = KubernetesProvider::new();
-        assert_eq!(p.name(), "kubernetes");
-        assert_eq!(p.capabilities(), Capabilities::ReadWrite);
+        assert_eq!(p.kind(), ProviderKind::Kubernetes);
+        assert_eq!(DynProvider::capabilities(&p), Capabilities::ReadWrite);
     }
 }

@@ -18,7 +18,7 @@ use regex::Regex;
 use crate::connect::Identity;
 use crate::error::from_kube;
 use crate::json;
-use crate::names::{is_dns_subdomain, is_label_key, is_label_value};
+use external_secrets_provider::names::{is_dns_subdomain, is_label_key, is_label_value};
 
 /// Secrets listed per request by `find`.
 const PAGE_SIZE: u32 = 250;

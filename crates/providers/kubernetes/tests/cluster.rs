@@ -17,8 +17,8 @@ use external_secrets_api::{
 };
 use external_secrets_core::property::{extract_map, select_property};
 use external_secrets_provider::{
-    ErrorCategory, FindQuery, MetadataPolicy, Provider, ProviderError, RemoteKey, RemoteValue, StoreClient,
-    StoreContext, StoreKind, Validation,
+    DynProvider, ErrorCategory, FindQuery, MetadataPolicy, ProviderError, RemoteKey, RemoteValue, StoreClient,
+    StoreContext, StoreKind, StoreScope, Validation,
 };
 use external_secrets_provider_kubernetes::KubernetesProvider;
 use external_secrets_testsupport::Cluster;
@@ -209,18 +209,13 @@ impl Fixture {
     }
 
     fn context(&self, kind: StoreKind, spec: KubernetesSpec) -> StoreContext {
-        let (namespace, referent_namespace) = match kind {
-            StoreKind::SecretStore => (Some(self.store_ns.clone()), None),
-            StoreKind::ClusterSecretStore => (None, Some(self.store_ns.clone())),
+        let scope = match kind {
+            StoreKind::SecretStore => StoreScope::secret_store(&self.store_ns, "test-store"),
+            StoreKind::ClusterSecretStore => {
+                StoreScope::cluster_secret_store("test-store", Some(self.store_ns.clone()))
+            }
         };
-        StoreContext {
-            kind,
-            name: "test-store".to_string(),
-            namespace,
-            referent_namespace,
-            spec: store_spec(spec),
-            kube: self.admin.clone(),
-        }
+        StoreContext::new(self.admin.clone(), scope, store_spec(spec))
     }
 
     async fn client(&self, spec: KubernetesSpec) -> Result<Arc<dyn StoreClient>, ProviderError> {
@@ -599,8 +594,11 @@ async fn cluster_store_resolves_references_in_the_referent_namespace() {
     assert_eq!(text(&client.get(&key("db")).await.unwrap()), r#"{"password":"pw"}"#);
 
     // Validated on its own, without an ExternalSecret: Unknown, as in ESO, and nothing is read.
-    let validating =
-        StoreContext { referent_namespace: None, ..f.context(StoreKind::ClusterSecretStore, f.token_spec()) };
+    let validating = StoreContext::new(
+        f.admin.clone(),
+        StoreScope::cluster_secret_store("test-store", None),
+        store_spec(f.token_spec()),
+    );
     let client = provider.client(&validating).await.unwrap();
     assert_eq!(client.validate().await.unwrap(), Validation::Unknown);
     assert_eq!(category(client.get(&key("db")).await), Some(ErrorCategory::InvalidConfig));

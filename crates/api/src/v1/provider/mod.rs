@@ -3,6 +3,7 @@
 
 mod aws;
 mod fake;
+mod kind;
 mod kubernetes;
 
 use std::collections::BTreeMap;
@@ -17,14 +18,15 @@ pub use aws::{
     AwsAuth, AwsAuthSecretRef, AwsJwtAuth, AwsProvider, AwsSecretsManager, AwsServiceType, AwsSessionTagsPolicy, AwsTag,
 };
 pub use fake::{FakeProvider, FakeProviderData};
+pub use kind::{ProviderKind, ProviderSelectionError, TypedProviderSpec};
 pub use kubernetes::{CertAuth, KubernetesAuth, KubernetesProvider, KubernetesServer, TokenAuth};
 
 /// SecretStoreProvider contains the provider-specific configuration. Only one provider may be set.
 ///
-/// `aws`, `kubernetes` and `fake` are typed. Every other ESO provider key (`vault`, `gcpsm`, `azurekv`, ...) is
-/// kept as raw JSON in [`SecretStoreProvider::other`], so that stores of providers this operator does not
-/// implement still round-trip unchanged (and the API server does not prune them: the schema of `provider`
-/// preserves unknown fields).
+/// The providers this operator implements ([`ProviderKind::implemented`]: `aws`, `kubernetes`, `fake`) are typed.
+/// Every other ESO provider key (`vault`, `gcpsm`, `azurekv`, ...) is kept as raw JSON in
+/// [`SecretStoreProvider::other`], so that stores of providers this operator does not implement still round-trip
+/// unchanged (and the API server does not prune them: the schema of `provider` preserves unknown fields).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = schema::provider_union)]
@@ -44,25 +46,6 @@ pub struct SecretStoreProvider {
     /// Every other provider key, verbatim (ESO 2.9.0 knows 43; see the ESO docs for their fields).
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
-}
-
-impl SecretStoreProvider {
-    /// The keys set under `spec.provider`, typed and untyped alike, sorted. A valid store has exactly one.
-    ///
-    /// A key whose value is `null` counts as not set.
-    pub fn configured_names(&self) -> Vec<String> {
-        let typed =
-            [("aws", self.aws.is_some()), ("kubernetes", self.kubernetes.is_some()), ("fake", self.fake.is_some())];
-        let mut names: Vec<String> = typed
-            .into_iter()
-            .filter(|(_, set)| *set)
-            .map(|(name, _)| name.to_string())
-            .chain(self.other.iter().filter(|(_, value)| !value.is_null()).map(|(name, _)| name.clone()))
-            .collect();
-        names.sort();
-        names.dedup();
-        names
-    }
 }
 
 /// CAProvider provides a custom certificate authority for accessing the provider's store.

@@ -10,7 +10,7 @@ use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
 use aws_smithy_http_client::tls;
 use external_secrets_api::SecretStoreSpec;
-use external_secrets_provider::{Provider, ProviderError, StoreClient, StoreContext, StoreKind};
+use external_secrets_provider::{DynProvider, ProviderError, StoreClient, StoreContext, StoreScope};
 use external_secrets_provider_aws::{AwsProvider, Endpoints};
 use external_secrets_testsupport::{AwsEndpoint, AwsOptions, aws, cluster};
 use k8s_openapi::ByteString;
@@ -72,14 +72,12 @@ impl TestEnv {
 
     /// A SecretStore context in the test namespace for `spec.provider.aws = aws`.
     pub fn store(&self, aws: Value) -> StoreContext {
-        StoreContext {
-            kind: StoreKind::SecretStore,
-            name: "aws-store".into(),
-            namespace: Some(self.ns.clone()),
-            referent_namespace: None,
-            spec: spec(aws),
-            kube: self.kube.clone(),
-        }
+        self.store_named("aws-store", spec(aws))
+    }
+
+    /// A SecretStore context named `name` in the test namespace with the whole store `spec`.
+    pub fn store_named(&self, name: &str, spec: SecretStoreSpec) -> StoreContext {
+        StoreContext::new(self.kube.clone(), StoreScope::secret_store(&self.ns, name), spec)
     }
 
     /// `spec.provider.aws` for `service` with the static keys of [`CREDS_SECRET`].

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::types::Tag;
 use external_secrets_api::SecretStoreRetrySettings;
-use external_secrets_provider::{ErrorCategory, FindQuery, Provider, RemoteKey};
+use external_secrets_provider::{DynProvider, ErrorCategory, FindQuery, RemoteKey};
 use external_secrets_provider_aws::{AwsProvider, Endpoints};
 use serde_json::json;
 
@@ -67,9 +67,10 @@ async fn throttled_attempts(
     max_retries: i32,
     interval: Option<&str>,
 ) -> Vec<f64> {
-    let mut store = env.store(env.static_spec("SecretsManager"));
-    store.spec.retry_settings =
+    let mut spec = crate::common::spec(env.static_spec("SecretsManager"));
+    spec.retry_settings =
         Some(SecretStoreRetrySettings { max_retries: Some(max_retries), retry_interval: interval.map(Into::into) });
+    let store = env.store_named("aws-store", spec);
     let client = provider.client(&store).await.expect("client");
     let before = call_times(env.port, "secretsmanager.GetSecretValue").len();
     let err = client.get(&RemoteKey::value(name)).await.expect_err("throttled");

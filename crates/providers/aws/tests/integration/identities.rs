@@ -2,7 +2,7 @@
 //! referent authentication, role chaining, and the SDK default chain.
 
 use aws_credential_types::Credentials;
-use external_secrets_provider::{ErrorCategory, Provider, RemoteKey, StoreContext, StoreKind, Validation};
+use external_secrets_provider::{DynProvider, ErrorCategory, RemoteKey, StoreContext, StoreScope, Validation};
 use external_secrets_provider_aws::AwsProvider;
 use external_secrets_testsupport::{aws, cluster};
 use k8s_openapi::api::core::v1::ServiceAccount;
@@ -165,13 +165,8 @@ async fn cluster_store_with_referent_auth_validates_unknown_and_reads_in_the_ref
     let name = format!("{}/referent", env.ns);
     env.sm_admin().create_secret().name(&name).secret_string("from-referent").send().await.expect("CreateSecret");
     let provider = env.provider();
-    let cluster_store = |referent: Option<String>, aws: Value| StoreContext {
-        kind: StoreKind::ClusterSecretStore,
-        name: "aws-cluster-store".into(),
-        namespace: None,
-        referent_namespace: referent,
-        spec: spec(aws),
-        kube: env.kube.clone(),
+    let cluster_store = |referent: Option<String>, aws: Value| {
+        StoreContext::new(env.kube.clone(), StoreScope::cluster_secret_store("aws-cluster-store", referent), spec(aws))
     };
     let referent_spec = env.static_spec("SecretsManager");
 
@@ -281,14 +276,11 @@ async fn default_chain_child() {
     assert_eq!(provider.endpoints().secrets_manager.as_deref(), Some(url.as_str()));
     assert_eq!(provider.endpoints().sts.as_deref(), Some(url.as_str()));
     let kube_config = kube::Config::new("http://127.0.0.1:9".parse().expect("URL"));
-    let ctx = StoreContext {
-        kind: StoreKind::SecretStore,
-        name: "default-chain".into(),
-        namespace: Some("default".into()),
-        referent_namespace: None,
-        spec: spec(json!({"service": "SecretsManager", "region": region})),
-        kube: kube::Client::try_from(kube_config).expect("kube client"),
-    };
+    let ctx = StoreContext::new(
+        kube::Client::try_from(kube_config).expect("kube client"),
+        StoreScope::secret_store("default", "default-chain"),
+        spec(json!({"service": "SecretsManager", "region": region})),
+    );
     let client = provider.client(&ctx).await.expect("client");
     assert_eq!(client.validate().await.expect("validate"), Validation::Ready);
     assert_eq!(text(&client.get(&RemoteKey::value(&name)).await), "from-env");

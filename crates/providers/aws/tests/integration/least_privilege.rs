@@ -4,7 +4,7 @@
 
 use aws_sdk_ssm::types::ParameterType;
 use external_secrets_api::SecretStoreRetrySettings;
-use external_secrets_provider::{MetadataPolicy, Provider, RemoteKey, StoreClient, StoreContext};
+use external_secrets_provider::{DynProvider, MetadataPolicy, RemoteKey, StoreClient, StoreContext};
 use serde_json::{Value, json};
 
 use crate::common::{TestEnv, count, isolated_endpoint, set_policies, text};
@@ -16,12 +16,12 @@ const ACCOUNT: &str = "123456789012";
 fn role_store(env: &TestEnv, service: &str, role: &str, second: bool) -> StoreContext {
     let mut spec = env.static_spec(service);
     spec["role"] = role.into();
-    let mut store = env.store(spec);
-    if second {
-        store.name = "second-store".into();
-        store.spec.retry_settings = Some(SecretStoreRetrySettings { max_retries: Some(5), retry_interval: None });
+    if !second {
+        return env.store(spec);
     }
-    store
+    let mut spec = crate::common::spec(spec);
+    spec.retry_settings = Some(SecretStoreRetrySettings { max_retries: Some(5), retry_interval: None });
+    env.store_named("second-store", spec)
 }
 
 /// Reads `keys` twice (two refreshes) through `client`; every answer must be a value.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::Tag;
-use external_secrets_provider::{ErrorCategory, FindQuery, MetadataPolicy, Provider, RemoteKey, Validation};
+use external_secrets_provider::{DynProvider, ErrorCategory, FindQuery, MetadataPolicy, RemoteKey, Validation};
 
 use crate::common::{TestEnv, count, isolated_endpoint, text};
 

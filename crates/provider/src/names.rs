@@ -1,7 +1,7 @@
 //! Kubernetes name syntax (apimachinery's validation), for what goes into request paths and label selectors.
 
 /// A DNS-1123 label: 1 to 63 of `[a-z0-9-]`, starting and ending with an alphanumeric (namespace names).
-pub(crate) fn is_dns_label(name: &str) -> bool {
+pub fn is_dns_label(name: &str) -> bool {
     let bytes = name.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 63
@@ -11,7 +11,7 @@ pub(crate) fn is_dns_label(name: &str) -> bool {
 }
 
 /// A DNS-1123 subdomain: at most 253 characters of dot-separated DNS labels (Secret names).
-pub(crate) fn is_dns_subdomain(name: &str) -> bool {
+pub fn is_dns_subdomain(name: &str) -> bool {
     !name.is_empty() && name.len() <= 253 && name.split('.').all(is_dns_label)
 }
 
@@ -26,7 +26,7 @@ fn is_qualified_name_part(name: &str) -> bool {
 }
 
 /// A label key: `[prefix/]name` with a DNS subdomain prefix.
-pub(crate) fn is_label_key(key: &str) -> bool {
+pub fn is_label_key(key: &str) -> bool {
     match key.split_once('/') {
         Some((prefix, name)) => is_dns_subdomain(prefix) && is_qualified_name_part(name),
         None => is_qualified_name_part(key),
@@ -34,7 +34,7 @@ pub(crate) fn is_label_key(key: &str) -> bool {
 }
 
 /// A label value: empty, or like a label name.
-pub(crate) fn is_label_value(value: &str) -> bool {
+pub fn is_label_value(value: &str) -> bool {
     value.is_empty() || is_qualified_name_part(value)
 }
 
