@@ -162,7 +162,8 @@ impl AwsSide {
     /// The most calls matching `f` attempted within any one second since `since`.
     pub fn peak_per_second(&self, since: Instant, f: impl Fn(&str) -> bool) -> u64 {
         let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let times: Vec<Instant> = s.tally.times.iter().filter(|(t, op)| *t >= since && f(op)).map(|(t, _)| *t).collect();
+        let times: Vec<Instant> =
+            s.tally.times.iter().filter(|(t, op)| *t >= since && f(op)).map(|(t, _)| *t).collect();
         let mut peak = 0;
         let mut start = 0;
         for end in 0..times.len() {

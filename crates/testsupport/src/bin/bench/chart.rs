@@ -6,7 +6,8 @@ use std::path::Path;
 use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 
-const COLORS: [RGBColor; 4] = [RGBColor(31, 119, 180), RGBColor(214, 39, 40), RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
+const COLORS: [RGBColor; 4] =
+    [RGBColor(31, 119, 180), RGBColor(214, 39, 40), RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
 
 /// One line: its label and (x, y) points.
 pub struct Series {
@@ -61,15 +62,16 @@ pub fn line_chart(path: &Path, title: &str, x_label: &str, y_label: &str, series
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_chart_is_an_svg_with_each_operators_label() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ready.svg");
         let series = [ready_series("ours", &[0.5, 1.0, 2.0]), ready_series("eso", &[1.0, 3.0, 9.0])];
-        line_chart(&path, "S1", "seconds", "Ready", &series).unwrap_or_else(|e| unreachable!("{e}"));
+        line_chart(&path, "S1", "seconds", "Ready", &series).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(svg.starts_with("<svg"), "{svg}");
         assert!(svg.contains("ours") && svg.contains("eso"));

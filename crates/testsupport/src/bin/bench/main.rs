@@ -30,7 +30,8 @@ use serde_json::{Value, json};
 use crate::operator::OperatorSpec;
 use crate::scenarios::{Bench, ChartData, Settings};
 
-const DEFAULT_OPERATOR: &str = "target/release/external-secrets controller --metrics-addr=127.0.0.1:{port} \
+/// The release build of this repository (`make bench` builds it), wherever cargo puts it.
+const DEFAULT_OPERATOR: &str = "${CARGO_TARGET_DIR:-target}/release/external-secrets controller --metrics-addr=127.0.0.1:{port} \
                                 --live-addr=127.0.0.1:{port} --log-format=text --loglevel=warn";
 const ALL_SCENARIOS: [&str; 9] = ["S0", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8"];
 
@@ -259,11 +260,20 @@ fn default_label(cmd: &str, i: usize) -> String {
 
 fn write_charts(dir: &Path, stem: &str, charts: &[(String, ChartData)]) -> Vec<String> {
     let mut written = Vec::new();
-    let ready: Vec<chart::Series> =
-        charts.iter().filter(|(_, c)| !c.s1_ready.is_empty()).map(|(l, c)| chart::ready_series(l, &c.s1_ready)).collect();
+    let ready: Vec<chart::Series> = charts
+        .iter()
+        .filter(|(_, c)| !c.s1_ready.is_empty())
+        .map(|(l, c)| chart::ready_series(l, &c.s1_ready))
+        .collect();
     if !ready.is_empty() {
         let name = format!("{stem}-s1-ready.svg");
-        match chart::line_chart(&dir.join(&name), "S1 cold start: ExternalSecrets Ready", "seconds since the operator started", "Ready", &ready) {
+        match chart::line_chart(
+            &dir.join(&name),
+            "S1 cold start: ExternalSecrets Ready",
+            "seconds since the operator started",
+            "Ready",
+            &ready,
+        ) {
             Ok(()) => written.push(name),
             Err(e) => eprintln!("bench: no S1 chart: {e}"),
         }
@@ -296,8 +306,10 @@ fn run_one(settings: &Settings, cmd: &str) -> Result<(Value, ChartData, Option<S
         let kubeconfig = prepare(&cluster, work.path()).await?;
         let admin = client_from_kubeconfig(&cluster.kubeconfig).await?;
         let spec = OperatorSpec { cmd: cmd.to_string(), kubeconfig, env: Vec::new() };
-        let ticks: f64 =
-            run_program(Path::new("getconf"), &["CLK_TCK"], &[], None).ok().and_then(|t| t.parse().ok()).unwrap_or(100.0);
+        let ticks: f64 = run_program(Path::new("getconf"), &["CLK_TCK"], &[], None)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(100.0);
         let mut bench = Bench::new(settings, &cluster, admin, spec, work.path().to_path_buf(), ticks);
         let result = bench.run().await;
         let results = Value::Object(std::mem::take(&mut bench.results));
@@ -338,7 +350,14 @@ async fn prepare(cluster: &Cluster, dir: &Path) -> Result<PathBuf> {
     ])?;
     let token = k(&["-n", "external-secrets", "create", "token", "external-secrets", "--duration=6h"])?;
     let server = k(&["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"])?;
-    let ca = k(&["config", "view", "--minify", "--raw", "-o", "jsonpath={.clusters[0].cluster.certificate-authority-data}"])?;
+    let ca = k(&[
+        "config",
+        "view",
+        "--minify",
+        "--raw",
+        "-o",
+        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+    ])?;
     let config = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster: {{server: \"{server}\", \
          certificate-authority-data: \"{ca}\"}}\nusers:\n- name: external-secrets\n  user: {{token: \"{token}\"}}\n\
@@ -380,7 +399,12 @@ fn facts(cluster_bin: &Path) -> BTreeMap<&'static str, String> {
         .unwrap_or_else(|| "unknown".to_string());
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".to_string());
     let mut f = BTreeMap::new();
     f.insert("nproc", std::thread::available_parallelism().map(|n| n.to_string()).unwrap_or_default());

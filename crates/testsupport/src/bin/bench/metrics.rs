@@ -89,6 +89,11 @@ impl ApiRequests {
         Self(delta)
     }
 
+    /// The same counts without one resource (`leases`: leader election, which is not part of a refresh).
+    pub fn without(&self, resource: &str) -> Self {
+        Self(self.0.iter().filter(|((_, r, _), _)| r != resource).map(|(k, v)| (k.clone(), *v)).collect())
+    }
+
     fn sum(&self, keep: impl Fn(&str, &str, &str) -> bool) -> u64 {
         self.0.iter().filter(|((v, r, c), _)| keep(v, r, c)).map(|(_, n)| *n).sum::<f64>().round() as u64
     }

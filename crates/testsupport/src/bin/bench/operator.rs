@@ -78,7 +78,11 @@ impl Operator {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        bail!("the operator did not answer 200 on /readyz within 120 s (port {}); log {}", self.port, self.log.display())
+        bail!(
+            "the operator did not answer 200 on /readyz within 120 s (port {}); log {}",
+            self.port,
+            self.log.display()
+        )
     }
 
     /// A `/proc/<pid>/status` field in KiB (`VmRSS`, `VmHWM`).

@@ -21,7 +21,13 @@ pub struct Figure {
     pub target: &'static str,
 }
 
-const fn fig(path: &'static str, label: &'static str, unit: &'static str, better: Better, target: &'static str) -> Figure {
+const fn fig(
+    path: &'static str,
+    label: &'static str,
+    unit: &'static str,
+    better: Better,
+    target: &'static str,
+) -> Figure {
     Figure { path, label, unit, better, target }
 }
 
@@ -43,7 +49,13 @@ pub const FIGURES: &[Figure] = &[
     fig("s1.apiserver_requests_per_externalsecret", "S1 apiserver requests per ExternalSecret", "", Lower, "—"),
     fig("s1.apiserver_requests_per_second", "S1 apiserver requests/s", "/s", Lower, "polite to a shared apiserver"),
     fig("s1.apiserver.throttled_429", "S1 apiserver 429 answers", "", Lower, "—"),
-    fig("s2.provider_calls_per_refresh", "S2 provider calls per refresh (operator metric)", "", Lower, "≤ distinct keys"),
+    fig(
+        "s2.provider_calls_per_refresh",
+        "S2 provider calls per refresh (operator metric)",
+        "",
+        Lower,
+        "≤ distinct keys",
+    ),
     fig("s2.apiserver_reads_per_refresh", "S2 apiserver reads per ExternalSecret refresh", "", Lower, "0"),
     fig("s2.apiserver_writes_per_refresh", "S2 apiserver writes per ExternalSecret refresh", "", Lower, "≤ 1"),
     fig("s2.cpu_s_per_1000_refreshes", "S2 CPU per 1000 refreshes", "s", Lower, "≤ 0.2× ESO"),
@@ -66,7 +78,13 @@ pub const FIGURES: &[Figure] = &[
     fig("s7.calls_throttled", "S7 calls throttled", "", Lower, "—"),
     fig("s8.first_sync_token_requests", "S8 TokenRequests, first sync", "", Lower, "≤ 1 per (role, SA, audience)"),
     fig("s8.first_sync_sts_calls", "S8 STS calls, first sync", "", Lower, "≤ 1 per (role, SA, audience)"),
-    fig("s8.token_requests_per_cycle", "S8 TokenRequests per refresh cycle", "", Lower, "0 within the credential lifetime"),
+    fig(
+        "s8.token_requests_per_cycle",
+        "S8 TokenRequests per refresh cycle",
+        "",
+        Lower,
+        "0 within the credential lifetime",
+    ),
     fig("s8.sts_calls_per_cycle", "S8 STS calls per refresh cycle", "", Lower, "0 within the credential lifetime"),
 ];
 
@@ -177,7 +195,12 @@ pub fn markdown(doc: &Value) -> String {
         keys.sort();
         keys.dedup();
         let _ = writeln!(out, "\n### {title}\n");
-        let _ = writeln!(out, "| request |{}\n|---|{}", labels.iter().map(|l| format!(" {l} |")).collect::<String>(), "---|".repeat(labels.len()));
+        let _ = writeln!(
+            out,
+            "| request |{}\n|---|{}",
+            labels.iter().map(|l| format!(" {l} |")).collect::<String>(),
+            "---|".repeat(labels.len())
+        );
         for k in keys {
             let _ = write!(out, "| {k} |");
             for t in &tables {
@@ -257,6 +280,7 @@ pub fn compare(a: &Value, b: &Value, limit: f64) -> (String, usize) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

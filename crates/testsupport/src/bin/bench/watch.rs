@@ -131,10 +131,13 @@ impl Drop for EsWatch {
     }
 }
 
+/// Secret name → (data key, value to wait for).
+pub type Expected = Arc<Mutex<HashMap<String, (String, Vec<u8>)>>>;
+
 /// A running watch of the Secrets of one namespace: when each first showed an expected value under a key.
 pub struct SecretWatch {
     /// name → (key, expected value); set by the caller before it changes the value at the provider.
-    pub expected: Arc<Mutex<HashMap<String, (String, Vec<u8>)>>>,
+    pub expected: Expected,
     /// name → first time (seconds since origin) the expected value was seen.
     pub seen: Arc<Mutex<HashMap<String, f64>>>,
     task: tokio::task::JoinHandle<()>,
@@ -143,7 +146,7 @@ pub struct SecretWatch {
 impl SecretWatch {
     pub fn start(client: kube::Client, namespace: &str, origin: Instant) -> Self {
         let api: Api<Secret> = Api::namespaced(client, namespace);
-        let expected: Arc<Mutex<HashMap<String, (String, Vec<u8>)>>> = Arc::default();
+        let expected: Expected = Arc::default();
         let seen: Arc<Mutex<HashMap<String, f64>>> = Arc::default();
         let (want, got) = (expected.clone(), seen.clone());
         let task = tokio::spawn(async move {
