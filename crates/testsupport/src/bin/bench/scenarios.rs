@@ -793,16 +793,13 @@ impl<'a> Bench<'a> {
         if existing["SecretList"].as_array().is_some_and(|l| !l.is_empty()) {
             return Ok(());
         }
-        futures::stream::iter(0..count)
-            .map(|i| async move {
-                let body = json!({"Name": format!("bench/{i}"), "SecretString": json!({"password": format!("pw-{i}")}).to_string()});
-                aws.call("secretsmanager", "secretsmanager.CreateSecret", &body).await
-            })
-            .buffer_unordered(8)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<Vec<_>>>()?;
+        // One at a time: moto's Secrets Manager backend is not safe for concurrent CreateSecret (a dictionary
+        // changes size during iteration and the call fails with HTTP 500).
+        for i in 0..count {
+            let value = json!({"password": format!("pw-{i}")}).to_string();
+            let body = json!({"Name": format!("bench/{i}"), "SecretString": value});
+            aws.call("secretsmanager", "secretsmanager.CreateSecret", &body).await?;
+        }
         Ok(())
     }
 
