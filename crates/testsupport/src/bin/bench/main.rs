@@ -61,6 +61,8 @@ enum Sub {
         #[arg(long, default_value_t = 0.2)]
         limit: f64,
     },
+    /// Print the Markdown tables of a result file again (after the report's layout changed).
+    Report { file: PathBuf },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -123,11 +125,12 @@ struct RunArgs {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Some(Sub::Report { file }) => {
+            print!("{}", report::markdown(&read_json(&file)?));
+            Ok(())
+        }
         Some(Sub::Compare { a, b, limit }) => {
-            let read = |p: &Path| -> Result<Value> {
-                serde_json::from_str(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
-                    .with_context(|| format!("parsing {}", p.display()))
-            };
+            let read = read_json;
             let (text, regressions) = report::compare(&read(&a)?, &read(&b)?, limit);
             println!("{text}");
             if regressions > 0 {
@@ -137,6 +140,11 @@ fn main() -> Result<()> {
         }
         None => run(cli.run),
     }
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?)
+        .with_context(|| format!("parsing {}", path.display()))
 }
 
 fn settings(args: &RunArgs) -> Result<Settings> {
@@ -234,15 +242,10 @@ fn run(args: RunArgs) -> Result<()> {
         .unwrap_or(base);
     let json_path = out_dir.join(format!("{stem}.json"));
     let md_path = out_dir.join(format!("{stem}.md"));
+    let mut document = document;
+    document["charts"] = json!(write_charts(&out_dir, &stem, &charts));
     std::fs::write(&json_path, serde_json::to_string_pretty(&document)? + "\n")?;
-    let mut md = report::markdown(&document);
-    let svgs = write_charts(&out_dir, &stem, &charts);
-    if !svgs.is_empty() {
-        md.push_str("\n## Charts\n\n");
-        for svg in &svgs {
-            md.push_str(&format!("![{svg}]({svg})\n"));
-        }
-    }
+    let md = report::markdown(&document);
     std::fs::write(&md_path, &md)?;
     println!("{md}");
     eprintln!("bench: wrote {} and {}", json_path.display(), md_path.display());
