@@ -41,7 +41,16 @@ pub fn line_chart(path: &Path, title: &str, x_label: &str, y_label: &str, series
         .y_label_area_size(70)
         .build_cartesian_2d(0.0..x_max, 0.0..y_max)
         .map_err(|e| err(&e))?;
-    chart.configure_mesh().x_desc(x_label).y_desc(y_label).draw().map_err(|e| err(&e))?;
+    // Whole numbers on an axis that spans more than ten units (ExternalSecrets, seconds of a long run).
+    let tick = |max: f64| move |v: &f64| if max > 10.0 { format!("{v:.0}") } else { format!("{v:.1}") };
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .x_label_formatter(&tick(x_max))
+        .y_label_formatter(&tick(y_max))
+        .draw()
+        .map_err(|e| err(&e))?;
     for (i, s) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         chart
