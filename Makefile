@@ -6,7 +6,7 @@ SHELL := /usr/bin/env bash
 
 CARGO ?= cargo
 
-.PHONY: help tools toolchain test lint unit demo cluster-up cluster-down crds static-check bench
+.PHONY: help tools toolchain test lint unit demo cluster-up cluster-down crds static-check bench bench-compare
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,9 +43,12 @@ cluster-up: tools ## Start etcd, kube-apiserver, kube-controller-manager and the
 cluster-down: ## Stop exactly what cluster-up started.
 	@$(CARGO) run --quiet -p external-secrets-testsupport --bin local-cluster -- down
 
-bench: tools ## Benchmark (not part of test): S0, S1, S3, S5 on a private local cluster; BENCH_ARGS=... passes options.
+bench: tools ## Benchmark (not part of test): scenarios S0-S8 on a private local cluster; BENCH_ARGS=... passes options.
 	$(CARGO) build --release -p external-secrets
 	$(CARGO) run --release --quiet -p external-secrets-testsupport --bin bench -- $(BENCH_ARGS)
+
+bench-compare: ## Diff two benchmark result files: make bench-compare A=old.json B=new.json (regressions > 20 % fail).
+	$(CARGO) run --release --quiet -p external-secrets-testsupport --bin bench -- compare $(A) $(B)
 
 static-check: toolchain ## Build the binary statically (release, glibc +crt-static) and check it with file/ldd.
 	hack/check-static.sh
