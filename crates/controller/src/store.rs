@@ -92,15 +92,32 @@ fn is_ready(status: Option<&SecretStoreStatus>) -> bool {
     status.and_then(|s| s.condition("Ready")).is_some_and(|c| c.status == "True")
 }
 
+/// How long a reconcile that misses a store waits for the store watch's first list (at start-up the
+/// ExternalSecrets' watch may deliver before the stores' has listed).
+const STORE_CACHE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Whether the store cache has been filled by its watch's first list (waiting for it, bounded): only then does a
+/// miss mean "not found" rather than "not listed yet". Without this, a cold start reported every ExternalSecret
+/// listed before its store as `SecretStore "x" not found` and backed it off.
+async fn synced<K>(cache: &kube::runtime::reflector::Store<K>) -> bool
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: std::hash::Hash + Eq + Clone,
+{
+    tokio::time::timeout(STORE_CACHE_WAIT, cache.wait_until_ready()).await.is_ok_and(|r| r.is_ok())
+}
+
 /// Finds the store `id` for an ExternalSecret in `namespace`, enforcing ClusterSecretStore conditions and the
 /// flood gate. `Ok(None)` means the store belongs to another controller class: leave the object alone.
 pub async fn resolve(ctx: &Context, namespace: &str, id: &StoreId) -> Result<Option<ResolvedStore>, ReconcileError> {
     let (meta, spec, status, kind) = match id.kind {
         SecretStoreKind::SecretStore => {
-            let store = ctx
-                .secret_stores
-                .get(&ObjectRef::new(&id.name).within(namespace))
-                .ok_or_else(|| ReconcileError::Store(format!("SecretStore {:?} not found", id.name)))?;
+            let key = ObjectRef::new(&id.name).within(namespace);
+            let store = match ctx.secret_stores.get(&key) {
+                Some(store) => Some(store),
+                None => synced(&ctx.secret_stores).await.then(|| ctx.secret_stores.get(&key)).flatten(),
+            }
+            .ok_or_else(|| ReconcileError::Store(format!("SecretStore {:?} not found", id.name)))?;
             (store.meta().clone(), store.spec.clone(), store.status.clone(), StoreKind::SecretStore)
         }
         SecretStoreKind::ClusterSecretStore => {
@@ -110,10 +127,12 @@ pub async fn resolve(ctx: &Context, namespace: &str, id: &StoreId) -> Result<Opt
                         .to_string(),
                 ));
             }
-            let store = ctx
-                .cluster_stores
-                .get(&ObjectRef::new(&id.name))
-                .ok_or_else(|| ReconcileError::Store(format!("ClusterSecretStore {:?} not found", id.name)))?;
+            let key = ObjectRef::new(&id.name);
+            let store = match ctx.cluster_stores.get(&key) {
+                Some(store) => Some(store),
+                None => synced(&ctx.cluster_stores).await.then(|| ctx.cluster_stores.get(&key)).flatten(),
+            }
+            .ok_or_else(|| ReconcileError::Store(format!("ClusterSecretStore {:?} not found", id.name)))?;
             (store.meta().clone(), store.spec.clone(), store.status.clone(), StoreKind::ClusterSecretStore)
         }
     };
