@@ -224,7 +224,17 @@ async fn store_reconciler_flags_leave_store_status_and_cluster_store_users_to_ot
         }))
         .expect("ExternalSecret")
     };
-    ess.create(&PostParams::default(), &es("css-user", "ClusterSecretStore", "someone-elses")).await.expect("es");
+    // The ClusterSecretStore exists and names a class no operator of this test binary has: the cluster-wide
+    // operators of the other tests leave its users alone too (a missing store would be theirs to report on).
+    let elsewhere = format!("someone-elses-{ns}");
+    let css: ClusterSecretStore = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore",
+        "metadata": {"name": elsewhere},
+        "spec": {"controller": format!("nobody-{ns}"), "provider": {"fake": {"data": []}}}
+    }))
+    .expect("ClusterSecretStore");
+    Api::<ClusterSecretStore>::all(admin.clone()).create(&PostParams::default(), &css).await.expect("css");
+    ess.create(&PostParams::default(), &es("css-user", "ClusterSecretStore", &elsewhere)).await.expect("es");
     let stores: Api<SecretStore> = Api::namespaced(admin.clone(), &ns);
     let store: SecretStore = serde_json::from_value(json!({
         "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
