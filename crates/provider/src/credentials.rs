@@ -401,28 +401,13 @@ fn from_kube(context: &str, err: kube::Error) -> CredentialError {
         kube::Error::SerdeError(_) | kube::Error::FromUtf8(_) => {
             (Kind::Malformed, format!("{context}: the API server's answer could not be decoded"))
         }
-        kube::Error::Auth(e) => (Kind::Unauthorized, format!("{context}: {}", chain(&e))),
+        kube::Error::Auth(e) => (Kind::Unauthorized, format!("{context}: {}", crate::error::error_chain(&e))),
         e @ (kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_)) => {
-            (Kind::Unavailable, format!("{context}: {}", chain(&e)))
+            (Kind::Unavailable, format!("{context}: {}", crate::error::error_chain(&e)))
         }
-        e => (Kind::Internal, format!("{context}: {}", chain(&e))),
+        e => (Kind::Internal, format!("{context}: {}", crate::error::error_chain(&e))),
     };
     CredentialError::new(kind, message)
-}
-
-/// An error and its causes, `outer: inner`, skipping causes whose text the outer one already shows.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

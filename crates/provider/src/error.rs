@@ -94,3 +94,19 @@ impl ProviderError {
         matches!(self, ProviderError::NotFound { .. })
     }
 }
+
+/// An error and its causes, `outer: inner: innermost`, skipping causes whose text the outer one already shows.
+/// Only `Display` is used.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

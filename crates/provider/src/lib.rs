@@ -33,7 +33,7 @@ pub use context::StoreContext;
 pub use credentials::{
     CredentialError, CredentialErrorKind, CredentialResolver, ServiceAccountInfo, ServiceAccountToken, StoreScope,
 };
-pub use error::{ErrorCategory, ProviderError};
+pub use error::{ErrorCategory, ProviderError, error_chain};
 pub use external_secrets_api::ProviderKind;
 pub use external_secrets_api::TypedProviderSpec;
 pub use provider::{DynProvider, Provider};

@@ -46,20 +46,7 @@ pub(crate) fn from_kube(
     }
 }
 
-/// An error and its causes, `outer: inner: innermost`, skipping causes whose text the outer one already shows.
-pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use external_secrets_provider::error_chain as chain;
 
 #[cfg(test)]
 mod tests {
