@@ -13,8 +13,7 @@ use external_secrets_api::{ClusterSecretStore, ExternalSecret, SecretStore};
 use external_secrets_testsupport::process::Component;
 use external_secrets_testsupport::{aws, cluster, eventually};
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, PostParams};
 use serde_json::json;
 
 /// What ESO 2.9's chart passes to the controller container with default values, in its order.
@@ -80,24 +79,7 @@ fn secrets_manager(port: u16, region: &str, target: &str, body: &serde_json::Val
 }
 
 async fn install_crds(admin: &kube::Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(admin.clone());
-    for crd in external_secrets_api::crds() {
-        let name = crd.metadata.name.clone().expect("crd name");
-        crds.patch(&name, &PatchParams::apply("e2e").force(), &Patch::Apply(&crd)).await.expect("apply CRD");
-    }
-    for crd in external_secrets_api::crds() {
-        let name = crd.metadata.name.clone().expect("crd name");
-        let established = eventually(Duration::from_secs(30), || async {
-            crds.get(&name)
-                .await
-                .ok()
-                .and_then(|c| c.status)
-                .and_then(|s| s.conditions)
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"))
-        })
-        .await;
-        assert!(established, "CRD {name} not established");
-    }
+    external_secrets_testsupport::apply_crds(admin, external_secrets_api::crds()).await.expect("CRDs");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

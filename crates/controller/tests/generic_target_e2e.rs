@@ -307,7 +307,6 @@ async fn install_widget_crd(cluster: &Cluster) {
     WIDGET_CRD
         .get_or_init(|| async {
             let admin = cluster.admin_client().await.expect("admin");
-            let crds: Api<CustomResourceDefinition> = Api::all(admin.clone());
             let crd: CustomResourceDefinition = serde_json::from_value(json!({
                 "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
                 "metadata": {"name": format!("widgets.{CRD_GROUP}")},
@@ -319,19 +318,7 @@ async fn install_widget_crd(cluster: &Cluster) {
                                                     "properties": {"code": {"type": "string", "pattern": "^[0-9]+$"}}}}}}}]}
             }))
             .expect("CRD");
-            crds.patch(&format!("widgets.{CRD_GROUP}"), &PatchParams::apply("e2e").force(), &Patch::Apply(&crd))
-                .await
-                .expect("apply CRD");
-            let established = eventually(Duration::from_secs(30), || async {
-                crds.get(&format!("widgets.{CRD_GROUP}"))
-                    .await
-                    .ok()
-                    .and_then(|c| c.status)
-                    .and_then(|s| s.conditions)
-                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"))
-            })
-            .await;
-            assert!(established, "Widget CRD not established");
+            external_secrets_testsupport::apply_crds(&admin, [crd]).await.expect("Widget CRD");
         })
         .await;
 }

@@ -43,6 +43,39 @@ pub enum Error {
     Kubeconfig(#[from] kube::config::KubeconfigError),
 }
 
+/// Applies `crds` server-side (field manager `e2e`) and waits, bounded (30 s each), until each is established.
+pub async fn apply_crds(
+    client: &kube::Client,
+    crds: impl IntoIterator<
+        Item = k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    >,
+) -> Result<(), Error> {
+    use kube::api::{Api, Patch, PatchParams};
+    let api: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(client.clone());
+    let mut names = Vec::new();
+    for crd in crds {
+        let name = crd.metadata.name.clone().ok_or_else(|| Error::Setup("a CRD without a name".to_string()))?;
+        api.patch(&name, &PatchParams::apply("e2e").force(), &Patch::Apply(&crd)).await?;
+        names.push(name);
+    }
+    for name in names {
+        let established = eventually(std::time::Duration::from_secs(30), || async {
+            api.get(&name)
+                .await
+                .ok()
+                .and_then(|c| c.status)
+                .and_then(|s| s.conditions)
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"))
+        })
+        .await;
+        if !established {
+            return Err(Error::Setup(format!("CRD {name} not established within 30 s")));
+        }
+    }
+    Ok(())
+}
+
 /// Polls `check` every 200 ms until it is true or `timeout` has passed; returns whether it became true. Tests
 /// wait with this (bounded), never with a bare sleep.
 pub async fn eventually<F, Fut>(timeout: std::time::Duration, mut check: F) -> bool

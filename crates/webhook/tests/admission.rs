@@ -16,7 +16,6 @@ use external_secrets_webhook::tls::ReloadingCert;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::CustomResourceExt;
 use serde_json::json;
@@ -27,24 +26,7 @@ const WAIT: Duration = Duration::from_secs(30);
 
 async fn client_with_crds() -> kube::Client {
     let client = cluster().await.admin_client().await.expect("admin client");
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in crds() {
-        let name = crd.metadata.name.clone().unwrap();
-        api.patch(&name, &PatchParams::apply("webhook-tests").force(), &Patch::Apply(&crd)).await.expect("apply CRD");
-    }
-    for crd in crds() {
-        let name = crd.metadata.name.unwrap();
-        let established = eventually(WAIT, || async {
-            api.get(&name)
-                .await
-                .ok()
-                .and_then(|c| c.status)
-                .and_then(|s| s.conditions)
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"))
-        })
-        .await;
-        assert!(established, "CRD {name} not established");
-    }
+    external_secrets_testsupport::apply_crds(&client, crds()).await.expect("CRDs");
     client
 }
 

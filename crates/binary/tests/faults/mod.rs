@@ -17,7 +17,6 @@ use external_secrets_testsupport::process::{Component, free_port};
 use external_secrets_testsupport::{AwsEndpoint, Cluster, FaultProxy, eventually};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
@@ -307,24 +306,7 @@ impl Fixture {
 
 /// Applies the CRDs and waits until they are established.
 pub async fn install_crds(admin: &kube::Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(admin.clone());
-    for crd in external_secrets_api::crds() {
-        let name = crd.metadata.name.clone().expect("crd name");
-        crds.patch(&name, &PatchParams::apply("e2e").force(), &Patch::Apply(&crd)).await.expect("apply CRD");
-    }
-    for crd in external_secrets_api::crds() {
-        let name = crd.metadata.name.clone().expect("crd name");
-        let established = eventually(Duration::from_secs(30), || async {
-            crds.get(&name)
-                .await
-                .ok()
-                .and_then(|c| c.status)
-                .and_then(|s| s.conditions)
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"))
-        })
-        .await;
-        assert!(established, "CRD {name} not established");
-    }
+    external_secrets_testsupport::apply_crds(admin, external_secrets_api::crds()).await.expect("CRDs");
 }
 
 /// A Secrets Manager call straight to moto (JSON protocol; moto checks no signature but needs one to route).

@@ -15,8 +15,7 @@ use external_secrets_testsupport::{Cluster, tools};
 use k8s_openapi::api::core::v1::{Event as CoreEvent, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, RoleRef, Subject};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, ObjectMeta, PostParams};
 use tokio::sync::{OnceCell, oneshot};
 
 /// Everything the operator logged in this test binary (shared: tests grep it for secret values).
@@ -61,24 +60,7 @@ static CRDS: OnceCell<()> = OnceCell::const_new();
 pub async fn install_crds(cluster: &Cluster) {
     CRDS.get_or_init(|| async {
         let client = cluster.admin_client().await.expect("admin client");
-        let crds: Api<CustomResourceDefinition> = Api::all(client);
-        for crd in external_secrets_api::crds() {
-            let name = crd.metadata.name.clone().expect("crd name");
-            crds.patch(&name, &PatchParams::apply("e2e").force(), &Patch::Apply(&crd)).await.expect("apply CRD");
-        }
-        for crd in external_secrets_api::crds() {
-            let name = crd.metadata.name.clone().expect("crd name");
-            let established = eventually(Duration::from_secs(30), || async {
-                crds.get(&name)
-                    .await
-                    .ok()
-                    .and_then(|c| c.status)
-                    .and_then(|s| s.conditions)
-                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"))
-            })
-            .await;
-            assert!(established, "CRD {name} not established");
-        }
+        external_secrets_testsupport::apply_crds(&client, external_secrets_api::crds()).await.expect("CRDs");
     })
     .await;
 }
