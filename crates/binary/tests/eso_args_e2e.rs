@@ -65,19 +65,6 @@ fn get(port: u16, path: &str) -> (u16, String) {
     http(port, &format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"))
 }
 
-/// A Secrets Manager call to the local endpoint (JSON protocol; the endpoint does not check signatures).
-fn secrets_manager(port: u16, region: &str, target: &str, body: &serde_json::Value) -> (u16, String) {
-    let body = body.to_string();
-    let request = format!(
-        "POST / HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-amz-json-1.1\r\n\
-         X-Amz-Target: secretsmanager.{target}\r\nAuthorization: AWS4-HMAC-SHA256 \
-         Credential=test/20260101/{region}/secretsmanager/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    http(port, &request)
-}
-
 async fn install_crds(admin: &kube::Client) {
     external_secrets_testsupport::apply_crds(admin, external_secrets_api::crds()).await.expect("CRDs");
 }
@@ -115,12 +102,13 @@ async fn esos_default_chart_arguments_start_a_ready_controller_that_serves_esos_
 
     // One sync from Secrets Manager, so that every series has a sample.
     let ns = cluster.namespace("eso-args").await.expect("ns");
-    let (status, answer) = secrets_manager(
+    let (status, answer) = external_secrets_testsupport::secrets_manager_call(
         endpoint.port,
         &endpoint.region,
         "CreateSecret",
         &json!({"Name": format!("{ns}/db"), "SecretString": VALUE}),
-    );
+    )
+    .expect("the AWS endpoint answers");
     assert_eq!(status, 200, "CreateSecret: {answer}");
     let store: SecretStore = serde_json::from_value(json!({
         "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",

@@ -107,3 +107,53 @@ impl AwsEndpoint {
         self.component.stop();
     }
 }
+
+/// One Secrets Manager call (JSON protocol, blocking) straight to the local endpoint, for test fixtures that set
+/// up or change remote state without the SDK. Returns the HTTP status and body.
+///
+/// moto 5.2.5's `SecretsStore` looks secrets up by iterating the region's dict, so a lookup that runs while another
+/// thread inserts a secret fails with Python's "dictionary changed size during iteration" and an HTML 500. That is
+/// a race in the emulator, not an answer: such 500s are retried (a few times, briefly). A `CreateSecret` whose
+/// retry finds the secret already there counts as created — the failed attempt had inserted it.
+pub fn secrets_manager_call(
+    port: u16,
+    region: &str,
+    target: &str,
+    body: &serde_json::Value,
+) -> Result<(u16, String), Error> {
+    let body = body.to_string();
+    let request = format!(
+        "POST / HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+         X-Amz-Target: secretsmanager.{target}\r\nAuthorization: AWS4-HMAC-SHA256 \
+         Credential=test/20260101/{region}/secretsmanager/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut raced = false;
+    for attempt in 0..6 {
+        let (status, answer) = raw_http(port, &request)?;
+        let emulator_race = status == 500 && answer.contains("Internal Server Error");
+        if emulator_race && attempt < 5 {
+            raced = true;
+            std::thread::sleep(Duration::from_millis(50 * (attempt + 1)));
+            continue;
+        }
+        if raced && target == "CreateSecret" && status == 400 && answer.contains("ResourceExistsException") {
+            return Ok((200, answer));
+        }
+        return Ok((status, answer));
+    }
+    Err(Error::Setup(format!("{target}: the AWS endpoint kept failing")))
+}
+
+fn raw_http(port: u16, request: &str) -> Result<(u16, String), Error> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((status, body))
+}

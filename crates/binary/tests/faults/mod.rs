@@ -169,7 +169,9 @@ impl Fixture {
                                 "CreateSecret" => json!({"Name": id, "SecretString": value(ns, &aws_name(i), version)}),
                                 _ => json!({"SecretId": id, "SecretString": value(ns, &aws_name(i), version)}),
                             };
-                            let (status, answer) = secrets_manager(port, region, operation, &body);
+                            let (status, answer) =
+                                external_secrets_testsupport::secrets_manager_call(port, region, operation, &body)
+                                    .expect("the AWS endpoint answers");
                             assert_eq!(status, 200, "{operation} {id}: {answer}");
                         }
                     });
@@ -307,27 +309,6 @@ impl Fixture {
 /// Applies the CRDs and waits until they are established.
 pub async fn install_crds(admin: &kube::Client) {
     external_secrets_testsupport::apply_crds(admin, external_secrets_api::crds()).await.expect("CRDs");
-}
-
-/// A Secrets Manager call straight to moto (JSON protocol; moto checks no signature but needs one to route).
-pub fn secrets_manager(port: u16, region: &str, target: &str, body: &serde_json::Value) -> (u16, String) {
-    use std::io::{Read, Write};
-    let body = body.to_string();
-    let request = format!(
-        "POST / HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-amz-json-1.1\r\n\
-         X-Amz-Target: secretsmanager.{target}\r\nAuthorization: AWS4-HMAC-SHA256 \
-         Credential=test/20260101/{region}/secretsmanager/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to moto");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
 }
 
 // ---------------------------------------------------------------------------------------------------------
