@@ -397,6 +397,9 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
             fetched.finds.insert(*index, found);
         }
     }
+    // Generators run on every sync (a new password each refresh, as in ESO); refreshPolicy and refreshInterval
+    // decide how often that is.
+    fetched.generated = crate::generator::generate_all(ctx, es, &namespace).await?;
 
     let built = build_data(&es.spec, &fetched, es.spec.target.deletion_policy)?;
     for missing in &built.missing {

@@ -164,7 +164,8 @@ mod tests {
 
     #[test]
     fn fake_returns_its_data_as_it_is() {
-        let spec = FakeSpec { controller: None, data: BTreeMap::from([("a".into(), "1".into()), ("b".into(), "".into())]) };
+        let spec =
+            FakeSpec { controller: None, data: BTreeMap::from([("a".into(), "1".into()), ("b".into(), "".into())]) };
         let data = FakeGenerator.generate(&spec).expect("fake");
         assert_eq!(data["a"].expose(), b"1");
         assert_eq!(data["b"].expose(), b"");

@@ -327,7 +327,8 @@ mod tests {
         }
         // 2000 draws of 12 letters from 52, 6 digits from 10, 6 symbols from 31: missing any one character has a
         // probability far below 1e-30.
-        let alphabet: BTreeSet<char> = LOWER.chars().chain(UPPER.chars()).chain(DIGITS.chars()).chain(DEFAULT_SYMBOL_CHARACTERS.chars()).collect();
+        let alphabet: BTreeSet<char> =
+            LOWER.chars().chain(UPPER.chars()).chain(DIGITS.chars()).chain(DEFAULT_SYMBOL_CHARACTERS.chars()).collect();
         assert_eq!(seen, alphabet);
         // Each position holds a digit with probability 1/4: 500 expected, far from 0 and 2000.
         assert!(digit_at.iter().all(|n| (300..700).contains(n)), "{digit_at:?}");
@@ -335,9 +336,7 @@ mod tests {
 
     #[test]
     fn secret_keys_each_get_their_own_password_and_must_be_unique() {
-        let data = PasswordGenerator
-            .generate(&spec(serde_json::json!({"secretKeys": ["a", "b"]})))
-            .expect("two keys");
+        let data = PasswordGenerator.generate(&spec(serde_json::json!({"secretKeys": ["a", "b"]}))).expect("two keys");
         assert_eq!(data.keys().collect::<Vec<_>>(), ["a", "b"]);
         assert_ne!(data["a"].expose(), data["b"].expose());
         for keys in [serde_json::json!(["a", "a"]), serde_json::json!(["a", ""])] {
@@ -367,9 +366,8 @@ mod tests {
         ] {
             assert_eq!(String::from_utf8(encode(input.into(), PasswordEncoding::Base32)).unwrap(), expected);
         }
-        let data = PasswordGenerator
-            .generate(&spec(serde_json::json!({"length": 12, "encoding": "hex"})))
-            .expect("hex");
+        let data =
+            PasswordGenerator.generate(&spec(serde_json::json!({"length": 12, "encoding": "hex"}))).expect("hex");
         assert_eq!(data["password"].len(), 24);
         assert!(data["password"].expose().iter().all(u8::is_ascii_hexdigit));
     }

@@ -115,7 +115,12 @@ mod tests {
         let (private, _, _) = generate(serde_json::json!({"keyType": "rsa", "keySize": 3072}));
         let KeypairData::Rsa(rsa) = private.key_data() else { panic!("an RSA key") };
         assert_eq!(rsa.key_size(), 3072);
-        for (size, curve) in [(256, EcdsaCurve::NistP256), (384, EcdsaCurve::NistP384), (521, EcdsaCurve::NistP521), (1000, EcdsaCurve::NistP256)] {
+        for (size, curve) in [
+            (256, EcdsaCurve::NistP256),
+            (384, EcdsaCurve::NistP384),
+            (521, EcdsaCurve::NistP521),
+            (1000, EcdsaCurve::NistP256),
+        ] {
             let (private, _, public) = generate(serde_json::json!({"keyType": "ecdsa", "keySize": size}));
             assert_eq!(private.algorithm(), Algorithm::Ecdsa { curve }, "keySize {size}");
             assert!(public.starts_with("ecdsa-sha2-nistp"), "{public}");
