@@ -52,12 +52,14 @@ impl From<GeneratorError> for Failure {
     }
 }
 
-/// Runs the generator of every `dataFrom[]` entry that names one, by entry index.
+/// Runs the generator of every `dataFrom[]` entry that names one, by entry index. `None`: a generator belongs to
+/// another controller class (its `spec.controller`, as ESO's `shouldSkipGenerator`), so this ExternalSecret is
+/// not ours to sync.
 pub(crate) async fn generate_all(
     ctx: &Context,
     es: &ExternalSecret,
     namespace: &str,
-) -> Result<HashMap<usize, BTreeMap<String, RemoteValue>>, ReconcileError> {
+) -> Result<Option<HashMap<usize, BTreeMap<String, RemoteValue>>>, ReconcileError> {
     let mut out = HashMap::new();
     for (index, generator_ref) in generator_refs(&es.spec) {
         let at = |f: Failure| ReconcileError::Generator {
@@ -67,10 +69,20 @@ pub(crate) async fn generate_all(
             retryable: f.retryable,
         };
         let (kind, spec) = resolve(ctx, namespace, generator_ref).await.map_err(at)?;
+        if !class_matches(&spec, &ctx.config.controller_class) {
+            return Ok(None);
+        }
         let data = generate(kind, &spec).map_err(|e| at(e.into()))?;
         out.insert(index, data.into_iter().map(|(k, v)| (k, RemoteValue::bytes(v))).collect());
     }
-    Ok(out)
+    Ok(Some(out))
+}
+
+/// ESO: a generator whose `spec.controller` is set and is not this controller's class is another's. Of the kinds
+/// that run here only `Fake` has the field.
+fn class_matches(spec: &GeneratorSpec, class: &str) -> bool {
+    let controller = spec.fake_spec.as_ref().and_then(|f| f.controller.as_deref()).unwrap_or_default();
+    controller.is_empty() || controller == class
 }
 
 /// The kind and spec a reference stands for (a namespaced generator's, or what a ClusterGenerator holds).

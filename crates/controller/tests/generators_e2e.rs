@@ -254,6 +254,20 @@ async fn an_unsupported_generator_kind_is_named_in_a_condition_and_warning_event
     .await
     .expect("es");
 
+    // A Fake generator of another controller class makes its ExternalSecret another controller's (ESO).
+    Api::<Fake>::namespaced(admin.clone(), &ns)
+        .create(
+            &PostParams::default(),
+            &object(json!({"apiVersion": GENERATORS, "kind": "Fake",
+            "metadata": {"name": "theirs", "namespace": ns},
+            "spec": {"controller": "another-class", "data": {"k": "v"}}})),
+        )
+        .await
+        .expect("Fake");
+    ess.create(&PostParams::default(), &generator_es(&ns, "theirs", &[("Fake", "theirs")], json!({})))
+        .await
+        .expect("es");
+
     let (status, _, message) = wait_ready(&ess, "hook", "SecretSyncedError").await;
     assert_eq!(status, "False");
     assert_eq!(
@@ -300,6 +314,8 @@ async fn an_unsupported_generator_kind_is_named_in_a_condition_and_warning_event
     tick(5).await;
     assert_eq!(event_count(&admin, &ns, "UpdateFailed").await, settled, "no retries of an unsupported kind");
     assert!(secrets.get_opt("hook").await.expect("get").is_none());
+    assert!(secrets.get_opt("theirs").await.expect("get").is_none(), "another class's generator: not synced");
+    assert!(ess.get("theirs").await.expect("es").status.and_then(|s| s.condition("Ready").cloned()).is_none());
     assert!(secrets.get_opt("cluster-hook").await.expect("get").is_none());
     op.stop().await;
 }
