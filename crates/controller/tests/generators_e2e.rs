@@ -202,6 +202,64 @@ async fn cluster_generator_sshkey_and_fake_entries_fill_one_secret() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_generator_is_retried_and_a_failing_one_leaves_the_secret_as_it_was() {
+    let cluster = cluster().await;
+    let admin = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("gen-fail").await.expect("ns");
+    let op = start_operator(cluster, &ns).await;
+    let passwords: Api<Password> = Api::namespaced(admin.clone(), &ns);
+    let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), &ns);
+
+    // Named before it exists: the condition says which generator is missing; once it is created, a retry
+    // (backoff, nothing watches generators) picks it up.
+    ess.create(&PostParams::default(), &generator_es(&ns, "early", &[("Password", "later")], json!({})))
+        .await
+        .expect("es");
+    let (status, _, message) = wait_ready(&ess, "early", "SecretSyncedError").await;
+    assert_eq!(status, "False");
+    assert!(message.ends_with(&format!("Password {ns}/later not found")), "{message}");
+    passwords
+        .create(
+            &PostParams::default(),
+            &object(json!({"apiVersion": GENERATORS, "kind": "Password",
+            "metadata": {"name": "later", "namespace": ns}, "spec": {}})),
+        )
+        .await
+        .expect("Password");
+    wait_ready(&ess, "early", "SecretSynced").await;
+    assert_eq!(secret_data(&secrets, "early").await.expect("Secret")["password"].chars().count(), 24);
+
+    // A generator that starts failing (an impossible spec) leaves the last value in place.
+    passwords
+        .create(
+            &PostParams::default(),
+            &object(json!({"apiVersion": GENERATORS, "kind": "Password",
+            "metadata": {"name": "flaky", "namespace": ns}, "spec": {"length": 16}})),
+        )
+        .await
+        .expect("Password");
+    ess.create(
+        &PostParams::default(),
+        &generator_es(&ns, "kept", &[("Password", "flaky")], json!({"refreshInterval": "1s"})),
+    )
+    .await
+    .expect("es");
+    wait_ready(&ess, "kept", "SecretSynced").await;
+    let patch = json!({"spec": {"length": 4, "digits": 3, "symbols": 3}});
+    passwords
+        .patch("flaky", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+        .await
+        .expect("patch Password");
+    let (_, _, message) = wait_ready(&ess, "kept", "SecretSyncedError").await;
+    assert!(message.contains("invalid Password spec: digits (3) and symbols (3) exceed the length (4)"), "{message}");
+    let kept = secret_data(&secrets, "kept").await.expect("the Secret is still there")["password"].clone();
+    assert_eq!(kept.chars().count(), 16, "the last good password stays");
+    assert_not_leaked(&admin, &ns, &ess, &["early", "kept"], &[kept]).await;
+    op.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsupported_generator_kind_is_named_in_a_condition_and_warning_event_without_retries() {
     let cluster = cluster().await;
     let admin = cluster.admin_client().await.expect("admin");
