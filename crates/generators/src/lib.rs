@@ -16,9 +16,7 @@ mod sshkey;
 
 use std::collections::BTreeMap;
 
-use external_secrets_api::generators::v1alpha1::{
-    FakeSpec, GeneratorKind, GeneratorSpec, PasswordSpec, SshKeySpec, UuidSpec,
-};
+use external_secrets_api::generators::v1alpha1::{FakeSpec, GeneratorKind, GeneratorSpec, UuidSpec};
 pub use external_secrets_provider::SecretBytes;
 
 pub use password::PasswordGenerator;
@@ -132,16 +130,6 @@ pub fn generate(kind: GeneratorKind, spec: &GeneratorSpec) -> Result<Generated, 
 /// The one source of randomness: the operating system's CSPRNG.
 pub(crate) fn fill_random(bytes: &mut [u8]) -> Result<(), String> {
     getrandom::fill(bytes).map_err(|e| format!("no randomness from the operating system: {e}"))
-}
-
-/// A Password spec as a [`GeneratorSpec`] (what [`generate`] takes for a namespaced Password).
-pub fn password_spec(spec: PasswordSpec) -> GeneratorSpec {
-    GeneratorSpec { password_spec: Some(spec), ..Default::default() }
-}
-
-/// An SSHKey spec as a [`GeneratorSpec`].
-pub fn ssh_key_spec(spec: SshKeySpec) -> GeneratorSpec {
-    GeneratorSpec { ssh_key_spec: Some(spec), ..Default::default() }
 }
 
 #[cfg(test)]
