@@ -42,6 +42,9 @@ pub enum ReconcileError {
     /// The operator's RBAC does not allow what the target needs; the message says what to grant.
     #[error("{0}")]
     Forbidden(String),
+    /// A `dataFrom[].sourceRef.generatorRef` could not be resolved or run (an unsupported kind is named).
+    #[error("could not generate secret data: {entry}: {message}")]
+    Generator { entry: String, message: String, category: &'static str, retryable: bool },
 }
 
 impl ReconcileError {
@@ -60,6 +63,7 @@ impl ReconcileError {
             ReconcileError::GenericTargetRefused(_) => "InvalidGenericTarget",
             ReconcileError::UnknownTargetKind(_) => "UnknownTargetKind",
             ReconcileError::Forbidden(_) => "Forbidden",
+            ReconcileError::Generator { category, .. } => category,
         }
     }
 
@@ -74,6 +78,7 @@ impl ReconcileError {
             ReconcileError::UnknownTargetKind(_) | ReconcileError::Forbidden(_) => true,
             // A ConfigMap or Secret a template reads may be created later; nothing watches them, so retry.
             ReconcileError::Target(TargetError::Source { .. }) => true,
+            ReconcileError::Generator { retryable, .. } => *retryable,
             ReconcileError::Store(_)
             | ReconcileError::Target(_)
             | ReconcileError::Ownership(_)

@@ -367,8 +367,13 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
         _ => std::time::Duration::ZERO,
     };
     let fetch_plan = plan(&es.spec)?;
+    // Generators run on every sync (a new password each refresh, as in ESO); refreshPolicy and refreshInterval
+    // decide how often that is. A generator of another controller class makes the object another's.
+    let Some(generated) = crate::generator::generate_all(ctx, es, &namespace).await? else {
+        return Ok(None);
+    };
     // The spec-level store decides whether this controller (class) handles the object at all.
-    let mut fetched = Fetched::default();
+    let mut fetched = Fetched { generated, ..Fetched::default() };
     for (id, store_plan) in &fetch_plan {
         let Some(resolved) = store::resolve(ctx, &namespace, id).await? else {
             return Ok(None);
@@ -397,7 +402,6 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
             fetched.finds.insert(*index, found);
         }
     }
-
     let built = build_data(&es.spec, &fetched, es.spec.target.deletion_policy)?;
     for missing in &built.missing {
         ctx.event(

@@ -17,6 +17,7 @@ pub mod context;
 pub mod error;
 pub mod events;
 pub mod externalsecret;
+pub(crate) mod generator;
 pub mod generic_target;
 pub mod health;
 pub mod leader;

@@ -15,7 +15,7 @@ use external_secrets_api::{
     ExternalSecretConversionStrategy, ExternalSecretDataRemoteRef, ExternalSecretDecodingStrategy,
     ExternalSecretDeletionPolicy, ExternalSecretMetadataPolicy, ExternalSecretNullBytePolicy,
     ExternalSecretRewriteMerge, ExternalSecretRewriteMergeConflictPolicy, ExternalSecretRewriteMergePriorityPolicy,
-    ExternalSecretRewriteMergeStrategy, ExternalSecretSpec, SecretStoreKind,
+    ExternalSecretRewriteMergeStrategy, ExternalSecretSpec, GeneratorRef, SecretStoreKind,
 };
 
 use external_secrets_template::{Delimiters, Template, Value, json_decode, json_encode};
@@ -51,6 +51,8 @@ pub struct Fetched {
     pub values: HashMap<(StoreId, RemoteKey), Option<RemoteValue>>,
     /// `dataFrom[]` index → the secrets its find matched.
     pub finds: HashMap<usize, BTreeMap<String, RemoteValue>>,
+    /// `dataFrom[]` index → what its generator produced.
+    pub generated: HashMap<usize, BTreeMap<String, RemoteValue>>,
 }
 
 /// The data of the target Secret, and the entries whose remote secret was missing (for events).
@@ -92,6 +94,8 @@ pub enum EntryError {
     Merge { index: usize, reason: String },
     #[error("{0} is not supported yet")]
     Unsupported(&'static str),
+    #[error("{0}")]
+    Invalid(&'static str),
     #[error("no store: set spec.secretStoreRef or this entry's sourceRef.storeRef")]
     NoStore,
     #[error("internal: {0}")]
@@ -154,13 +158,21 @@ fn entry_store(
     }
 }
 
-/// The stores and keys to read for `spec`. Errors name the entry (a generator source, no store).
+/// The stores and keys to read for `spec` (generator entries read none). Errors name the entry (no store, a
+/// generator in `data[]`, extract or find beside a generator).
 pub fn plan(spec: &ExternalSecretSpec) -> Result<FetchPlan, PipelineError> {
     let mut plan = FetchPlan::new();
     for (i, entry) in spec.data_from.iter().enumerate() {
         let source = entry.source_ref.as_ref();
         if source.is_some_and(|s| s.generator_ref.is_some()) {
-            return Err(at(data_from_entry(i))(EntryError::Unsupported("dataFrom[].sourceRef.generatorRef")));
+            // A generator entry reads no store (see [`generator_refs`]). ESO's admission webhook refuses extract
+            // or find beside it; without the webhook, refuse it here too.
+            if entry.extract.is_some() || entry.find.is_some() {
+                return Err(at(data_from_entry(i))(EntryError::Invalid(
+                    "extract, find, or generatorRef cannot be set at the same time",
+                )));
+            }
+            continue;
         }
         let store = entry_store(spec, source.and_then(|s| s.store_ref.as_ref())).map_err(at(data_from_entry(i)))?;
         let store_plan = plan.entry(store).or_default();
@@ -191,6 +203,16 @@ pub fn plan(spec: &ExternalSecretSpec) -> Result<FetchPlan, PipelineError> {
         plan.entry(store).or_default().keys.insert(remote_key(&entry.remote_ref));
     }
     Ok(plan)
+}
+
+/// The `dataFrom[]` entries that name a generator (`sourceRef.generatorRef`), by index: their data is generated,
+/// not fetched, and handed to [`build_data`] in [`Fetched::generated`].
+pub fn generator_refs(spec: &ExternalSecretSpec) -> Vec<(usize, &GeneratorRef)> {
+    spec.data_from
+        .iter()
+        .enumerate()
+        .filter_map(|(i, entry)| entry.source_ref.as_ref().and_then(|s| s.generator_ref.as_ref()).map(|r| (i, r)))
+        .collect()
 }
 
 fn fetched_value<'a>(
@@ -345,6 +367,18 @@ pub fn build_data(
 
     for (i, entry) in spec.data_from.iter().enumerate() {
         let name = data_from_entry(i);
+        if entry.source_ref.as_ref().is_some_and(|s| s.generator_ref.is_some()) {
+            // ESO: a generator's data goes through rewrite and key validation only (no key conversion, no
+            // decoding).
+            let generated =
+                fetched.generated.get(&i).ok_or_else(|| at(name.clone())(EntryError::Internal("generator not run")))?;
+            let map: BTreeMap<String, Vec<u8>> =
+                generated.iter().map(|(k, v)| (k.clone(), v.bytes.expose().to_vec())).collect();
+            let mut map = rewrite_keys(entry, map).map_err(at(name.clone()))?;
+            validate_keys(&mut map).map_err(|e| at(name.clone())(e.into()))?;
+            built.data.extend(map);
+            continue;
+        }
         let store = entry_store(spec, entry.source_ref.as_ref().and_then(|s| s.store_ref.as_ref()))
             .map_err(at(name.clone()))?;
         let map = if let Some(extract) = &entry.extract {
@@ -605,6 +639,42 @@ mod tests {
             build_data(&s, &fetched(&[("cfg", Some(r#"{"db_user":"u"}"#))]), ExternalSecretDeletionPolicy::Retain)
                 .expect("transform");
         assert_eq!(built.data.keys().collect::<Vec<_>>(), vec!["DB_USER"]);
+    }
+
+    #[test]
+    fn generator_entries_read_no_store_and_go_through_rewrite_and_key_validation() {
+        let s = spec(
+            r#"{"dataFrom": [
+                {"sourceRef": {"generatorRef": {"kind": "Password", "name": "pw"}},
+                 "rewrite": [{"regexp": {"source": "^", "target": "db_"}}]},
+                {"sourceRef": {"generatorRef": {"kind": "Fake", "name": "f"}}}]}"#,
+        );
+        assert!(plan(&s).expect("plan").is_empty(), "no store to read");
+        let refs: Vec<_> = generator_refs(&s).into_iter().map(|(i, r)| (i, r.kind.clone())).collect();
+        assert_eq!(refs, [(0, "Password".to_string()), (1, "Fake".to_string())]);
+        let mut f = Fetched::default();
+        f.generated.insert(0, BTreeMap::from([("password".to_string(), RemoteValue::bytes("p"))]));
+        f.generated.insert(1, BTreeMap::from([("a/b".to_string(), RemoteValue::bytes("x"))]));
+        let err = build_data(&s, &f, ExternalSecretDeletionPolicy::Retain).expect_err("a/b is not a valid key");
+        assert!(err.to_string().starts_with("spec.dataFrom[1]: "), "{err}");
+        f.generated.insert(1, BTreeMap::from([("ok".to_string(), RemoteValue::bytes("x"))]));
+        let built = build_data(&s, &f, ExternalSecretDeletionPolicy::Retain).expect("build");
+        assert_eq!(text(&built.data), BTreeMap::from([("db_password", "p"), ("ok", "x")]));
+    }
+
+    #[test]
+    fn a_generator_beside_extract_and_a_generator_in_data_are_refused() {
+        let s = spec(
+            r#"{"dataFrom": [{"extract": {"key": "k"}, "sourceRef": {"generatorRef": {"kind": "UUID", "name": "u"}}}]}"#,
+        );
+        let err = plan(&s).expect_err("extract beside a generator");
+        assert!(err.to_string().contains("extract, find, or generatorRef cannot be set at the same time"), "{err}");
+        let s = spec(
+            r#"{"secretStoreRef": {"name": "aws"}, "data": [{"secretKey": "k", "remoteRef": {"key": "x"},
+                "sourceRef": {"generatorRef": {"kind": "UUID", "name": "u"}}}]}"#,
+        );
+        let err = plan(&s).expect_err("generator in data[]");
+        assert!(err.to_string().contains("data[].sourceRef.generatorRef"), "{err}");
     }
 
     fn merge_rule(json: serde_json::Value) -> ExternalSecretRewriteMerge {

@@ -67,6 +67,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- /* Generators in the namespace (a Role cannot grant ClusterGenerators; they are refused as forbidden). */}}
+- apiGroups: ["generators.external-secrets.io"]
+  resources: ["passwords", "uuids", "fakes", "sshkeys"]
+  verbs: ["get"]
 {{- with include "external-secrets.genericTargetRules" . | trim }}{{ . | nindent 0 }}{{ end }}
 {{- end }}
 

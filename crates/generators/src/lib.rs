@@ -1,0 +1,179 @@
+//! ESO's generators (`generators.external-secrets.io/v1alpha1`): a spec in, secret data out.
+//!
+//! Each kind this operator runs implements [`Generator`] with its typed spec; [`generate`] dispatches over
+//! [`GeneratorKind`] exhaustively, so a kind added to the API does not compile until it says whether it runs
+//! here. The kinds implemented so far need neither credentials nor IO (`Password`, `UUID`, `Fake`, `SSHKey`);
+//! every other kind is [`GeneratorError::Unsupported`], named in the error.
+//!
+//! The controller resolves a `generatorRef` (a namespaced generator in the ExternalSecret's namespace, or a
+//! `ClusterGenerator`) into a [`GeneratorKind`] and its spec in ClusterGenerator shape ([`GeneratorSpec`]) and
+//! calls [`generate`]; the data then goes through `rewrite` like a provider's. Randomness comes from the
+//! operating system's CSPRNG. Values are [`SecretBytes`]: their `Debug` shows only the length, and no error here
+//! quotes one.
+
+mod password;
+mod sshkey;
+
+use std::collections::BTreeMap;
+
+use external_secrets_api::generators::v1alpha1::{FakeSpec, GeneratorKind, GeneratorSpec, UuidSpec};
+pub use external_secrets_provider::SecretBytes;
+
+pub use password::PasswordGenerator;
+pub use sshkey::SshKeyGenerator;
+
+/// What a generator produced: secret keys and their values.
+pub type Generated = BTreeMap<String, SecretBytes>;
+
+/// Why a generator produced nothing. Messages name kinds and settings, never a generated value.
+#[derive(Debug, thiserror::Error)]
+pub enum GeneratorError {
+    /// This operator does not run generators of this kind.
+    #[error("generator kind {0:?} is not supported by this operator")]
+    Unsupported(String),
+    /// The spec cannot be satisfied (e.g. more digits than the length).
+    #[error("invalid {kind} spec: {reason}")]
+    InvalidSpec { kind: &'static str, reason: String },
+    /// The generator failed (e.g. the key generation).
+    #[error("{kind} generator failed: {reason}")]
+    Failed { kind: &'static str, reason: String },
+}
+
+/// One generator kind: its typed spec and how it produces data from it.
+pub trait Generator {
+    /// The kind's spec (`spec` of the namespaced object, `generator.<kind>Spec` of a ClusterGenerator).
+    type Spec;
+    /// ESO's kind name, for messages.
+    const KIND: &'static str;
+    /// New data, drawn afresh on every call.
+    fn generate(&self, spec: &Self::Spec) -> Result<Generated, GeneratorError>;
+}
+
+/// The `UUID` generator: one random (version 4) UUID under the key `uuid`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UuidGenerator;
+
+impl Generator for UuidGenerator {
+    type Spec = UuidSpec;
+    const KIND: &'static str = "UUID";
+    fn generate(&self, _spec: &UuidSpec) -> Result<Generated, GeneratorError> {
+        let mut bytes = [0u8; 16];
+        fill_random(&mut bytes).map_err(|reason| GeneratorError::Failed { kind: Self::KIND, reason })?;
+        let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        Ok(BTreeMap::from([("uuid".to_string(), SecretBytes::from(uuid.hyphenated().to_string()))]))
+    }
+}
+
+/// The `Fake` generator: its `data` map, as it is (for tests).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FakeGenerator;
+
+impl Generator for FakeGenerator {
+    type Spec = FakeSpec;
+    const KIND: &'static str = "Fake";
+    fn generate(&self, spec: &FakeSpec) -> Result<Generated, GeneratorError> {
+        Ok(spec.data.iter().map(|(k, v)| (k.clone(), SecretBytes::from(v.clone()))).collect())
+    }
+}
+
+/// ESO's spelling of a kind (`GeneratorKind` serializes to it).
+pub fn kind_name(kind: GeneratorKind) -> String {
+    match serde_json::to_value(kind) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => format!("{kind:?}"),
+    }
+}
+
+/// Whether this operator runs generators of `kind`.
+pub fn supported(kind: GeneratorKind) -> bool {
+    match kind {
+        GeneratorKind::Password | GeneratorKind::Uuid | GeneratorKind::Fake | GeneratorKind::SshKey => true,
+        GeneratorKind::AcrAccessToken
+        | GeneratorKind::BeyondtrustWorkloadCredentialsDynamicSecret
+        | GeneratorKind::CloudsmithAccessToken
+        | GeneratorKind::EcrAuthorizationToken
+        | GeneratorKind::GcrAccessToken
+        | GeneratorKind::GithubAccessToken
+        | GeneratorKind::GitlabDeployToken
+        | GeneratorKind::QuayAccessToken
+        | GeneratorKind::StsSessionToken
+        | GeneratorKind::VaultDynamicSecret
+        | GeneratorKind::Webhook
+        | GeneratorKind::Grafana
+        | GeneratorKind::Mfa => false,
+    }
+}
+
+fn run<G: Generator>(generator: &G, spec: Option<&G::Spec>) -> Result<Generated, GeneratorError> {
+    let spec = spec.ok_or_else(|| GeneratorError::InvalidSpec {
+        kind: G::KIND,
+        reason: format!("no spec for kind {} (a ClusterGenerator must set the spec of its kind)", G::KIND),
+    })?;
+    generator.generate(spec)
+}
+
+/// Runs the generator of `kind` over its part of `spec` (ClusterGenerator shape). A kind this operator does not
+/// run is [`GeneratorError::Unsupported`].
+pub fn generate(kind: GeneratorKind, spec: &GeneratorSpec) -> Result<Generated, GeneratorError> {
+    match kind {
+        GeneratorKind::Password => run(&PasswordGenerator, spec.password_spec.as_ref()),
+        GeneratorKind::Uuid => run(&UuidGenerator, spec.uuid_spec.as_ref()),
+        GeneratorKind::Fake => run(&FakeGenerator, spec.fake_spec.as_ref()),
+        GeneratorKind::SshKey => run(&SshKeyGenerator, spec.ssh_key_spec.as_ref()),
+        other => {
+            debug_assert!(!supported(other));
+            Err(GeneratorError::Unsupported(kind_name(other)))
+        }
+    }
+}
+
+/// The one source of randomness: the operating system's CSPRNG.
+pub(crate) fn fill_random(bytes: &mut [u8]) -> Result<(), String> {
+    getrandom::fill(bytes).map_err(|e| format!("no randomness from the operating system: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn uuid_is_a_random_version_4_uuid_under_the_key_uuid() {
+        let first = UuidGenerator.generate(&UuidSpec {}).expect("uuid");
+        let second = UuidGenerator.generate(&UuidSpec {}).expect("uuid");
+        assert_eq!(first.keys().collect::<Vec<_>>(), ["uuid"]);
+        let text = std::str::from_utf8(first["uuid"].expose()).expect("UTF-8").to_string();
+        let parsed = uuid::Uuid::parse_str(&text).expect("a UUID");
+        assert_eq!(parsed.get_version_num(), 4);
+        assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122);
+        assert_eq!(text, parsed.hyphenated().to_string(), "lowercase, hyphenated, as Go's uuid.String()");
+        assert_ne!(first["uuid"].expose(), second["uuid"].expose());
+    }
+
+    #[test]
+    fn fake_returns_its_data_as_it_is() {
+        let spec =
+            FakeSpec { controller: None, data: BTreeMap::from([("a".into(), "1".into()), ("b".into(), "".into())]) };
+        let data = FakeGenerator.generate(&spec).expect("fake");
+        assert_eq!(data["a"].expose(), b"1");
+        assert_eq!(data["b"].expose(), b"");
+        assert_eq!(data.len(), 2);
+    }
+
+    #[test]
+    fn unsupported_kinds_are_named_and_supported_ones_run() {
+        let err = generate(GeneratorKind::Webhook, &GeneratorSpec::default()).expect_err("unsupported");
+        assert_eq!(err.to_string(), r#"generator kind "Webhook" is not supported by this operator"#);
+        let err = generate(GeneratorKind::EcrAuthorizationToken, &GeneratorSpec::default()).expect_err("unsupported");
+        assert!(err.to_string().contains(r#""ECRAuthorizationToken""#), "{err}");
+        let data = generate(GeneratorKind::Uuid, &GeneratorSpec { uuid_spec: Some(UuidSpec {}), ..Default::default() })
+            .expect("uuid");
+        assert!(data.contains_key("uuid"));
+    }
+
+    #[test]
+    fn a_cluster_generator_without_the_spec_of_its_kind_is_an_invalid_spec() {
+        let err = generate(GeneratorKind::Password, &GeneratorSpec::default()).expect_err("no spec");
+        assert!(err.to_string().contains("no spec for kind Password"), "{err}");
+    }
+}
