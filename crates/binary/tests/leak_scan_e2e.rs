@@ -1,5 +1,5 @@
 //! Secret values never escape (issue 9): the shipped binary — controller and webhook, each a process at the most
-//! verbose log level a user can set (`RUST_LOG=trace` and `--loglevel=debug`) — runs against the real local
+//! verbose log level a user can set (`RUST_LOG=trace`, which overrides `--loglevel=trace`) — runs against the real local
 //! control plane and the local AWS endpoint, and every path a value travels is taken with its own recognisable
 //! value: Secrets Manager and Parameter Store, the Fake provider, `property`, `dataFrom.extract`/`find`, templates
 //! (labels and annotations rendered from data that the apiserver rejects, `templateFrom` targets, `fail`, function
@@ -26,10 +26,10 @@ use faults::{http_get, install_crds, secrets_manager};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use leak::{Hit, Planted, scan};
 use k8s_openapi::serde::Serialize;
 use k8s_openapi::serde::de::DeserializeOwned;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use leak::{Hit, Planted, scan};
 use serde_json::{Value, json};
 
 /// How long every ExternalSecret may take to reach the Ready status its case expects.
@@ -86,12 +86,8 @@ fn put_parameter(endpoint: &AwsEndpoint, name: &str, value: &str) {
 }
 
 fn put_secret(endpoint: &AwsEndpoint, name: &str, value: &str) {
-    let (status, _) = secrets_manager(
-        endpoint.port,
-        &endpoint.region,
-        "CreateSecret",
-        &json!({"Name": name, "SecretString": value}),
-    );
+    let (status, _) =
+        secrets_manager(endpoint.port, &endpoint.region, "CreateSecret", &json!({"Name": name, "SecretString": value}));
     assert_eq!(status, 200, "CreateSecret {name}");
 }
 
@@ -151,31 +147,124 @@ fn cases(ns: &str) -> Vec<Case> {
     let ssm = |key: &str| format!("/{ns}/leak/{key}");
     vec![
         // Provider reads that succeed.
-        Case { name: "sm-plain", store: "aws-sm", spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": sm("plain")}}]}), ready: true },
-        Case { name: "sm-property", store: "aws-sm", spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": sm("doc"), "property": "password"}}]}), ready: true },
-        Case { name: "sm-extract", store: "aws-sm", spec: json!({"dataFrom": [{"extract": {"key": sm("doc")}}]}), ready: true },
-        Case { name: "sm-find", store: "aws-sm", spec: json!({"dataFrom": [{"find": {"name": {"regexp": format!("^{ns}/leak/find/")}}}]}), ready: true },
-        Case { name: "ssm-plain", store: "aws-ssm", spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": ssm("plain")}}]}), ready: true },
-        Case { name: "ssm-property", store: "aws-ssm", spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": ssm("doc"), "property": "password"}}]}), ready: true },
+        Case {
+            name: "sm-plain",
+            store: "aws-sm",
+            spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": sm("plain")}}]}),
+            ready: true,
+        },
+        Case {
+            name: "sm-property",
+            store: "aws-sm",
+            spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": sm("doc"), "property": "password"}}]}),
+            ready: true,
+        },
+        Case {
+            name: "sm-extract",
+            store: "aws-sm",
+            spec: json!({"dataFrom": [{"extract": {"key": sm("doc")}}]}),
+            ready: true,
+        },
+        Case {
+            name: "sm-find",
+            store: "aws-sm",
+            spec: json!({"dataFrom": [{"find": {"name": {"regexp": format!("^{ns}/leak/find/")}}}]}),
+            ready: true,
+        },
+        Case {
+            name: "ssm-plain",
+            store: "aws-ssm",
+            spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": ssm("plain")}}]}),
+            ready: true,
+        },
+        Case {
+            name: "ssm-property",
+            store: "aws-ssm",
+            spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": ssm("doc"), "property": "password"}}]}),
+            ready: true,
+        },
         fake_case("fake-plain", json!({}), true),
-        Case { name: "cluster-store", store: "cluster:fake", spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": "cluster-store"}}]}), ready: true },
+        Case {
+            name: "cluster-store",
+            store: "cluster:fake",
+            spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": "cluster-store"}}]}),
+            ready: true,
+        },
         fake_case("template-data", json!({"template": {"data": {"out": "prefix {{ .v }} suffix"}}}), true),
-        fake_case("annotation-values", json!({"template": {"templateFrom": [{"target": "Annotations", "literal": "leak: {{ .v | toJson }}"}]}}), true),
-        fake_case("configmap", json!({"manifest": {"apiVersion": "v1", "kind": "ConfigMap"}, "template": {"data": {"out": "{{ .v }}"}}}), true),
+        fake_case(
+            "annotation-values",
+            json!({"template": {"templateFrom": [{"target": "Annotations", "literal": "leak: {{ .v | toJson }}"}]}}),
+            true,
+        ),
+        fake_case(
+            "configmap",
+            json!({"manifest": {"apiVersion": "v1", "kind": "ConfigMap"}, "template": {"data": {"out": "{{ .v }}"}}}),
+            true,
+        ),
         // Provider data the pipeline refuses.
-        Case { name: "sm-not-base64", store: "aws-sm", spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": sm("not-base64"), "decodingStrategy": "Base64"}}]}), ready: false },
-        Case { name: "sm-extract-not-base64", store: "aws-sm", spec: json!({"dataFrom": [{"extract": {"key": sm("doc"), "decodingStrategy": "Base64"}}]}), ready: false },
-        Case { name: "sm-not-json", store: "aws-sm", spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": sm("not-json"), "property": "password"}}]}), ready: false },
-        Case { name: "sm-extract-not-json", store: "aws-sm", spec: json!({"dataFrom": [{"extract": {"key": sm("not-json")}}]}), ready: false },
-        Case { name: "sm-missing-property", store: "aws-sm", spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": sm("doc"), "property": "nope"}}]}), ready: false },
-        Case { name: "ssm-missing-property", store: "aws-ssm", spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": ssm("doc"), "property": "nope"}}]}), ready: false },
+        Case {
+            name: "sm-not-base64",
+            store: "aws-sm",
+            spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": sm("not-base64"), "decodingStrategy": "Base64"}}]}),
+            ready: false,
+        },
+        Case {
+            name: "sm-extract-not-base64",
+            store: "aws-sm",
+            spec: json!({"dataFrom": [{"extract": {"key": sm("doc"), "decodingStrategy": "Base64"}}]}),
+            ready: false,
+        },
+        Case {
+            name: "sm-not-json",
+            store: "aws-sm",
+            spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": sm("not-json"), "property": "password"}}]}),
+            ready: false,
+        },
+        Case {
+            name: "sm-extract-not-json",
+            store: "aws-sm",
+            spec: json!({"dataFrom": [{"extract": {"key": sm("not-json")}}]}),
+            ready: false,
+        },
+        Case {
+            name: "sm-missing-property",
+            store: "aws-sm",
+            spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": sm("doc"), "property": "nope"}}]}),
+            ready: false,
+        },
+        Case {
+            name: "ssm-missing-property",
+            store: "aws-ssm",
+            spec: json!({"data": [{"secretKey": "v", "remoteRef": {"key": ssm("doc"), "property": "nope"}}]}),
+            ready: false,
+        },
         // Metadata rendered from data that the apiserver rejects, quoting it.
         fake_case("label-template", json!({"template": {"metadata": {"labels": {"leak": "{{ .v }}"}}}}), false),
-        fake_case("label-templatefrom", json!({"template": {"templateFrom": [{"target": "Labels", "literal": "leak: {{ .v | toJson }}"}]}}), false),
-        fake_case("annotation-key", json!({"template": {"templateFrom": [{"target": "Annotations", "literal": "{{ .v | toJson }}: x"}]}}), false),
-        fake_case("label-yaml", json!({"template": {"templateFrom": [{"target": "Labels", "literal": "{leak: {{ .v }}"}]}}), false),
-        fake_case("data-key", json!({"template": {"templateFrom": [{"target": "Data", "literal": "{{ .v | toJson }}: x"}]}}), false),
-        fake_case("configmap-label", json!({"manifest": {"apiVersion": "v1", "kind": "ConfigMap"}, "template": {"metadata": {"labels": {"leak": "{{ .v }}"}}, "data": {"out": "x"}}}), false),
+        fake_case(
+            "label-templatefrom",
+            json!({"template": {"templateFrom": [{"target": "Labels", "literal": "leak: {{ .v | toJson }}"}]}}),
+            false,
+        ),
+        fake_case(
+            "annotation-key",
+            json!({"template": {"templateFrom": [{"target": "Annotations", "literal": "{{ .v | toJson }}: x"}]}}),
+            false,
+        ),
+        fake_case(
+            "label-yaml",
+            json!({"template": {"templateFrom": [{"target": "Labels", "literal": "{leak: {{ .v }}"}]}}),
+            false,
+        ),
+        fake_case(
+            "data-key",
+            json!({"template": {"templateFrom": [{"target": "Data", "literal": "{{ .v | toJson }}: x"}]}}),
+            false,
+        ),
+        fake_case(
+            "configmap-label",
+            json!({"manifest": {"apiVersion": "v1", "kind": "ConfigMap"}, "template": {"metadata": {"labels": {"leak": "{{ .v }}"}}, "data": {"out": "x"}}}),
+            false,
+        ),
         // Templates that fail on a value.
         template_error("template-fail", "{{ fail .v }}"),
         template_error("template-mustfromjson", "{{ .v | mustFromJson }}"),
@@ -191,7 +280,11 @@ fn cases(ns: &str) -> Vec<Case> {
         template_error("template-pkcs12", "{{ .v | pkcs12key }}"),
         template_error("template-fromyaml", "{{ (.v | fromYaml).x.y }}"),
         template_error("template-include", "{{ include .v . }}"),
-        fake_case("template-source", json!({"template": {"templateFrom": [{"secret": {"name": "template-source", "items": [{"key": "tpl"}]}}]}}), false),
+        fake_case(
+            "template-source",
+            json!({"template": {"templateFrom": [{"secret": {"name": "template-source", "items": [{"key": "tpl"}]}}]}}),
+            false,
+        ),
     ]
 }
 
@@ -221,7 +314,7 @@ async fn no_secret_value_escapes_into_logs_events_status_metrics_or_webhook_answ
         .arg(format!("--cert-dir={}", cert_dir.display()))
         .arg(format!("--healthz-addr=127.0.0.1:{webhook_health}"))
         .arg("--metrics-addr=0")
-        .arg("--loglevel=debug")
+        .arg("--loglevel=trace")
         .arg("--log-format=text")
         .env("RUST_LOG", "trace");
     let mut webhook = Component::spawn("webhook", cmd, &webhook_log, false).expect("start the webhook");
@@ -232,7 +325,7 @@ async fn no_secret_value_escapes_into_logs_events_status_metrics_or_webhook_answ
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_external-secrets"));
     cmd.arg(format!("--metrics-addr=127.0.0.1:{metrics_port}"))
         .arg(format!("--live-addr=127.0.0.1:{metrics_port}"))
-        .arg("--loglevel=debug")
+        .arg("--loglevel=trace")
         .arg("--zap-time-encoding=rfc3339nano")
         .arg("--unsafe-allow-generic-targets")
         .arg("--enable-extended-metric-labels")
@@ -263,8 +356,11 @@ async fn no_secret_value_escapes_into_logs_events_status_metrics_or_webhook_answ
     // Stores: credentials whose secret key is a value too; the Fake store's data holds one value per case.
     let secret_key = values.plant("aws-secret-access-key");
     let secrets: Api<Secret> = Api::namespaced(admin.clone(), &ns);
-    create(&secrets, json!({"metadata": {"name": "aws-credentials"},
-                            "stringData": {"access-key-id": "AKIALEAKSCAN00000001", "secret-access-key": secret_key}}))
+    create(
+        &secrets,
+        json!({"metadata": {"name": "aws-credentials"},
+                            "stringData": {"access-key-id": "AKIALEAKSCAN00000001", "secret-access-key": secret_key}}),
+    )
     .await
     .expect("credentials");
     let source = format!("user: admin\npassword: {}\nbroken: {{{{ .v ", values.plant("template-source-text"));
@@ -286,19 +382,25 @@ async fn no_secret_value_escapes_into_logs_events_status_metrics_or_webhook_answ
     for case in all_cases.iter().filter(|c| c.store == "fake") {
         fake_data.push(json!({"key": case.name, "value": values.plant(case.name)}));
     }
-    create(&stores, json!({"apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "fake"},
-                           "spec": {"provider": {"fake": {"data": fake_data}}}}))
+    create(
+        &stores,
+        json!({"apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "fake"},
+                           "spec": {"provider": {"fake": {"data": fake_data}}}}),
+    )
     .await
     .expect("fake store");
     let cluster_store = format!("{ns}-fake");
     let cluster_stores: Api<ClusterSecretStore> = Api::all(admin.clone());
-    create(&cluster_stores, json!({
+    create(
+        &cluster_stores,
+        json!({
         "apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore", "metadata": {"name": cluster_store},
         "spec": {"provider": {"fake": {"data": [
             {"key": "cluster-store", "value": values.plant("cluster-store")},
             {"key": "ces-plain", "value": values.plant("ces-plain")},
             {"key": "ces-label", "value": values.plant("ces-label")},
-        ]}}}}))
+        ]}}}}),
+    )
     .await
     .expect("cluster store");
 
@@ -319,8 +421,11 @@ async fn no_secret_value_escapes_into_logs_events_status_metrics_or_webhook_answ
                 spec[k] = v.clone();
             }
         }
-        create(&ess, json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-                            "metadata": {"name": case.name}, "spec": spec}))
+        create(
+            &ess,
+            json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+                            "metadata": {"name": case.name}, "spec": spec}),
+        )
         .await
         .unwrap_or_else(|e| panic!("create ExternalSecret {}: {e}", case.name));
     }
@@ -332,19 +437,24 @@ async fn no_secret_value_escapes_into_logs_events_status_metrics_or_webhook_answ
         namespaces.patch(n, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("label namespace");
     }
     let cess: Api<ClusterExternalSecret> = Api::all(admin.clone());
-    for (name, template) in [("ces-plain", json!(null)), ("ces-label", json!({"metadata": {"labels": {"leak": "{{ .v }}"}}}))] {
+    for (name, template) in
+        [("ces-plain", json!(null)), ("ces-label", json!({"metadata": {"labels": {"leak": "{{ .v }}"}}}))]
+    {
         let mut target = json!({"name": name});
         if !template.is_null() {
             target["template"] = template;
         }
-        create(&cess, json!({
+        create(
+            &cess,
+            json!({
             "apiVersion": "external-secrets.io/v1", "kind": "ClusterExternalSecret",
             "metadata": {"name": format!("{ns}-{name}")},
             "spec": {"refreshTime": "1h", "namespaceSelectors": [{"matchLabels": {"leak-scan": tag}}],
                      "externalSecretName": name,
                      "externalSecretSpec": {"refreshInterval": "1h", "target": target,
                                             "secretStoreRef": {"name": cluster_store, "kind": "ClusterSecretStore"},
-                                            "data": [{"secretKey": "v", "remoteRef": {"key": name}}]}}}))
+                                            "data": [{"secretKey": "v", "remoteRef": {"key": name}}]}}}),
+        )
         .await
         .expect("ClusterExternalSecret");
     }
@@ -354,9 +464,12 @@ async fn no_secret_value_escapes_into_logs_events_status_metrics_or_webhook_answ
         eventually(Duration::from_secs(30), || async { http_get(webhook_health, "/readyz").await.0 == 200 }).await;
     assert!(webhook_ready, "webhook not ready: {:?}\n{}", webhook.exited(), webhook.log_tail(20));
     let vwcs: Api<ValidatingWebhookConfiguration> = Api::all(admin.clone());
-    vwcs.create(&PostParams::default(), &webhook_configuration(&format!("{ns}-leak"), &tag, webhook_port, &bundle.ca_pem))
-        .await
-        .expect("ValidatingWebhookConfiguration");
+    vwcs.create(
+        &PostParams::default(),
+        &webhook_configuration(&format!("{ns}-leak"), &tag, webhook_port, &bundle.ca_pem),
+    )
+    .await
+    .expect("ValidatingWebhookConfiguration");
     let labels = json!({"leak-scan": tag});
     let denied_es = json!({
         "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
@@ -429,6 +542,21 @@ async fn no_secret_value_escapes_into_logs_events_status_metrics_or_webhook_answ
         controller_log.display()
     );
 
+    // Every failing case is reported where the scan looks: a Warning event on it (recorded in the background).
+    let events: Api<Event> = Api::namespaced(admin.clone(), &ns);
+    let failing: Vec<&str> = all_cases.iter().filter(|c| !c.ready).map(|c| c.name).collect();
+    let unwarned = || async {
+        let list = events.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
+        let warned: Vec<String> = list
+            .into_iter()
+            .filter(|e| e.type_.as_deref() == Some("Warning"))
+            .filter_map(|e| e.involved_object.name)
+            .collect();
+        failing.iter().filter(|name| !warned.iter().any(|w| w == *name)).map(|n| n.to_string()).collect::<Vec<_>>()
+    };
+    let all_warned = eventually(Duration::from_secs(30), || async { unwarned().await.is_empty() }).await;
+    assert!(all_warned, "no Warning event for {:?}", unwarned().await);
+
     // Collect everything the operator produced.
     let mut texts: Vec<(String, String)> = Vec::new();
     for n in [&ns, &other_ns] {
@@ -437,18 +565,31 @@ async fn no_secret_value_escapes_into_logs_events_status_metrics_or_webhook_answ
             let at = format!("Event {}/{} ({:?})", n, e.metadata.name.clone().unwrap_or_default(), e.reason);
             texts.push((at, serde_json::to_string(&e).unwrap()));
         }
-        for es in Api::<ExternalSecret>::namespaced(admin.clone(), n).list(&ListParams::default()).await.unwrap().items {
-            texts.push((format!("ExternalSecret {n}/{} status", es.metadata.name.unwrap_or_default()), serde_json::to_string(&es.status).unwrap()));
+        for es in Api::<ExternalSecret>::namespaced(admin.clone(), n).list(&ListParams::default()).await.unwrap().items
+        {
+            texts.push((
+                format!("ExternalSecret {n}/{} status", es.metadata.name.unwrap_or_default()),
+                serde_json::to_string(&es.status).unwrap(),
+            ));
         }
         for s in Api::<SecretStore>::namespaced(admin.clone(), n).list(&ListParams::default()).await.unwrap().items {
-            texts.push((format!("SecretStore {n}/{} status", s.metadata.name.unwrap_or_default()), serde_json::to_string(&s.status).unwrap()));
+            texts.push((
+                format!("SecretStore {n}/{} status", s.metadata.name.unwrap_or_default()),
+                serde_json::to_string(&s.status).unwrap(),
+            ));
         }
     }
     for s in cluster_stores.list(&ListParams::default()).await.unwrap().items {
-        texts.push((format!("ClusterSecretStore {} status", s.metadata.name.unwrap_or_default()), serde_json::to_string(&s.status).unwrap()));
+        texts.push((
+            format!("ClusterSecretStore {} status", s.metadata.name.unwrap_or_default()),
+            serde_json::to_string(&s.status).unwrap(),
+        ));
     }
     for c in cess.list(&ListParams::default()).await.unwrap().items {
-        texts.push((format!("ClusterExternalSecret {} status", c.metadata.name.unwrap_or_default()), serde_json::to_string(&c.status).unwrap()));
+        texts.push((
+            format!("ClusterExternalSecret {} status", c.metadata.name.unwrap_or_default()),
+            serde_json::to_string(&c.status).unwrap(),
+        ));
     }
     let (status, metrics) = http_get(metrics_port, "/metrics").await;
     assert_eq!(status, 200, "/metrics");
@@ -463,10 +604,20 @@ async fn no_secret_value_escapes_into_logs_events_status_metrics_or_webhook_answ
     texts.push(("controller output (stdout+stderr)".into(), controller_output.clone()));
     texts.push(("webhook output (stdout+stderr)".into(), webhook_output.clone()));
 
+    // The scan sees real values: the target Secrets hold them (and are the one place they belong).
+    let target = secrets.get("sm-plain").await.expect("target Secret");
+    let control = scan("target Secret sm-plain", &serde_json::to_string(&target).unwrap(), &values.planted());
+    assert!(control.iter().any(|h| h.secret == "sm-plain" && h.form == "base64"), "positive control: {control:?}");
+    assert_eq!(denials.len(), 3);
+
     let hits: Vec<Hit> = texts.iter().flat_map(|(at, text)| scan(at, text, &values.planted())).collect();
     let report: Vec<String> = hits.iter().map(|h| h.to_string()).collect();
     assert!(hits.is_empty(), "{} secret value(s) escaped:\n{}", hits.len(), report.join("\n"));
     for (what, output) in [("controller", &controller_output), ("webhook", &webhook_output)] {
-        assert!(!output.contains("panicked at"), "the {what} panicked (see {})", if what == "controller" { controller_log.display() } else { webhook_log.display() });
+        assert!(
+            !output.contains("panicked at"),
+            "the {what} panicked (see {})",
+            if what == "controller" { controller_log.display() } else { webhook_log.display() }
+        );
     }
 }

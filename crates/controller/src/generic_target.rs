@@ -19,9 +19,7 @@ use external_secrets_api::{
     ExternalSecret, ExternalSecretCreationPolicy, ExternalSecretDeletionPolicy, ManifestReference,
 };
 use external_secrets_core::field_manager::field_manager;
-use external_secrets_core::generic_target::{
-    TargetKind, content_hash, desired_object, target_valid as object_valid,
-};
+use external_secrets_core::generic_target::{TargetKind, content_hash, desired_object, target_valid as object_valid};
 use external_secrets_core::ownership::{FieldOwner, take_over};
 use external_secrets_core::pipeline::{BuiltData, FetchPlan};
 use external_secrets_core::redact::refusal;

@@ -850,8 +850,10 @@ mod tests {
         let quoted = r#"Widget.example.com "w" is invalid: spec.db.password: Invalid value: "hunter2-secret": should match '^[a-z]+$'"#;
         assert_eq!(
             refusal("Widget", "w", quoted, &object),
-            format!("the API server refused Widget \"w\": Widget.example.com \"w\" is invalid: spec.db.password: \
-                     Invalid value: \"{NOT_SHOWN}\": should match '^[a-z]+$'")
+            format!(
+                "the API server refused Widget \"w\": Widget.example.com \"w\" is invalid: spec.db.password: \
+                     Invalid value: \"{NOT_SHOWN}\": should match '^[a-z]+$'"
+            )
         );
         let port = refusal("Widget", "w", "spec.db.port: Invalid value: 5432: must be less than 1024", &object);
         assert!(!port.contains("5432"), "{port}");

@@ -131,7 +131,8 @@ impl Rendered {
         }
         let mut out = without_values.into_owned();
         for quoted in quoted_keys {
-            let replacement = if quoted.starts_with('[') { format!("[{NOT_SHOWN}]") } else { format!("\"{NOT_SHOWN}\"") };
+            let replacement =
+                if quoted.starts_with('[') { format!("[{NOT_SHOWN}]") } else { format!("\"{NOT_SHOWN}\"") };
             out = out.replace(&quoted, &replacement);
         }
         Cow::Owned(out)
@@ -155,7 +156,10 @@ mod tests {
     #[test]
     fn redacts_plain_go_quoted_and_json_escaped_forms() {
         let go = r#"metadata.labels: Invalid value: "s3cr3t \"quoted\" value": a valid label must be ..."#;
-        assert_eq!(redact(go, &[VALUE]), format!("metadata.labels: Invalid value: \"{NOT_SHOWN}\": a valid label must be ..."));
+        assert_eq!(
+            redact(go, &[VALUE]),
+            format!("metadata.labels: Invalid value: \"{NOT_SHOWN}\": a valid label must be ...")
+        );
         assert_eq!(redact(&format!("fail: {VALUE}"), &[VALUE]), format!("fail: {NOT_SHOWN}"));
         let json = serde_json::to_string(&format!("x {VALUE} y")).unwrap();
         assert!(!redact(&json, &[VALUE]).contains("quoted"), "{json}");
@@ -185,15 +189,18 @@ mod tests {
         let rendered = Rendered::of(&secret);
         assert_eq!(rendered.values, ["ZGF0YS12YWx1ZQ==", "label-value", "x", "data-value"]);
         assert_eq!(rendered.keys, ["data-key", "from-data", "annotation-key"]);
-        let widget = json!({"apiVersion": "x/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"code": 12345}});
+        let widget =
+            json!({"apiVersion": "x/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"code": 12345}});
         let rendered = Rendered::of(&widget);
         assert_eq!((rendered.keys, rendered.values), (vec!["code".to_owned()], vec!["12345".to_owned()]));
     }
 
     #[test]
     fn keys_are_redacted_where_quoted_or_in_a_field_path_not_inside_words() {
-        let secret = json!({"kind": "Secret", "data": {"bad key!": "eA=="}, "metadata": {"annotations": {"name": "x"}}});
-        let message = r#"Secret "app" is invalid: data[bad key!]: Invalid value: "bad key!": a valid config key; name part must"#;
+        let secret =
+            json!({"kind": "Secret", "data": {"bad key!": "eA=="}, "metadata": {"annotations": {"name": "x"}}});
+        let message =
+            r#"Secret "app" is invalid: data[bad key!]: Invalid value: "bad key!": a valid config key; name part must"#;
         let redacted = Rendered::of(&secret).redact(message).into_owned();
         assert!(!redacted.contains("bad key!"), "{redacted}");
         assert!(redacted.contains(&format!("data[{NOT_SHOWN}]")) && redacted.contains("name part must"), "{redacted}");
@@ -205,7 +212,9 @@ mod tests {
         let message = r#"Secret "app" is invalid: metadata.labels: Invalid value: "s3cr3t \"quoted\" value": a valid label must be an empty string"#;
         let sentence = refusal("Secret", "app", message, &secret);
         assert!(!sentence.contains("s3cr3t"), "{sentence}");
-        assert!(sentence.starts_with("the API server refused Secret \"app\": Secret \"app\" is invalid: metadata.labels"));
+        assert!(
+            sentence.starts_with("the API server refused Secret \"app\": Secret \"app\" is invalid: metadata.labels")
+        );
         assert!(sentence.contains("a valid label must be an empty string"), "{sentence}");
     }
 }

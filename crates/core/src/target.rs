@@ -638,7 +638,8 @@ mod tests {
     #[test]
     fn a_fail_text_keeps_its_words_but_not_the_values_it_quotes() {
         let mut e = walkthrough();
-        let template = serde_json::json!({"data": {"x": "{{ fail (printf \"bad password %s (%q)\" .password .password) }}"}});
+        let template =
+            serde_json::json!({"data": {"x": "{{ fail (printf \"bad password %s (%q)\" .password .password) }}"}});
         e.spec.target.template = Some(serde_json::from_value(template).expect("template"));
         let value = "top \"secret\" value";
         let err = render_with(&e, &[("password", value)], &TemplateSources::default()).expect_err("fails");

@@ -49,11 +49,7 @@ fn base64_core(value: &[u8], offset: usize, engine: &impl Engine) -> String {
     bytes.extend_from_slice(value);
     let encoded = engine.encode(&bytes);
     let (start_bit, end_bit) = (8 * offset, 8 * (offset + value.len()));
-    encoded
-        .char_indices()
-        .filter(|(i, _)| 6 * i >= start_bit && 6 * i + 6 <= end_bit)
-        .map(|(_, c)| c)
-        .collect()
+    encoded.char_indices().filter(|(i, _)| 6 * i >= start_bit && 6 * i + 6 <= end_bit).map(|(_, c)| c).collect()
 }
 
 /// `value` percent-encoded (RFC 3986 unreserved characters kept); `plus_for_space` as in forms.
