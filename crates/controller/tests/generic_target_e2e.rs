@@ -426,7 +426,7 @@ async fn custom_resource_target_renders_template_paths_and_merges_into_an_existi
     .await;
     let (_, _, message) = wait_ready(&env.ess, "invalid", "ResourceSyncedError").await;
     assert!(
-        message.starts_with("the API server refused Widget \"w-invalid\": ")
+        message.contains("the API server refused Widget \"w-invalid\": ")
             && message.contains("spec.code")
             && message.contains("(value not shown)")
             && !message.contains(PASSWORD),
