@@ -19,10 +19,10 @@ use std::time::Duration;
 
 use external_secrets_api::{ClusterExternalSecret, ClusterSecretStore, ExternalSecret, SecretStore};
 use external_secrets_testsupport::process::{Component, free_port};
-use external_secrets_testsupport::{AwsEndpoint, aws, cluster, eventually};
+use external_secrets_testsupport::{AwsEndpoint, aws, cluster, eventually, parameter_store_call, secrets_manager_call};
 use external_secrets_webhook::certcontroller::CertBundle;
 use external_secrets_webhook::server::{CLUSTER_SECRET_STORE_PATH, EXTERNAL_SECRET_PATH, SECRET_STORE_PATH};
-use faults::{http_get, install_crds, secrets_manager};
+use faults::{http_get, install_crds};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
@@ -67,27 +67,20 @@ where
 
 /// A Parameter Store `PutParameter` straight to the local endpoint.
 fn put_parameter(endpoint: &AwsEndpoint, name: &str, value: &str) {
-    use std::io::{Read, Write};
-    let body = json!({"Name": name, "Value": value, "Type": "String", "Overwrite": true}).to_string();
-    let (port, region) = (endpoint.port, &endpoint.region);
-    let request = format!(
-        "POST / HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-amz-json-1.1\r\n\
-         X-Amz-Target: AmazonSSM.PutParameter\r\nAuthorization: AWS4-HMAC-SHA256 \
-         Credential=test/20260101/{region}/ssm/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the AWS endpoint");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    assert!(response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"), "PutParameter {name}");
+    let body = json!({"Name": name, "Value": value, "Type": "String", "Overwrite": true});
+    let (status, _) =
+        parameter_store_call(endpoint.port, &endpoint.region, "PutParameter", &body).expect("the AWS endpoint answers");
+    assert_eq!(status, 200, "PutParameter {name}");
 }
 
 fn put_secret(endpoint: &AwsEndpoint, name: &str, value: &str) {
-    let (status, _) =
-        secrets_manager(endpoint.port, &endpoint.region, "CreateSecret", &json!({"Name": name, "SecretString": value}));
+    let (status, _) = secrets_manager_call(
+        endpoint.port,
+        &endpoint.region,
+        "CreateSecret",
+        &json!({"Name": name, "SecretString": value}),
+    )
+    .expect("the AWS endpoint answers");
     assert_eq!(status, 200, "CreateSecret {name}");
 }
 
