@@ -652,6 +652,19 @@ async fn every_bad_input_gets_a_condition_and_an_event_without_panic_or_hot_loop
     )
     .await
     .expect("healthy ExternalSecret");
+    // Synced before the others exist, so that it owns its Secret (one case tries to write the same Secret).
+    let healthy_value = |want: &'static [u8]| {
+        let secrets = secrets.clone();
+        async move {
+            let secret = secrets.get_opt("healthy").await.ok().flatten();
+            secret.and_then(|s| s.data).and_then(|d| d.get("v").cloned()).is_some_and(|v| v.0 == want)
+        }
+    };
+    assert!(
+        eventually(Duration::from_secs(60), || healthy_value(b"v1")).await,
+        "healthy not synced; log: {}",
+        log.display()
+    );
     let all = cases(&ns);
     assert!(all.len() >= 60, "{} cases", all.len());
     let mut refused = Vec::new();
@@ -725,17 +738,7 @@ async fn every_bad_input_gets_a_condition_and_an_event_without_panic_or_hot_loop
     // The healthy one keeps syncing meanwhile: the Fake store's value changes, the target follows.
     let patch = json!({"spec": {"provider": {"fake": {"data": [{"key": "doc", "value": "{\"a\":\"b\"}"}, {"key": "healthy", "value": "v2"}]}}}});
     store_api.patch("fake", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch fake store");
-    let followed = eventually(Duration::from_secs(30), || async {
-        secrets
-            .get_opt("healthy")
-            .await
-            .ok()
-            .flatten()
-            .and_then(|s| s.data)
-            .and_then(|d| d.get("v").cloned())
-            .is_some_and(|v| v.0 == b"v2")
-    })
-    .await;
+    let followed = eventually(Duration::from_secs(30), || healthy_value(b"v2")).await;
     assert!(followed, "the healthy ExternalSecret did not sync the change beside the bad inputs");
     tokio::time::sleep(WINDOW.saturating_sub(started.elapsed())).await;
     let after = sync_counts(metrics_port, &ns).await;
