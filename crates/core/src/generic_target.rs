@@ -495,7 +495,7 @@ impl Writer<'_> {
             }
             (TemplateScope::KeysAndValues, Place::Annotations | Place::Labels | Place::Data) => {
                 let text = String::from_utf8_lossy(&rendered);
-                for (key, value) in keys_and_values(&item.field, &text)? {
+                for (key, value) in keys_and_values(&item.field, &text, self.context)? {
                     let value = decode(decoding, value.as_bytes()).map_err(decode_error)?;
                     self.put(&item.field, &key, value, place)?;
                 }

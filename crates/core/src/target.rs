@@ -185,8 +185,13 @@ pub(crate) fn render_text(
     render(field, text, context, delimiters).map(|out| String::from_utf8_lossy(&out).into_owned())
 }
 
-/// The rendered output of a `KeysAndValues` template: a YAML map of strings.
-pub(crate) fn keys_and_values(field: &str, rendered: &str) -> Result<BTreeMap<String, String>, TargetError> {
+/// The rendered output of a `KeysAndValues` template: a YAML map of strings. A key named in an error is redacted
+/// when it is one of the strings of `context` (the template's data): keys can be rendered from values.
+pub(crate) fn keys_and_values(
+    field: &str,
+    rendered: &str,
+    context: &Value,
+) -> Result<BTreeMap<String, String>, TargetError> {
     let parsed: Option<BTreeMap<String, serde_yaml::Value>> =
         serde_yaml::from_str(rendered).map_err(|_| TargetError::Template {
             field: field.to_string(),
@@ -203,7 +208,11 @@ pub(crate) fn keys_and_values(field: &str, rendered: &str) -> Result<BTreeMap<St
             _ => {
                 return Err(TargetError::Template {
                     field: field.to_string(),
-                    message: format!("the value of {k:?} is not a string"),
+                    message: crate::redact::redact(
+                        &format!("the value of {k:?} is not a string"),
+                        &data_strings(context),
+                    )
+                    .into_owned(),
                 });
             }
         };
@@ -322,7 +331,10 @@ fn apply_template(
                 TemplateScope::Values => BTreeMap::from([(key, rendered)]),
                 TemplateScope::KeysAndValues => {
                     let text = String::from_utf8_lossy(&rendered);
-                    keys_and_values(&item_field, &text)?.into_iter().map(|(k, v)| (k, v.into_bytes())).collect()
+                    keys_and_values(&item_field, &text, &context)?
+                        .into_iter()
+                        .map(|(k, v)| (k, v.into_bytes()))
+                        .collect()
                 }
             };
             for (k, v) in pairs {
@@ -633,6 +645,16 @@ mod tests {
         let text = err.to_string();
         assert!(text.starts_with("spec.target.template.data[x]:"), "{text}");
         assert!(text.contains("missing") && !text.contains("top-secret-value"), "{text}");
+    }
+
+    #[test]
+    fn a_rendered_key_whose_value_is_not_a_string_is_not_quoted_when_it_is_data() {
+        let mut e = walkthrough();
+        let template = serde_json::json!({"templateFrom": [{"target": "Data", "literal": "{{ .password }}: {a: b}"}]});
+        e.spec.target.template = Some(serde_json::from_value(template).expect("template"));
+        let err = render_with(&e, &[("password", "top-secret-key")], &TemplateSources::default()).expect_err("fails");
+        let text = err.to_string();
+        assert!(text.contains("is not a string") && !text.contains("top-secret-key"), "{text}");
     }
 
     #[test]
