@@ -78,15 +78,26 @@ fn init_logging(log: &LogArgs, given_without_effect: &[(String, &'static str)]) 
     Ok(())
 }
 
-/// Crates below us that log request and response bodies (credentials, secret values) at `TRACE`: the AWS SDK's
-/// HTTP stack (smithy, with its `LOG_SENSITIVE_BODIES` switch), hyper, h2, rustls. Whatever `RUST_LOG` says,
-/// their events above `DEBUG` are never written.
-const WIRE_LOG_TARGETS: [&str; 8] =
-    ["aws_smithy", "aws_sdk", "aws_config", "aws_sigv4", "hyper", "h2", "rustls", "reqwest"];
+/// Crates below us that log request and response bodies (credentials, secret values), with the most verbose level
+/// of theirs that is written whatever `RUST_LOG` says: the AWS SDK's HTTP stack (smithy, with its
+/// `LOG_SENSITIVE_BODIES` switch), hyper, h2, rustls and reqwest log bodies at `TRACE`; kube's client logs every
+/// unsuccessful apiserver answer at `DEBUG` (`Unsuccessful: Status { message: ... }`), and the apiserver quotes the
+/// values it refuses — label values and keys rendered from secret data (the leak scan, tests/leak_scan_e2e.rs).
+const WIRE_LOG_TARGETS: [(&str, tracing::Level); 9] = [
+    ("aws_smithy", tracing::Level::DEBUG),
+    ("aws_sdk", tracing::Level::DEBUG),
+    ("aws_config", tracing::Level::DEBUG),
+    ("aws_sigv4", tracing::Level::DEBUG),
+    ("hyper", tracing::Level::DEBUG),
+    ("h2", tracing::Level::DEBUG),
+    ("rustls", tracing::Level::DEBUG),
+    ("reqwest", tracing::Level::DEBUG),
+    ("kube_client", tracing::Level::INFO),
+];
 
 /// Whether an event of `target` at `level` may be written (see [`WIRE_LOG_TARGETS`]).
 fn wire_log_allowed(target: &str, level: tracing::Level) -> bool {
-    level <= tracing::Level::DEBUG || !WIRE_LOG_TARGETS.iter().any(|t| target.starts_with(t))
+    WIRE_LOG_TARGETS.iter().find(|(t, _)| target.starts_with(t)).is_none_or(|(_, most_verbose)| level <= *most_verbose)
 }
 
 async fn shutdown_signal() {
@@ -521,6 +532,9 @@ mod tests {
         }
         assert!(wire_log_allowed("external_secrets_controller::externalsecret", Level::TRACE));
         assert!(wire_log_allowed("kube_runtime::controller", Level::TRACE));
+        // kube's client logs the apiserver's refusals, which quote rendered values, at DEBUG.
+        assert!(!wire_log_allowed("kube_client::client", Level::DEBUG));
+        assert!(wire_log_allowed("kube_client::client", Level::INFO));
     }
 
     #[test]

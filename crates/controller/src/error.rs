@@ -26,6 +26,10 @@ pub enum ReconcileError {
     /// The Kubernetes API failed.
     #[error("kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
+    /// The apiserver refused to write the target Secret; the message quotes nothing we rendered into it
+    /// (`core::redact::refusal`). Handled as [`ReconcileError::Kube`].
+    #[error("kubernetes API error: {0}")]
+    Refused(String),
     /// `spec.refreshInterval` and similar could not be parsed.
     #[error("invalid spec: {0}")]
     Spec(String),
@@ -57,7 +61,7 @@ impl ReconcileError {
             ReconcileError::Data(_) => "InvalidData",
             ReconcileError::Target(_) => "InvalidTarget",
             ReconcileError::Ownership(_) => "TargetNotOwned",
-            ReconcileError::Kube(_) => "KubernetesAPI",
+            ReconcileError::Kube(_) | ReconcileError::Refused(_) => "KubernetesAPI",
             ReconcileError::Spec(_) => "InvalidSpec",
             ReconcileError::Panicked => "Internal",
             ReconcileError::GenericTargetRefused(_) => "InvalidGenericTarget",
@@ -73,7 +77,7 @@ impl ReconcileError {
             ReconcileError::Provider(e) => e.is_retryable() || e.is_not_found(),
             // The remote value may change (a property appears, a secret is created): retry, with backoff.
             ReconcileError::Data(_) => true,
-            ReconcileError::Kube(_) | ReconcileError::Panicked => true,
+            ReconcileError::Kube(_) | ReconcileError::Refused(_) | ReconcileError::Panicked => true,
             // A CRD or an RBAC grant may come later; nothing watches for either, so retry, with backoff.
             ReconcileError::UnknownTargetKind(_) | ReconcileError::Forbidden(_) => true,
             // A ConfigMap or Secret a template reads may be created later; nothing watches them, so retry.

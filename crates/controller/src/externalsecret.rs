@@ -22,6 +22,7 @@ use external_secrets_api::{
 use external_secrets_core::hash::{created_by_label, data_hash, synced_resource_version};
 use external_secrets_core::ownership::{ExistingMeta, FieldOwner, metadata_in_sync, owned_by, take_over};
 use external_secrets_core::pipeline::{BuiltData, Fetched, StoreId, build_data, plan};
+use external_secrets_core::redact::refusal;
 use external_secrets_core::refresh::{
     ANNOTATION_DATA_HASH, LABEL_CREATED_BY, LABEL_MANAGED, LABEL_MANAGED_VALUE, RefreshDecision, RefreshInput, decide,
     refresh_interval_from_spec, requeue_after,
@@ -583,6 +584,11 @@ async fn write_target(
         |e| match &e {
             kube::Error::Api(s) if s.code == 422 && s.message.contains("immutable") => {
                 ReconcileError::Ownership("could not update secret, target is immutable".to_string())
+            }
+            // The apiserver quotes what it refuses: label values and annotation or data keys rendered from
+            // secret data.
+            kube::Error::Api(s) if s.code == 400 || s.code == 422 => {
+                ReconcileError::Refused(refusal("Secret", name, &s.message, &body))
             }
             _ => ReconcileError::Kube(e),
         },

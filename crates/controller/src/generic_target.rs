@@ -19,11 +19,10 @@ use external_secrets_api::{
     ExternalSecret, ExternalSecretCreationPolicy, ExternalSecretDeletionPolicy, ManifestReference,
 };
 use external_secrets_core::field_manager::field_manager;
-use external_secrets_core::generic_target::{
-    TargetKind, content_hash, desired_object, quotes_a_value, target_valid as object_valid,
-};
+use external_secrets_core::generic_target::{TargetKind, content_hash, desired_object, target_valid as object_valid};
 use external_secrets_core::ownership::{FieldOwner, take_over};
 use external_secrets_core::pipeline::{BuiltData, FetchPlan};
+use external_secrets_core::redact::refusal;
 use external_secrets_core::refresh::{ANNOTATION_DATA_HASH, LABEL_MANAGED, LABEL_MANAGED_VALUE};
 use external_secrets_core::target::TargetError;
 use futures::{Stream, StreamExt};
@@ -512,24 +511,10 @@ impl Apply<'_> {
             kube::Error::Api(s) if s.code == 422 && s.message.contains("immutable") => {
                 ReconcileError::Ownership(format!("could not update {kind} {:?}, target is immutable", self.name))
             }
-            kube::Error::Api(s) if (s.code == 400 || s.code == 422) && quotes_a_value(&s.message, body) => {
-                let fields: Vec<&str> = s
-                    .details
-                    .iter()
-                    .flat_map(|d| d.causes.iter())
-                    .map(|c| c.field.as_str())
-                    .filter(|f| !f.is_empty())
-                    .collect();
-                ReconcileError::Target(TargetError::Manifest(format!(
-                    "the API server refused {kind} {:?} ({}) at {}; its message quotes a value and is not shown",
-                    self.name,
-                    s.reason,
-                    if fields.is_empty() { "a field".to_owned() } else { fields.join(", ") }
-                )))
+            // The apiserver quotes the values it refuses, and a generic target's values are secret.
+            kube::Error::Api(s) if s.code == 400 || s.code == 422 => {
+                ReconcileError::Target(TargetError::Manifest(refusal(kind, self.name, &s.message, body)))
             }
-            kube::Error::Api(s) if s.code == 400 || s.code == 422 => ReconcileError::Target(TargetError::Manifest(
-                format!("the API server refused {kind} {:?}: {}", self.name, s.message),
-            )),
             _ => api_error(e, if self.exists { "patch" } else { "create" }, self.target, self.namespace, self.name),
         })
     }

@@ -264,31 +264,6 @@ pub fn target_valid(existing: Option<&Value>, policy: ExternalSecretCreationPoli
     metadata["annotations"][ANNOTATION_DATA_HASH].as_str() == Some(content_hash(existing).as_str())
 }
 
-/// Whether `message` (an apiserver error about `object`) quotes one of the object's values: a string or number of
-/// three characters or more anywhere in the object. Schema validation messages quote the value they refuse
-/// (`Invalid value: "..."`), and a generic target's values are secret.
-pub fn quotes_a_value(message: &str, object: &Value) -> bool {
-    fn walk(value: &Value, message: &str) -> bool {
-        match value {
-            Value::String(s) => s.chars().count() >= 3 && message.contains(s.as_str()),
-            Value::Number(n) => {
-                let text = n.to_string();
-                text.len() >= 3 && message.contains(&text)
-            }
-            Value::Array(items) => items.iter().any(|v| walk(v, message)),
-            Value::Object(members) => members.values().any(|v| walk(v, message)),
-            Value::Null | Value::Bool(_) => false,
-        }
-    }
-    // Metadata (name, labels, the data hash) is not secret and is often named in a message.
-    object.as_object().is_some_and(|members| {
-        members
-            .iter()
-            .filter(|(key, _)| !matches!(key.as_str(), "metadata" | "apiVersion" | "kind"))
-            .any(|(_, v)| walk(v, message))
-    })
-}
-
 /// `base` with `ours` merged in: maps merged key by key, anything else replaced by ours.
 fn merged(base: &Value, ours: &Value) -> Value {
     match (base, ours) {
@@ -520,7 +495,7 @@ impl Writer<'_> {
             }
             (TemplateScope::KeysAndValues, Place::Annotations | Place::Labels | Place::Data) => {
                 let text = String::from_utf8_lossy(&rendered);
-                for (key, value) in keys_and_values(&item.field, &text)? {
+                for (key, value) in keys_and_values(&item.field, &text, self.context)? {
                     let value = decode(decoding, value.as_bytes()).map_err(decode_error)?;
                     self.put(&item.field, &key, value, place)?;
                 }
@@ -867,19 +842,26 @@ mod tests {
     }
 
     #[test]
-    fn apiserver_messages_quoting_a_value_are_recognized() {
+    fn apiserver_refusals_of_a_generic_target_keep_their_explanation_without_its_values() {
+        use crate::redact::{NOT_SHOWN, refusal};
         let object = json!({"apiVersion": "example.com/v1", "kind": "Widget",
                             "metadata": {"name": "w", "labels": {"team": "payments"}},
                             "spec": {"db": {"password": "hunter2-secret", "port": 5432, "on": true}, "x": "ab"}});
         let quoted = r#"Widget.example.com "w" is invalid: spec.db.password: Invalid value: "hunter2-secret": should match '^[a-z]+$'"#;
-        assert!(quotes_a_value(quoted, &object));
-        assert!(quotes_a_value("spec.db.port: Invalid value: 5432: must be less than 1024", &object));
-        assert!(!quotes_a_value(
-            r#"Widget.example.com "w" is invalid: spec.db: field not declared in schema"#,
-            &object
-        ));
-        assert!(!quotes_a_value("metadata.labels[team]: payments is not allowed", &object), "metadata is not secret");
-        assert!(!quotes_a_value("spec.x: ab", &object), "two characters are no secret");
+        assert_eq!(
+            refusal("Widget", "w", quoted, &object),
+            format!(
+                "the API server refused Widget \"w\": Widget.example.com \"w\" is invalid: spec.db.password: \
+                     Invalid value: \"{NOT_SHOWN}\": should match '^[a-z]+$'"
+            )
+        );
+        let port = refusal("Widget", "w", "spec.db.port: Invalid value: 5432: must be less than 1024", &object);
+        assert!(!port.contains("5432"), "{port}");
+        let label = refusal("Widget", "w", "metadata.labels: Invalid value: \"payments\": not allowed", &object);
+        assert!(!label.contains("payments"), "labels may be rendered from secret data: {label}");
+        let plain = r#"Widget.example.com "w" is invalid: spec.db: field not declared in schema"#;
+        assert_eq!(refusal("Widget", "w", plain, &object), format!("the API server refused Widget \"w\": {plain}"));
+        assert!(refusal("Widget", "w", "spec.x: ab", &object).ends_with("spec.x: ab"), "two characters are no secret");
     }
 
     #[test]

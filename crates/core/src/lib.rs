@@ -24,6 +24,7 @@ pub mod label_selector;
 pub mod ownership;
 pub mod pipeline;
 pub mod property;
+pub mod redact;
 pub mod refresh;
 pub mod sync_window;
 pub mod target;

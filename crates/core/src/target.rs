@@ -141,8 +141,9 @@ fn template_target(field: &str, target: &str) -> Result<Target, TargetError> {
     }
 }
 
-/// Parses and renders one template; errors name `field` and carry the engine's message (which never holds data).
-/// The output is bytes: Secret data keeps binary values intact.
+/// Parses and renders one template; errors name `field` and carry the engine's message with every string of
+/// the data replaced (the engine's own messages hold no data, but a `fail` text is whatever the template made
+/// it, often a value). The output is bytes: Secret data keeps binary values intact.
 pub(crate) fn render(
     field: &str,
     text: &str,
@@ -151,9 +152,27 @@ pub(crate) fn render(
 ) -> Result<Vec<u8>, TargetError> {
     let template_error = |e: external_secrets_template::TemplateError| TargetError::Template {
         field: field.to_string(),
-        message: e.to_string(),
+        message: crate::redact::redact(&e.to_string(), &data_strings(context)).into_owned(),
     };
     Template::parse(field, text, delimiters).map_err(template_error)?.execute(context).map_err(template_error)
+}
+
+/// The text of every string in a template's data (maps and lists walked, to a bounded depth).
+fn data_strings(context: &Value) -> Vec<String> {
+    fn walk(value: &Value, depth: usize, out: &mut Vec<String>) {
+        if depth > 64 {
+            return;
+        }
+        match value {
+            Value::String(s) => out.push(s.to_str_lossy().into_owned()),
+            Value::List(items) => items.iter().for_each(|v| walk(v, depth + 1, out)),
+            Value::Map(map) => map.borrow().entries.values().for_each(|v| walk(v, depth + 1, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(context, 0, &mut out);
+    out
 }
 
 /// [`render`] for outputs that are text (labels, annotations, `KeysAndValues` YAML).
@@ -166,8 +185,13 @@ pub(crate) fn render_text(
     render(field, text, context, delimiters).map(|out| String::from_utf8_lossy(&out).into_owned())
 }
 
-/// The rendered output of a `KeysAndValues` template: a YAML map of strings.
-pub(crate) fn keys_and_values(field: &str, rendered: &str) -> Result<BTreeMap<String, String>, TargetError> {
+/// The rendered output of a `KeysAndValues` template: a YAML map of strings. A key named in an error is redacted
+/// when it is one of the strings of `context` (the template's data): keys can be rendered from values.
+pub(crate) fn keys_and_values(
+    field: &str,
+    rendered: &str,
+    context: &Value,
+) -> Result<BTreeMap<String, String>, TargetError> {
     let parsed: Option<BTreeMap<String, serde_yaml::Value>> =
         serde_yaml::from_str(rendered).map_err(|_| TargetError::Template {
             field: field.to_string(),
@@ -184,7 +208,11 @@ pub(crate) fn keys_and_values(field: &str, rendered: &str) -> Result<BTreeMap<St
             _ => {
                 return Err(TargetError::Template {
                     field: field.to_string(),
-                    message: format!("the value of {k:?} is not a string"),
+                    message: crate::redact::redact(
+                        &format!("the value of {k:?} is not a string"),
+                        &data_strings(context),
+                    )
+                    .into_owned(),
                 });
             }
         };
@@ -303,7 +331,10 @@ fn apply_template(
                 TemplateScope::Values => BTreeMap::from([(key, rendered)]),
                 TemplateScope::KeysAndValues => {
                     let text = String::from_utf8_lossy(&rendered);
-                    keys_and_values(&item_field, &text)?.into_iter().map(|(k, v)| (k, v.into_bytes())).collect()
+                    keys_and_values(&item_field, &text, &context)?
+                        .into_iter()
+                        .map(|(k, v)| (k, v.into_bytes()))
+                        .collect()
                 }
             };
             for (k, v) in pairs {
@@ -614,6 +645,29 @@ mod tests {
         let text = err.to_string();
         assert!(text.starts_with("spec.target.template.data[x]:"), "{text}");
         assert!(text.contains("missing") && !text.contains("top-secret-value"), "{text}");
+    }
+
+    #[test]
+    fn a_rendered_key_whose_value_is_not_a_string_is_not_quoted_when_it_is_data() {
+        let mut e = walkthrough();
+        let template = serde_json::json!({"templateFrom": [{"target": "Data", "literal": "{{ .password }}: {a: b}"}]});
+        e.spec.target.template = Some(serde_json::from_value(template).expect("template"));
+        let err = render_with(&e, &[("password", "top-secret-key")], &TemplateSources::default()).expect_err("fails");
+        let text = err.to_string();
+        assert!(text.contains("is not a string") && !text.contains("top-secret-key"), "{text}");
+    }
+
+    #[test]
+    fn a_fail_text_keeps_its_words_but_not_the_values_it_quotes() {
+        let mut e = walkthrough();
+        let template =
+            serde_json::json!({"data": {"x": "{{ fail (printf \"bad password %s (%q)\" .password .password) }}"}});
+        e.spec.target.template = Some(serde_json::from_value(template).expect("template"));
+        let value = "top \"secret\" value";
+        let err = render_with(&e, &[("password", value)], &TemplateSources::default()).expect_err("fails");
+        let text = err.to_string();
+        assert!(text.contains("error calling fail: bad password (value not shown) (\"(value not shown)\")"), "{text}");
+        assert!(!text.contains("secret"), "{text}");
     }
 
     #[test]

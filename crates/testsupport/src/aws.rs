@@ -121,14 +121,7 @@ pub fn secrets_manager_call(
     target: &str,
     body: &serde_json::Value,
 ) -> Result<(u16, String), Error> {
-    let body = body.to_string();
-    let request = format!(
-        "POST / HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-amz-json-1.1\r\n\
-         X-Amz-Target: secretsmanager.{target}\r\nAuthorization: AWS4-HMAC-SHA256 \
-         Credential=test/20260101/{region}/secretsmanager/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
+    let request = json_request(port, region, "secretsmanager", &format!("secretsmanager.{target}"), body);
     let mut raced = false;
     for attempt in 0..6 {
         let (status, answer) = raw_http(port, &request)?;
@@ -144,6 +137,29 @@ pub fn secrets_manager_call(
         return Ok((status, answer));
     }
     Err(Error::Setup(format!("{target}: the AWS endpoint kept failing")))
+}
+
+/// One Parameter Store call (JSON protocol, blocking) straight to the local endpoint (`target` e.g.
+/// `PutParameter`), for test fixtures. Returns the HTTP status and body.
+pub fn parameter_store_call(
+    port: u16,
+    region: &str,
+    target: &str,
+    body: &serde_json::Value,
+) -> Result<(u16, String), Error> {
+    raw_http(port, &json_request(port, region, "ssm", &format!("AmazonSSM.{target}"), body))
+}
+
+/// An AWS JSON-protocol request for `service` (moto checks no signature but routes by the credential scope).
+fn json_request(port: u16, region: &str, service: &str, target: &str, body: &serde_json::Value) -> String {
+    let body = body.to_string();
+    format!(
+        "POST / HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+         X-Amz-Target: {target}\r\nAuthorization: AWS4-HMAC-SHA256 \
+         Credential=test/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
 }
 
 fn raw_http(port: u16, request: &str) -> Result<(u16, String), Error> {

@@ -24,7 +24,7 @@ pub mod tools;
 
 use std::sync::OnceLock;
 
-pub use aws::{AwsEndpoint, AwsOptions, secrets_manager_call};
+pub use aws::{AwsEndpoint, AwsOptions, parameter_store_call, secrets_manager_call};
 pub use cluster::{Cluster, ClusterOptions, client_from_kubeconfig};
 pub use faults::{Fault, FaultProxy};
 
