@@ -110,6 +110,17 @@ where
 /// Finds the store `id` for an ExternalSecret in `namespace`, enforcing ClusterSecretStore conditions and the
 /// flood gate. `Ok(None)` means the store belongs to another controller class: leave the object alone.
 pub async fn resolve(ctx: &Context, namespace: &str, id: &StoreId) -> Result<Option<ResolvedStore>, ReconcileError> {
+    resolve_gated(ctx, namespace, id, ctx.config.enable_flood_gate).await
+}
+
+/// [`resolve`], with the flood gate only when `flood_gate` is set: ESO's PushSecret path uses a store whatever
+/// its `Ready` condition says.
+pub async fn resolve_gated(
+    ctx: &Context,
+    namespace: &str,
+    id: &StoreId,
+    flood_gate: bool,
+) -> Result<Option<ResolvedStore>, ReconcileError> {
     let (meta, spec, status, kind) = match id.kind {
         SecretStoreKind::SecretStore => {
             let key = ObjectRef::new(&id.name).within(namespace);
@@ -145,7 +156,7 @@ pub async fn resolve(ctx: &Context, namespace: &str, id: &StoreId) -> Result<Opt
             id.name
         )));
     }
-    if ctx.config.enable_flood_gate && !is_ready(status.as_ref()) {
+    if flood_gate && !is_ready(status.as_ref()) {
         return Err(ReconcileError::Store(format!("{kind} {:?} is not ready", id.name)));
     }
     Ok(Some(ResolvedStore {

@@ -347,7 +347,10 @@ mod tests {
         spec.data.push(entry(Some("c"), "r", None));
         assert_eq!(check_spec(&spec), Err(PushPlanError::DuplicateRemoteRef("r".into())));
         let templated = PushSecretSpec { template: Some(Default::default()), ..Default::default() };
-        assert_eq!(check_spec(&templated).unwrap_err().to_string(), "spec.template is not supported by this operator yet");
+        assert_eq!(
+            check_spec(&templated).unwrap_err().to_string(),
+            "spec.template is not supported by this operator yet"
+        );
     }
 
     #[test]

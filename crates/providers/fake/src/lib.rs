@@ -465,11 +465,14 @@ mod tests {
         assert_eq!(found.keys().collect::<Vec<_>>(), ["pushed"]);
 
         // Another store does not.
-        let other = DynProvider::client(&p, &StoreContext::new(
-            kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap(),
-            StoreScope::secret_store("other-ns", "fake-store"),
-            store_spec(Some(fake(Vec::new()))),
-        ))
+        let other = DynProvider::client(
+            &p,
+            &StoreContext::new(
+                kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap(),
+                StoreScope::secret_store("other-ns", "fake-store"),
+                store_spec(Some(fake(Vec::new()))),
+            ),
+        )
         .await
         .map_err(|e| e.to_string())
         .unwrap();

@@ -67,6 +67,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- if .Values.processPushSecret }}
+- apiGroups: ["external-secrets.io"]
+  resources: ["pushsecrets"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["external-secrets.io"]
+  resources: ["pushsecrets/status"]
+  verbs: ["patch"]
+{{- end }}
 {{- with include "external-secrets.genericTargetRules" . | trim }}{{ . | nindent 0 }}{{ end }}
 {{- end }}
 

@@ -1,0 +1,320 @@
+//! The PushSecret controller end to end: the operator (in-process, as its own ServiceAccount with the shipped
+//! ClusterRole) against the real local control plane, pushing to the fake provider (read back through the
+//! provider and by an ExternalSecret) and to a local AWS Secrets Manager endpoint (moto).
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Operator, event_count, events_text, eventually, logs, start_operator_with, wait_ready};
+use external_secrets_api::v1alpha1::PushSecret;
+use external_secrets_api::{ExternalSecret, SecretStore, SecretStoreSpec};
+use external_secrets_provider::{DynProvider, ProviderRegistry, RemoteKey, StoreContext, StoreScope};
+use external_secrets_provider_fake::FakeProvider;
+use external_secrets_testsupport::{Cluster, cluster};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "push-pa55-do-not-log";
+const ROTATED: &str = "push-rotated-pa55-do-not-log";
+const USERNAME: &str = "push-admin-do-not-log";
+/// Every value a test pushes: none may show up in logs, events or status.
+const VALUES: &[&str] = &[PASSWORD, ROTATED, USERNAME];
+
+fn assert_no_leak(text: &str, what: &str) {
+    for value in VALUES {
+        assert!(!text.contains(value), "a secret value appeared in the {what}");
+    }
+}
+
+/// One test's world: a namespace and the operator watching it, with a fake provider the test can read too.
+struct World {
+    admin: kube::Client,
+    ns: String,
+    fake: Arc<FakeProvider>,
+    op: Operator,
+}
+
+impl World {
+    async fn start(prefix: &str, extra: impl FnOnce(ProviderRegistry) -> ProviderRegistry) -> Self {
+        let cluster: &'static Cluster = cluster().await;
+        let admin = cluster.admin_client().await.expect("admin client");
+        let ns = cluster.namespace(prefix).await.expect("namespace");
+        let fake = Arc::new(FakeProvider::new());
+        let registry = extra(ProviderRegistry::new().with(fake.clone()));
+        let op = start_operator_with(cluster, &ns, registry).await;
+        Self { admin, ns, fake, op }
+    }
+
+    fn push_secrets(&self) -> Api<PushSecret> {
+        Api::namespaced(self.admin.clone(), &self.ns)
+    }
+
+    fn secrets(&self) -> Api<Secret> {
+        Api::namespaced(self.admin.clone(), &self.ns)
+    }
+
+    async fn fake_store(&self, name: &str, data: Value) {
+        let store: SecretStore = serde_json::from_value(json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+            "metadata": {"name": name},
+            "spec": {"controller": self.op.class, "provider": {"fake": {"data": data}}}
+        }))
+        .expect("SecretStore");
+        Api::<SecretStore>::namespaced(self.admin.clone(), &self.ns)
+            .create(&PostParams::default(), &store)
+            .await
+            .expect("create store");
+    }
+
+    /// What the fake store `store` (whose spec data is `data`) answers for `key`, as any client of it would.
+    async fn fake_value(&self, store: &str, data: Value, key: &str) -> Option<String> {
+        let spec: SecretStoreSpec =
+            serde_json::from_value(json!({"provider": {"fake": {"data": data}}})).expect("store spec");
+        let ctx = StoreContext::new(self.admin.clone(), StoreScope::secret_store(&self.ns, store), spec);
+        let client = DynProvider::client(self.fake.as_ref(), &ctx).await.map_err(|e| e.to_string()).expect("client");
+        let key = RemoteKey { key: key.to_string(), version: None, metadata_policy: Default::default() };
+        client.get(&key).await.ok().map(|v| String::from_utf8_lossy(v.bytes.expose()).into_owned())
+    }
+
+    async fn source(&self, name: &str, pairs: &[(&str, &str)]) {
+        let secret = Secret {
+            metadata: kube::api::ObjectMeta { name: Some(name.to_string()), ..Default::default() },
+            data: Some(pairs.iter().map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec()))).collect()),
+            ..Default::default()
+        };
+        self.secrets().create(&PostParams::default(), &secret).await.expect("source Secret");
+    }
+
+    async fn set_source(&self, name: &str, key: &str, value: &str) {
+        let patch = json!({"data": {key: base64_of(value)}});
+        self.secrets().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch source");
+    }
+
+    async fn create(&self, body: Value) {
+        let ps: PushSecret = serde_json::from_value(body).expect("PushSecret");
+        self.push_secrets().create(&PostParams::default(), &ps).await.expect("create PushSecret");
+    }
+
+    async fn patch_spec(&self, name: &str, spec: Value) {
+        let patch = json!({"spec": spec});
+        self.push_secrets().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch spec");
+    }
+
+    /// The `Ready` condition's (status, reason, message).
+    async fn ready(&self, name: &str) -> Option<(String, String, String)> {
+        let ps = self.push_secrets().get_opt(name).await.ok().flatten()?;
+        let c = ps.status?.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+        Some((c.status, c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
+    }
+
+    async fn wait_ready(&self, name: &str, reason: &str) -> (String, String, String) {
+        let found =
+            eventually(Duration::from_secs(60), || async { self.ready(name).await.is_some_and(|r| r.1 == reason) })
+                .await;
+        let last = self.ready(name).await;
+        assert!(found, "PushSecret {name} never reached {reason}; last: {last:?}");
+        last.unwrap()
+    }
+
+    /// The keys of `status.syncedPushSecrets` as `store:entry` strings.
+    async fn synced(&self, name: &str) -> Vec<String> {
+        let ps = self.push_secrets().get(name).await.expect("PushSecret");
+        ps.status
+            .unwrap_or_default()
+            .synced_push_secrets
+            .iter()
+            .flat_map(|(store, entries)| entries.keys().map(move |k| format!("{store}:{k}")))
+            .collect()
+    }
+
+    /// The PushSecret's status and this namespace's events and the operator's logs hold no pushed value.
+    async fn assert_nothing_leaked(&self) {
+        for ps in self.push_secrets().list(&Default::default()).await.expect("list").items {
+            assert_no_leak(&serde_json::to_string(&ps.status).unwrap(), "PushSecret status");
+        }
+        assert_no_leak(&events_text(&self.admin, &self.ns).await, "events");
+        assert_no_leak(&logs(), "logs");
+    }
+}
+
+fn base64_of(value: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(value)
+}
+
+fn push_secret(name: &str, store: &str, deletion: &str, update: &str, data: Value) -> Value {
+    json!({
+        "apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret",
+        "metadata": {"name": name},
+        "spec": {
+            "refreshInterval": "1h",
+            "deletionPolicy": deletion,
+            "updatePolicy": update,
+            "secretStoreRefs": [{"name": store, "kind": "SecretStore"}],
+            "selector": {"secret": {"name": "db-creds"}},
+            "data": data,
+        }
+    })
+}
+
+fn entry(secret_key: &str, remote_key: &str) -> Value {
+    json!({"match": {"secretKey": secret_key, "remoteRef": {"remoteKey": remote_key}}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_to_the_fake_store_follow_the_source_and_delete_what_is_dropped() {
+    let w = World::start("push-fake", |r| r).await;
+    let spec_data = json!([{"key": "from-spec", "value": "spec-value"}]);
+    w.fake_store("fake", spec_data.clone()).await;
+    w.source("db-creds", &[("password", PASSWORD), ("username", USERNAME)]).await;
+    w.create(push_secret("db", "fake", "Delete", "Replace", json!([entry("password", "pushed/db")]))).await;
+
+    let (status, _, message) = w.wait_ready("db", "Synced").await;
+    assert_eq!((status.as_str(), message.as_str()), ("True", "PushSecret synced successfully"));
+    assert_eq!(w.fake_value("fake", spec_data.clone(), "pushed/db").await.as_deref(), Some(PASSWORD));
+    assert_eq!(w.synced("db").await, ["SecretStore/fake:pushed/db"]);
+    let ps = w.push_secrets().get("db").await.unwrap();
+    assert!(ps.finalizers().iter().any(|f| f == "pushsecret.externalsecrets.io/finalizer"), "ESO's finalizer");
+    let status = ps.status.unwrap();
+    assert!(status.refresh_time.is_some());
+    assert!(status.synced_resource_version.as_deref().is_some_and(|v| v.starts_with("1-")));
+
+    // An ExternalSecret on the same store reads what was pushed.
+    let es: ExternalSecret = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": "reader"},
+        "spec": {
+            "refreshInterval": "1s",
+            "secretStoreRef": {"name": "fake", "kind": "SecretStore"},
+            "target": {"name": "read-back"},
+            "data": [{"secretKey": "pw", "remoteRef": {"key": "pushed/db"}}]
+        }
+    }))
+    .unwrap();
+    let ess: Api<ExternalSecret> = Api::namespaced(w.admin.clone(), &w.ns);
+    ess.create(&PostParams::default(), &es).await.expect("ExternalSecret");
+    wait_ready(&ess, "reader", "SecretSynced").await;
+    let read_back = w.secrets().get("read-back").await.unwrap();
+    assert_eq!(read_back.data.unwrap()["pw"].0, PASSWORD.as_bytes());
+
+    // A change of the source is pushed at once, not after the hour of refreshInterval.
+    w.set_source("db-creds", "password", ROTATED).await;
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            w.fake_value("fake", spec_data.clone(), "pushed/db").await.as_deref() == Some(ROTATED)
+        })
+        .await,
+        "the rotated source was not pushed"
+    );
+
+    // An entry dropped from the spec is deleted from the store; the new one is pushed.
+    w.patch_spec("db", json!({"data": [entry("username", "pushed/user")]})).await;
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            w.fake_value("fake", spec_data.clone(), "pushed/db").await.is_none()
+                && w.fake_value("fake", spec_data.clone(), "pushed/user").await.as_deref() == Some(USERNAME)
+        })
+        .await,
+        "the dropped entry was not deleted or the new one not pushed"
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || async { w.synced("db").await == ["SecretStore/fake:pushed/user"] })
+            .await
+    );
+
+    // Deleting the PushSecret deletes what it pushed, then lets it go.
+    w.push_secrets().delete("db", &DeleteParams::default()).await.expect("delete");
+    assert!(
+        eventually(Duration::from_secs(30), || async { w.push_secrets().get_opt("db").await.unwrap().is_none() }).await,
+        "the PushSecret was not released"
+    );
+    assert_eq!(w.fake_value("fake", spec_data.clone(), "pushed/user").await, None);
+    assert_eq!(w.fake_value("fake", spec_data, "from-spec").await.as_deref(), Some("spec-value"));
+    let events = events_text(&w.admin, &w.ns).await;
+    assert!(events.contains("Synced"), "{events}");
+    w.assert_nothing_leaked().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_policy_none_keeps_pushed_values_and_if_not_exists_leaves_existing_ones() {
+    let w = World::start("push-none", |r| r).await;
+    let spec_data = json!([{"key": "from-spec", "value": "spec-value"}]);
+    w.fake_store("fake", spec_data.clone()).await;
+    w.source("db-creds", &[("password", PASSWORD), ("username", USERNAME)]).await;
+    let data = json!([entry("password", "kept"), entry("username", "from-spec")]);
+    w.create(push_secret("keep", "fake", "None", "IfNotExists", data)).await;
+
+    let (status, _, message) = w.wait_ready("keep", "Synced").await;
+    assert_eq!(
+        (status.as_str(), message.as_str()),
+        ("True", "PushSecret synced successfully. Existing secrets in providers unchanged.")
+    );
+    assert_eq!(w.fake_value("fake", spec_data.clone(), "kept").await.as_deref(), Some(PASSWORD));
+    assert_eq!(w.fake_value("fake", spec_data.clone(), "from-spec").await.as_deref(), Some("spec-value"));
+    // As ESO: the entry left alone is listed too.
+    assert_eq!(w.synced("keep").await, ["SecretStore/fake:from-spec", "SecretStore/fake:kept"]);
+    let ps = w.push_secrets().get("keep").await.unwrap();
+    assert!(ps.finalizers().is_empty(), "no finalizer without deletionPolicy Delete");
+
+    // IfNotExists: a source change is synced again (a second Synced event) but does not overwrite what exists.
+    w.set_source("db-creds", "password", ROTATED).await;
+    assert!(
+        eventually(Duration::from_secs(30), || async { event_count(&w.admin, &w.ns, "Synced").await >= 2 }).await,
+        "the source change was not synced"
+    );
+    assert_eq!(w.fake_value("fake", spec_data.clone(), "kept").await.as_deref(), Some(PASSWORD), "IfNotExists");
+    w.push_secrets().delete("keep", &DeleteParams::default()).await.expect("delete");
+    assert!(
+        eventually(Duration::from_secs(30), || async { w.push_secrets().get_opt("keep").await.unwrap().is_none() })
+            .await
+    );
+    assert_eq!(w.fake_value("fake", spec_data, "kept").await.as_deref(), Some(PASSWORD), "None keeps it");
+    w.assert_nothing_leaked().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_push_deletes_nothing_and_is_reported() {
+    let w = World::start("push-fail", |r| r).await;
+    let spec_data = json!([{"key": "from-spec", "value": "spec-value"}]);
+    w.fake_store("fake", spec_data.clone()).await;
+    w.source("db-creds", &[("password", PASSWORD)]).await;
+    w.create(push_secret("db", "fake", "Delete", "Replace", json!([entry("password", "first")]))).await;
+    w.wait_ready("db", "Synced").await;
+
+    // A key the source does not have: a clear condition, nothing deleted.
+    w.patch_spec("db", json!({"data": [entry("nope", "second")]})).await;
+    let (status, _, message) = w.wait_ready("db", "Errored").await;
+    assert_eq!((status.as_str(), message.as_str()), ("False", "secret key nope does not exist"));
+    assert_eq!(w.fake_value("fake", spec_data.clone(), "first").await.as_deref(), Some(PASSWORD));
+    assert_eq!(w.synced("db").await, ["SecretStore/fake:first"], "what was pushed stays listed");
+
+    // The store refuses the write (a key its spec defines): the entry dropped meanwhile is not deleted either.
+    w.patch_spec("db", json!({"data": [entry("password", "from-spec")]})).await;
+    let found = eventually(Duration::from_secs(60), || async {
+        w.ready("db").await.is_some_and(|r| r.1 == "Errored" && r.2.contains("already exists"))
+    })
+    .await;
+    assert!(found, "last: {:?}", w.ready("db").await);
+    let (_, _, message) = w.ready("db").await.unwrap();
+    assert!(message.starts_with("set secret failed: could not write remote ref password to target secretstore fake"));
+    assert_eq!(w.fake_value("fake", spec_data.clone(), "first").await.as_deref(), Some(PASSWORD));
+    assert_eq!(w.fake_value("fake", spec_data.clone(), "from-spec").await.as_deref(), Some("spec-value"));
+    let events = events_text(&w.admin, &w.ns).await;
+    assert!(events.contains("Errored"), "{events}");
+
+    // The source Secret deleted under deletionPolicy Delete: what was pushed goes, reason SourceDeleted.
+    w.patch_spec("db", json!({"data": [entry("password", "first")]})).await;
+    w.wait_ready("db", "Synced").await;
+    w.secrets().delete("db-creds", &DeleteParams::default()).await.expect("delete source");
+    let (status, _, message) = w.wait_ready("db", "SourceDeleted").await;
+    assert_eq!((status.as_str(), message.as_str()), ("False", "source secret deleted; provider secrets cleaned up"));
+    assert_eq!(w.fake_value("fake", spec_data, "first").await, None);
+    assert!(w.synced("db").await.is_empty());
+    w.assert_nothing_leaked().await;
+}
