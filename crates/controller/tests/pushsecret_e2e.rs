@@ -8,12 +8,17 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_config::BehaviorVersion;
+use aws_credential_types::Credentials;
+use aws_sdk_secretsmanager::types::Tag;
+use aws_smithy_http_client::tls;
 use common::{Operator, event_count, events_text, eventually, logs, start_operator_with, wait_ready};
 use external_secrets_api::v1alpha1::PushSecret;
 use external_secrets_api::{ExternalSecret, SecretStore, SecretStoreSpec};
 use external_secrets_provider::{DynProvider, ProviderRegistry, RemoteKey, StoreContext, StoreScope};
+use external_secrets_provider_aws::{AwsProvider, Endpoints};
 use external_secrets_provider_fake::FakeProvider;
-use external_secrets_testsupport::{Cluster, cluster};
+use external_secrets_testsupport::{AwsEndpoint, AwsOptions, Cluster, cluster};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
@@ -316,5 +321,223 @@ async fn a_failed_push_deletes_nothing_and_is_reported() {
     assert_eq!((status.as_str(), message.as_str()), ("False", "source secret deleted; provider secrets cleaned up"));
     assert_eq!(w.fake_value("fake", spec_data, "first").await, None);
     assert!(w.synced("db").await.is_empty());
+    w.assert_nothing_leaked().await;
+}
+
+// ---- AWS Secrets Manager (moto) ----
+
+const REGION: &str = "eu-west-1";
+
+/// A local AWS endpoint and an SDK client of its administrator (who creates secrets the operator must respect).
+struct Aws {
+    endpoint: AwsEndpoint,
+}
+
+impl Aws {
+    async fn start() -> Self {
+        let endpoint = tokio::task::spawn_blocking(|| AwsEndpoint::start(AwsOptions::default()))
+            .await
+            .expect("endpoint thread")
+            .expect("local AWS endpoint");
+        Self { endpoint }
+    }
+
+    fn provider(&self) -> Arc<AwsProvider> {
+        Arc::new(AwsProvider::with_endpoints(Endpoints::all(&self.endpoint.url)))
+    }
+
+    fn sm(&self) -> aws_sdk_secretsmanager::Client {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+            .build_https();
+        let credentials =
+            Credentials::new(&self.endpoint.access_key_id, &self.endpoint.secret_access_key, None, None, "test");
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(http)
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&self.endpoint.url)
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
+            .build();
+        aws_sdk_secretsmanager::Client::new(&config)
+    }
+
+    /// The secret's value (`SecretString`, else `SecretBinary`), `None` when it does not exist.
+    async fn value(&self, name: &str) -> Option<String> {
+        let out = self.sm().get_secret_value().secret_id(name).send().await.ok()?;
+        let bytes = match (out.secret_string(), out.secret_binary()) {
+            (Some(s), _) => s.as_bytes().to_vec(),
+            (None, Some(b)) => b.as_ref().to_vec(),
+            _ => Vec::new(),
+        };
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    async fn create(&self, name: &str, value: &str, managed: bool) {
+        let mut request = self.sm().create_secret().name(name).secret_string(value);
+        if managed {
+            request = request.tags(Tag::builder().key("managed-by").value("external-secrets").build());
+        }
+        request.send().await.expect("create secret");
+    }
+}
+
+impl World {
+    /// A Secrets Manager store with static credentials (from a Secret) that deletes without recovery window.
+    async fn aws_store(&self, name: &str, credentials_secret: &str) {
+        let store: SecretStore = serde_json::from_value(json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+            "metadata": {"name": name},
+            "spec": {"controller": self.op.class, "provider": {"aws": {
+                "service": "SecretsManager", "region": REGION,
+                "secretsManager": {"forceDeleteWithoutRecovery": true},
+                "auth": {"secretRef": {
+                    "accessKeyIDSecretRef": {"name": credentials_secret, "key": "id"},
+                    "secretAccessKeySecretRef": {"name": credentials_secret, "key": "secret"}
+                }}
+            }}}
+        }))
+        .expect("SecretStore");
+        let stores = Api::<SecretStore>::namespaced(self.admin.clone(), &self.ns);
+        if stores.get_opt(name).await.unwrap().is_some() {
+            let patch = json!({"spec": store.spec});
+            stores.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch store");
+        } else {
+            stores.create(&PostParams::default(), &store).await.expect("create store");
+        }
+    }
+}
+
+async fn aws_world(prefix: &str) -> (World, Aws) {
+    let aws = Aws::start().await;
+    let provider = aws.provider();
+    let w = World::start(prefix, move |r| r.with(provider)).await;
+    let creds = [("id", aws.endpoint.access_key_id.clone()), ("secret", aws.endpoint.secret_access_key.clone())];
+    let pairs: Vec<(&str, &str)> = creds.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    w.source("aws-creds", &pairs).await;
+    w.aws_store("aws", "aws-creds").await;
+    (w, aws)
+}
+
+fn property_entry(secret_key: &str, remote_key: &str, property: &str) -> Value {
+    json!({"match": {"secretKey": secret_key, "remoteRef": {"remoteKey": remote_key, "property": property}}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_to_secrets_manager_create_managed_secrets_and_never_touch_unmanaged_ones() {
+    let (w, aws) = aws_world("push-sm").await;
+    // An existing JSON secret of ours (tagged), and one of someone else's.
+    aws.create("app/doc", r#"{"host":"db.internal"}"#, true).await;
+    aws.create("app/theirs", "their-value", false).await;
+    w.source("db-creds", &[("password", PASSWORD), ("username", USERNAME)]).await;
+    let data = json!([entry("password", "app/db-password"), property_entry("username", "app/doc", "username")]);
+    w.create(push_secret("db", "aws", "Delete", "Replace", data)).await;
+    let (status, _, message) = w.wait_ready("db", "Synced").await;
+    assert_eq!((status.as_str(), message.as_str()), ("True", "PushSecret synced successfully"));
+
+    // Created as ESO creates it: tagged, described, binary.
+    let described = aws.sm().describe_secret().secret_id("app/db-password").send().await.expect("created");
+    let tags: Vec<(String, String)> = described
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+        .collect();
+    assert_eq!(tags, [("managed-by".to_string(), "external-secrets".to_string())]);
+    assert_eq!(described.description(), Some("secret 'managed-by:external-secrets'"));
+    let value = aws.sm().get_secret_value().secret_id("app/db-password").send().await.unwrap();
+    assert_eq!(value.secret_binary().map(|b| b.as_ref().to_vec()), Some(PASSWORD.as_bytes().to_vec()));
+    assert!(value.secret_string().is_none(), "SecretBinary by default");
+    // The property went into the existing document, the other fields kept.
+    let doc: Value = serde_json::from_str(&aws.value("app/doc").await.unwrap()).unwrap();
+    assert_eq!(doc, json!({"host": "db.internal", "username": USERNAME}));
+    assert_eq!(w.synced("db").await, ["SecretStore/aws:app/db-password", "SecretStore/aws:app/doc/username"]);
+
+    // The source changes: the remote follows at once.
+    w.set_source("db-creds", "password", ROTATED).await;
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            aws.value("app/db-password").await.as_deref() == Some(ROTATED)
+        })
+        .await,
+        "the rotated password was not pushed"
+    );
+
+    // A secret we do not manage is refused, named in the condition and an event; nothing is changed or deleted.
+    let data = json!([
+        entry("password", "app/db-password"),
+        property_entry("username", "app/doc", "username"),
+        entry("password", "app/theirs")
+    ]);
+    w.patch_spec("db", json!({"data": data})).await;
+    let (status, _, message) = w.wait_ready("db", "Errored").await;
+    assert_eq!(status, "False");
+    assert!(message.contains("app/theirs") && message.contains("not managed by external-secrets"), "{message}");
+    assert_eq!(aws.value("app/theirs").await.as_deref(), Some("their-value"));
+    assert_eq!(aws.value("app/db-password").await.as_deref(), Some(ROTATED));
+    let events = events_text(&w.admin, &w.ns).await;
+    assert!(events.contains("not managed by external-secrets"), "{events}");
+
+    // Entries dropped from the spec are deleted — only what we pushed; the unmanaged secret was never ours.
+    w.patch_spec("db", json!({"data": [property_entry("username", "app/doc", "username")]})).await;
+    w.wait_ready("db", "Synced").await;
+    assert!(
+        eventually(Duration::from_secs(30), || async { aws.value("app/db-password").await.is_none() }).await,
+        "the dropped entry was not deleted"
+    );
+    assert_eq!(aws.value("app/theirs").await.as_deref(), Some("their-value"));
+    assert_eq!(w.synced("db").await, ["SecretStore/aws:app/doc/username"]);
+
+    // Deleting the PushSecret removes what it pushed: here the property (the document stays with its other field).
+    w.push_secrets().delete("db", &DeleteParams::default()).await.expect("delete");
+    assert!(
+        eventually(Duration::from_secs(30), || async { w.push_secrets().get_opt("db").await.unwrap().is_none() }).await
+    );
+    let doc: Value = serde_json::from_str(&aws.value("app/doc").await.unwrap()).unwrap();
+    assert_eq!(doc, json!({"host": "db.internal"}));
+    w.assert_nothing_leaked().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_manager_if_not_exists_none_policy_and_a_broken_store_never_delete() {
+    let (w, aws) = aws_world("push-sm-policy").await;
+    aws.create("exists/already", "old-value", true).await;
+    w.source("db-creds", &[("password", PASSWORD)]).await;
+
+    // IfNotExists leaves the existing secret; None keeps what was pushed after the PushSecret is gone.
+    let data = json!([entry("password", "exists/already"), entry("password", "new/one")]);
+    w.create(push_secret("keep", "aws", "None", "IfNotExists", data)).await;
+    w.wait_ready("keep", "Synced").await;
+    assert_eq!(aws.value("exists/already").await.as_deref(), Some("old-value"));
+    assert_eq!(aws.value("new/one").await.as_deref(), Some(PASSWORD));
+    w.push_secrets().delete("keep", &DeleteParams::default()).await.expect("delete");
+    assert!(
+        eventually(Duration::from_secs(30), || async { w.push_secrets().get_opt("keep").await.unwrap().is_none() })
+            .await
+    );
+    assert_eq!(aws.value("new/one").await.as_deref(), Some(PASSWORD), "deletionPolicy None keeps it");
+
+    // Under Delete: the store's credentials break, then the PushSecret is deleted. Nothing is deleted remotely,
+    // the finalizer holds, the condition says why; once the store works again, the cleanup happens.
+    w.create(push_secret("del", "aws", "Delete", "Replace", json!([entry("password", "del/one")]))).await;
+    w.wait_ready("del", "Synced").await;
+    assert_eq!(aws.value("del/one").await.as_deref(), Some(PASSWORD));
+    w.aws_store("aws", "missing-credentials").await;
+    w.push_secrets().delete("del", &DeleteParams::default()).await.expect("delete");
+    let found = eventually(Duration::from_secs(60), || async {
+        w.ready("del")
+            .await
+            .is_some_and(|r| r.1 == "Errored" && r.2.starts_with("Failed to Delete Secrets from Provider"))
+    })
+    .await;
+    assert!(found, "last: {:?}", w.ready("del").await);
+    assert!(w.push_secrets().get_opt("del").await.unwrap().is_some(), "the finalizer holds it");
+    assert_eq!(aws.value("del/one").await.as_deref(), Some(PASSWORD), "a provider error deletes nothing");
+    w.aws_store("aws", "aws-creds").await;
+    assert!(
+        eventually(Duration::from_secs(60), || async { w.push_secrets().get_opt("del").await.unwrap().is_none() })
+            .await,
+        "the cleanup did not resume"
+    );
+    assert_eq!(aws.value("del/one").await, None);
     w.assert_nothing_leaked().await;
 }

@@ -34,6 +34,7 @@ mod error;
 mod parameter_store;
 mod read;
 mod secrets_manager;
+mod secrets_manager_push;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -176,7 +177,14 @@ impl Provider for AwsProvider {
         let prefix = config.prefix;
         Ok(match parts.client {
             ServiceClient::SecretsManager(sm) => {
-                Arc::new(SecretsManagerClient { sm, prefix, identity: parts.identity, batch: parts.batch })
+                let deletion = secrets_manager_push::DeletionSettings {
+                    force_delete_without_recovery: spec
+                        .secrets_manager
+                        .as_ref()
+                        .is_some_and(|s| s.force_delete_without_recovery),
+                    recovery_window_in_days: spec.secrets_manager.as_ref().and_then(|s| s.recovery_window_in_days),
+                };
+                Arc::new(SecretsManagerClient { sm, prefix, identity: parts.identity, batch: parts.batch, deletion })
             }
             ServiceClient::ParameterStore(ssm) => {
                 Arc::new(ParameterStoreClient { ssm, prefix, identity: parts.identity, batch: parts.batch })

@@ -172,19 +172,8 @@ impl StoreClient for FakeStoreClient {
         if self.secrets.contains_key(remote_key) {
             return Err(ProviderError::Denied(format!("key {remote_key:?} already exists")));
         }
-        let value = match &data.secret_key {
-            Some(_) => source.value_of(data).cloned().unwrap_or_else(|| SecretBytes::from("")),
-            None => {
-                let whole: BTreeMap<&str, String> = source
-                    .data
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v.expose()).into_owned()))
-                    .collect();
-                let json = serde_json::to_vec(&whole)
-                    .map_err(|_| ProviderError::Internal("could not encode the Secret as JSON".to_string()))?;
-                SecretBytes::from(json)
-            }
-        };
+        // As ESO's: a missing key pushes an empty value.
+        let value = source.payload(data).unwrap_or_else(|| SecretBytes::from(""));
         self.pushed().insert(remote_key.clone(), value);
         Ok(())
     }
