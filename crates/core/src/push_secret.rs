@@ -250,7 +250,7 @@ pub fn decide(input: &PushRefreshInput<'_>) -> Option<Option<Duration>> {
     let Some(interval) = input.refresh_interval else {
         return if input.synced_resource_version.is_empty() { None } else { Some(None) };
     };
-    let Some(last) = input.last_refresh else { return None };
+    let last = input.last_refresh?;
     if input.source_changed {
         return None;
     }
@@ -281,7 +281,7 @@ mod tests {
         }
     }
 
-    fn state(stores: &[(&str, &[PushSecretData])]) -> SyncedPushSecrets {
+    fn state(stores: &[(&str, Vec<PushSecretData>)]) -> SyncedPushSecrets {
         stores
             .iter()
             .map(|(store, entries)| {
@@ -356,8 +356,8 @@ mod tests {
     #[test]
     fn removals_are_what_was_pushed_and_is_no_longer_wanted() {
         let (a, b, c) = (entry(Some("a"), "ra", None), entry(Some("b"), "rb", Some("p")), entry(Some("c"), "rc", None));
-        let old = state(&[("SecretStore/one", &[a.clone(), b.clone()]), ("SecretStore/two", &[c.clone()])]);
-        let new = state(&[("SecretStore/one", &[a.clone()])]);
+        let old = state(&[("SecretStore/one", vec![a.clone(), b.clone()]), ("SecretStore/two", vec![c.clone()])]);
+        let new = state(&[("SecretStore/one", vec![a.clone()])]);
         let gone = removals(&old, &new);
         let keys: Vec<_> = gone.iter().map(|r| (r.store.as_str(), r.status_ref.as_str())).collect();
         assert_eq!(keys, [("SecretStore/one", "rb/p"), ("SecretStore/two", "rc")]);
@@ -370,8 +370,8 @@ mod tests {
     #[test]
     fn the_status_keeps_removals_not_yet_done() {
         let (a, b) = (entry(Some("a"), "ra", None), entry(Some("b"), "rb", None));
-        let old = state(&[("SecretStore/one", &[a.clone(), b.clone()])]);
-        let new = state(&[("SecretStore/one", &[a.clone()]), ("SecretStore/two", &[a.clone()])]);
+        let old = state(&[("SecretStore/one", vec![a.clone(), b.clone()])]);
+        let new = state(&[("SecretStore/one", vec![a.clone()]), ("SecretStore/two", vec![a.clone()])]);
         let mut merged = merge_state(&new, &old);
         assert_eq!(merged["SecretStore/one"].len(), 2);
         assert_eq!(merged["SecretStore/two"].len(), 1);

@@ -146,21 +146,17 @@ pub(crate) fn is_managed<'a>(mut tags: impl Iterator<Item = (&'a str, &'a str)>)
 
 /// The components of an sjson-style path: `.` separates, `\.` is a literal dot.
 fn path_components(property: &str) -> Vec<String> {
-    let mut parts = vec![String::new()];
+    let mut parts = Vec::new();
+    let mut current = String::new();
     let mut chars = property.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if let Some(next) = chars.next() {
-                    parts.last_mut().map(|p| p.push(next));
-                }
-            }
-            '.' => parts.push(String::new()),
-            other => {
-                parts.last_mut().map(|p| p.push(other));
-            }
+            '\\' => current.extend(chars.next()),
+            '.' => parts.push(std::mem::take(&mut current)),
+            other => current.push(other),
         }
     }
+    parts.push(current);
     parts
 }
 

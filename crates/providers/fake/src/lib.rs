@@ -35,12 +35,15 @@ const VALIDATION_UNKNOWN: i32 = 1;
 /// What was pushed to one store: remote key → value.
 type Pushed = Arc<Mutex<BTreeMap<String, SecretBytes>>>;
 
+/// A store: its kind, namespace (none for a ClusterSecretStore) and name.
+type StoreIdentity = (StoreKind, Option<String>, String);
+
 /// The `fake` provider. Clients are built from the store's spec, plus what was pushed to that store in this
 /// process (kept here, across clients: a store's client is rebuilt when the store changes).
 #[derive(Clone, Debug, Default)]
 pub struct FakeProvider {
     /// (kind, namespace, name) of a store → what was pushed to it.
-    pushed: Arc<Mutex<HashMap<(StoreKind, Option<String>, String), Pushed>>>,
+    pushed: Arc<Mutex<HashMap<StoreIdentity, Pushed>>>,
 }
 
 impl FakeProvider {
