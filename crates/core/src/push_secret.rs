@@ -113,8 +113,8 @@ pub enum PushPlanError {
     /// `match.secretKey` names a key the source Secret does not have.
     #[error("secret key {0} does not exist")]
     MissingKey(String),
-    /// Two entries write the same remote location.
-    #[error("duplicate remote key {0:?} in spec.data")]
+    /// Two entries write the same remote location (ESO's message).
+    #[error("{0}")]
     DuplicateRemoteRef(String),
     /// A part of the spec this operator does not implement yet.
     #[error("{0} is not supported by this operator yet")]
@@ -148,12 +148,26 @@ pub fn check_spec(spec: &PushSecretSpec) -> Result<(), PushPlanError> {
     if spec.selector.generator_ref.is_some() {
         return Err(PushPlanError::Unsupported("spec.selector.generatorRef"));
     }
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
     for data in &spec.data {
-        let key = status_ref(data);
-        if !seen.insert(key.clone()) {
-            return Err(PushPlanError::DuplicateRemoteRef(key));
+        let remote = &data.match_.remote_ref;
+        let location = (remote.remote_key.clone(), remote.property.clone().unwrap_or_default());
+        let source = data.match_.secret_key.clone().unwrap_or_default();
+        if let Some(first) = seen.get(&location) {
+            let (key, property) = &location;
+            let message = if property.is_empty() {
+                format!(
+                    "duplicate remote key {key:?}: source keys {first:?} and {source:?} both map to the same destination"
+                )
+            } else {
+                format!(
+                    "duplicate remote key {key:?} with property {property:?}: source keys {first:?} and {source:?} both \
+                     map to the same destination"
+                )
+            };
+            return Err(PushPlanError::DuplicateRemoteRef(message));
         }
+        seen.insert(location, source);
     }
     Ok(())
 }
@@ -345,7 +359,10 @@ mod tests {
         spec.data.push(entry(Some("b"), "r", Some("p")));
         assert_eq!(check_spec(&spec), Ok(()), "a property of the same remote key is another location");
         spec.data.push(entry(Some("c"), "r", None));
-        assert_eq!(check_spec(&spec), Err(PushPlanError::DuplicateRemoteRef("r".into())));
+        assert_eq!(
+            check_spec(&spec).unwrap_err().to_string(),
+            r#"duplicate remote key "r": source keys "a" and "c" both map to the same destination"#
+        );
         let templated = PushSecretSpec { template: Some(Default::default()), ..Default::default() };
         assert_eq!(
             check_spec(&templated).unwrap_err().to_string(),
