@@ -347,19 +347,44 @@ impl Aws {
     }
 
     fn sm(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.sdk_config())
+    }
+
+    fn ssm(&self) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::new(&self.sdk_config())
+    }
+
+    fn sdk_config(&self) -> aws_config::SdkConfig {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
             .build_https();
         let credentials =
             Credentials::new(&self.endpoint.access_key_id, &self.endpoint.secret_access_key, None, None, "test");
-        let config = aws_config::SdkConfig::builder()
+        aws_config::SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .http_client(http)
             .region(aws_config::Region::new(REGION))
             .endpoint_url(&self.endpoint.url)
             .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
-            .build();
-        aws_sdk_secretsmanager::Client::new(&config)
+            .build()
+    }
+
+    /// The parameter's value, `None` when it does not exist.
+    async fn parameter(&self, name: &str) -> Option<String> {
+        let out = self.ssm().get_parameter().name(name).with_decryption(true).send().await.ok()?;
+        out.parameter().and_then(|p| p.value()).map(str::to_string)
+    }
+
+    async fn parameter_tags(&self, name: &str) -> Vec<(String, String)> {
+        let out = self
+            .ssm()
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .send()
+            .await
+            .expect("tags");
+        out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
     }
 
     /// The secret's value (`SecretString`, else `SecretBinary`), `None` when it does not exist.
@@ -385,11 +410,15 @@ impl Aws {
 impl World {
     /// A Secrets Manager store with static credentials (from a Secret) that deletes without recovery window.
     async fn aws_store(&self, name: &str, credentials_secret: &str) {
+        self.aws_store_of(name, "SecretsManager", credentials_secret).await;
+    }
+
+    async fn aws_store_of(&self, name: &str, service: &str, credentials_secret: &str) {
         let store: SecretStore = serde_json::from_value(json!({
             "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
             "metadata": {"name": name},
             "spec": {"controller": self.op.class, "provider": {"aws": {
-                "service": "SecretsManager", "region": REGION,
+                "service": service, "region": REGION,
                 "secretsManager": {"forceDeleteWithoutRecovery": true},
                 "auth": {"secretRef": {
                     "accessKeyIDSecretRef": {"name": credentials_secret, "key": "id"},
@@ -539,5 +568,58 @@ async fn secrets_manager_if_not_exists_none_policy_and_a_broken_store_never_dele
         "the cleanup did not resume"
     );
     assert_eq!(aws.value("del/one").await, None);
+    w.assert_nothing_leaked().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_to_parameter_store_create_managed_parameters_and_never_touch_unmanaged_ones() {
+    let (w, aws) = aws_world("push-ssm").await;
+    w.aws_store_of("ssm", "ParameterStore", "aws-creds").await;
+    aws.ssm()
+        .put_parameter()
+        .name("/theirs")
+        .value("their-value")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .expect("unmanaged parameter");
+    w.source("db-creds", &[("password", PASSWORD), ("username", USERNAME)]).await;
+    let mut ps = push_secret("params", "ssm", "Delete", "Replace", json!([entry("password", "/app/password")]));
+    ps["spec"]["data"].as_array_mut().unwrap().push(json!({"match": {"remoteRef": {"remoteKey": "/app/all"}}}));
+    w.create(ps).await;
+    w.wait_ready("params", "Synced").await;
+    assert_eq!(aws.parameter("/app/password").await.as_deref(), Some(PASSWORD));
+    assert_eq!(aws.parameter_tags("/app/password").await, [("managed-by".to_string(), "external-secrets".to_string())]);
+    // The whole Secret: JSON of base64 values, as ESO encodes bytes.
+    let all: Value = serde_json::from_str(&aws.parameter("/app/all").await.unwrap()).unwrap();
+    assert_eq!(all, json!({"password": base64_of(PASSWORD), "username": base64_of(USERNAME)}));
+
+    w.set_source("db-creds", "password", ROTATED).await;
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            aws.parameter("/app/password").await.as_deref() == Some(ROTATED)
+        })
+        .await,
+        "the rotated password was not pushed"
+    );
+
+    // Someone else's parameter is refused and left alone.
+    w.patch_spec("params", json!({"data": [entry("password", "/app/password"), entry("password", "/theirs")]})).await;
+    let found = eventually(Duration::from_secs(60), || async {
+        w.ready("params").await.is_some_and(|r| r.1 == "Errored" && r.2.contains("not managed by external-secrets"))
+    })
+    .await;
+    assert!(found, "last: {:?}", w.ready("params").await);
+    assert_eq!(aws.parameter("/theirs").await.as_deref(), Some("their-value"));
+
+    // Deleting the PushSecret deletes what it pushed, and only that.
+    w.push_secrets().delete("params", &DeleteParams::default()).await.expect("delete");
+    assert!(
+        eventually(Duration::from_secs(30), || async { w.push_secrets().get_opt("params").await.unwrap().is_none() })
+            .await
+    );
+    assert_eq!(aws.parameter("/app/password").await, None);
+    assert_eq!(aws.parameter("/app/all").await, None);
+    assert_eq!(aws.parameter("/theirs").await.as_deref(), Some("their-value"));
     w.assert_nothing_leaked().await;
 }

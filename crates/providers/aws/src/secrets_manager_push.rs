@@ -24,35 +24,19 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::sdk_error;
+use crate::push::{MANAGED_BY, description_or_default, is_managed, parse_metadata, with_managed_by};
 use crate::secrets_manager::SecretsManagerClient;
 
 const SECRETS_MANAGER: &str = "AWS/SecretsManager";
-/// The tag that marks a secret as written by external-secrets (ESO's).
-pub(crate) const MANAGED_BY: &str = "managed-by";
-pub(crate) const EXTERNAL_SECRETS: &str = "external-secrets";
 /// ESO's client request token of a created secret's first version.
 const INITIAL_VERSION: &str = "00000000-0000-0000-0000-000000000001";
 const DEFAULT_KMS_KEY: &str = "alias/aws/secretsmanager";
-const METADATA_API_VERSION: &str = "kubernetes.external-secrets.io/v1alpha1";
-const METADATA_KIND: &str = "PushSecretMetadata";
 
 /// How a store deletes: the store's `spec.provider.aws.secretsManager`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct DeletionSettings {
     pub(crate) force_delete_without_recovery: bool,
     pub(crate) recovery_window_in_days: Option<i64>,
-}
-
-/// `PushSecretMetadata` as ESO parses it: unknown fields are refused, `apiVersion` and `kind` must be ESO's.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Metadata {
-    #[serde(rename = "apiVersion", default)]
-    api_version: String,
-    #[serde(default)]
-    kind: String,
-    #[serde(default)]
-    spec: MetadataSpec,
 }
 
 #[derive(Deserialize, Default)]
@@ -87,27 +71,7 @@ pub(crate) struct PushSettings {
 
 /// The push settings of `metadata` (a `data[].metadata`), ESO's defaults for what it leaves out.
 pub(crate) fn push_settings(metadata: Option<&Value>) -> Result<PushSettings, ProviderError> {
-    let spec = match metadata {
-        None | Some(Value::Null) => MetadataSpec::default(),
-        Some(value) => {
-            let parsed: Metadata = serde_json::from_value(value.clone()).map_err(|e| {
-                ProviderError::InvalidConfig(format!("failed to parse {METADATA_API_VERSION} {METADATA_KIND}: {e}"))
-            })?;
-            if parsed.api_version != METADATA_API_VERSION {
-                return Err(ProviderError::InvalidConfig(format!(
-                    "unexpected apiVersion {:?}, expected {METADATA_API_VERSION:?}",
-                    parsed.api_version
-                )));
-            }
-            if parsed.kind != METADATA_KIND {
-                return Err(ProviderError::InvalidConfig(format!(
-                    "unexpected kind {:?}, expected {METADATA_KIND:?}",
-                    parsed.kind
-                )));
-            }
-            parsed.spec
-        }
-    };
+    let spec: MetadataSpec = parse_metadata(metadata)?;
     if spec.resource_policy.is_some() || !spec.replication_locations.is_empty() {
         return Err(ProviderError::Unsupported(
             "PushSecret metadata resourcePolicy and replicationLocations are not supported by this operator".into(),
@@ -118,30 +82,14 @@ pub(crate) fn push_settings(metadata: Option<&Value>) -> Result<PushSettings, Pr
         "string" => true,
         other => return Err(ProviderError::InvalidConfig(format!("invalid secret push format: {other}"))),
     };
-    if spec.tags.contains_key(MANAGED_BY) {
-        return Err(ProviderError::InvalidConfig(format!(
-            "error parsing tags in metadata: Cannot specify a '{MANAGED_BY}' tag"
-        )));
-    }
     let tags_given = !spec.tags.is_empty();
-    let mut tags = spec.tags;
-    tags.insert(MANAGED_BY.to_string(), EXTERNAL_SECRETS.to_string());
     Ok(PushSettings {
-        tags,
+        tags: with_managed_by(spec.tags)?,
         tags_given,
-        description: if spec.description.is_empty() {
-            format!("secret '{MANAGED_BY}:{EXTERNAL_SECRETS}'")
-        } else {
-            spec.description
-        },
+        description: description_or_default(spec.description),
         kms_key_id: if spec.kms_key_id.is_empty() { DEFAULT_KMS_KEY.to_string() } else { spec.kms_key_id },
         as_string,
     })
-}
-
-/// Whether tags mark a secret as ours.
-pub(crate) fn is_managed<'a>(mut tags: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
-    tags.any(|(k, v)| k == MANAGED_BY && v == EXTERNAL_SECRETS)
 }
 
 /// The components of an sjson-style path: `.` separates, `\.` is a literal dot.
@@ -474,12 +422,5 @@ mod tests {
         assert_eq!(rm(r#"{"a":"1"}"#, "a"), None);
         assert_eq!(rm(r#"{"a":"1"}"#, "zzz").as_deref(), Some(r#"{"a":"1"}"#));
         assert_eq!(rm(r#"{"a":{"b":"1","c":"2"}}"#, "a.b").as_deref(), Some(r#"{"a":{"c":"2"}}"#));
-    }
-
-    #[test]
-    fn only_the_managed_by_tag_marks_a_secret_ours() {
-        assert!(is_managed([("managed-by", "external-secrets")].into_iter()));
-        assert!(!is_managed([("managed-by", "someone-else")].into_iter()));
-        assert!(!is_managed(std::iter::empty()));
     }
 }
