@@ -51,6 +51,7 @@ use tracing::{info, instrument, warn};
 use crate::context::{Context, Stats, object_key};
 use crate::events::EventType;
 use crate::externalsecret::isolated;
+use crate::metrics::ObjectLabels;
 use crate::store::{self, ResolvedStore, STATUS_MANAGER};
 use crate::workqueue::{self, ControllerMetrics};
 
@@ -110,6 +111,7 @@ impl PsContext {
     }
 
     fn forget(&self, ps: &PushSecret) {
+        self.ctx.metrics.forget_push_secret(&ps.name_any(), &ps.namespace().unwrap_or_default());
         if let Some(uid) = ps.uid() {
             self.pushed_sources.lock().unwrap_or_else(|p| p.into_inner()).remove(&uid);
             self.written_status.lock().unwrap_or_else(|p| p.into_inner()).remove(&uid);
@@ -245,6 +247,8 @@ pub async fn reconcile(ps: Arc<PushSecret>, cx: Arc<PsContext>) -> Result<Action
         return Ok(Action::await_change());
     }
     let api: Api<PushSecret> = Api::namespaced(cx.ctx.client.clone(), &namespace);
+    let started = std::time::Instant::now();
+    let deleting = ps.meta().deletion_timestamp.is_some();
     let outcome = isolated(async {
         let has_finalizer = ps.finalizers().iter().any(|f| f == FINALIZER);
         let policy = ps.spec.deletion_policy;
@@ -286,6 +290,12 @@ pub async fn reconcile(ps: Arc<PushSecret>, cx: Arc<PsContext>) -> Result<Action
         })
     })
     .await;
+    if !deleting {
+        // ESO's `pushsecret_reconcile_duration`: the last reconcile's duration, in nanoseconds.
+        let labels = ObjectLabels { name: ps.name_any(), namespace: namespace.clone() };
+        let elapsed = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
+        cx.ctx.metrics.ps_reconcile_duration.get_or_create(&labels).set(elapsed);
+    }
     match outcome {
         Ok(result) => result,
         Err(_) => Err(FinalizerError("internal error: the PushSecret reconcile panicked".to_string())),
@@ -348,6 +358,9 @@ fn set_ready(status: &mut PushSecretStatus, value: &str, reason: &str, message: 
 
 /// Writes the status (server-side apply on the status subresource), only when it changed.
 async fn write_status(cx: &PsContext, ps: &PushSecret, status: &PushSecretStatus) -> Result<(), kube::Error> {
+    if let Some(ready) = status.conditions.iter().find(|c| c.type_ == "Ready") {
+        cx.ctx.metrics.set_ps_condition(&ps.name_any(), &ps.namespace().unwrap_or_default(), &ready.status);
+    }
     if &cx.latest_status(ps) == status {
         return Ok(());
     }

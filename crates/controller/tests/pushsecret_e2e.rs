@@ -189,6 +189,15 @@ async fn pushes_to_the_fake_store_follow_the_source_and_delete_what_is_dropped()
     let status = ps.status.unwrap();
     assert!(status.refresh_time.is_some());
     assert!(status.synced_resource_version.as_deref().is_some_and(|v| v.starts_with("1-")));
+    // ESO's metrics, and controller-runtime's series of this controller.
+    let text = w.op.context.metrics.encode();
+    let series = format!(
+        "pushsecret_status_condition{{name=\"db\",namespace=\"{}\",condition=\"Ready\",status=\"True\"}} 1",
+        w.ns
+    );
+    assert!(text.contains(&series), "{series} in\n{text}");
+    assert!(text.contains(&format!("pushsecret_reconcile_duration{{name=\"db\",namespace=\"{}\"}}", w.ns)));
+    assert!(text.contains("controller_runtime_reconcile_total{controller=\"pushsecret\""), "{text}");
 
     // An ExternalSecret on the same store reads what was pushed.
     let es: ExternalSecret = serde_json::from_value(json!({
@@ -296,6 +305,11 @@ async fn a_failed_push_deletes_nothing_and_is_reported() {
     w.patch_spec("db", json!({"data": [entry("nope", "second")]})).await;
     let (status, _, message) = w.wait_ready("db", "Errored").await;
     assert_eq!((status.as_str(), message.as_str()), ("False", "secret key nope does not exist"));
+    let series = format!(
+        "pushsecret_status_condition{{name=\"db\",namespace=\"{}\",condition=\"Ready\",status=\"False\"}} 1",
+        w.ns
+    );
+    assert!(w.op.context.metrics.encode().contains(&series), "{series}");
     assert_eq!(w.fake_value("fake", spec_data.clone(), "first").await.as_deref(), Some(PASSWORD));
     assert_eq!(w.synced("db").await, ["SecretStore/fake:first"], "what was pushed stays listed");
 
