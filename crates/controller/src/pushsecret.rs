@@ -35,6 +35,7 @@ use external_secrets_core::push_secret::{
     status_ref, store_key, without,
 };
 use external_secrets_core::refresh::{REQUEUE_JITTER_FRACTION, jittered, refresh_interval_from_spec};
+use external_secrets_core::target::{TemplateSources, push_template_data, template_from_names};
 use external_secrets_provider::{PushSource, SecretBytes, SharedClient};
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
@@ -544,11 +545,25 @@ async fn sync(cx: &PsContext, ps: &PushSecret, namespace: &str) -> Result<Action
 
     let old = status.synced_push_secrets.clone();
     let mut pushed = SyncedPushSecrets::new();
+    let template_sources = match &ps.spec.template {
+        Some(template) => Some(
+            crate::externalsecret::template_sources_named(
+                &cx.ctx,
+                template_from_names(Some(template)),
+                namespace,
+                "spec.template.templateFrom",
+            )
+            .await
+            .map_err(|e| PushError::retry(format!("error fetching templateFrom data: {e}")))?,
+        ),
+        None => None,
+    };
     for source in &sources {
+        let data = source_data(cx, ps, source, template_sources.as_ref())?;
         for store in &stores {
             let key = store_key(api_kind(store), &store.name);
             let entries = pushed.entry(key).or_default();
-            if let Err(e) = push_to_store(cx, ps, namespace, source, store, entries).await {
+            if let Err(e) = push_to_store(cx, ps, namespace, source, &data, store, entries).await {
                 return Err(e.with_synced(merge_state(&pushed, &old)));
             }
         }
@@ -583,6 +598,24 @@ fn requeue_action(after: Option<Duration>) -> Action {
     }
 }
 
+/// The data of `source` as it is pushed: with `spec.template` applied (ESO's `applyTemplate`), if any.
+fn source_data(
+    cx: &PsContext,
+    ps: &PushSecret,
+    source: &Secret,
+    sources: Option<&TemplateSources>,
+) -> Result<BTreeMap<String, SecretBytes>, PushError> {
+    let data: BTreeMap<String, Vec<u8>> = source.data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())).collect();
+    let data = match (&ps.spec.template, sources) {
+        (Some(template), Some(sources)) => {
+            push_template_data(template, data, sources, &cx.ctx.config.template_delimiters)
+                .map_err(|e| PushError::config(format!("could not execute template: {e}")))?
+        }
+        _ => data,
+    };
+    Ok(data.into_iter().map(|(k, v)| (k, SecretBytes::from(v))).collect())
+}
+
 /// Pushes every `data[]` entry of `source` to `store`, recording each entry pushed (or left alone under
 /// `IfNotExists`) in `entries`, as ESO does.
 async fn push_to_store(
@@ -590,14 +623,13 @@ async fn push_to_store(
     ps: &PushSecret,
     namespace: &str,
     source: &Secret,
+    data: &BTreeMap<String, SecretBytes>,
     store: &ResolvedStore,
     entries: &mut BTreeMap<String, external_secrets_api::v1alpha1::PushSecretData>,
 ) -> Result<(), PushError> {
     let client = client(cx, store, namespace).await?;
-    let data: BTreeMap<String, SecretBytes> =
-        source.data.iter().flatten().map(|(k, v)| (k.clone(), SecretBytes::from(v.0.clone()))).collect();
     for entry in &ps.spec.data {
-        let converted = convert_keys(entry.conversion_strategy, &data).map_err(|e| PushError::config(e.to_string()))?;
+        let converted = convert_keys(entry.conversion_strategy, data).map_err(|e| PushError::config(e.to_string()))?;
         let key = entry_source_key(entry, &converted).map_err(|e| PushError::config(e.to_string()))?;
         let push_data = external_secrets_provider::PushSecretData::from(entry);
         let key_name = key.unwrap_or_default();

@@ -338,6 +338,46 @@ async fn a_failed_push_deletes_nothing_and_is_reported() {
     w.assert_nothing_leaked().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_renders_what_is_pushed_and_follows_the_source() {
+    let w = World::start("push-tpl", |r| r).await;
+    let spec_data = json!([{"key": "from-spec", "value": "spec-value"}]);
+    w.fake_store("fake", spec_data.clone()).await;
+    w.source("db-creds", &[("password", PASSWORD), ("username", USERNAME)]).await;
+    let mut ps = push_secret(
+        "tpl",
+        "fake",
+        "Delete",
+        "Replace",
+        json!([entry("dsn", "pushed/dsn"), entry("password", "pushed/pw")]),
+    );
+    ps["spec"]["template"] = json!({"data": {"dsn": "postgres://{{ .username }}:{{ .password }}@db.internal/app"}});
+    w.create(ps).await;
+    w.wait_ready("tpl", "Synced").await;
+    let dsn = |pw: &str| format!("postgres://{USERNAME}:{pw}@db.internal/app");
+    assert_eq!(w.fake_value("fake", spec_data.clone(), "pushed/dsn").await, Some(dsn(PASSWORD)));
+    assert_eq!(
+        w.fake_value("fake", spec_data.clone(), "pushed/pw").await.as_deref(),
+        Some(PASSWORD),
+        "source keys kept"
+    );
+    w.set_source("db-creds", "password", ROTATED).await;
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            w.fake_value("fake", spec_data.clone(), "pushed/dsn").await == Some(dsn(ROTATED))
+        })
+        .await,
+        "the template was not rendered again from the rotated source"
+    );
+    // A template that does not parse: a clear condition naming the field, nothing deleted.
+    w.patch_spec("tpl", json!({"template": {"data": {"dsn": "{{ .username "}}})).await;
+    let (status, _, message) = w.wait_ready("tpl", "Errored").await;
+    assert_eq!(status, "False");
+    assert!(message.starts_with("could not execute template: spec.template.data[dsn]"), "{message}");
+    assert_eq!(w.fake_value("fake", spec_data, "pushed/dsn").await, Some(dsn(ROTATED)));
+    w.assert_nothing_leaked().await;
+}
+
 // ---- AWS Secrets Manager (moto) ----
 
 const REGION: &str = "eu-west-1";

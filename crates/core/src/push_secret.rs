@@ -136,14 +136,11 @@ pub fn convert_keys<V: Clone>(
     Ok(out)
 }
 
-/// Refuses what this operator does not implement (`dataTo`, `template`, `selector.generatorRef`) with a clear
+/// Refuses what this operator does not implement (`dataTo`, `selector.generatorRef`) with a clear
 /// error instead of pushing something other than what was asked, and remote locations written twice.
 pub fn check_spec(spec: &PushSecretSpec) -> Result<(), PushPlanError> {
     if !spec.data_to.is_empty() {
         return Err(PushPlanError::Unsupported("spec.dataTo"));
-    }
-    if spec.template.is_some() {
-        return Err(PushPlanError::Unsupported("spec.template"));
     }
     if spec.selector.generator_ref.is_some() {
         return Err(PushPlanError::Unsupported("spec.selector.generatorRef"));
@@ -363,11 +360,8 @@ mod tests {
             check_spec(&spec).unwrap_err().to_string(),
             r#"duplicate remote key "r": source keys "a" and "c" both map to the same destination"#
         );
-        let templated = PushSecretSpec { template: Some(Default::default()), ..Default::default() };
-        assert_eq!(
-            check_spec(&templated).unwrap_err().to_string(),
-            "spec.template is not supported by this operator yet"
-        );
+        let bulk = PushSecretSpec { data_to: vec![Default::default()], ..Default::default() };
+        assert_eq!(check_spec(&bulk).unwrap_err().to_string(), "spec.dataTo is not supported by this operator yet");
     }
 
     #[test]
