@@ -158,6 +158,8 @@ pub async fn run(
         .applied_objects()
         .predicate_filter(es_predicate, Default::default());
 
+    // PushSecrets: watched by the PushSecret controller, read by the store controller too (ESO's store finalizer).
+    let (ps_reader, ps_writer) = reflector::store();
     let context = Arc::new(Context::new(
         client.clone(),
         registry,
@@ -167,6 +169,7 @@ pub async fn run(
         css_reader.clone(),
         es_reader.clone(),
         secret_reader.clone(),
+        ps_reader.clone(),
     ));
     on_start(&Handles { context: context.clone(), readiness: readiness.clone(), metrics: metrics.clone() });
 
@@ -282,9 +285,15 @@ pub async fn run(
         None => (futures::future::ready(()).boxed(), futures::future::ready(true).boxed()),
     };
 
-    let ps_parts = config
-        .enable_push_secret_reconciler
-        .then(|| pushsecret::controller(context.clone(), ns.clone(), controller_config.clone(), shutdown.clone()));
+    let ps_parts = config.enable_push_secret_reconciler.then(|| {
+        pushsecret::controller(
+            context.clone(),
+            ns.clone(),
+            (ps_reader, ps_writer),
+            controller_config.clone(),
+            shutdown.clone(),
+        )
+    });
     let (ps_controller, ps_ready) = match ps_parts {
         Some(parts) => (parts.run, parts.ready),
         None => (futures::future::ready(()).boxed(), futures::future::ready(true).boxed()),

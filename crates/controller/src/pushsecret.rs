@@ -147,6 +147,7 @@ fn ps_predicate(ps: &PushSecret) -> Option<u64> {
 pub fn controller(
     ctx: Arc<Context>,
     namespace: Option<String>,
+    (ps_reader, ps_writer): (Store<PushSecret>, reflector::store::Writer<PushSecret>),
     config: ControllerConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Parts {
@@ -159,7 +160,6 @@ pub fn controller(
         Some(ns) => Api::namespaced(client, ns),
         None => Api::all(client),
     };
-    let (ps_reader, ps_writer) = reflector::store();
     let ps_stream = watcher(ps_api, watcher::Config::default())
         .default_backoff()
         .modify(|ps| ps.metadata.managed_fields = None)
@@ -543,6 +543,14 @@ async fn sync(cx: &PsContext, ps: &PushSecret, namespace: &str) -> Result<Action
         return Ok(Action::await_change());
     }
 
+    if ps.spec.deletion_policy == PushSecretDeletionPolicy::Delete {
+        // ESO's store finalizer: the store stays until what is pushed to it now has been cleaned up.
+        for store in &stores {
+            store::ensure_push_finalizer(&cx.ctx, store)
+                .await
+                .map_err(|e| PushError::retry(format!("could not add the finalizer to store {}: {e}", store.name)))?;
+        }
+    }
     let old = status.synced_push_secrets.clone();
     let mut pushed = SyncedPushSecrets::new();
     let template_sources = match &ps.spec.template {

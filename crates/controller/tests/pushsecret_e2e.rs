@@ -378,6 +378,48 @@ async fn a_template_renders_what_is_pushed_and_follows_the_source() {
     w.assert_nothing_leaked().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_stays_until_the_push_secrets_that_pushed_to_it_have_cleaned_up() {
+    let w = World::start("push-store-fin", |r| r).await;
+    let spec_data = json!([{"key": "from-spec", "value": "spec-value"}]);
+    w.fake_store("fake", spec_data.clone()).await;
+    w.source("db-creds", &[("password", PASSWORD)]).await;
+    w.create(push_secret("db", "fake", "Delete", "Replace", json!([entry("password", "pushed/db")]))).await;
+    w.wait_ready("db", "Synced").await;
+    let stores = Api::<SecretStore>::namespaced(w.admin.clone(), &w.ns);
+    let has_finalizer =
+        |s: &SecretStore| s.finalizers().iter().any(|f| f == "secretstore.externalsecrets.io/finalizer");
+    assert!(
+        has_finalizer(&stores.get("fake").await.unwrap()),
+        "ESO's store finalizer while a Delete PushSecret uses it"
+    );
+
+    // The store is deleted first: it waits for the PushSecret, whose own deletion still cleans up through it.
+    stores.delete("fake", &DeleteParams::default()).await.expect("delete store");
+    let waiting = stores.get_opt("fake").await.unwrap().expect("the store waits for the PushSecret");
+    assert!(waiting.metadata.deletion_timestamp.is_some());
+    w.push_secrets().delete("db", &DeleteParams::default()).await.expect("delete PushSecret");
+    assert!(
+        eventually(Duration::from_secs(60), || async {
+            w.push_secrets().get_opt("db").await.unwrap().is_none() && stores.get_opt("fake").await.unwrap().is_none()
+        })
+        .await,
+        "the PushSecret cleaned up and the store went"
+    );
+    // Had the store gone first, the PushSecret could not have deleted this (and would still be there).
+    assert_eq!(w.fake_value("fake", spec_data, "pushed/db").await, None, "deleted through the store before it went");
+
+    // A store ESO left its finalizer on, with no PushSecret needing it, is released when deleted (migration).
+    w.fake_store("migrated", json!([])).await;
+    let patch = json!({"metadata": {"finalizers": ["secretstore.externalsecrets.io/finalizer"]}});
+    stores.patch("migrated", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("finalizer");
+    stores.delete("migrated", &DeleteParams::default()).await.expect("delete");
+    assert!(
+        eventually(Duration::from_secs(30), || async { stores.get_opt("migrated").await.unwrap().is_none() }).await,
+        "ESO's finalizer was not removed"
+    );
+}
+
 // ---- AWS Secrets Manager (moto) ----
 
 const REGION: &str = "eu-west-1";

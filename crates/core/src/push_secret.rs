@@ -233,6 +233,38 @@ pub fn without(state: &mut SyncedPushSecrets, store: &str, status_ref: &str) {
     }
 }
 
+/// ESO's store finalizer: on a SecretStore or ClusterSecretStore while a PushSecret with `deletionPolicy: Delete`
+/// may still need the store to delete what it pushed.
+pub const STORE_FINALIZER: &str = "secretstore.externalsecrets.io/finalizer";
+
+/// Whether `ps` needs the store (`kind`, `name`, in `namespace` for a SecretStore, with `labels`) to stay until it
+/// has cleaned up (ESO's `hasPushSecretsWithDeletePolicy`): it has `deletionPolicy: Delete` and either pushed to
+/// the store (its status lists it) or names it in `secretStoreRefs` (by name, or by a label selector matching).
+pub fn needs_store(
+    ps: &external_secrets_api::v1alpha1::PushSecret,
+    kind: SecretStoreKind,
+    namespace: Option<&str>,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    use external_secrets_api::v1alpha1::PushSecretDeletionPolicy;
+    if ps.spec.deletion_policy != PushSecretDeletionPolicy::Delete {
+        return false;
+    }
+    if kind == SecretStoreKind::SecretStore && ps.metadata.namespace.as_deref() != namespace {
+        return false;
+    }
+    let key = store_key(kind, name);
+    if ps.status.as_ref().is_some_and(|s| s.synced_push_secrets.contains_key(&key)) {
+        return true;
+    }
+    ps.spec.secret_store_refs.iter().filter(|r| r.kind == kind).any(|r| match (&r.name, &r.label_selector) {
+        (Some(n), _) if !n.is_empty() => n == name,
+        (_, Some(selector)) => crate::label_selector::matches(selector, labels),
+        _ => false,
+    })
+}
+
 /// What the refresh rule looks at.
 #[derive(Clone, Debug)]
 pub struct PushRefreshInput<'a> {
@@ -390,6 +422,41 @@ mod tests {
         assert_eq!(merged, new);
         without(&mut merged, "SecretStore/two", "ra");
         assert!(!merged.contains_key("SecretStore/two"), "an empty store goes");
+    }
+
+    #[test]
+    fn a_store_is_needed_by_delete_policy_push_secrets_that_pushed_there_or_name_it() {
+        let ps = |policy: &str, refs: serde_json::Value, synced: serde_json::Value| {
+            serde_json::from_value::<external_secrets_api::v1alpha1::PushSecret>(serde_json::json!({
+                "apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret",
+                "metadata": {"name": "p", "namespace": "ns"},
+                "spec": {"deletionPolicy": policy, "secretStoreRefs": refs, "selector": {"secret": {"name": "s"}}},
+                "status": {"syncedPushSecrets": synced}
+            }))
+            .unwrap()
+        };
+        let none = BTreeMap::new();
+        let team = BTreeMap::from([("team".to_string(), "a".to_string())]);
+        let by_name = ps("Delete", serde_json::json!([{"name": "aws"}]), serde_json::json!({}));
+        assert!(needs_store(&by_name, SecretStoreKind::SecretStore, Some("ns"), "aws", &none));
+        assert!(!needs_store(&by_name, SecretStoreKind::SecretStore, Some("other"), "aws", &none), "another namespace");
+        assert!(!needs_store(&by_name, SecretStoreKind::ClusterSecretStore, None, "aws", &none), "another kind");
+        assert!(!needs_store(&by_name, SecretStoreKind::SecretStore, Some("ns"), "gcp", &none));
+        let kept = ps("None", serde_json::json!([{"name": "aws"}]), serde_json::json!({}));
+        assert!(!needs_store(&kept, SecretStoreKind::SecretStore, Some("ns"), "aws", &none), "deletionPolicy None");
+        let by_label = ps(
+            "Delete",
+            serde_json::json!([{"kind": "ClusterSecretStore", "labelSelector": {"matchLabels": {"team": "a"}}}]),
+            serde_json::json!({}),
+        );
+        assert!(needs_store(&by_label, SecretStoreKind::ClusterSecretStore, None, "any", &team));
+        assert!(!needs_store(&by_label, SecretStoreKind::ClusterSecretStore, None, "any", &none));
+        let pushed_before = ps(
+            "Delete",
+            serde_json::json!([{"name": "new"}]),
+            serde_json::json!({"SecretStore/old": {"k": {"match": {"remoteRef": {"remoteKey": "k"}}}}}),
+        );
+        assert!(needs_store(&pushed_before, SecretStoreKind::SecretStore, Some("ns"), "old", &none), "still to clean");
     }
 
     fn input<'a>(synced: &'a str, interval: Option<u64>, last: Option<i64>, changed: bool) -> PushRefreshInput<'a> {

@@ -74,6 +74,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: ["external-secrets.io"]
   resources: ["pushsecrets/status"]
   verbs: ["patch"]
+- apiGroups: ["external-secrets.io"]
+  resources: ["secretstores"]
+  verbs: ["patch"]
 {{- end }}
 {{- with include "external-secrets.genericTargetRules" . | trim }}{{ . | nindent 0 }}{{ end }}
 {{- end }}
