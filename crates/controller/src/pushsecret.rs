@@ -181,11 +181,11 @@ pub fn controller(
             q_self.queued(workqueue::key(ps.namespace().as_deref(), &ps.name_any()));
         }
     });
-    let mapper_store = ps_reader.clone();
+    let mapper = cx.clone();
     let run = Controller::for_stream(ps_stream, ps_reader.clone())
         .with_config(config)
         .watches_stream(secret_stream, move |secret: PartialObjectMeta<Secret>| {
-            let refs = sourced_from(&mapper_store, &secret);
+            let refs = sourced_from(&mapper, &secret);
             for r in &refs {
                 q_secret.queued(workqueue::key(r.namespace.as_deref(), &r.name));
             }
@@ -213,11 +213,18 @@ pub fn controller(
     Parts { run, ready }
 }
 
-/// The PushSecrets whose source `secret` is (by name or by label, in its namespace).
-fn sourced_from(store: &Store<PushSecret>, secret: &PartialObjectMeta<Secret>) -> Vec<ObjectRef<PushSecret>> {
+/// The PushSecrets whose source `secret` is (by name or by label, in its namespace), or was at their last push
+/// (a Secret whose labels stop matching is a change of the source too).
+fn sourced_from(cx: &PsContext, secret: &PartialObjectMeta<Secret>) -> Vec<ObjectRef<PushSecret>> {
     let Some(namespace) = secret.namespace() else { return Vec::new() };
     let name = secret.name_any();
-    store
+    let was_source = |ps: &PushSecret| {
+        let pushed = cx.pushed_sources.lock().unwrap_or_else(|p| p.into_inner());
+        ps.uid().and_then(|uid| pushed.get(&uid).cloned()).is_some_and(|fingerprint| {
+            fingerprint.split(',').any(|entry| entry.rsplit_once('@').is_some_and(|(n, _)| n == name))
+        })
+    };
+    cx.push_secrets
         .state()
         .iter()
         .filter(|ps| ps.namespace().as_deref() == Some(namespace.as_str()))
@@ -225,7 +232,7 @@ fn sourced_from(store: &Store<PushSecret>, secret: &PartialObjectMeta<Secret>) -
             let Some(source) = &ps.spec.selector.secret else { return false };
             match (source.name.as_deref().filter(|n| !n.is_empty()), &source.selector) {
                 (Some(wanted), _) => wanted == name,
-                (None, Some(selector)) => crate::selector::matches(selector, secret.labels()),
+                (None, Some(selector)) => crate::selector::matches(selector, secret.labels()) || was_source(ps),
                 (None, None) => false,
             }
         })
@@ -577,6 +584,8 @@ async fn sync(cx: &PsContext, ps: &PushSecret, namespace: &str) -> Result<Action
         }
     }
     let synced = match ps.spec.deletion_policy {
+        // A label selector that matches no Secret (yet, or any more) pushed nothing: nothing is judged dropped.
+        _ if sources.is_empty() => old,
         PushSecretDeletionPolicy::Delete => delete_removed(cx, namespace, old, &pushed).await.map_err(|e| {
             PushError { message: format!("Failed to Delete Secrets from Provider: {}", e.message), ..e }
         })?,

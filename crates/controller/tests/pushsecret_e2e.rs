@@ -420,6 +420,33 @@ async fn a_store_stays_until_the_push_secrets_that_pushed_to_it_have_cleaned_up(
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_selected_by_label_are_pushed_and_none_matching_deletes_nothing() {
+    let w = World::start("push-label", |r| r).await;
+    let spec_data = json!([{"key": "from-spec", "value": "spec-value"}]);
+    w.fake_store("fake", spec_data.clone()).await;
+    w.source("db-creds", &[("password", PASSWORD)]).await;
+    let labelled = json!({"metadata": {"labels": {"push": "yes"}}});
+    w.secrets().patch("db-creds", &PatchParams::default(), &Patch::Merge(&labelled)).await.expect("label");
+    let mut ps = push_secret("by-label", "fake", "Delete", "Replace", json!([entry("password", "pushed/label")]));
+    ps["spec"]["selector"] = json!({"secret": {"selector": {"matchLabels": {"push": "yes"}}}});
+    w.create(ps).await;
+    w.wait_ready("by-label", "Synced").await;
+    assert_eq!(w.fake_value("fake", spec_data.clone(), "pushed/label").await.as_deref(), Some(PASSWORD));
+
+    // The Secret stops matching: it is seen at once, nothing is pushed, and nothing pushed before is deleted.
+    let before = event_count(&w.admin, &w.ns, "Synced").await;
+    let unlabelled = json!({"metadata": {"labels": {"push": null}}});
+    w.secrets().patch("db-creds", &PatchParams::default(), &Patch::Merge(&unlabelled)).await.expect("unlabel");
+    assert!(
+        eventually(Duration::from_secs(30), || async { event_count(&w.admin, &w.ns, "Synced").await > before }).await,
+        "the selector change was not seen"
+    );
+    assert_eq!(w.fake_value("fake", spec_data, "pushed/label").await.as_deref(), Some(PASSWORD));
+    assert_eq!(w.synced("by-label").await, ["SecretStore/fake:pushed/label"]);
+    w.assert_nothing_leaked().await;
+}
+
 // ---- AWS Secrets Manager (moto) ----
 
 const REGION: &str = "eu-west-1";
