@@ -26,6 +26,8 @@ pub struct ControllerConfig {
     /// Reconcile ClusterExternalSecrets (`--enable-cluster-external-secret-reconciler`). Only cluster-wide: with
     /// `namespace` set the controller does not run (a ClusterExternalSecret spans namespaces).
     pub enable_cluster_external_secret_reconciler: bool,
+    /// Reconcile PushSecrets (`--enable-push-secret-reconciler`).
+    pub enable_push_secret_reconciler: bool,
     /// Refuse stores that are not Ready (`--enable-flood-gate`).
     pub enable_flood_gate: bool,
     /// Add the objects' `app.kubernetes.io/*` labels to ESO's per-object series
@@ -53,6 +55,7 @@ impl Default for ControllerConfig {
             enable_cluster_store_reconciler: true,
             enable_secret_store_reconciler: true,
             enable_cluster_external_secret_reconciler: true,
+            enable_push_secret_reconciler: true,
             enable_flood_gate: true,
             enable_extended_metric_labels: false,
             template_delimiters: Delimiters::default(),

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use external_secrets_api::v1alpha1::PushSecret;
 use external_secrets_api::{ClusterSecretStore, ExternalSecret, ExternalSecretStatus, SecretStore};
 use external_secrets_provider::ProviderRegistry;
 use k8s_openapi::api::core::v1::Secret;
@@ -51,6 +52,8 @@ pub struct Context {
     pub external_secrets: Store<ExternalSecret>,
     /// Metadata of the Secrets we manage (label-selected watch): no data, no unrelated Secrets.
     pub target_secrets: Store<PartialObjectMeta<Secret>>,
+    /// PushSecrets (filled by the PushSecret controller's watch; empty without it), for the store finalizer.
+    pub push_secrets: Store<PushSecret>,
     pub clients: ClientCache,
     /// Generic targets (`spec.target.manifest`): discovery cache, our writes, drift watches.
     pub generic_targets: GenericTargets,
@@ -76,6 +79,7 @@ impl Context {
         cluster_stores: Store<ClusterSecretStore>,
         external_secrets: Store<ExternalSecret>,
         target_secrets: Store<PartialObjectMeta<Secret>>,
+        push_secrets: Store<PushSecret>,
     ) -> Self {
         Self {
             recorder: Recorder::new(client.clone(), std::env::var("POD_NAME").ok(), metrics.events_dropped.clone()),
@@ -87,6 +91,7 @@ impl Context {
             cluster_stores,
             external_secrets,
             target_secrets,
+            push_secrets,
             clients: ClientCache::default(),
             generic_targets: GenericTargets::default(),
             stats: Stats::default(),

@@ -641,7 +641,18 @@ pub(crate) async fn template_sources(
     es: &ExternalSecret,
     namespace: &str,
 ) -> Result<TemplateSources, ReconcileError> {
-    let (config_map_names, secret_names) = template_source_names(es);
+    template_sources_named(ctx, template_source_names(es), namespace, "spec.target.template.templateFrom").await
+}
+
+/// Reads the ConfigMaps and Secrets (`names`: ConfigMaps, Secrets) of `namespace` a template's `templateFrom`
+/// (`field`, for errors) names.
+pub(crate) async fn template_sources_named(
+    ctx: &Context,
+    names: (Vec<String>, Vec<String>),
+    namespace: &str,
+    field: &str,
+) -> Result<TemplateSources, ReconcileError> {
+    let (config_map_names, secret_names) = names;
     let mut sources = TemplateSources::default();
     let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
     for name in config_map_names {
@@ -651,7 +662,7 @@ pub(crate) async fn template_sources(
             }
             None => {
                 return Err(TargetError::Source {
-                    field: "spec.target.template.templateFrom".to_string(),
+                    field: field.to_string(),
                     message: format!("ConfigMap {name:?} not found"),
                 }
                 .into());
@@ -668,7 +679,7 @@ pub(crate) async fn template_sources(
             }
             None => {
                 return Err(TargetError::Source {
-                    field: "spec.target.template.templateFrom".to_string(),
+                    field: field.to_string(),
                     message: format!("Secret {name:?} not found"),
                 }
                 .into());

@@ -4,7 +4,9 @@
 //! Watches: ExternalSecrets (changes of spec, labels, annotations and deletion only — not our own status
 //! writes), SecretStores and ClusterSecretStores, and the *metadata* of Secrets labelled
 //! `reconcile.external-secrets.io/managed=true`; with the ClusterExternalSecret controller, ClusterExternalSecrets
-//! and the *metadata* of Namespaces. Memory grows with what we manage, not with the cluster.
+//! and the *metadata* of Namespaces; with the PushSecret controller, PushSecrets and the events of Secrets'
+//! metadata (mapped to the PushSecrets they are the source of, nothing kept). Memory grows with what we manage, not
+//! with the cluster.
 //!
 //! Under leader election ([`leader`]) only the leader watches and reconciles; a standby serves health and
 //! metrics and waits for the Lease. A leader that loses the Lease stops at once and [`run`] fails, so that the
@@ -22,6 +24,7 @@ pub mod generic_target;
 pub mod health;
 pub mod leader;
 pub mod metrics;
+pub mod pushsecret;
 pub mod ratelimit;
 pub mod selector;
 pub mod store;
@@ -156,6 +159,8 @@ pub async fn run(
         .applied_objects()
         .predicate_filter(es_predicate, Default::default());
 
+    // PushSecrets: watched by the PushSecret controller, read by the store controller too (ESO's store finalizer).
+    let (ps_reader, ps_writer) = reflector::store();
     let context = Arc::new(Context::new(
         client.clone(),
         registry,
@@ -165,6 +170,7 @@ pub async fn run(
         css_reader.clone(),
         es_reader.clone(),
         secret_reader.clone(),
+        ps_reader.clone(),
     ));
     on_start(&Handles { context: context.clone(), readiness: readiness.clone(), metrics: metrics.clone() });
 
@@ -280,6 +286,20 @@ pub async fn run(
         None => (futures::future::ready(()).boxed(), futures::future::ready(true).boxed()),
     };
 
+    let ps_parts = config.enable_push_secret_reconciler.then(|| {
+        pushsecret::controller(
+            context.clone(),
+            ns.clone(),
+            (ps_reader, ps_writer),
+            controller_config.clone(),
+            shutdown.clone(),
+        )
+    });
+    let (ps_controller, ps_ready) = match ps_parts {
+        Some(parts) => (parts.run, parts.ready),
+        None => (futures::future::ready(()).boxed(), futures::future::ready(true).boxed()),
+    };
+
     let elector = match config.leader_election.clone() {
         Some(election) => Some(leader::LeaderElector::new(client.clone(), election)?),
         None => None,
@@ -291,7 +311,7 @@ pub async fn run(
         // Without the ClusterSecretStore reconciler (a namespace-scoped install) cluster stores are not watched
         // at all: such an install has no permission to list them.
         let css_ready = async move { if css_enabled { css_r.wait_until_ready().await } else { Ok(()) } };
-        let (synced, ces_synced) = futures::future::join(
+        let (synced, ces_synced, ps_synced) = futures::future::join3(
             futures::future::join4(
                 ss_r.wait_until_ready(),
                 css_ready,
@@ -299,9 +319,10 @@ pub async fn run(
                 sec_r.wait_until_ready(),
             ),
             ces_ready,
+            ps_ready,
         )
         .await;
-        if synced.0.is_ok() && synced.1.is_ok() && synced.2.is_ok() && synced.3.is_ok() && ces_synced {
+        if synced.0.is_ok() && synced.1.is_ok() && synced.2.is_ok() && synced.3.is_ok() && ces_synced && ps_synced {
             info!("watch caches synced; ready");
             ready_flag.set_ready();
         }
@@ -346,7 +367,10 @@ pub async fn run(
     // large, and moving it by value through the election code would overflow a worker's stack in debug builds.
     let controllers = Box::pin(async move {
         tokio::select! {
-            _ = futures::future::join5(es_controller, ss_controller, css_controller, ces_controller, readiness_task) => {},
+            _ = futures::future::join(
+                futures::future::join5(es_controller, ss_controller, css_controller, ces_controller, readiness_task),
+                ps_controller,
+            ) => {},
             _ = prune => {},
             _ = watches => {},
         }

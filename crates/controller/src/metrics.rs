@@ -161,6 +161,10 @@ pub struct Metrics {
     pub ces_condition: Family<ConditionLabels, Gauge>,
     /// `clusterexternalsecret_reconcile_duration`: the last reconcile's duration in nanoseconds, as ESO's.
     pub ces_reconcile_duration: Family<ObjectLabels, Gauge>,
+    /// `pushsecret_status_condition`: `Ready` `True`/`False`, as ESO publishes it.
+    pub ps_condition: Family<ConditionLabels, Gauge>,
+    /// `pushsecret_reconcile_duration`: the last reconcile's duration in nanoseconds, as ESO's.
+    pub ps_reconcile_duration: Family<ObjectLabels, Gauge>,
     /// `externalsecret_provider_api_calls_count`, refreshed from the providers' tally at every scrape.
     pub provider_api_calls: Family<ApiCallLabels, Gauge<u64, AtomicU64>>,
     pub reconcile_total: Family<ReconcileResultLabels, Counter>,
@@ -236,6 +240,18 @@ impl Default for Metrics {
             "clusterexternalsecret_reconcile_duration",
             "The duration time to reconcile the Cluster External Secret",
             ces_reconcile_duration.clone(),
+        );
+        let ps_condition = Family::default();
+        registry.register(
+            "pushsecret_status_condition",
+            "The status condition of a specific Push Secret",
+            ps_condition.clone(),
+        );
+        let ps_reconcile_duration = Family::default();
+        registry.register(
+            "pushsecret_reconcile_duration",
+            "The duration time to reconcile the Push Secret",
+            ps_reconcile_duration.clone(),
         );
         let provider_api_calls = Family::default();
         registry.register(
@@ -316,6 +332,8 @@ impl Default for Metrics {
             css_reconcile_duration,
             ces_condition,
             ces_reconcile_duration,
+            ps_condition,
+            ps_reconcile_duration,
             provider_api_calls,
             reconcile_total,
             reconcile_errors,
@@ -389,6 +407,25 @@ impl Metrics {
         Self::forget(&self.ces_condition, name, "");
         let mut known = self.extended.values.lock().unwrap_or_else(|p| p.into_inner());
         known.remove(&(ObjectKind::ClusterExternalSecret, String::new(), name.to_string()));
+    }
+
+    /// `pushsecret_status_condition` of `namespace/name`: 1 for `status`, 0 for the other of `True`/`False`.
+    pub fn set_ps_condition(&self, name: &str, namespace: &str, status: &str) {
+        for s in ["True", "False"] {
+            let labels = ConditionLabels {
+                name: name.to_string(),
+                namespace: namespace.to_string(),
+                condition: "Ready".to_string(),
+                status: s.to_string(),
+            };
+            self.ps_condition.get_or_create(&labels).set(i64::from(s == status));
+        }
+    }
+
+    /// Removes every series of a deleted PushSecret.
+    pub fn forget_push_secret(&self, name: &str, namespace: &str) {
+        self.ps_reconcile_duration.remove(&ObjectLabels { name: name.to_string(), namespace: namespace.to_string() });
+        Self::forget(&self.ps_condition, name, namespace);
     }
 
     /// Adds the `app_kubernetes_io_*` labels to ESO's per-object series (`--enable-extended-metric-labels`).

@@ -10,6 +10,7 @@ use external_secrets_api::{
     reason,
 };
 use external_secrets_core::pipeline::StoreId;
+use external_secrets_core::push_secret::{STORE_FINALIZER, needs_store};
 use external_secrets_provider::{SharedClient, StoreContext, StoreKind, StoreScope, Validation};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -110,6 +111,17 @@ where
 /// Finds the store `id` for an ExternalSecret in `namespace`, enforcing ClusterSecretStore conditions and the
 /// flood gate. `Ok(None)` means the store belongs to another controller class: leave the object alone.
 pub async fn resolve(ctx: &Context, namespace: &str, id: &StoreId) -> Result<Option<ResolvedStore>, ReconcileError> {
+    resolve_gated(ctx, namespace, id, ctx.config.enable_flood_gate).await
+}
+
+/// [`resolve`], with the flood gate only when `flood_gate` is set: ESO's PushSecret path uses a store whatever
+/// its `Ready` condition says.
+pub async fn resolve_gated(
+    ctx: &Context,
+    namespace: &str,
+    id: &StoreId,
+    flood_gate: bool,
+) -> Result<Option<ResolvedStore>, ReconcileError> {
     let (meta, spec, status, kind) = match id.kind {
         SecretStoreKind::SecretStore => {
             let key = ObjectRef::new(&id.name).within(namespace);
@@ -145,7 +157,7 @@ pub async fn resolve(ctx: &Context, namespace: &str, id: &StoreId) -> Result<Opt
             id.name
         )));
     }
-    if ctx.config.enable_flood_gate && !is_ready(status.as_ref()) {
+    if flood_gate && !is_ready(status.as_ref()) {
         return Err(ReconcileError::Store(format!("{kind} {:?} is not ready", id.name)));
     }
     Ok(Some(ResolvedStore {
@@ -214,6 +226,87 @@ pub async fn client_for(
     Ok((key, client))
 }
 
+/// How often a store being deleted looks again whether the PushSecrets that hold it have cleaned up.
+const DELETION_RECHECK: Duration = Duration::from_secs(5);
+
+fn api_kind(kind: StoreKind) -> SecretStoreKind {
+    match kind {
+        StoreKind::SecretStore => SecretStoreKind::SecretStore,
+        StoreKind::ClusterSecretStore => SecretStoreKind::ClusterSecretStore,
+    }
+}
+
+/// ESO's store finalizer (`handleFinalizer`): on the store while a PushSecret with `deletionPolicy: Delete` needs
+/// it, off when none does. A store being deleted is only waited on (`Some`: the reconcile ends here) until the
+/// PushSecrets that need it have cleaned up. Nothing is decided before the PushSecret watch has listed.
+async fn push_finalizer<S: StoreObject>(store: &S, ctx: &Context) -> Result<Option<Action>, ReconcileError> {
+    let deleting = store.meta().deletion_timestamp.is_some();
+    let has = store.finalizers().iter().any(|f| f == STORE_FINALIZER);
+    // Not waited for: a store reconcile must not stall on the PushSecret watch (it may lack its CRD or RBAC).
+    let listed =
+        tokio::time::timeout(Duration::ZERO, ctx.push_secrets.wait_until_ready()).await.is_ok_and(|r| r.is_ok());
+    if !listed {
+        return Ok(deleting.then(|| Action::requeue(DELETION_RECHECK)));
+    }
+    let (name, namespace) = (store.name_any(), store.namespace());
+    let needed = ctx
+        .push_secrets
+        .state()
+        .iter()
+        .any(|ps| needs_store(ps, api_kind(S::KIND), namespace.as_deref(), &name, store.labels()));
+    let wanted = needed && !deleting;
+    if deleting && needed {
+        return Ok(Some(Action::requeue(DELETION_RECHECK)));
+    }
+    if wanted != has {
+        let finalizers: Vec<String> = if wanted {
+            store.finalizers().iter().cloned().chain([STORE_FINALIZER.to_string()]).collect()
+        } else {
+            store.finalizers().iter().filter(|f| *f != STORE_FINALIZER).cloned().collect()
+        };
+        set_store_finalizers(store, ctx, finalizers).await?;
+    }
+    Ok(deleting.then(Action::await_change))
+}
+
+async fn set_store_finalizers<S: StoreObject>(
+    store: &S,
+    ctx: &Context,
+    finalizers: Vec<String>,
+) -> Result<(), ReconcileError> {
+    let api = S::api(ctx.client.clone(), store.namespace().as_deref());
+    let patch = json!({"metadata": {"resourceVersion": store.resource_version(), "finalizers": finalizers}});
+    match api.patch(&store.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Puts ESO's store finalizer on a store a `deletionPolicy: Delete` PushSecret is about to push to, if it lacks it
+/// (the store controller would add it at its next reconcile; the push should not wait for that).
+pub async fn ensure_push_finalizer(ctx: &Context, resolved: &ResolvedStore) -> Result<(), ReconcileError> {
+    match resolved.kind {
+        StoreKind::SecretStore => {
+            let key = ObjectRef::new(&resolved.name).within(resolved.namespace.as_deref().unwrap_or_default());
+            match ctx.secret_stores.get(&key) {
+                Some(store) if !store.finalizers().iter().any(|f| f == STORE_FINALIZER) => {
+                    let finalizers = store.finalizers().iter().cloned().chain([STORE_FINALIZER.to_string()]).collect();
+                    set_store_finalizers(store.as_ref(), ctx, finalizers).await
+                }
+                _ => Ok(()),
+            }
+        }
+        StoreKind::ClusterSecretStore => match ctx.cluster_stores.get(&ObjectRef::new(&resolved.name)) {
+            Some(store) if !store.finalizers().iter().any(|f| f == STORE_FINALIZER) => {
+                let finalizers = store.finalizers().iter().cloned().chain([STORE_FINALIZER.to_string()]).collect();
+                set_store_finalizers(store.as_ref(), ctx, finalizers).await
+            }
+            _ => Ok(()),
+        },
+    }
+}
+
 fn requeue_interval<S: StoreObject>(store: &S, ctx: &Context) -> Duration {
     use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
     let from_spec = match &store.spec().refresh_interval {
@@ -240,6 +333,11 @@ pub async fn reconcile_isolated<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>
 pub async fn reconcile<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     if !class_matches(store.spec(), &ctx.config.controller_class) {
         return Ok(Action::await_change());
+    }
+    if ctx.config.enable_push_secret_reconciler
+        && let Some(action) = push_finalizer(store.as_ref(), &ctx).await?
+    {
+        return Ok(action);
     }
     let resolved = ResolvedStore {
         kind: S::KIND,

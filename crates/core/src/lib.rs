@@ -13,6 +13,7 @@
 //! - [`label_selector`]: label selectors with Kubernetes' validation rules.
 //! - [`cluster_external_secret`]: ClusterExternalSecret: namespace selection, the ExternalSecret per namespace,
 //!   ownership, the update patch, the status.
+//! - [`push_secret`]: PushSecret: status keys, `ReverseUnicode`, the refresh rule, the remote entries to delete.
 
 pub mod cluster_external_secret;
 pub mod decode;
@@ -24,6 +25,7 @@ pub mod label_selector;
 pub mod ownership;
 pub mod pipeline;
 pub mod property;
+pub mod push_secret;
 pub mod redact;
 pub mod refresh;
 pub mod sync_window;

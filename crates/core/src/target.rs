@@ -70,9 +70,14 @@ impl std::fmt::Debug for TemplateSources {
 
 /// Which ConfigMaps and Secrets `templateFrom` needs, so the caller can read them before [`desired_secret`].
 pub fn template_source_names(es: &ExternalSecret) -> (Vec<String>, Vec<String>) {
+    template_from_names(es.spec.target.template.as_ref())
+}
+
+/// Which ConfigMaps and Secrets the `templateFrom` of `template` reads.
+pub fn template_from_names(template: Option<&ExternalSecretTemplate>) -> (Vec<String>, Vec<String>) {
     let mut config_maps = Vec::new();
     let mut secrets = Vec::new();
-    if let Some(template) = &es.spec.target.template {
+    if let Some(template) = template {
         for from in &template.template_from {
             if let Some(cm) = &from.config_map {
                 config_maps.push(cm.name.clone());
@@ -359,6 +364,30 @@ fn apply_template(
     Ok(out)
 }
 
+/// A PushSecret's `spec.template` applied to its source's `data` (ESO's PushSecret `applyTemplate`): rendered
+/// into the source's data, whose keys are kept whatever `mergePolicy` says (ESO renders into the source Secret
+/// itself). Errors name `spec.template...`.
+pub fn push_template_data(
+    template: &ExternalSecretTemplate,
+    data: BTreeMap<String, Vec<u8>>,
+    sources: &TemplateSources,
+    delimiters: &Delimiters,
+) -> Result<BTreeMap<String, Vec<u8>>, TargetError> {
+    let rename = |e: TargetError| match e {
+        TargetError::Template { field, message } => {
+            TargetError::Template { field: field.replacen("spec.target.template", "spec.template", 1), message }
+        }
+        TargetError::Source { field, message } => {
+            TargetError::Source { field: field.replacen("spec.target.template", "spec.template", 1), message }
+        }
+        other => other,
+    };
+    check_template(template).map_err(rename)?;
+    let mut merged = template.clone();
+    merged.merge_policy = TemplateMergePolicy::Merge;
+    apply_template(&merged, data, sources, delimiters).map(|r| r.data).map_err(rename)
+}
+
 /// The desired target Secret, as it is applied (server-side) with the ExternalSecret's field manager: name,
 /// namespace, labels (the managed label, `created-by` for `Owner`, and the ExternalSecret's own labels or the
 /// template's), annotations (the `data-hash`, and the ExternalSecret's or the template's), the controller owner
@@ -482,6 +511,26 @@ mod tests {
                      "target": {"name": "appsecret", "creationPolicy": "Owner"},
                      "data": [{"secretKey": "k", "remoteRef": {"key": "x"}}]}
         }))
+    }
+
+    #[test]
+    fn a_push_template_renders_into_the_source_data_and_names_its_field() {
+        let template: ExternalSecretTemplate = serde_json::from_value(serde_json::json!({
+            "data": {"dsn": "postgres://{{ .user }}:{{ .password }}@db", "user": "{{ .user | upper }}"}
+        }))
+        .expect("template");
+        let data = BTreeMap::from([("user".to_string(), b"app".to_vec()), ("password".to_string(), b"pw".to_vec())]);
+        let out =
+            push_template_data(&template, data, &TemplateSources::default(), &Delimiters::default()).expect("rendered");
+        assert_eq!(out["dsn"], b"postgres://app:pw@db");
+        assert_eq!(out["user"], b"APP", "the template wins over the source key");
+        assert_eq!(out["password"], b"pw", "source keys are kept, as in ESO");
+        let broken: ExternalSecretTemplate =
+            serde_json::from_value(serde_json::json!({"data": {"x": "{{ .user "}})).expect("template");
+        let err = push_template_data(&broken, BTreeMap::new(), &TemplateSources::default(), &Delimiters::default())
+            .expect_err("unclosed action")
+            .to_string();
+        assert!(err.starts_with("spec.template.data[x]"), "{err}");
     }
 
     #[test]

@@ -85,6 +85,19 @@ impl PushSource {
     pub fn value_of(&self, data: &PushSecretData) -> Option<&SecretBytes> {
         data.secret_key.as_ref().and_then(|key| self.data.get(key))
     }
+
+    /// What `data` pushes, as ESO's `ExtractSecretData`: the value of its `secret_key`, or without one the whole
+    /// Secret as one JSON object of its values as strings (keys sorted, bytes that are not UTF-8 replaced by
+    /// U+FFFD, as Go's encoder does). `None` when the key is missing.
+    pub fn payload(&self, data: &PushSecretData) -> Option<SecretBytes> {
+        if data.secret_key.is_some() {
+            return self.value_of(data).cloned();
+        }
+        let whole: BTreeMap<&str, String> =
+            self.data.iter().map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v.expose()).into_owned())).collect();
+        // A map of strings always serializes.
+        Some(SecretBytes::from(serde_json::to_vec(&whole).unwrap_or_default()))
+    }
 }
 
 #[cfg(test)]
@@ -122,5 +135,22 @@ mod tests {
         assert_eq!(source.value_of(&data).map(SecretBytes::expose), Some(&b"hunter2"[..]));
         assert_eq!(source.value_of(&PushSecretData::default()), None, "the whole Secret has no single value");
         assert!(!format!("{source:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_payload_is_the_key_or_the_whole_secret_as_json() {
+        let source = PushSource {
+            data: BTreeMap::from([
+                ("user".to_string(), SecretBytes::from("admin")),
+                ("password".to_string(), SecretBytes::from("<p&w>")),
+            ]),
+            ..Default::default()
+        };
+        let key = PushSecretData { secret_key: Some("user".into()), ..Default::default() };
+        assert_eq!(source.payload(&key).map(|v| v.expose().to_vec()), Some(b"admin".to_vec()));
+        let missing = PushSecretData { secret_key: Some("nope".into()), ..Default::default() };
+        assert!(source.payload(&missing).is_none());
+        let whole = source.payload(&PushSecretData::default()).unwrap();
+        assert_eq!(whole.expose(), br#"{"password":"<p&w>","user":"admin"}"#);
     }
 }

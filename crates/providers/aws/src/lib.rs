@@ -21,6 +21,9 @@
 //!   or by tags alone, `BatchGetSecretValue` with filters, leaving out the secrets it could not read. Parameter
 //!   Store: a name reads by path (`/` when unset) and ignores the tags; tags alone use `DescribeParameters`.
 //! - `retrySettings`: `maxRetries` is the number of attempts (3 when unset), `retryInterval` a fixed wait.
+//! - PushSecret writes (`secrets_manager_push`, `parameter_store_push`): only what carries the tag
+//!   `managed-by=external-secrets` is overwritten or deleted; a missing secret or parameter is created with it;
+//!   nothing is written when the value is already there. Their module docs list the calls and what differs.
 //!
 //! Different on purpose: a secret listed by `find` but deleted before it is read is left out (ESO fails that
 //! `dataFrom` entry, or skips all of it unless `deletionPolicy: Retain`); a call, retries included, ends after 60 s.
@@ -32,8 +35,11 @@ mod config;
 mod credentials;
 mod error;
 mod parameter_store;
+mod parameter_store_push;
+mod push;
 mod read;
 mod secrets_manager;
+mod secrets_manager_push;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -176,7 +182,14 @@ impl Provider for AwsProvider {
         let prefix = config.prefix;
         Ok(match parts.client {
             ServiceClient::SecretsManager(sm) => {
-                Arc::new(SecretsManagerClient { sm, prefix, identity: parts.identity, batch: parts.batch })
+                let deletion = secrets_manager_push::DeletionSettings {
+                    force_delete_without_recovery: spec
+                        .secrets_manager
+                        .as_ref()
+                        .is_some_and(|s| s.force_delete_without_recovery),
+                    recovery_window_in_days: spec.secrets_manager.as_ref().and_then(|s| s.recovery_window_in_days),
+                };
+                Arc::new(SecretsManagerClient { sm, prefix, identity: parts.identity, batch: parts.batch, deletion })
             }
             ServiceClient::ParameterStore(ssm) => {
                 Arc::new(ParameterStoreClient { ssm, prefix, identity: parts.identity, batch: parts.batch })

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_ssm::types::{ParameterStringFilter, ResourceTypeForTagging};
 use external_secrets_provider::{
-    FindQuery, MetadataPolicy, ObserveApiCall, ProviderError, RemoteKey, RemoteValue, StoreClient, Validation,
+    FindQuery, MetadataPolicy, ObserveApiCall, ProviderError, PushRemoteRef, PushSecretData, PushSource, RemoteKey,
+    RemoteValue, StoreClient, Validation,
 };
 use regex::Regex;
 
@@ -305,6 +306,18 @@ impl StoreClient for ParameterStoreClient {
     async fn validate(&self) -> Result<Validation, ProviderError> {
         self.identity.credentials().await.map_err(|f| f.to_error())?;
         Ok(Validation::Ready)
+    }
+
+    async fn push_secret(&self, source: &PushSource, data: &PushSecretData) -> Result<(), ProviderError> {
+        self.push(source, data).await
+    }
+
+    async fn delete_secret(&self, remote_ref: &PushRemoteRef) -> Result<(), ProviderError> {
+        self.delete(remote_ref).await
+    }
+
+    async fn secret_exists(&self, remote_ref: &PushRemoteRef) -> Result<bool, ProviderError> {
+        self.exists(remote_ref).await
     }
 }
 

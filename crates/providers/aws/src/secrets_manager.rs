@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
 use aws_smithy_types::Blob;
 use external_secrets_provider::{
-    FindQuery, MetadataPolicy, ObserveApiCall, ProviderError, RemoteKey, RemoteValue, StoreClient, Validation,
+    FindQuery, MetadataPolicy, ObserveApiCall, ProviderError, PushRemoteRef, PushSecretData, PushSource, RemoteKey,
+    RemoteValue, StoreClient, Validation,
 };
 
 use crate::credentials::Identity;
@@ -91,6 +92,8 @@ pub(crate) struct SecretsManagerClient {
     pub(crate) prefix: String,
     pub(crate) identity: Arc<Identity>,
     pub(crate) batch: Arc<BatchSupport>,
+    /// How pushed secrets are deleted (`spec.provider.aws.secretsManager`).
+    pub(crate) deletion: crate::secrets_manager_push::DeletionSettings,
 }
 
 impl SecretsManagerClient {
@@ -305,6 +308,18 @@ impl StoreClient for SecretsManagerClient {
     async fn validate(&self) -> Result<Validation, ProviderError> {
         self.identity.credentials().await.map_err(|f| f.to_error())?;
         Ok(Validation::Ready)
+    }
+
+    async fn push_secret(&self, source: &PushSource, data: &PushSecretData) -> Result<(), ProviderError> {
+        self.push(source, data).await
+    }
+
+    async fn delete_secret(&self, remote_ref: &PushRemoteRef) -> Result<(), ProviderError> {
+        self.delete(remote_ref, self.deletion).await
+    }
+
+    async fn secret_exists(&self, remote_ref: &PushRemoteRef) -> Result<bool, ProviderError> {
+        self.exists(remote_ref).await
     }
 }
 

@@ -8,15 +8,22 @@
 //! - `find`: only by `name.regexp` (unanchored), answering for each matching key its highest version (plain string
 //!   comparison, so `"10" < "9"`); `find.tags` is refused with [`ProviderError::Unsupported`].
 //! - `validate`: what `validationResult` says (0 or unset: Ready, 1: Unknown, 2 or anything else: an error).
+//! - PushSecret, as ESO's: a push is kept in memory for the life of the process (per store), and read back by
+//!   `get`/`find` like a spec entry without version, so an ExternalSecret on the same store sees it; a spec entry
+//!   of the same key wins over a pushed one, and a push to a key the spec defines fails ("key already exists").
+//!   `property` is ignored (the value replaces the whole entry), as in ESO. Differences from ESO: pushes are kept
+//!   per store (kind, namespace, name) where ESO keeps them per store *name*; pushing the whole Secret (no
+//!   `secretKey`) stores a JSON object of its values as strings (ESO's stores an empty value); a delete removes
+//!   a pushed entry (ESO's does nothing), never a spec entry.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use external_secrets_api::FakeProvider as FakeSpec;
 use external_secrets_provider::{
-    Capabilities, FindQuery, Provider, ProviderError, RemoteKey, RemoteValue, SecretBytes, StoreClient, StoreContext,
-    StoreKind, Validation,
+    Capabilities, FindQuery, Provider, ProviderError, PushRemoteRef, PushSecretData, PushSource, RemoteKey,
+    RemoteValue, SecretBytes, StoreClient, StoreContext, StoreKind, Validation,
 };
 use regex::Regex;
 
@@ -25,14 +32,24 @@ const VALIDATION_READY: i32 = 0;
 /// ESO's `ValidationResultUnknown`.
 const VALIDATION_UNKNOWN: i32 = 1;
 
-/// The `fake` provider. Stateless: every client is built from the store's spec alone.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FakeProvider;
+/// What was pushed to one store: remote key → value.
+type Pushed = Arc<Mutex<BTreeMap<String, SecretBytes>>>;
+
+/// A store: its kind, namespace (none for a ClusterSecretStore) and name.
+type StoreIdentity = (StoreKind, Option<String>, String);
+
+/// The `fake` provider. Clients are built from the store's spec, plus what was pushed to that store in this
+/// process (kept here, across clients: a store's client is rebuilt when the store changes).
+#[derive(Clone, Debug, Default)]
+pub struct FakeProvider {
+    /// (kind, namespace, name) of a store → what was pushed to it.
+    pushed: Arc<Mutex<HashMap<StoreIdentity, Pushed>>>,
+}
 
 impl FakeProvider {
     /// The provider, ready to be registered.
     pub fn new() -> Self {
-        Self
+        Self::default()
     }
 }
 
@@ -40,7 +57,7 @@ impl FakeProvider {
 impl Provider for FakeProvider {
     type Spec = FakeSpec;
 
-    /// `ReadWrite`, as ESO reports it (pushes are in-memory only in ESO; this operator has no push path yet).
+    /// `ReadWrite`, as ESO reports it (pushes are kept in memory, as in ESO).
     fn capabilities(&self) -> Capabilities {
         Capabilities::ReadWrite
     }
@@ -58,9 +75,11 @@ impl Provider for FakeProvider {
         Ok(())
     }
 
-    /// A [`FakeStoreClient`] over the spec; no IO.
-    async fn client(&self, spec: &FakeSpec, _ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
-        Ok(Arc::new(FakeStoreClient::new(spec)))
+    /// A [`FakeStoreClient`] over the spec and what was pushed to this store; no IO.
+    async fn client(&self, spec: &FakeSpec, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
+        let store = (ctx.kind(), ctx.namespace().map(str::to_string), ctx.name().to_string());
+        let pushed = self.pushed.lock().unwrap_or_else(|p| p.into_inner()).entry(store).or_default().clone();
+        Ok(Arc::new(FakeStoreClient { pushed, ..FakeStoreClient::new(spec) }))
     }
 }
 
@@ -73,6 +92,8 @@ pub struct FakeStoreClient {
     /// as in ESO.
     secrets: BTreeMap<String, BTreeMap<String, SecretBytes>>,
     validation_result: Option<i32>,
+    /// What PushSecrets pushed to this store (shared by every client of the store).
+    pushed: Pushed,
 }
 
 impl FakeStoreClient {
@@ -85,7 +106,20 @@ impl FakeStoreClient {
                 .or_default()
                 .insert(data.version.clone().unwrap_or_default(), SecretBytes::from(data.value.as_str()));
         }
-        Self { secrets, validation_result: spec.validation_result }
+        Self { secrets, validation_result: spec.validation_result, pushed: Pushed::default() }
+    }
+
+    fn pushed(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, SecretBytes>> {
+        self.pushed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Spec entries, and pushed values as entries without version (a spec entry of the same key and version wins).
+    fn entries(&self) -> BTreeMap<String, BTreeMap<String, SecretBytes>> {
+        let mut all = self.secrets.clone();
+        for (key, value) in self.pushed().iter() {
+            all.entry(key.clone()).or_default().entry(String::new()).or_insert_with(|| value.clone());
+        }
+        all
     }
 }
 
@@ -94,7 +128,7 @@ impl StoreClient for FakeStoreClient {
     /// The value of the entry with exactly this key and version. `metadata_policy` is ignored, as in ESO.
     async fn get(&self, key: &RemoteKey) -> Result<RemoteValue, ProviderError> {
         let version = key.version.as_deref().unwrap_or_default();
-        self.secrets
+        self.entries()
             .get(&key.key)
             .and_then(|versions| versions.get(version))
             .map(|value| RemoteValue::bytes(value.clone()))
@@ -113,7 +147,7 @@ impl StoreClient for FakeStoreClient {
         let name = Regex::new(pattern)
             .map_err(|e| ProviderError::InvalidConfig(format!("invalid find.name.regexp {pattern:?}: {e}")))?;
         Ok(self
-            .secrets
+            .entries()
             .iter()
             .filter(|(key, _)| name.is_match(key))
             .filter_map(|(key, versions)| {
@@ -132,6 +166,30 @@ impl StoreClient for FakeStoreClient {
                 "unable to validate: the fake store is configured with validationResult {other}"
             ))),
         }
+    }
+
+    /// Keeps the value for `remote_key` (the whole Secret as a JSON object of strings without `secretKey`);
+    /// refuses a key the store's spec defines, as ESO's fake does.
+    async fn push_secret(&self, source: &PushSource, data: &PushSecretData) -> Result<(), ProviderError> {
+        let remote_key = &data.remote_ref.remote_key;
+        if self.secrets.contains_key(remote_key) {
+            return Err(ProviderError::Denied(format!("key {remote_key:?} already exists")));
+        }
+        // As ESO's: a missing key pushes an empty value.
+        let value = source.payload(data).unwrap_or_else(|| SecretBytes::from(""));
+        self.pushed().insert(remote_key.clone(), value);
+        Ok(())
+    }
+
+    /// Forgets a pushed value; a spec entry is never deleted.
+    async fn delete_secret(&self, remote_ref: &PushRemoteRef) -> Result<(), ProviderError> {
+        self.pushed().remove(&remote_ref.remote_key);
+        Ok(())
+    }
+
+    /// Whether the spec or a push has this key.
+    async fn secret_exists(&self, remote_ref: &PushRemoteRef) -> Result<bool, ProviderError> {
+        Ok(self.secrets.contains_key(&remote_ref.remote_key) || self.pushed().contains_key(&remote_ref.remote_key))
     }
 }
 
@@ -358,5 +416,72 @@ mod tests {
         let c = client(vec![data("k", "hunter2-secret", None)]);
         let printed = format!("{c:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
+    }
+
+    fn push_source(pairs: &[(&str, &str)]) -> PushSource {
+        PushSource {
+            data: pairs.iter().map(|(k, v)| (k.to_string(), SecretBytes::from(*v))).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn push_data(secret_key: Option<&str>, remote_key: &str) -> PushSecretData {
+        PushSecretData {
+            secret_key: secret_key.map(str::to_string),
+            remote_ref: PushRemoteRef::new(remote_key),
+            metadata: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_push_is_read_back_by_later_clients_of_the_same_store_and_deleted_again() {
+        let p = FakeProvider::new();
+        let ctx = context(store_spec(Some(fake(vec![data("from-spec", "v", None)]))));
+        let writer = DynProvider::client(&p, &ctx).await.map_err(|e| e.to_string()).unwrap();
+        let source = push_source(&[("password", "hunter2"), ("user", "admin")]);
+        assert!(!writer.secret_exists(&PushRemoteRef::new("pushed")).await.unwrap());
+        writer.push_secret(&source, &push_data(Some("password"), "pushed")).await.unwrap();
+        writer.push_secret(&source, &push_data(None, "whole")).await.unwrap();
+
+        // A client built later (the store changed, say) sees what was pushed.
+        let reader = DynProvider::client(&p, &ctx).await.map_err(|e| e.to_string()).unwrap();
+        let read = |k: &'static str| {
+            let reader = reader.clone();
+            async move { reader.get(&key(k, None)).await.map(|v| v.bytes.into_inner()).map_err(|e| e.category()) }
+        };
+        assert_eq!(read("pushed").await, Ok(b"hunter2".to_vec()));
+        assert_eq!(read("whole").await, Ok(br#"{"password":"hunter2","user":"admin"}"#.to_vec()));
+        assert!(reader.secret_exists(&PushRemoteRef::new("pushed")).await.unwrap());
+        assert!(reader.secret_exists(&PushRemoteRef::new("from-spec")).await.unwrap());
+        let found = reader.find(&name_query("^push")).await.unwrap();
+        assert_eq!(found.keys().collect::<Vec<_>>(), ["pushed"]);
+
+        // Another store does not.
+        let other = DynProvider::client(
+            &p,
+            &StoreContext::new(
+                kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap(),
+                StoreScope::secret_store("other-ns", "fake-store"),
+                store_spec(Some(fake(Vec::new()))),
+            ),
+        )
+        .await
+        .map_err(|e| e.to_string())
+        .unwrap();
+        assert_eq!(other.get(&key("pushed", None)).await.err().map(|e| e.category()), Some(ErrorCategory::NotFound));
+
+        reader.delete_secret(&PushRemoteRef::new("pushed")).await.unwrap();
+        reader.delete_secret(&PushRemoteRef::new("from-spec")).await.unwrap();
+        assert_eq!(read("pushed").await, Err(ErrorCategory::NotFound));
+        assert_eq!(read("from-spec").await, Ok(b"v".to_vec()), "a spec entry is never deleted");
+    }
+
+    #[tokio::test]
+    async fn a_push_to_a_key_the_spec_defines_is_refused() {
+        let c = client(vec![data("taken", "v", None)]);
+        let err = c.push_secret(&push_source(&[("k", "hunter2")]), &push_data(Some("k"), "taken")).await.unwrap_err();
+        assert!(err.to_string().contains("already exists"), "{err}");
+        assert!(!err.to_string().contains("hunter2"));
+        assert_eq!(c.get(&key("taken", None)).await.map(|v| v.bytes.into_inner()).ok(), Some(b"v".to_vec()));
     }
 }

@@ -71,6 +71,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: ["generators.external-secrets.io"]
   resources: ["passwords", "uuids", "fakes", "sshkeys"]
   verbs: ["get"]
+{{- if .Values.processPushSecret }}
+- apiGroups: ["external-secrets.io"]
+  resources: ["pushsecrets"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["external-secrets.io"]
+  resources: ["pushsecrets/status"]
+  verbs: ["patch"]
+- apiGroups: ["external-secrets.io"]
+  resources: ["secretstores"]
+  verbs: ["patch"]
+{{- end }}
 {{- with include "external-secrets.genericTargetRules" . | trim }}{{ . | nindent 0 }}{{ end }}
 {{- end }}
 

@@ -1,0 +1,107 @@
+//! What Secrets Manager and Parameter Store writes share (ESO's `runtime/esutils/metadata` and the `managed-by`
+//! tag): the `PushSecretMetadata` envelope, the tag that marks what external-secrets wrote, ESO's default
+//! description.
+
+use std::collections::BTreeMap;
+
+use external_secrets_provider::ProviderError;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// The tag that marks a secret or parameter as written by external-secrets (ESO's).
+pub(crate) const MANAGED_BY: &str = "managed-by";
+pub(crate) const EXTERNAL_SECRETS: &str = "external-secrets";
+const METADATA_API_VERSION: &str = "kubernetes.external-secrets.io/v1alpha1";
+const METADATA_KIND: &str = "PushSecretMetadata";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope<T> {
+    #[serde(rename = "apiVersion", default)]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default = "Option::default")]
+    spec: Option<T>,
+}
+
+/// The `spec` of a `data[].metadata` (`PushSecretMetadata`) as ESO parses it: unknown fields refused, `apiVersion`
+/// and `kind` ESO's; no metadata (or no spec) is `T::default()`.
+pub(crate) fn parse_metadata<T: DeserializeOwned + Default>(metadata: Option<&Value>) -> Result<T, ProviderError> {
+    let Some(value) = metadata.filter(|v| !v.is_null()) else { return Ok(T::default()) };
+    let parsed: Envelope<T> = serde_json::from_value(value.clone()).map_err(|e| {
+        ProviderError::InvalidConfig(format!("failed to parse {METADATA_API_VERSION} {METADATA_KIND}: {e}"))
+    })?;
+    if parsed.api_version != METADATA_API_VERSION {
+        return Err(ProviderError::InvalidConfig(format!(
+            "unexpected apiVersion {:?}, expected {METADATA_API_VERSION:?}",
+            parsed.api_version
+        )));
+    }
+    if parsed.kind != METADATA_KIND {
+        return Err(ProviderError::InvalidConfig(format!(
+            "unexpected kind {:?}, expected {METADATA_KIND:?}",
+            parsed.kind
+        )));
+    }
+    Ok(parsed.spec.unwrap_or_default())
+}
+
+/// The metadata's tags plus `managed-by=external-secrets`; a user tag `managed-by` is refused, as in ESO.
+pub(crate) fn with_managed_by(mut tags: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, ProviderError> {
+    if tags.contains_key(MANAGED_BY) {
+        return Err(ProviderError::InvalidConfig(format!(
+            "error parsing tags in metadata: Cannot specify a '{MANAGED_BY}' tag"
+        )));
+    }
+    tags.insert(MANAGED_BY.to_string(), EXTERNAL_SECRETS.to_string());
+    Ok(tags)
+}
+
+/// ESO's description of what it creates, unless the metadata gives one.
+pub(crate) fn description_or_default(description: String) -> String {
+    if description.is_empty() { format!("secret '{MANAGED_BY}:{EXTERNAL_SECRETS}'") } else { description }
+}
+
+/// Whether tags mark a secret as ours.
+pub(crate) fn is_managed<'a>(mut tags: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
+    tags.any(|(k, v)| k == MANAGED_BY && v == EXTERNAL_SECRETS)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(Deserialize, Default, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Spec {
+        #[serde(default)]
+        a: String,
+    }
+
+    #[test]
+    fn the_envelope_is_checked_and_unknown_fields_refused() {
+        let ok = json!({"apiVersion": "kubernetes.external-secrets.io/v1alpha1", "kind": "PushSecretMetadata", "spec": {"a": "x"}});
+        assert_eq!(parse_metadata::<Spec>(Some(&ok)).unwrap(), Spec { a: "x".into() });
+        assert_eq!(parse_metadata::<Spec>(None).unwrap(), Spec::default());
+        let no_spec = json!({"apiVersion": "kubernetes.external-secrets.io/v1alpha1", "kind": "PushSecretMetadata"});
+        assert_eq!(parse_metadata::<Spec>(Some(&no_spec)).unwrap(), Spec::default());
+        let unknown = json!({"apiVersion": "kubernetes.external-secrets.io/v1alpha1", "kind": "PushSecretMetadata", "spec": {"b": 1}});
+        assert!(parse_metadata::<Spec>(Some(&unknown)).is_err());
+        let wrong = json!({"apiVersion": "v1", "kind": "PushSecretMetadata"});
+        assert!(parse_metadata::<Spec>(Some(&wrong)).unwrap_err().to_string().contains("unexpected apiVersion"));
+    }
+
+    #[test]
+    fn only_the_managed_by_tag_marks_a_secret_ours_and_users_cannot_set_it() {
+        assert!(is_managed([("managed-by", "external-secrets")].into_iter()));
+        assert!(!is_managed([("managed-by", "someone-else")].into_iter()));
+        assert!(!is_managed(std::iter::empty()));
+        let tags = with_managed_by(BTreeMap::from([("team".to_string(), "a".to_string())])).unwrap();
+        assert_eq!(tags.get("managed-by").map(String::as_str), Some("external-secrets"));
+        assert!(with_managed_by(BTreeMap::from([("managed-by".to_string(), "me".to_string())])).is_err());
+    }
+}
