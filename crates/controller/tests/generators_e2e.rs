@@ -585,3 +585,43 @@ async fn rejected_aws_keys_and_unsupported_settings_are_named_and_leave_the_secr
     .await;
     op.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generator_yielding_no_data_under_deletion_policy_delete_deletes_the_secret() {
+    let cluster = cluster().await;
+    let admin = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("gen-empty").await.expect("ns");
+    let op = start_operator(cluster, &ns).await;
+    let fakes: Api<Fake> = Api::namespaced(admin.clone(), &ns);
+    fakes
+        .create(
+            &PostParams::default(),
+            &object(json!({"apiVersion": GENERATORS, "kind": "Fake",
+            "metadata": {"name": "fake", "namespace": ns}, "spec": {"data": {"k": "v"}}})),
+        )
+        .await
+        .expect("Fake");
+    let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), &ns);
+    ess.create(
+        &PostParams::default(),
+        &generator_es(
+            &ns,
+            "emptied",
+            &[("Fake", "fake")],
+            json!({"refreshInterval": "1s", "target": {"name": "emptied", "deletionPolicy": "Delete"}}),
+        ),
+    )
+    .await
+    .expect("es");
+    wait_ready(&ess, "emptied", "SecretSynced").await;
+    assert_eq!(secret_data(&secrets, "emptied").await.expect("Secret")["k"], "v");
+
+    // The generator now yields nothing: as ESO, the Secret is deleted rather than emptied.
+    let patch = json!({"spec": {"data": null}});
+    fakes.patch("fake", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.expect("patch");
+    let (status, _, _) = wait_ready(&ess, "emptied", "SecretDeleted").await;
+    assert_eq!(status, "True");
+    assert!(secrets.get_opt("emptied").await.expect("get").is_none(), "the Secret is deleted, not emptied");
+    op.stop().await;
+}
