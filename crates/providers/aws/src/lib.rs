@@ -8,6 +8,9 @@
 //! batched (`BatchGetSecretValue`: 20 per call, `GetParameters`: 10 per call), with a one-by-one fallback for
 //! identities whose IAM policy does not allow the batch APIs.
 //!
+//! The same crate runs ESO's AWS generators (`ECRAuthorizationToken`, `STSSessionToken`) through
+//! [`AwsProvider::generators`], with the same identities and caches.
+//!
 //! Values are returned raw: `property`, decoding and key conversion are done by `external-secrets-core`.
 //! Errors are mapped by AWS error code (never by HTTP status or message text) and never contain a value.
 //!
