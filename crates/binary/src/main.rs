@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::{CommandFactory, FromArgMatches};
 use cli::{CertControllerArgs, Cli, Command, ControllerArgs, LogArgs, WebhookArgs};
 use external_secrets_controller::{ControllerConfig, LeaderElectionConfig};
+use external_secrets_generators::GeneratorRegistry;
 use external_secrets_provider::ProviderRegistry;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::prelude::*;
@@ -49,14 +50,24 @@ fn parse_addr(addr: &str) -> anyhow::Result<Option<SocketAddr>> {
 
 /// The providers compiled into this binary: one line each, behind its cargo feature.
 fn registry() -> ProviderRegistry {
+    registries().0
+}
+
+/// The providers, and the generators `generatorRef` may name: the built-in kinds and those a provider crate brings
+/// (sharing that provider's clients and credential caches).
+fn registries() -> (ProviderRegistry, GeneratorRegistry) {
     let registry = ProviderRegistry::new();
+    let generators = GeneratorRegistry::new();
     #[cfg(feature = "provider-fake")]
     let registry = registry.with(Arc::new(external_secrets_provider_fake::FakeProvider::new()));
     #[cfg(feature = "provider-kubernetes")]
     let registry = registry.with(Arc::new(external_secrets_provider_kubernetes::KubernetesProvider::new()));
     #[cfg(feature = "provider-aws")]
-    let registry = registry.with(Arc::new(external_secrets_provider_aws::AwsProvider::new()));
-    registry
+    let (registry, generators) = {
+        let aws = Arc::new(external_secrets_provider_aws::AwsProvider::new());
+        (registry.with(aws.clone()), generators.with(Arc::new(aws.generators())))
+    };
+    (registry, generators)
 }
 
 /// Logging as the shared flags say; then one line per accept-only flag that was given (its name, never a value).
@@ -127,6 +138,7 @@ async fn run_controller(args: ControllerArgs, no_effect: &[(String, &'static str
     let client =
         external_secrets_controller::ratelimit::client(kube_config, args.client_qps.unwrap_or(0.0), args.client_burst)
             .context("could not build the Kubernetes client")?;
+    let (registry, generators) = registries();
     let config = ControllerConfig {
         namespace: (!args.namespace.is_empty()).then(|| args.namespace.clone()),
         controller_class: args.controller_class.clone(),
@@ -144,11 +156,11 @@ async fn run_controller(args: ControllerArgs, no_effect: &[(String, &'static str
         ),
         leader_election: args.leader_election()?,
         allow_generic_targets: args.unsafe_allow_generic_targets,
+        generators,
         ..ControllerConfig::default()
     };
     let metrics_addr = parse_addr(&args.metrics_addr)?;
     let live_addr = parse_addr(&args.live_addr)?;
-    let registry = registry();
     tracing::info!(
         providers = ?registry.names(),
         namespace = ?config.namespace,

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use external_secrets_generators::GeneratorRegistry;
 use external_secrets_template::Delimiters;
 
 use crate::leader::LeaderElectionConfig;
@@ -43,6 +44,10 @@ pub struct ControllerConfig {
     pub leader_election: Option<LeaderElectionConfig>,
     /// ESO's `--unsafe-allow-generic-targets`: whether `spec.target.manifest` (non-Secret targets) may be used.
     pub allow_generic_targets: bool,
+    /// The generators `generatorRef` may name: the built-in kinds and the credentialed ones (ECR, STS) `main`
+    /// registers. Here rather than a parameter of `run` so the controller's entry point stays the same; it is
+    /// behaviour, like the provider registry, not a flag.
+    pub generators: GeneratorRegistry,
 }
 
 impl Default for ControllerConfig {
@@ -61,6 +66,7 @@ impl Default for ControllerConfig {
             template_delimiters: Delimiters::default(),
             min_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(300),
+            generators: GeneratorRegistry::new(),
             leader_election: None,
             allow_generic_targets: false,
         }

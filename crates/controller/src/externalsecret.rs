@@ -415,7 +415,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
     }
     let (written, message) = match &generic {
         Some(generic) => generic_target::write(es, ctx, &namespace, &target, built, &fetch_plan, generic).await?,
-        None => write_target(es, ctx, &namespace, &target, built, &fetch_plan).await?,
+        None => write_target(es, ctx, &namespace, &target, built).await?,
     };
     let (reason_, message, event) = match &generic {
         Some(generic) => generic_target::outcome(&written, message, &generic.kind.kind, &target),
@@ -493,13 +493,15 @@ async fn write_target(
     namespace: &str,
     name: &str,
     built: BuiltData,
-    fetch_plan: &external_secrets_core::pipeline::FetchPlan,
 ) -> Result<(Written, String), ReconcileError> {
     let policy = es.spec.target.creation_policy;
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let existing = existing_target(ctx, namespace, name).await?;
 
-    if built.data.is_empty() && !fetch_plan.is_empty() {
+    // ESO: no data from the sources (stores and generators alike) means the deletion policy decides. An
+    // ExternalSecret without any source (which ESO's webhook refuses) is left to its template.
+    let has_sources = !es.spec.data.is_empty() || !es.spec.data_from.is_empty();
+    if built.data.is_empty() && has_sources {
         match es.spec.target.deletion_policy {
             ExternalSecretDeletionPolicy::Delete => {
                 if policy != ExternalSecretCreationPolicy::Owner {

@@ -10,12 +10,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use external_secrets_api::generators::v1alpha1::{
-    ClusterGenerator, Fake, GeneratorKind, GeneratorSpec, Password, SshKey, Uuid,
+    ClusterGenerator, EcrAuthorizationToken, Fake, GeneratorKind, GeneratorSpec, Password, SshKey, StsSessionToken,
+    Uuid,
 };
 use external_secrets_api::{DEFAULT_GENERATOR_API_VERSION, ExternalSecret, GeneratorRef};
 use external_secrets_core::pipeline::generator_refs;
-use external_secrets_generators::{GeneratorError, generate, kind_name, supported};
-use external_secrets_provider::RemoteValue;
+use external_secrets_generators::{GeneratorError, kind_name};
+use external_secrets_provider::{CredentialResolver, RemoteValue, StoreScope};
 use kube::Api;
 use serde::de::DeserializeOwned;
 
@@ -48,6 +49,11 @@ impl From<GeneratorError> for Failure {
             // The generator object may be corrected; nothing watches it, so retry with backoff.
             GeneratorError::InvalidSpec { .. } => Failure::retry("InvalidGenerator", e.to_string()),
             GeneratorError::Failed { .. } => Failure::retry("GeneratorFailed", e.to_string()),
+            GeneratorError::Provider { ref source, .. } => Failure {
+                category: source.category().as_str(),
+                retryable: source.is_retryable(),
+                message: e.to_string(),
+            },
         }
     }
 }
@@ -72,7 +78,13 @@ pub(crate) async fn generate_all(
         if !class_matches(&spec, &ctx.config.controller_class) {
             return Ok(None);
         }
-        let data = generate(kind, &spec).map_err(|e| at(e.into()))?;
+        // ESO reads a generator's references in the ExternalSecret's namespace, for a ClusterGenerator too:
+        // scoped like a SecretStore there.
+        let credentials = CredentialResolver::new(
+            ctx.client.clone(),
+            StoreScope::secret_store(namespace, format!("generator {}", generator_ref.name)),
+        );
+        let data = ctx.config.generators.generate(kind, &spec, &credentials).await.map_err(|e| at(e.into()))?;
         out.insert(index, data.into_iter().map(|(k, v)| (k, RemoteValue::bytes(v))).collect());
     }
     Ok(Some(out))
@@ -97,7 +109,7 @@ async fn resolve(ctx: &Context, namespace: &str, r: &GeneratorRef) -> Result<(Ge
     if r.kind == CLUSTER_GENERATOR {
         let generator: ClusterGenerator = get(Api::all(ctx.client.clone()), CLUSTER_GENERATOR, &r.name, None).await?;
         let kind = generator.spec.kind;
-        if !supported(kind) {
+        if !ctx.config.generators.supports(kind) {
             return Err(Failure::config(
                 "GeneratorNotSupported",
                 format!("ClusterGenerator {:?}: {}", r.name, GeneratorError::Unsupported(kind_name(kind))),
@@ -107,7 +119,7 @@ async fn resolve(ctx: &Context, namespace: &str, r: &GeneratorRef) -> Result<(Ge
     }
     let kind: GeneratorKind = serde_json::from_value(serde_json::Value::String(r.kind.clone()))
         .map_err(|_| Failure::config("InvalidGeneratorRef", format!("generatorRef has unknown kind {:?}", r.kind)))?;
-    if !supported(kind) {
+    if !ctx.config.generators.supports(kind) {
         return Err(GeneratorError::Unsupported(kind_name(kind)).into());
     }
     let client = ctx.client.clone();
@@ -127,6 +139,18 @@ async fn resolve(ctx: &Context, namespace: &str, r: &GeneratorRef) -> Result<(Ge
         },
         GeneratorKind::SshKey => GeneratorSpec {
             ssh_key_spec: Some(get::<SshKey>(Api::namespaced(client, namespace), &r.kind, &r.name, ns).await?.spec),
+            ..Default::default()
+        },
+        GeneratorKind::EcrAuthorizationToken => GeneratorSpec {
+            ecr_authorization_token_spec: Some(
+                get::<EcrAuthorizationToken>(Api::namespaced(client, namespace), &r.kind, &r.name, ns).await?.spec,
+            ),
+            ..Default::default()
+        },
+        GeneratorKind::StsSessionToken => GeneratorSpec {
+            sts_session_token_spec: Some(
+                get::<StsSessionToken>(Api::namespaced(client, namespace), &r.kind, &r.name, ns).await?.spec,
+            ),
             ..Default::default()
         },
         other => return Err(GeneratorError::Unsupported(kind_name(other)).into()),

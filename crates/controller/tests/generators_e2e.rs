@@ -6,12 +6,17 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use common::{event_count, events_text, eventually, logs, start_operator, wait_ready};
+use common::{event_count, events_text, eventually, logs, start_operator, start_operator_configured, wait_ready};
 use external_secrets_api::ExternalSecret;
-use external_secrets_api::generators::v1alpha1::{ClusterGenerator, Fake, Password, SshKey, Webhook};
-use external_secrets_testsupport::cluster;
+use external_secrets_api::generators::v1alpha1::{
+    ClusterGenerator, EcrAuthorizationToken, Fake, Password, SshKey, StsSessionToken, Webhook,
+};
+use external_secrets_generators::GeneratorRegistry;
+use external_secrets_provider_aws::{AwsProvider, Endpoints};
+use external_secrets_testsupport::{Cluster, Fault, FaultProxy, aws, cluster};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use serde::de::DeserializeOwned;
@@ -375,5 +380,248 @@ async fn an_unsupported_generator_kind_is_named_in_a_condition_and_warning_event
     assert!(secrets.get_opt("theirs").await.expect("get").is_none(), "another class's generator: not synced");
     assert!(ess.get("theirs").await.expect("es").status.and_then(|s| s.condition("Ready").cloned()).is_none());
     assert!(secrets.get_opt("cluster-hook").await.expect("get").is_none());
+    op.stop().await;
+}
+
+/// The operator with the AWS generators pointed at `url` (the local AWS endpoint, or a fault proxy before it).
+async fn start_operator_with_aws_generators(cluster: &'static Cluster, ns: &str, url: &str) -> common::Operator {
+    let aws = AwsProvider::with_endpoints(Endpoints::all(url));
+    let generators = GeneratorRegistry::new().with(Arc::new(aws.generators()));
+    start_operator_configured(cluster, ns, common::registry(), move |c| c.generators = generators).await
+}
+
+/// A Secret holding an access key pair, as `auth.secretRef` reads it.
+async fn aws_keys_secret(admin: &kube::Client, ns: &str, name: &str, access_key_id: &str, secret_access_key: &str) {
+    let secret: Secret = object(json!({
+        "metadata": {"name": name, "namespace": ns},
+        "stringData": {"access-key": access_key_id, "secret-access-key": secret_access_key}
+    }));
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), ns);
+    match secrets.get_opt(name).await.expect("get Secret") {
+        None => {
+            secrets.create(&PostParams::default(), &secret).await.expect("keys Secret");
+        }
+        Some(_) => {
+            secrets
+                .patch(name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&secret))
+                .await
+                .expect("patch keys Secret");
+        }
+    }
+}
+
+/// `auth.secretRef` naming the keys in Secret `name`.
+fn static_keys_auth(name: &str) -> serde_json::Value {
+    json!({"secretRef": {
+        "accessKeyIDSecretRef": {"name": name, "key": "access-key"},
+        "secretAccessKeySecretRef": {"name": name, "key": "secret-access-key"}
+    }})
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ecr_and_sts_generators_write_esos_keys_using_static_keys_from_a_secret() {
+    let cluster = cluster().await;
+    let endpoint = aws().await;
+    let admin = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("gen-aws").await.expect("ns");
+    let op = start_operator_with_aws_generators(cluster, &ns, &endpoint.url).await;
+    aws_keys_secret(&admin, &ns, "aws-keys", &endpoint.access_key_id, &endpoint.secret_access_key).await;
+
+    Api::<EcrAuthorizationToken>::namespaced(admin.clone(), &ns)
+        .create(
+            &PostParams::default(),
+            &object(json!({"apiVersion": GENERATORS, "kind": "ECRAuthorizationToken",
+            "metadata": {"name": "ecr", "namespace": ns},
+            "spec": {"region": "eu-west-1", "auth": static_keys_auth("aws-keys")}})),
+        )
+        .await
+        .expect("ECRAuthorizationToken");
+    // STS through a ClusterGenerator: its secretRef is read in the ExternalSecret's namespace (as ESO).
+    let cluster_sts = format!("{ns}-sts");
+    Api::<ClusterGenerator>::all(admin.clone())
+        .create(
+            &PostParams::default(),
+            &object(json!({"apiVersion": GENERATORS, "kind": "ClusterGenerator",
+            "metadata": {"name": cluster_sts}, "spec": {"kind": "STSSessionToken",
+                "generator": {"stsSessionTokenSpec": {"region": "eu-west-1", "auth": static_keys_auth("aws-keys"),
+                    "requestParameters": {"sessionDuration": 900, "serialNumber": "arn:aws:iam::123456789012:mfa/me",
+                        "tokenCode": "123456"}}}}})),
+        )
+        .await
+        .expect("ClusterGenerator");
+    let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), &ns);
+    ess.create(&PostParams::default(), &generator_es(&ns, "ecr", &[("ECRAuthorizationToken", "ecr")], json!({})))
+        .await
+        .expect("es");
+    ess.create(&PostParams::default(), &generator_es(&ns, "sts", &[("ClusterGenerator", &cluster_sts)], json!({})))
+        .await
+        .expect("es");
+
+    wait_ready(&ess, "ecr", "SecretSynced").await;
+    let ecr = secret_data(&secrets, "ecr").await.expect("ECR Secret");
+    assert_eq!(ecr.keys().collect::<Vec<_>>(), ["expires_at", "password", "proxy_endpoint", "username"]);
+    // What moto answers (docs/development.md): user AWS, password `<account>-auth-token`, a fixed expiry.
+    assert_eq!(ecr["username"], "AWS");
+    assert!(ecr["password"].ends_with("-auth-token"), "the password part of the token");
+    assert!(
+        ecr["proxy_endpoint"].starts_with("https://")
+            && ecr["proxy_endpoint"].ends_with(".dkr.ecr.eu-west-1.amazonaws.com"),
+        "{}",
+        ecr["proxy_endpoint"]
+    );
+    assert!(ecr["expires_at"].parse::<i64>().expect("Unix seconds") > 0);
+
+    wait_ready(&ess, "sts", "SecretSynced").await;
+    let before = unix_now();
+    let sts = secret_data(&secrets, "sts").await.expect("STS Secret");
+    assert_eq!(sts.keys().collect::<Vec<_>>(), ["access_key_id", "expiration", "secret_access_key", "session_token"]);
+    assert!(sts["access_key_id"].len() >= 16 && sts["secret_access_key"].len() >= 16, "keys");
+    assert!(!sts["session_token"].is_empty());
+    // sessionDuration reached STS: moto's expiry is the call time + 900 s.
+    let expiration = sts["expiration"].parse::<i64>().expect("Unix seconds");
+    assert!((before + 900 - 600..=before + 900 + 5).contains(&expiration), "expiration {expiration}, now {before}");
+
+    assert_not_leaked(
+        &admin,
+        &ns,
+        &ess,
+        &["ecr", "sts"],
+        &[ecr["password"].clone(), sts["secret_access_key"].clone(), sts["session_token"].clone()],
+    )
+    .await;
+    Api::<ClusterGenerator>::all(admin.clone())
+        .delete(&cluster_sts, &Default::default())
+        .await
+        .expect("delete ClusterGenerator");
+    op.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_aws_keys_and_unsupported_settings_are_named_and_leave_the_secret_untouched() {
+    let cluster = cluster().await;
+    let endpoint = aws().await;
+    let proxy = FaultProxy::start(endpoint.port).expect("fault proxy");
+    let admin = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("gen-aws-bad").await.expect("ns");
+    let op = start_operator_with_aws_generators(cluster, &ns, &proxy.url).await;
+    aws_keys_secret(&admin, &ns, "aws-keys", &endpoint.access_key_id, &endpoint.secret_access_key).await;
+    let ecr_generators: Api<EcrAuthorizationToken> = Api::namespaced(admin.clone(), &ns);
+    for (name, extra) in [("ecr", json!({})), ("ecr-public", json!({"scope": "public"}))] {
+        let mut spec = json!({"region": "eu-west-1", "auth": static_keys_auth("aws-keys")});
+        spec.as_object_mut().expect("spec").extend(extra.as_object().cloned().unwrap_or_default());
+        ecr_generators
+            .create(
+                &PostParams::default(),
+                &object(json!({"apiVersion": GENERATORS, "kind": "ECRAuthorizationToken",
+                "metadata": {"name": name, "namespace": ns}, "spec": spec})),
+            )
+            .await
+            .expect("ECRAuthorizationToken");
+    }
+    Api::<StsSessionToken>::namespaced(admin.clone(), &ns)
+        .create(
+            &PostParams::default(),
+            &object(json!({"apiVersion": GENERATORS, "kind": "STSSessionToken",
+            "metadata": {"name": "sts-irsa", "namespace": ns},
+            "spec": {"region": "eu-west-1", "auth": {"jwt": {"serviceAccountRef": {"name": "default"}}}}})),
+        )
+        .await
+        .expect("STSSessionToken");
+    let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), &ns);
+    ess.create(
+        &PostParams::default(),
+        &generator_es(&ns, "ecr", &[("ECRAuthorizationToken", "ecr")], json!({"refreshInterval": "1s"})),
+    )
+    .await
+    .expect("es");
+    wait_ready(&ess, "ecr", "SecretSynced").await;
+    let synced = secret_data(&secrets, "ecr").await.expect("ECR Secret");
+
+    // ECR Public is not served by the local endpoint, and IRSA cannot call GetSessionToken (as ESO): both named.
+    ess.create(
+        &PostParams::default(),
+        &generator_es(&ns, "ecr-public", &[("ECRAuthorizationToken", "ecr-public")], json!({})),
+    )
+    .await
+    .expect("es");
+    ess.create(&PostParams::default(), &generator_es(&ns, "sts-irsa", &[("STSSessionToken", "sts-irsa")], json!({})))
+        .await
+        .expect("es");
+    let (status, _, message) = wait_ready(&ess, "ecr-public", "SecretSyncedError").await;
+    assert_eq!(status, "False");
+    assert!(message.contains(r#"scope "public" (ECR Public) is not supported"#), "{message}");
+    let (_, _, message) = wait_ready(&ess, "sts-irsa", "SecretSyncedError").await;
+    assert!(message.contains("auth.jwt cannot be used for STSSessionToken"), "{message}");
+    assert!(
+        secrets.get_opt("ecr-public").await.expect("get").is_none()
+            && secrets.get_opt("sts-irsa").await.expect("get").is_none()
+    );
+
+    // The keys are replaced by ones AWS rejects: the condition names the refusal, the last token stays.
+    let wrong_secret = "wrongSecretAccessKeyThatMustNotLeak0123";
+    proxy.set(Fault::RejectAccessKeys(vec!["AKIAREJECTEDREJECTED".to_string()]));
+    aws_keys_secret(&admin, &ns, "aws-keys", "AKIAREJECTEDREJECTED", wrong_secret).await;
+    let (status, _, message) = wait_ready(&ess, "ecr", "SecretSyncedError").await;
+    assert_eq!(status, "False");
+    assert!(message.contains("GetAuthorizationToken") && message.contains("UnrecognizedClientException"), "{message}");
+    assert_eq!(
+        secret_data(&secrets, "ecr").await.expect("the Secret is still there"),
+        synced,
+        "the Secret is untouched"
+    );
+    assert_not_leaked(
+        &admin,
+        &ns,
+        &ess,
+        &["ecr", "ecr-public", "sts-irsa"],
+        &[synced["password"].clone(), wrong_secret.to_string()],
+    )
+    .await;
+    op.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generator_yielding_no_data_under_deletion_policy_delete_deletes_the_secret() {
+    let cluster = cluster().await;
+    let admin = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("gen-empty").await.expect("ns");
+    let op = start_operator(cluster, &ns).await;
+    let fakes: Api<Fake> = Api::namespaced(admin.clone(), &ns);
+    fakes
+        .create(
+            &PostParams::default(),
+            &object(json!({"apiVersion": GENERATORS, "kind": "Fake",
+            "metadata": {"name": "fake", "namespace": ns}, "spec": {"data": {"k": "v"}}})),
+        )
+        .await
+        .expect("Fake");
+    let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), &ns);
+    ess.create(
+        &PostParams::default(),
+        &generator_es(
+            &ns,
+            "emptied",
+            &[("Fake", "fake")],
+            json!({"refreshInterval": "1s", "target": {"name": "emptied", "deletionPolicy": "Delete"}}),
+        ),
+    )
+    .await
+    .expect("es");
+    wait_ready(&ess, "emptied", "SecretSynced").await;
+    assert_eq!(secret_data(&secrets, "emptied").await.expect("Secret")["k"], "v");
+
+    // The generator now yields nothing: as ESO, the Secret is deleted rather than emptied.
+    let patch = json!({"spec": {"data": null}});
+    fakes.patch("fake", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.expect("patch");
+    let (status, _, _) = wait_ready(&ess, "emptied", "SecretDeleted").await;
+    assert_eq!(status, "True");
+    assert!(secrets.get_opt("emptied").await.expect("get").is_none(), "the Secret is deleted, not emptied");
     op.stop().await;
 }

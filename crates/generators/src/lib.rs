@@ -2,8 +2,10 @@
 //!
 //! Each kind this operator runs implements [`Generator`] with its typed spec; [`generate`] dispatches over
 //! [`GeneratorKind`] exhaustively, so a kind added to the API does not compile until it says whether it runs
-//! here. The kinds implemented so far need neither credentials nor IO (`Password`, `UUID`, `Fake`, `SSHKey`);
-//! every other kind is [`GeneratorError::Unsupported`], named in the error.
+//! here. The kinds implemented here need neither credentials nor IO (`Password`, `UUID`, `Fake`, `SSHKey`).
+//! Kinds that call a cloud API (`ECRAuthorizationToken`, `STSSessionToken`) live in their provider's crate as a
+//! [`CredentialedGenerator`], registered in `main` into a [`GeneratorRegistry`], so the controller never names a
+//! cloud. Every other kind is [`GeneratorError::Unsupported`], named in the error.
 //!
 //! The controller resolves a `generatorRef` (a namespaced generator in the ExternalSecret's namespace, or a
 //! `ClusterGenerator`) into a [`GeneratorKind`] and its spec in ClusterGenerator shape ([`GeneratorSpec`]) and
@@ -14,10 +16,14 @@
 mod password;
 mod sshkey;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
 
+use async_trait::async_trait;
 use external_secrets_api::generators::v1alpha1::{FakeSpec, GeneratorKind, GeneratorSpec, UuidSpec};
 pub use external_secrets_provider::SecretBytes;
+use external_secrets_provider::{CredentialResolver, ProviderError};
 
 pub use password::PasswordGenerator;
 pub use sshkey::SshKeyGenerator;
@@ -37,6 +43,79 @@ pub enum GeneratorError {
     /// The generator failed (e.g. the key generation).
     #[error("{kind} generator failed: {reason}")]
     Failed { kind: &'static str, reason: String },
+    /// A generator that calls a provider's API failed there (credentials, the call, its answer); the provider's
+    /// error says what, and its category whether to retry.
+    #[error("{kind} generator: {source}")]
+    Provider {
+        kind: &'static str,
+        #[source]
+        source: ProviderError,
+    },
+}
+
+/// Generators of kinds that call a provider's API with credentials (ECR, STS). A provider crate implements it;
+/// `main` registers it in the [`GeneratorRegistry`].
+#[async_trait]
+pub trait CredentialedGenerator: Send + Sync {
+    /// The kinds this generator runs.
+    fn kinds(&self) -> Vec<GeneratorKind>;
+    /// Runs `kind` over its part of `spec` (ClusterGenerator shape). `credentials` reads the Secrets and
+    /// ServiceAccounts the spec names, scoped as ESO scopes a generator: like a SecretStore in the
+    /// ExternalSecret's namespace (for a ClusterGenerator too).
+    async fn generate(
+        &self,
+        kind: GeneratorKind,
+        spec: &GeneratorSpec,
+        credentials: &CredentialResolver,
+    ) -> Result<Generated, GeneratorError>;
+}
+
+/// Every generator this process runs: the built-in kinds, and the credentialed ones `main` registers. Cheap to
+/// clone.
+#[derive(Clone, Default)]
+pub struct GeneratorRegistry {
+    credentialed: HashMap<GeneratorKind, Arc<dyn CredentialedGenerator>>,
+}
+
+impl fmt::Debug for GeneratorRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut kinds: Vec<String> = self.credentialed.keys().map(|k| kind_name(*k)).collect();
+        kinds.sort();
+        f.debug_struct("GeneratorRegistry").field("credentialed", &kinds).finish()
+    }
+}
+
+impl GeneratorRegistry {
+    /// The built-in kinds only.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a credentialed generator for the kinds it names.
+    pub fn with(mut self, generator: Arc<dyn CredentialedGenerator>) -> Self {
+        for kind in generator.kinds() {
+            self.credentialed.insert(kind, generator.clone());
+        }
+        self
+    }
+
+    /// Whether this process runs generators of `kind`.
+    pub fn supports(&self, kind: GeneratorKind) -> bool {
+        supported(kind) || self.credentialed.contains_key(&kind)
+    }
+
+    /// Runs the generator of `kind` over its part of `spec`; `credentials` as [`CredentialedGenerator::generate`].
+    pub async fn generate(
+        &self,
+        kind: GeneratorKind,
+        spec: &GeneratorSpec,
+        credentials: &CredentialResolver,
+    ) -> Result<Generated, GeneratorError> {
+        match self.credentialed.get(&kind) {
+            Some(generator) => generator.generate(kind, spec, credentials).await,
+            None => generate(kind, spec),
+        }
+    }
 }
 
 /// One generator kind: its typed spec and how it produces data from it.
@@ -84,7 +163,7 @@ pub fn kind_name(kind: GeneratorKind) -> String {
     }
 }
 
-/// Whether this operator runs generators of `kind`.
+/// Whether this crate runs generators of `kind` by itself (without a [`CredentialedGenerator`]).
 pub fn supported(kind: GeneratorKind) -> bool {
     match kind {
         GeneratorKind::Password | GeneratorKind::Uuid | GeneratorKind::Fake | GeneratorKind::SshKey => true,
@@ -105,11 +184,15 @@ pub fn supported(kind: GeneratorKind) -> bool {
 }
 
 fn run<G: Generator>(generator: &G, spec: Option<&G::Spec>) -> Result<Generated, GeneratorError> {
-    let spec = spec.ok_or_else(|| GeneratorError::InvalidSpec {
-        kind: G::KIND,
-        reason: format!("no spec for kind {} (a ClusterGenerator must set the spec of its kind)", G::KIND),
-    })?;
-    generator.generate(spec)
+    generator.generate(spec_of(G::KIND, spec)?)
+}
+
+/// The spec of `kind` in a [`GeneratorSpec`], or the error for a ClusterGenerator that does not set it.
+pub fn spec_of<'a, S>(kind: &'static str, spec: Option<&'a S>) -> Result<&'a S, GeneratorError> {
+    spec.ok_or_else(|| GeneratorError::InvalidSpec {
+        kind,
+        reason: format!("no spec for kind {kind} (a ClusterGenerator must set the spec of its kind)"),
+    })
 }
 
 /// Runs the generator of `kind` over its part of `spec` (ClusterGenerator shape). A kind this operator does not
@@ -169,6 +252,35 @@ mod tests {
         let data = generate(GeneratorKind::Uuid, &GeneratorSpec { uuid_spec: Some(UuidSpec {}), ..Default::default() })
             .expect("uuid");
         assert!(data.contains_key("uuid"));
+    }
+
+    /// A credentialed generator that answers with the kind it was asked for.
+    struct Echo;
+
+    #[async_trait]
+    impl CredentialedGenerator for Echo {
+        fn kinds(&self) -> Vec<GeneratorKind> {
+            vec![GeneratorKind::StsSessionToken]
+        }
+        async fn generate(
+            &self,
+            kind: GeneratorKind,
+            _spec: &GeneratorSpec,
+            _credentials: &CredentialResolver,
+        ) -> Result<Generated, GeneratorError> {
+            Ok(BTreeMap::from([("kind".to_string(), SecretBytes::from(kind_name(kind)))]))
+        }
+    }
+
+    #[test]
+    fn the_registry_runs_built_in_kinds_and_the_credentialed_ones_registered() {
+        let plain = GeneratorRegistry::new();
+        assert!(plain.supports(GeneratorKind::Password));
+        assert!(!plain.supports(GeneratorKind::StsSessionToken));
+        let registry = GeneratorRegistry::new().with(Arc::new(Echo));
+        assert!(registry.supports(GeneratorKind::StsSessionToken) && registry.supports(GeneratorKind::Uuid));
+        assert!(!registry.supports(GeneratorKind::EcrAuthorizationToken));
+        assert_eq!(format!("{registry:?}"), r#"GeneratorRegistry { credentialed: ["STSSessionToken"] }"#);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use aws_sdk_sts::config::{Region, SharedHttpClient};
 use aws_smithy_http_client::tls;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
-use external_secrets_provider::{ProviderError, StoreContext};
+use external_secrets_provider::{CredentialResolver, ProviderError, StoreContext};
 
 use crate::Endpoints;
 use crate::config::{Retry, Service, StoreConfig};
@@ -153,7 +153,7 @@ impl Shared {
         if let Some(parts) = self.clients.get(&key) {
             return Ok(parts);
         }
-        let identity = self.identity(&identity_key, base, ctx).await;
+        let identity = self.identity(&identity_key, base, ctx.credentials()).await;
         let credentials = SharedCredentialsProvider::new(IdentityProvider(identity.clone()));
         let region = Region::new(config.region.clone());
         let client = match config.service {
@@ -195,12 +195,17 @@ impl Shared {
 
     /// The identity for `key`: its base, then each role of the chain on top of the previous identity. Every
     /// level is cached, so stores that share a prefix of the chain share its credentials.
-    async fn identity(&self, key: &IdentityKey, base: BaseIdentity, ctx: &StoreContext) -> Arc<Identity> {
+    pub(crate) async fn identity(
+        &self,
+        key: &IdentityKey,
+        base: BaseIdentity,
+        credentials: &CredentialResolver,
+    ) -> Arc<Identity> {
         let mut level = IdentityKey { chain: Vec::new(), ..key.clone() };
         let mut current = match self.identities.get(&level) {
             Some(identity) => identity,
             None => {
-                let source = self.base_source(&level, base, ctx).await;
+                let source = self.base_source(&level, base, credentials).await;
                 self.add_identity(level.clone(), source)
             }
         };
@@ -226,7 +231,7 @@ impl Shared {
         self.identities.insert(key, identity)
     }
 
-    async fn base_source(&self, key: &IdentityKey, base: BaseIdentity, ctx: &StoreContext) -> Source {
+    async fn base_source(&self, key: &IdentityKey, base: BaseIdentity, credentials: &CredentialResolver) -> Source {
         match base {
             BaseIdentity::Static { credentials, .. } => Source::Static(credentials),
             BaseIdentity::Default => {
@@ -240,7 +245,7 @@ impl Shared {
             }
             BaseIdentity::WebIdentity { namespace, service_account, role_arn, audiences } => {
                 Source::WebIdentity(WebIdentity {
-                    credentials: ctx.credentials().clone(),
+                    credentials: credentials.clone(),
                     namespace,
                     service_account,
                     role_arn,
@@ -253,7 +258,11 @@ impl Shared {
     }
 
     /// An STS client in `region`, signing with `credentials` (none for AssumeRoleWithWebIdentity).
-    fn sts_client(&self, region: &str, credentials: Option<SharedCredentialsProvider>) -> aws_sdk_sts::Client {
+    pub(crate) fn sts_client(
+        &self,
+        region: &str,
+        credentials: Option<SharedCredentialsProvider>,
+    ) -> aws_sdk_sts::Client {
         let mut builder = aws_sdk_sts::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
@@ -265,6 +274,22 @@ impl Shared {
         let conf = builder.build();
         Counters::bump(&self.counters.clients_built);
         aws_sdk_sts::Client::from_conf(conf)
+    }
+}
+
+impl Shared {
+    /// An ECR client in `region`, signing with `credentials`.
+    pub(crate) fn ecr_client(&self, region: &str, credentials: SharedCredentialsProvider) -> aws_sdk_ecr::Client {
+        let mut builder = aws_sdk_ecr::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .http_client(self.http.clone())
+            .credentials_provider(credentials)
+            .retry_config(RetryConfig::standard())
+            .timeout_config(timeout_config());
+        builder.set_endpoint_url(self.endpoints.ecr.clone());
+        Counters::bump(&self.counters.clients_built);
+        aws_sdk_ecr::Client::from_conf(builder.build())
     }
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use external_secrets_api::duration::parse_go_duration;
 use external_secrets_api::{
-    AwsAuthSecretRef, AwsProvider as AwsSpec, AwsServiceType, AwsSessionTagsPolicy, SecretKeySelector,
+    AwsAuth, AwsAuthSecretRef, AwsProvider as AwsSpec, AwsServiceType, AwsSessionTagsPolicy, SecretKeySelector,
     SecretStoreRetrySettings, ServiceAccountSelector,
 };
 use external_secrets_provider::{ProviderError, StoreContext};
@@ -37,6 +37,19 @@ pub(crate) enum Auth {
 }
 
 impl Auth {
+    /// The base identity `auth` configures (secretRef wins over jwt; none is the default chain).
+    pub(crate) fn from_spec(auth: Option<&AwsAuth>) -> Self {
+        match auth.map(|a| (&a.secret_ref, &a.jwt)) {
+            Some((Some(refs), _)) => Auth::SecretRef {
+                access_key_id: refs.access_key_id_secret_ref.clone().unwrap_or_default(),
+                secret_access_key: refs.secret_access_key_secret_ref.clone().unwrap_or_default(),
+                session_token: refs.session_token_secret_ref.clone(),
+            },
+            Some((None, Some(jwt))) => Auth::ServiceAccount(jwt.service_account_ref.clone().unwrap_or_default()),
+            _ => Auth::Default,
+        }
+    }
+
     /// Whether some reference leaves its namespace to the ExternalSecret using a ClusterSecretStore (referent
     /// authentication).
     pub(crate) fn has_referent_refs(&self) -> bool {
@@ -166,7 +179,7 @@ pub(crate) fn validate(aws: &AwsSpec) -> Result<(), ProviderError> {
 }
 
 /// A region must be a DNS label (the SDK builds endpoint host names from it).
-fn validate_region(region: &str) -> Result<(), ProviderError> {
+pub(crate) fn validate_region(region: &str) -> Result<(), ProviderError> {
     let valid = !region.is_empty()
         && region.len() <= 63
         && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -227,15 +240,7 @@ impl StoreConfig {
                 return Err(ProviderError::Unsupported("CertificateManager is not supported".to_string()));
             }
         };
-        let auth = match aws.auth.as_ref().map(|a| (&a.secret_ref, &a.jwt)) {
-            Some((Some(refs), _)) => Auth::SecretRef {
-                access_key_id: refs.access_key_id_secret_ref.clone().unwrap_or_default(),
-                secret_access_key: refs.secret_access_key_secret_ref.clone().unwrap_or_default(),
-                session_token: refs.session_token_secret_ref.clone(),
-            },
-            Some((None, Some(jwt))) => Auth::ServiceAccount(jwt.service_account_ref.clone().unwrap_or_default()),
-            _ => Auth::Default,
-        };
+        let auth = Auth::from_spec(aws.auth.as_ref());
         let mut roles: Vec<RoleStep> = aws
             .additional_roles
             .iter()

@@ -8,6 +8,9 @@
 //! batched (`BatchGetSecretValue`: 20 per call, `GetParameters`: 10 per call), with a one-by-one fallback for
 //! identities whose IAM policy does not allow the batch APIs.
 //!
+//! The same crate runs ESO's AWS generators (`ECRAuthorizationToken`, `STSSessionToken`) through
+//! [`AwsProvider::generators`], with the same identities and caches.
+//!
 //! Values are returned raw: `property`, decoding and key conversion are done by `external-secrets-core`.
 //! Errors are mapped by AWS error code (never by HTTP status or message text) and never contain a value.
 //!
@@ -34,6 +37,7 @@ mod clients;
 mod config;
 mod credentials;
 mod error;
+mod generators;
 mod parameter_store;
 mod parameter_store_push;
 mod push;
@@ -59,6 +63,7 @@ use crate::parameter_store::ParameterStoreClient;
 use crate::secrets_manager::SecretsManagerClient;
 
 pub use crate::credentials::{AUDIENCE_ANNOTATION, DEFAULT_AUDIENCE, ROLE_ARN_ANNOTATION, SESSION_NAME};
+pub use crate::generators::AwsGenerators;
 
 /// Endpoint overrides, per service. `None` means the SDK's regional AWS endpoint.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -67,19 +72,21 @@ pub struct Endpoints {
     pub secrets_manager: Option<String>,
     /// Systems Manager (Parameter Store).
     pub ssm: Option<String>,
-    /// STS (AssumeRole, AssumeRoleWithWebIdentity).
+    /// STS (AssumeRole, AssumeRoleWithWebIdentity, and the `STSSessionToken` generator's GetSessionToken).
     pub sts: Option<String>,
+    /// ECR (the `ECRAuthorizationToken` generator).
+    pub ecr: Option<String>,
 }
 
 impl Endpoints {
     /// One endpoint for every service (a local emulator, a proxy).
     pub fn all(url: impl Into<String>) -> Self {
         let url = url.into();
-        Self { secrets_manager: Some(url.clone()), ssm: Some(url.clone()), sts: Some(url) }
+        Self { secrets_manager: Some(url.clone()), ssm: Some(url.clone()), sts: Some(url.clone()), ecr: Some(url) }
     }
 
-    /// The overrides the process environment sets: ESO's `AWS_SECRETSMANAGER_ENDPOINT`, `AWS_SSM_ENDPOINT` and
-    /// `AWS_STS_ENDPOINT` first, then the SDK's `AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL`.
+    /// The overrides the process environment sets: ESO's `AWS_SECRETSMANAGER_ENDPOINT`, `AWS_SSM_ENDPOINT`,
+    /// `AWS_STS_ENDPOINT` and `AWS_ECR_ENDPOINT` first, then the SDK's `AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL`.
     pub fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -93,6 +100,7 @@ impl Endpoints {
             secrets_manager: first(["AWS_SECRETSMANAGER_ENDPOINT", "AWS_ENDPOINT_URL_SECRETS_MANAGER"]),
             ssm: first(["AWS_SSM_ENDPOINT", "AWS_ENDPOINT_URL_SSM"]),
             sts: first(["AWS_STS_ENDPOINT", "AWS_ENDPOINT_URL_STS"]),
+            ecr: first(["AWS_ECR_ENDPOINT", "AWS_ENDPOINT_URL_ECR"]),
         }
     }
 }
@@ -131,6 +139,12 @@ impl AwsProvider {
     /// The endpoint overrides in use.
     pub fn endpoints(&self) -> &Endpoints {
         &self.shared.endpoints
+    }
+
+    /// The `ECRAuthorizationToken` and `STSSessionToken` generators, sharing this provider's clients and
+    /// credential caches.
+    pub fn generators(&self) -> AwsGenerators {
+        AwsGenerators::new(self.shared.clone())
     }
 
     /// What the provider has done so far.

@@ -69,7 +69,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   verbs: ["create", "patch"]
 {{- /* Generators in the namespace (a Role cannot grant ClusterGenerators; they are refused as forbidden). */}}
 - apiGroups: ["generators.external-secrets.io"]
-  resources: ["passwords", "uuids", "fakes", "sshkeys"]
+  resources: ["passwords", "uuids", "fakes", "sshkeys", "ecrauthorizationtokens", "stssessiontokens"]
   verbs: ["get"]
 {{- if .Values.processPushSecret }}
 - apiGroups: ["external-secrets.io"]
