@@ -56,6 +56,8 @@ fn registry() -> ProviderRegistry {
     let registry = registry.with(Arc::new(external_secrets_provider_kubernetes::KubernetesProvider::new()));
     #[cfg(feature = "provider-aws")]
     let registry = registry.with(Arc::new(external_secrets_provider_aws::AwsProvider::new()));
+    #[cfg(feature = "provider-vault")]
+    let registry = registry.with(Arc::new(external_secrets_provider_vault::VaultProvider::new()));
     registry
 }
 
