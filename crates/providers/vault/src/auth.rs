@@ -231,7 +231,7 @@ async fn login(
     if !answer.status.is_success() {
         return Err(match answer.error(&format!("logging in at {path}")) {
             err @ (ProviderError::Unavailable(_) | ProviderError::Throttled(_)) => err,
-            err => ProviderError::Auth(err.to_string()),
+            _ => ProviderError::Auth(format!("logging in at {path}: {}", answer.errors())),
         });
     }
     let auth = answer.body.get("auth");
