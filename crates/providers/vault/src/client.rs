@@ -112,27 +112,7 @@ impl VaultStoreClient {
         let path = paths::data_path(self.kv.mount.as_deref(), self.kv.version, key);
         let query: Vec<(&str, &str)> = version.map(|v| vec![("version", v)]).unwrap_or_default();
         let answer = session.send(Method::GET, &path, &query).await?;
-        let not_found = || ProviderError::NotFound { key: key.to_string() };
-        if answer.status == StatusCode::NOT_FOUND {
-            return Err(not_found());
-        }
-        if !answer.status.is_success() {
-            return Err(answer.error(&format!("reading {path}")));
-        }
-        let data = answer.body.get("data").ok_or_else(|| ProviderError::Malformed(format!("{path}: no data field")))?;
-        let data = match self.kv.version {
-            VaultKvStoreVersion::V1 => data,
-            VaultKvStoreVersion::V2 => match data.get("data") {
-                None => return Err(ProviderError::Malformed(format!("{path}: failed to find data field"))),
-                Some(serde_json::Value::Null) => return Err(not_found()),
-                Some(inner) => inner,
-            },
-        };
-        match data {
-            serde_json::Value::Object(map) => Ok(map.clone()),
-            serde_json::Value::Null => Err(not_found()),
-            _ => Err(ProviderError::Malformed(format!("{path}: the data is not a JSON object"))),
-        }
+        secret_data(self.kv.version, key, &path, &answer)
     }
 
     /// ESO's metadata document of `key` (v2 only): the system keys and `custom_metadata`, all as strings.
@@ -275,5 +255,84 @@ impl StoreClient for VaultStoreClient {
             }
         }
         Ok(Validation::Ready)
+    }
+}
+
+/// What Vault's answer to a read of `key` (at API path `path`) means: the secret's data, or `NotFound` for a
+/// 404 or a v2 version whose data is gone (deleted or destroyed), or the error of the status.
+fn secret_data(
+    version: VaultKvStoreVersion,
+    key: &str,
+    path: &str,
+    answer: &Answer,
+) -> Result<serde_json::Map<String, serde_json::Value>, ProviderError> {
+    let not_found = || ProviderError::NotFound { key: key.to_string() };
+    if answer.status == StatusCode::NOT_FOUND {
+        return Err(not_found());
+    }
+    if !answer.status.is_success() {
+        return Err(answer.error(&format!("reading {path}")));
+    }
+    let data = answer.body.get("data").ok_or_else(|| ProviderError::Malformed(format!("{path}: no data field")))?;
+    let data = match version {
+        VaultKvStoreVersion::V1 => data,
+        VaultKvStoreVersion::V2 => match data.get("data") {
+            None => return Err(ProviderError::Malformed(format!("{path}: failed to find data field"))),
+            Some(serde_json::Value::Null) => return Err(not_found()),
+            Some(inner) => inner,
+        },
+    };
+    match data {
+        serde_json::Value::Object(map) => Ok(map.clone()),
+        serde_json::Value::Null => Err(not_found()),
+        _ => Err(ProviderError::Malformed(format!("{path}: the data is not a JSON object"))),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn answer(status: u16, body: serde_json::Value) -> Answer {
+        Answer { status: StatusCode::from_u16(status).unwrap(), body }
+    }
+
+    fn read(
+        version: VaultKvStoreVersion,
+        status: u16,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, ProviderError> {
+        secret_data(version, "app/db", "secret/data/app/db", &answer(status, body)).map(serde_json::Value::Object)
+    }
+
+    #[test]
+    fn v2_answers_carry_the_data_one_level_down() {
+        let body = json!({"data": {"data": {"password": "p"}, "metadata": {"version": 2}}});
+        assert_eq!(read(VaultKvStoreVersion::V2, 200, body).unwrap(), json!({"password": "p"}));
+        let v1 = json!({"data": {"password": "p"}});
+        assert_eq!(read(VaultKvStoreVersion::V1, 200, v1).unwrap(), json!({"password": "p"}));
+    }
+
+    #[test]
+    fn only_a_404_or_a_deleted_version_is_not_found() {
+        assert!(read(VaultKvStoreVersion::V2, 404, json!({"errors": []})).unwrap_err().is_not_found());
+        let deleted = json!({"data": {"data": null, "metadata": {"deletion_time": "2026-01-01T00:00:00Z"}}});
+        assert!(read(VaultKvStoreVersion::V2, 200, deleted).unwrap_err().is_not_found());
+        for status in [403, 500, 503, 400] {
+            let err = read(VaultKvStoreVersion::V2, status, json!({"errors": ["x"]})).unwrap_err();
+            assert!(!err.is_not_found(), "{status} must never be not found: {err}");
+        }
+        let err = read(VaultKvStoreVersion::V2, 200, json!({"data": {"metadata": {}}})).unwrap_err();
+        assert!(matches!(err, ProviderError::Malformed(_)), "{err}");
+        let err = read(VaultKvStoreVersion::V1, 200, json!({"data": "text"})).unwrap_err();
+        assert!(matches!(err, ProviderError::Malformed(_)), "{err}");
+    }
+
+    #[test]
+    fn errors_never_carry_the_data() {
+        let err = read(VaultKvStoreVersion::V2, 200, json!({"data": {"data": "hunter2-secret"}})).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }
