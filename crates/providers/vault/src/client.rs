@@ -77,17 +77,24 @@ impl Session {
         Ok(token)
     }
 
-    /// Sends a request with a token; on a 403 after a login (the token may have been revoked), logs in once more
-    /// and repeats it.
+    /// Sends a request with a token. On a 403 after a login, the token itself is checked
+    /// (`auth/token/lookup-self`): when Vault no longer knows it (revoked, expired early), it logs in once more
+    /// and repeats the request; when the token is fine, the 403 is the policy's answer and stands (no login per
+    /// denied read).
     async fn send(&self, method: Method, path: &str, query: &[(&str, &str)]) -> Result<Answer, ProviderError> {
         let token = self.token().await?;
         let answer = self.connection.send(method.clone(), path, query, Some(&token), None).await?;
-        if answer.status == StatusCode::FORBIDDEN && !matches!(self.login, Login::Token(_)) {
-            self.cache.forget(&self.identity);
-            let token = self.token().await?;
-            return self.connection.send(method, path, query, Some(&token), None).await;
+        if answer.status != StatusCode::FORBIDDEN || matches!(self.login, Login::Token(_)) {
+            return Ok(answer);
         }
-        Ok(answer)
+        let lookup = self.connection.send(Method::GET, "auth/token/lookup-self", &[], Some(&token), None).await?;
+        if lookup.status != StatusCode::FORBIDDEN {
+            return Ok(answer);
+        }
+        tracing::debug!(method = self.login.method(), "Vault refused the cached token; logging in again");
+        self.cache.forget(&self.identity);
+        let token = self.token().await?;
+        self.connection.send(method, path, query, Some(&token), None).await
     }
 }
 

@@ -16,7 +16,8 @@
 //!
 //! Auth: `tokenSecretRef`, `appRole`, `kubernetes` (a ServiceAccount token minted with TokenRequest, or a JWT
 //! in a Secret), `userPass`, `ldap`, `jwt` (a Secret or a TokenRequest token). Login tokens are cached per store
-//! identity and replaced after two thirds of their lease, or at once when Vault refuses them with a 403. `cert`,
+//! identity and replaced after two thirds of their lease, or at once when Vault no longer knows them (a 403 whose
+//! token fails `auth/token/lookup-self`). `cert`,
 //! `iam` and `gcp` are refused as not supported.
 
 mod auth;
