@@ -173,30 +173,29 @@ async fn stores_of_unimplemented_providers_survive_and_two_providers_are_rejecte
     let client = client_with_crds().await;
     let ns = cluster().await.namespace("api-stores").await.expect("namespace");
     let api: Api<SecretStore> = Api::namespaced(client, &ns);
-    let vault = json!({
-        "server": "http://vault.vault:8200",
-        "path": "secret",
-        "version": "v2",
-        "auth": {"tokenSecretRef": {"name": "vault-token", "key": "token"}}
+    let gitlab = json!({
+        "url": "https://gitlab.example",
+        "projectID": "42",
+        "auth": {"SecretRef": {"accessToken": {"name": "gitlab-token", "key": "token"}}}
     });
     let store: SecretStore = serde_json::from_value(json!({
         "apiVersion": "external-secrets.io/v1",
         "kind": "SecretStore",
-        "metadata": {"name": "vault-backend"},
-        "spec": {"provider": {"vault": vault}}
+        "metadata": {"name": "gitlab-backend"},
+        "spec": {"provider": {"gitlab": gitlab}}
     }))
     .unwrap();
-    api.create(&PostParams::default(), &store).await.expect("create vault store");
+    api.create(&PostParams::default(), &store).await.expect("create gitlab store");
 
-    let stored = api.get("vault-backend").await.expect("get");
-    assert_eq!(stored.spec.provider.configured_names(), ["vault"]);
-    assert_eq!(stored.spec.provider.other.get("vault"), Some(&vault), "not pruned");
+    let stored = api.get("gitlab-backend").await.expect("get");
+    assert_eq!(stored.spec.provider.configured_names(), ["gitlab"]);
+    assert_eq!(stored.spec.provider.other.get("gitlab"), Some(&gitlab), "not pruned");
 
     let two: SecretStore = serde_json::from_value(json!({
         "apiVersion": "external-secrets.io/v1",
         "kind": "SecretStore",
         "metadata": {"name": "two-providers"},
-        "spec": {"provider": {"vault": vault, "fake": {"data": []}}}
+        "spec": {"provider": {"gitlab": gitlab, "fake": {"data": []}}}
     }))
     .unwrap();
     let err = api.create(&PostParams::default(), &two).await.expect_err("two providers must be rejected");

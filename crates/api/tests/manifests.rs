@@ -121,14 +121,13 @@ fn store_of_an_unimplemented_provider_round_trips() {
     let manifest = json!({
         "apiVersion": "external-secrets.io/v1",
         "kind": "SecretStore",
-        "metadata": {"name": "vault-backend", "namespace": "default"},
+        "metadata": {"name": "gitlab-backend", "namespace": "default"},
         "spec": {
             "provider": {
-                "vault": {
-                    "server": "http://vault.vault:8200",
-                    "path": "secret",
-                    "version": "v2",
-                    "auth": {"tokenSecretRef": {"name": "vault-token", "key": "token"}}
+                "gitlab": {
+                    "url": "https://gitlab.example",
+                    "projectID": "42",
+                    "auth": {"SecretRef": {"accessToken": {"name": "gitlab-token", "key": "token"}}}
                 }
             }
         }
@@ -136,7 +135,7 @@ fn store_of_an_unimplemented_provider_round_trips() {
 
     let store: SecretStore = serde_json::from_value(manifest.clone()).unwrap();
 
-    assert_eq!(store.spec.provider.configured_names(), vec!["vault".to_string()]);
+    assert_eq!(store.spec.provider.configured_names(), vec!["gitlab".to_string()]);
     assert!(store.spec.provider.aws.is_none());
     assert_eq!(serde_json::to_value(&store).unwrap(), manifest);
 }
@@ -148,14 +147,14 @@ fn configured_names_lists_typed_and_other_providers_sorted() {
         "kind": "ClusterSecretStore",
         "metadata": {"name": "two"},
         "spec": {"provider": {
-            "vault": {"server": "http://vault:8200"},
+            "gitlab": {"url": "https://gitlab.example"},
             "aws": {"service": "ParameterStore", "region": "eu-west-1"},
             "onepasswordSDK": null
         }}
     }))
     .unwrap();
 
-    assert_eq!(store.spec.provider.configured_names(), vec!["aws".to_string(), "vault".to_string()]);
+    assert_eq!(store.spec.provider.configured_names(), vec!["aws".to_string(), "gitlab".to_string()]);
 }
 
 #[test]

@@ -67,6 +67,8 @@ fn registries() -> (ProviderRegistry, GeneratorRegistry) {
         let aws = Arc::new(external_secrets_provider_aws::AwsProvider::new());
         (registry.with(aws.clone()), generators.with(Arc::new(aws.generators())))
     };
+    #[cfg(feature = "provider-vault")]
+    let registry = registry.with(Arc::new(external_secrets_provider_vault::VaultProvider::new()));
     (registry, generators)
 }
 

@@ -227,13 +227,13 @@ async fn bad_input_gets_clear_conditions_leaves_secrets_untouched_and_does_not_h
     let data = json!([{"key": "prod/app/db", "value": db_document(PASSWORD)}]);
     stores.create(&PostParams::default(), &fake_store(&ns, "fake", &op.class, data)).await.expect("store");
     // An unsupported provider: reported on the store, and the ExternalSecret refuses a store that is not ready.
-    let vault: SecretStore = serde_json::from_value(json!({
+    let gitlab: SecretStore = serde_json::from_value(json!({
         "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
-        "metadata": {"name": "vault", "namespace": ns},
-        "spec": {"controller": op.class, "provider": {"vault": {"server": "https://vault.example", "path": "secret"}}}
+        "metadata": {"name": "gitlab", "namespace": ns},
+        "spec": {"controller": op.class, "provider": {"gitlab": {"url": "https://gitlab.example"}}}
     }))
-    .expect("vault store");
-    stores.create(&PostParams::default(), &vault).await.expect("vault store");
+    .expect("gitlab store");
+    stores.create(&PostParams::default(), &gitlab).await.expect("gitlab store");
 
     // A healthy ExternalSecret, and one whose key will go missing later.
     ess.create(&PostParams::default(), &walkthrough_es(&ns, "healthy", "fake", "1h", "Owner")).await.expect("es");
@@ -244,25 +244,25 @@ async fn bad_input_gets_clear_conditions_leaves_secrets_untouched_and_does_not_h
     ess.create(&PostParams::default(), &walkthrough_es(&ns, "no-store", "does-not-exist", "1h", "Owner"))
         .await
         .expect("es");
-    ess.create(&PostParams::default(), &walkthrough_es(&ns, "unsupported", "vault", "1h", "Owner")).await.expect("es");
+    ess.create(&PostParams::default(), &walkthrough_es(&ns, "unsupported", "gitlab", "1h", "Owner")).await.expect("es");
     let patch = json!({"spec": {"data": [{"secretKey": "x", "remoteRef": {"key": "no/such/key"}}]}});
     ess.patch("later-missing", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch");
 
     let (_, _, msg) = wait_ready(&ess, "no-store", "SecretSyncedError").await;
     assert!(msg.contains("SecretStore \"does-not-exist\" not found"), "{msg}");
     let (_, _, msg) = wait_ready(&ess, "unsupported", "SecretSyncedError").await;
-    assert!(msg.contains("\"vault\" is not ready"), "{msg}");
+    assert!(msg.contains("\"gitlab\" is not ready"), "{msg}");
     let store_ok = eventually(Duration::from_secs(20), || async {
-        stores.get("vault").await.ok().and_then(|s| s.status).and_then(|s| s.condition("Ready").cloned()).is_some_and(
+        stores.get("gitlab").await.ok().and_then(|s| s.status).and_then(|s| s.condition("Ready").cloned()).is_some_and(
             |c| {
                 c.status == "False"
                     && c.reason.as_deref() == Some("InvalidProviderConfig")
-                    && c.message.as_deref().is_some_and(|m| m.contains("provider \"vault\" is not supported"))
+                    && c.message.as_deref().is_some_and(|m| m.contains("provider \"gitlab\" is not supported"))
             },
         )
     })
     .await;
-    assert!(store_ok, "the vault store should say its provider is not supported");
+    assert!(store_ok, "the gitlab store should say its provider is not supported");
     let (_, _, msg) = wait_ready(&ess, "later-missing", "SecretSyncedError").await;
     assert!(msg.contains("spec.data[0] (key=x)") && msg.contains("no/such/key"), "{msg}");
     wait_ready(&ess, "healthy", "SecretSynced").await;

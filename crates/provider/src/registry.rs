@@ -141,10 +141,10 @@ mod tests {
     fn specs_without_exactly_one_provider_we_have_are_refused_with_the_reason() {
         let registry = ProviderRegistry::new().with(Arc::new(NonEmpty));
         assert_eq!(
-            error(&registry, serde_json::json!({"vault": {"server": "http://vault"}})),
+            error(&registry, serde_json::json!({"gitlab": {"url": "http://gitlab"}})),
             (
                 ErrorCategory::Unsupported,
-                "not supported: provider \"vault\" is not supported by this operator (supported: fake)".to_string()
+                "not supported: provider \"gitlab\" is not supported by this operator (supported: fake)".to_string()
             )
         );
         assert_eq!(
@@ -158,8 +158,8 @@ mod tests {
             error(&registry, serde_json::json!({})),
             (ErrorCategory::InvalidConfig, "invalid store configuration: spec.provider names no provider".to_string())
         );
-        let (category, message) = error(&registry, serde_json::json!({"fake": {"data": []}, "vault": {}}));
+        let (category, message) = error(&registry, serde_json::json!({"fake": {"data": []}, "gitlab": {}}));
         assert_eq!(category, ErrorCategory::InvalidConfig);
-        assert!(message.ends_with("must name exactly one provider, found fake, vault"), "{message}");
+        assert!(message.ends_with("must name exactly one provider, found fake, gitlab"), "{message}");
     }
 }

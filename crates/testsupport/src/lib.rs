@@ -21,12 +21,14 @@ pub mod faults;
 pub mod pki;
 pub mod process;
 pub mod tools;
+pub mod vault;
 
 use std::sync::OnceLock;
 
 pub use aws::{AwsEndpoint, AwsOptions, parameter_store_call, secrets_manager_call};
 pub use cluster::{Cluster, ClusterOptions, client_from_kubeconfig};
 pub use faults::{Fault, FaultProxy};
+pub use vault::{VaultOptions, VaultServer};
 
 /// Errors of the test environment. They say which component failed and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +97,7 @@ where
 
 static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
 static AWS: OnceLock<Result<AwsEndpoint, String>> = OnceLock::new();
+static VAULT: OnceLock<Result<VaultServer, String>> = OnceLock::new();
 
 /// The control plane of this test binary, started on first use. Panics with the component's log tail if it
 /// cannot start: every test that needs it would fail anyway, and the message says why.
@@ -122,5 +125,19 @@ pub async fn aws() -> &'static AwsEndpoint {
         Ok(Ok(aws)) => aws,
         Ok(Err(e)) => panic!("{e}"),
         Err(e) => panic!("starting the local AWS endpoint panicked: {e}"),
+    }
+}
+
+/// The Vault dev server of this test binary, started on first use (panics like [`cluster`]).
+#[allow(clippy::panic)]
+pub async fn vault() -> &'static VaultServer {
+    let result = tokio::task::spawn_blocking(|| {
+        VAULT.get_or_init(|| VaultServer::start(VaultOptions::default()).map_err(|e| e.to_string()))
+    })
+    .await;
+    match result {
+        Ok(Ok(vault)) => vault,
+        Ok(Err(e)) => panic!("{e}"),
+        Err(e) => panic!("starting the Vault dev server panicked: {e}"),
     }
 }

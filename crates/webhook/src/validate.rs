@@ -303,8 +303,8 @@ mod tests {
         }));
         assert_eq!(store(&good, StoreKind::SecretStore, &registry), Verdict::default());
 
-        let vault = store_spec(json!({"provider": {"vault": {"server": "https://vault"}}}));
-        let verdict = store(&vault, StoreKind::SecretStore, &registry);
+        let gitlab = store_spec(json!({"provider": {"gitlab": {"url": "https://gitlab"}}}));
+        let verdict = store(&gitlab, StoreKind::SecretStore, &registry);
         assert!(verdict.allowed());
         assert_eq!(verdict.warnings.len(), 1, "unsupported providers are admitted with a warning");
     }

@@ -208,7 +208,7 @@ async fn apiserver_rejects_what_the_webhook_rejects_and_never_sends_it_deletes()
             "apiVersion": "external-secrets.io/v1",
             "kind": "ClusterSecretStore",
             "metadata": {"name": name, "labels": {"webhook-test": ns}},
-            "spec": {"provider": {"vault": {"server": "https://vault"}}, "conditions": [{"namespaceRegexes": [regex]}]},
+            "spec": {"provider": {"gitlab": {"url": "https://gitlab"}}, "conditions": [{"namespaceRegexes": [regex]}]},
         }))
         .unwrap()
     };

@@ -100,6 +100,7 @@ pub fn registry() -> ProviderRegistry {
     ProviderRegistry::new()
         .with(Arc::new(external_secrets_provider_fake::FakeProvider::new()))
         .with(Arc::new(external_secrets_provider_kubernetes::KubernetesProvider::new()))
+        .with(Arc::new(external_secrets_provider_vault::VaultProvider::new()))
 }
 
 /// Creates the operator's ServiceAccount in `namespace`, binds the shipped ClusterRole to it, and returns a

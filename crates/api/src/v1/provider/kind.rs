@@ -4,7 +4,7 @@
 //! The matches over [`ProviderKind`] here are exhaustive on purpose: a provider added to the enum does not
 //! compile until its key, whether it is implemented and where its spec lives are all written down.
 
-use super::{AwsProvider, FakeProvider, KubernetesProvider, SecretStoreProvider};
+use super::{AwsProvider, FakeProvider, KubernetesProvider, SecretStoreProvider, VaultProvider};
 
 /// A provider of ESO 2.9.0: one variant per key of `spec.provider` (ESO's `SecretStoreProvider`), in ESO's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -204,11 +204,10 @@ impl ProviderKind {
     /// not supported.
     pub const fn implemented(self) -> bool {
         match self {
-            Self::Aws | Self::Kubernetes | Self::Fake => true,
+            Self::Aws | Self::Vault | Self::Kubernetes | Self::Fake => true,
             Self::AzureKv
             | Self::Akeyless
             | Self::BitwardenSecretsManager
-            | Self::Vault
             | Self::Ovh
             | Self::Gcpsm
             | Self::Oracle
@@ -276,12 +275,12 @@ impl SecretStoreProvider {
         // match in step with `ProviderKind::implemented` (a test checks that they agree).
         match kind {
             ProviderKind::Aws => self.aws.is_some(),
+            ProviderKind::Vault => self.vault.is_some(),
             ProviderKind::Kubernetes => self.kubernetes.is_some(),
             ProviderKind::Fake => self.fake.is_some(),
             ProviderKind::AzureKv
             | ProviderKind::Akeyless
             | ProviderKind::BitwardenSecretsManager
-            | ProviderKind::Vault
             | ProviderKind::Ovh
             | ProviderKind::Gcpsm
             | ProviderKind::Oracle
@@ -361,6 +360,13 @@ impl TypedProviderSpec for AwsProvider {
     const KIND: ProviderKind = ProviderKind::Aws;
     fn from_provider(provider: &SecretStoreProvider) -> Option<&Self> {
         provider.aws.as_ref()
+    }
+}
+
+impl TypedProviderSpec for VaultProvider {
+    const KIND: ProviderKind = ProviderKind::Vault;
+    fn from_provider(provider: &SecretStoreProvider) -> Option<&Self> {
+        provider.vault.as_ref()
     }
 }
 
@@ -462,10 +468,10 @@ mod tests {
     fn a_store_names_exactly_one_known_provider() {
         let provider = |value: serde_json::Value| serde_json::from_value::<SecretStoreProvider>(value).unwrap();
         assert_eq!(provider(serde_json::json!({})).kind(), Err(ProviderSelectionError::None));
-        assert_eq!(provider(serde_json::json!({"vault": null})).kind(), Err(ProviderSelectionError::None));
+        assert_eq!(provider(serde_json::json!({"gitlab": null})).kind(), Err(ProviderSelectionError::None));
         assert_eq!(
-            provider(serde_json::json!({"fake": {"data": []}, "vault": {}})).kind(),
-            Err(ProviderSelectionError::Several(vec!["fake".into(), "vault".into()]))
+            provider(serde_json::json!({"fake": {"data": []}, "gitlab": {}})).kind(),
+            Err(ProviderSelectionError::Several(vec!["fake".into(), "gitlab".into()]))
         );
         let unknown = provider(serde_json::json!({"vualt": {}})).kind();
         assert_eq!(unknown, Err(ProviderSelectionError::Unknown("vualt".into())));

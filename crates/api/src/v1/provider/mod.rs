@@ -5,6 +5,7 @@ mod aws;
 mod fake;
 mod kind;
 mod kubernetes;
+mod vault;
 
 use std::collections::BTreeMap;
 
@@ -20,11 +21,16 @@ pub use aws::{
 pub use fake::{FakeProvider, FakeProviderData};
 pub use kind::{ProviderKind, ProviderSelectionError, TypedProviderSpec};
 pub use kubernetes::{CertAuth, KubernetesAuth, KubernetesProvider, KubernetesServer, TokenAuth};
+pub use vault::{
+    VaultAppRole, VaultAuth, VaultCertAuth, VaultCheckAndSet, VaultClientTls, VaultGcpAuth, VaultIamAuth, VaultJwtAuth,
+    VaultKubernetesAuth, VaultKubernetesServiceAccountTokenAuth, VaultKvStoreVersion, VaultLdapAuth, VaultProvider,
+    VaultUserPassAuth,
+};
 
 /// SecretStoreProvider contains the provider-specific configuration. Only one provider may be set.
 ///
 /// The providers this operator implements ([`ProviderKind::implemented`]: `aws`, `kubernetes`, `fake`) are typed.
-/// Every other ESO provider key (`vault`, `gcpsm`, `azurekv`, ...) is kept as raw JSON in
+/// Every other ESO provider key (`gcpsm`, `azurekv`, `webhook`, ...) is kept as raw JSON in
 /// [`SecretStoreProvider::other`], so that stores of providers this operator does not implement still round-trip
 /// unchanged (and the API server does not prune them: the schema of `provider` preserves unknown fields).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -34,6 +40,10 @@ pub struct SecretStoreProvider {
     /// AWS configures this store to sync secrets using AWS Secret Manager provider
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws: Option<AwsProvider>,
+
+    /// Vault configures this store to sync secrets using the HashiCorp Vault provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault: Option<VaultProvider>,
 
     /// Kubernetes configures this store to sync secrets using a Kubernetes cluster provider
     #[serde(default, skip_serializing_if = "Option::is_none")]

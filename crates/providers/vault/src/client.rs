@@ -1,0 +1,345 @@
+//! The store client: reads KV v1/v2 secrets, their metadata, and lists them for `find`.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use external_secrets_api::VaultKvStoreVersion;
+use external_secrets_provider::{
+    CredentialResolver, FindQuery, MetadataPolicy, ProviderError, RemoteKey, RemoteValue, SecretBytes, StoreClient,
+    Validation,
+};
+use reqwest::{Method, StatusCode};
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::auth::{CachedToken, Login, SharedCache};
+use crate::http::{Answer, Connection};
+use crate::paths;
+
+/// System metadata keys ESO adds to a v2 secret's `custom_metadata` for `metadataPolicy: Fetch`.
+const SYSTEM_METADATA_KEYS: [&str; 3] = ["created_time", "current_version", "delete_version_after"];
+
+/// How many keys one `find` may list before it is refused (a guard against walking a whole mount by mistake).
+const MAX_LISTED_KEYS: usize = 10_000;
+
+/// What the client reads and how.
+pub(crate) struct KvSettings {
+    pub(crate) mount: Option<String>,
+    pub(crate) version: VaultKvStoreVersion,
+}
+
+/// A client for one store.
+pub(crate) struct VaultStoreClient {
+    pub(crate) kv: KvSettings,
+    pub(crate) access: Access,
+}
+
+/// How the client reaches Vault.
+pub(crate) enum Access {
+    /// A ClusterSecretStore with referent authentication, validated without an ExternalSecret: nothing to log in
+    /// with yet.
+    Deferred,
+    /// A connection with a token source.
+    Ready(Box<Session>),
+}
+
+/// A connection, its login, and the cached token.
+pub(crate) struct Session {
+    pub(crate) connection: Connection,
+    /// The connection logins go through (`auth.namespace` may differ from the store's namespace).
+    pub(crate) login_connection: Connection,
+    pub(crate) login: Login,
+    pub(crate) credentials: CredentialResolver,
+    pub(crate) cache: SharedCache,
+    pub(crate) identity: String,
+    /// Serialises logins of this client, so that concurrent reads log in once.
+    pub(crate) login_lock: AsyncMutex<()>,
+}
+
+impl Session {
+    /// A token: the cached one while fresh, else a new login.
+    pub(crate) async fn token(&self) -> Result<SecretBytes, ProviderError> {
+        if let Some(cached) = self.cache.get(&self.identity, Instant::now()) {
+            return Ok(cached.token);
+        }
+        let _guard = self.login_lock.lock().await;
+        if let Some(cached) = self.cache.get(&self.identity, Instant::now()) {
+            return Ok(cached.token);
+        }
+        let started = Instant::now();
+        let (token, lease) = self.login.token(&self.login_connection, &self.credentials).await?;
+        tracing::debug!(
+            method = self.login.method(),
+            lease_seconds = lease.map(|l| l.as_secs()),
+            "Vault token obtained"
+        );
+        self.cache.put(&self.identity, CachedToken::new(token.clone(), lease, started));
+        Ok(token)
+    }
+
+    /// Sends a request with a token. On a 403 after a login, the token itself is checked
+    /// (`auth/token/lookup-self`): when Vault no longer knows it (revoked, expired early), it logs in once more
+    /// and repeats the request; when the token is fine, the 403 is the policy's answer and stands (no login per
+    /// denied read).
+    async fn send(&self, method: Method, path: &str, query: &[(&str, &str)]) -> Result<Answer, ProviderError> {
+        let token = self.token().await?;
+        let answer = self.connection.send(method.clone(), path, query, Some(&token), None).await?;
+        if answer.status != StatusCode::FORBIDDEN || matches!(self.login, Login::Token(_)) {
+            return Ok(answer);
+        }
+        let lookup = self.connection.send(Method::GET, "auth/token/lookup-self", &[], Some(&token), None).await?;
+        if lookup.status != StatusCode::FORBIDDEN {
+            return Ok(answer);
+        }
+        tracing::debug!(method = self.login.method(), "Vault refused the cached token; logging in again");
+        self.cache.forget(&self.identity);
+        let token = self.token().await?;
+        self.connection.send(method, path, query, Some(&token), None).await
+    }
+}
+
+impl VaultStoreClient {
+    fn session(&self) -> Result<&Session, ProviderError> {
+        match &self.access {
+            Access::Ready(session) => Ok(session),
+            Access::Deferred => Err(ProviderError::InvalidConfig(
+                "this ClusterSecretStore authenticates in the ExternalSecret's namespace; it has none here".to_string(),
+            )),
+        }
+    }
+
+    /// The data of `key` (at `version`) as a JSON object; `NotFound` only for Vault's 404 (or a v2 version
+    /// that is deleted).
+    async fn read_data(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, ProviderError> {
+        let session = self.session()?;
+        let path = paths::data_path(self.kv.mount.as_deref(), self.kv.version, key);
+        let query: Vec<(&str, &str)> = version.map(|v| vec![("version", v)]).unwrap_or_default();
+        let answer = session.send(Method::GET, &path, &query).await?;
+        secret_data(self.kv.version, key, &path, &answer)
+    }
+
+    /// ESO's metadata document of `key` (v2 only): the system keys and `custom_metadata`, all as strings.
+    async fn read_metadata(&self, key: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+        if self.kv.version == VaultKvStoreVersion::V1 {
+            return Err(ProviderError::InvalidConfig(
+                "cannot perform metadata fetch operations with kv version v1".to_string(),
+            ));
+        }
+        let session = self.session()?;
+        let path = paths::metadata_path(self.kv.mount.as_deref(), self.kv.version, key)
+            .map_err(ProviderError::InvalidConfig)?;
+        let answer = session.send(Method::GET, &path, &[]).await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Err(ProviderError::NotFound { key: key.to_string() });
+        }
+        if !answer.status.is_success() {
+            return Err(answer.error(&format!("reading {path}")));
+        }
+        let data = answer.body.get("data").cloned().unwrap_or_default();
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let mut metadata: BTreeMap<String, String> = SYSTEM_METADATA_KEYS
+            .iter()
+            .filter_map(|k| data.get(*k).filter(|v| !v.is_null()).map(|v| (k.to_string(), text(v))))
+            .collect();
+        if let Some(custom) = data.get("custom_metadata").and_then(|c| c.as_object()) {
+            metadata.extend(custom.iter().map(|(k, v)| (k.clone(), text(v))));
+        }
+        Ok(metadata)
+    }
+
+    /// Every key below `folder` (`""` or ending in `/`), recursively, as ESO's `listSecrets`.
+    async fn list(&self, folder: &str, out: &mut Vec<String>) -> Result<(), ProviderError> {
+        let session = self.session()?;
+        let path = paths::metadata_path(self.kv.mount.as_deref(), self.kv.version, folder)
+            .map_err(ProviderError::InvalidConfig)?;
+        let answer = session.send(Method::GET, &path, &[("list", "true")]).await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Err(ProviderError::NotFound { key: folder.to_string() });
+        }
+        if !answer.status.is_success() {
+            return Err(answer.error(&format!("listing {path}")));
+        }
+        let keys = answer.body.get("data").and_then(|d| d.get("keys")).and_then(|k| k.as_array()).cloned();
+        for entry in keys.unwrap_or_default() {
+            let Some(entry) = entry.as_str() else {
+                return Err(ProviderError::Malformed(format!("listing {path}: a key is not a string")));
+            };
+            let full = format!("{folder}{entry}");
+            if full.ends_with('/') {
+                Box::pin(self.list(&full, out)).await?;
+            } else {
+                out.push(full);
+            }
+            if out.len() > MAX_LISTED_KEYS {
+                return Err(ProviderError::InvalidConfig(format!(
+                    "find below {folder:?} lists more than {MAX_LISTED_KEYS} secrets; narrow it with find.path"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn json(map: &serde_json::Map<String, serde_json::Value>) -> RemoteValue {
+        RemoteValue::bytes(serde_json::Value::Object(map.clone()).to_string())
+    }
+}
+
+#[async_trait]
+impl StoreClient for VaultStoreClient {
+    async fn get(&self, key: &RemoteKey) -> Result<RemoteValue, ProviderError> {
+        match key.metadata_policy {
+            MetadataPolicy::Fetch => {
+                let metadata = self.read_metadata(&key.key).await?;
+                if metadata.is_empty() {
+                    return Ok(RemoteValue::default());
+                }
+                let document = serde_json::to_string(&metadata)
+                    .map_err(|e| ProviderError::Internal(format!("encoding metadata: {e}")))?;
+                Ok(RemoteValue::bytes(document))
+            }
+            MetadataPolicy::None => Ok(Self::json(&self.read_data(&key.key, key.version.as_deref()).await?)),
+        }
+    }
+
+    async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, RemoteValue>, ProviderError> {
+        if self.kv.version == VaultKvStoreVersion::V1 && query.name_regexp.is_none() && !query.tags.is_empty() {
+            return Err(ProviderError::InvalidConfig("find by tags needs a kv v2 store".to_string()));
+        }
+        let name = match &query.name_regexp {
+            Some(expr) => Some(
+                regex::Regex::new(expr)
+                    .map_err(|e| ProviderError::InvalidConfig(format!("find.name.regexp {expr:?}: {e}")))?,
+            ),
+            None => None,
+        };
+        let folder = query.path.as_deref().map(|p| format!("{}/", p.trim_end_matches('/'))).unwrap_or_default();
+        let mut candidates = Vec::new();
+        self.list(&folder, &mut candidates).await?;
+        let mut found = BTreeMap::new();
+        for candidate in candidates {
+            let selected = match &name {
+                Some(name) => name.is_match(&candidate),
+                None => {
+                    let metadata = self.read_metadata(&candidate).await?;
+                    query.tags.iter().all(|(k, v)| metadata.get(k) == Some(v))
+                }
+            };
+            if !selected {
+                continue;
+            }
+            match self.read_data(&candidate, None).await {
+                Ok(data) => {
+                    found.insert(candidate, Self::json(&data));
+                }
+                // Deleted between the list and the read: skipped, as ESO does.
+                Err(err) if err.is_not_found() => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(found)
+    }
+
+    /// Ready once a token is at hand: for a login that is the login itself; a static token is checked with
+    /// `auth/token/lookup-self`.
+    async fn validate(&self) -> Result<Validation, ProviderError> {
+        let Access::Ready(session) = &self.access else { return Ok(Validation::Unknown) };
+        let token = session.token().await?;
+        if matches!(session.login, Login::Token(_)) {
+            let answer =
+                session.connection.send(Method::GET, "auth/token/lookup-self", &[], Some(&token), None).await?;
+            if !answer.status.is_success() {
+                return Err(match answer.error("checking the token (auth/token/lookup-self)") {
+                    ProviderError::Denied(message) => ProviderError::Auth(message),
+                    other => other,
+                });
+            }
+        }
+        Ok(Validation::Ready)
+    }
+}
+
+/// What Vault's answer to a read of `key` (at API path `path`) means: the secret's data, or `NotFound` for a
+/// 404 or a v2 version whose data is gone (deleted or destroyed), or the error of the status.
+fn secret_data(
+    version: VaultKvStoreVersion,
+    key: &str,
+    path: &str,
+    answer: &Answer,
+) -> Result<serde_json::Map<String, serde_json::Value>, ProviderError> {
+    let not_found = || ProviderError::NotFound { key: key.to_string() };
+    if answer.status == StatusCode::NOT_FOUND {
+        return Err(not_found());
+    }
+    if !answer.status.is_success() {
+        return Err(answer.error(&format!("reading {path}")));
+    }
+    let data = answer.body.get("data").ok_or_else(|| ProviderError::Malformed(format!("{path}: no data field")))?;
+    let data = match version {
+        VaultKvStoreVersion::V1 => data,
+        VaultKvStoreVersion::V2 => match data.get("data") {
+            None => return Err(ProviderError::Malformed(format!("{path}: failed to find data field"))),
+            Some(serde_json::Value::Null) => return Err(not_found()),
+            Some(inner) => inner,
+        },
+    };
+    match data {
+        serde_json::Value::Object(map) => Ok(map.clone()),
+        serde_json::Value::Null => Err(not_found()),
+        _ => Err(ProviderError::Malformed(format!("{path}: the data is not a JSON object"))),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn answer(status: u16, body: serde_json::Value) -> Answer {
+        Answer { status: StatusCode::from_u16(status).unwrap(), body }
+    }
+
+    fn read(
+        version: VaultKvStoreVersion,
+        status: u16,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, ProviderError> {
+        secret_data(version, "app/db", "secret/data/app/db", &answer(status, body)).map(serde_json::Value::Object)
+    }
+
+    #[test]
+    fn v2_answers_carry_the_data_one_level_down() {
+        let body = json!({"data": {"data": {"password": "p"}, "metadata": {"version": 2}}});
+        assert_eq!(read(VaultKvStoreVersion::V2, 200, body).unwrap(), json!({"password": "p"}));
+        let v1 = json!({"data": {"password": "p"}});
+        assert_eq!(read(VaultKvStoreVersion::V1, 200, v1).unwrap(), json!({"password": "p"}));
+    }
+
+    #[test]
+    fn only_a_404_or_a_deleted_version_is_not_found() {
+        assert!(read(VaultKvStoreVersion::V2, 404, json!({"errors": []})).unwrap_err().is_not_found());
+        let deleted = json!({"data": {"data": null, "metadata": {"deletion_time": "2026-01-01T00:00:00Z"}}});
+        assert!(read(VaultKvStoreVersion::V2, 200, deleted).unwrap_err().is_not_found());
+        for status in [403, 500, 503, 400] {
+            let err = read(VaultKvStoreVersion::V2, status, json!({"errors": ["x"]})).unwrap_err();
+            assert!(!err.is_not_found(), "{status} must never be not found: {err}");
+        }
+        let err = read(VaultKvStoreVersion::V2, 200, json!({"data": {"metadata": {}}})).unwrap_err();
+        assert!(matches!(err, ProviderError::Malformed(_)), "{err}");
+        let err = read(VaultKvStoreVersion::V1, 200, json!({"data": "text"})).unwrap_err();
+        assert!(matches!(err, ProviderError::Malformed(_)), "{err}");
+    }
+
+    #[test]
+    fn errors_never_carry_the_data() {
+        let err = read(VaultKvStoreVersion::V2, 200, json!({"data": {"data": "hunter2-secret"}})).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+}

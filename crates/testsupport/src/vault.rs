@@ -1,0 +1,157 @@
+//! A real HashiCorp Vault server in dev mode (`vault server -dev`: in memory, unsealed, KV v2 at `secret/`),
+//! built from Go modules by `hack/build-tools.sh` and found in the tools directory beside the control plane.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::process::{Component, free_port};
+use crate::{Error, cluster::http_get_ok, tools};
+
+/// A running Vault dev server.
+#[derive(Debug)]
+pub struct VaultServer {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    pub port: u16,
+    /// The root token (dev mode's `-dev-root-token-id`).
+    pub root_token: String,
+    component: Component,
+}
+
+/// Options for [`VaultServer::start`].
+#[derive(Clone, Debug, Default)]
+pub struct VaultOptions {
+    /// Where the log (and the dev server's HOME) go; a temporary directory when `None`.
+    pub dir: Option<std::path::PathBuf>,
+    /// Leave the process running when this process exits (for `make cluster-up`).
+    pub detached: bool,
+}
+
+impl VaultServer {
+    /// Starts a dev server on a free loopback port and waits (bounded) until `/v1/sys/health` answers 200.
+    pub fn start(opts: VaultOptions) -> Result<Self, Error> {
+        let binary = tools::bin_dir()?.join("vault");
+        if !binary.exists() {
+            return Err(Error::Setup(format!(
+                "{} is missing: run hack/build-tools.sh (it builds Vault from Go modules)",
+                binary.display()
+            )));
+        }
+        let dir = match opts.dir {
+            Some(d) => d,
+            None => {
+                let dir = tempfile::Builder::new().prefix("esr-vault-").tempdir()?.keep();
+                if !opts.detached {
+                    crate::process::remove_when_gone(&dir)?;
+                }
+                dir
+            }
+        };
+        std::fs::create_dir_all(&dir)?;
+        let port = free_port()?;
+        let root_token = "esr-root-token".to_string();
+        let mut cmd = Command::new(binary);
+        cmd.arg("server")
+            .arg("-dev")
+            .arg(format!("-dev-root-token-id={root_token}"))
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            // The dev server writes ~/.vault-token; keep it in the test directory.
+            .env("HOME", &dir)
+            .env_remove("VAULT_ADDR")
+            .env_remove("VAULT_TOKEN");
+        let mut component = Component::spawn("vault", cmd, &dir.join("vault.log"), opts.detached)?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = component.exited() {
+                return Err(Error::NotReady {
+                    component: "vault".to_string(),
+                    why: format!("exited with {status}"),
+                    log: component.log.clone(),
+                    tail: component.log_tail(25),
+                });
+            }
+            if http_get_ok(port, "/v1/sys/health") {
+                break;
+            }
+            if Instant::now() > deadline {
+                let tail = component.log_tail(25);
+                component.stop();
+                return Err(Error::NotReady {
+                    component: "vault".to_string(),
+                    why: "not healthy after 60s".to_string(),
+                    log: component.log.clone(),
+                    tail,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(Self { url: format!("http://127.0.0.1:{port}"), port, root_token, component })
+    }
+
+    /// The PID of the server.
+    pub fn pid(&self) -> u32 {
+        self.component.pid()
+    }
+
+    /// `VAULT_ADDR` and `VAULT_TOKEN` for this server.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![("VAULT_ADDR".into(), self.url.clone()), ("VAULT_TOKEN".into(), self.root_token.clone())]
+    }
+
+    /// One API call with the root token (blocking; for test fixtures): `method /v1/<path>` with a JSON `body`.
+    /// Returns the HTTP status and the JSON answer (`null` when empty).
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value), Error> {
+        self.call_as(&self.root_token, method, path, body)
+    }
+
+    /// Like [`VaultServer::call`], with `token`.
+    pub fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value), Error> {
+        use std::io::{Read, Write};
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let request = format!(
+            "{method} /v1/{path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nX-Vault-Token: {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len(),
+            port = self.port,
+            path = path.trim_start_matches('/'),
+        );
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        stream.write_all(request.as_bytes())?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let text = response.split_once("\r\n\r\n").map(|(_, b)| b.trim().to_string()).unwrap_or_default();
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).map_err(|e| Error::Setup(format!("{method} {path}: not JSON: {e}")))?
+        };
+        Ok((status, json))
+    }
+
+    /// Like [`VaultServer::call`], failing unless Vault answered 2xx.
+    pub fn must(&self, method: &str, path: &str, body: Option<&serde_json::Value>) -> Result<serde_json::Value, Error> {
+        let (status, json) = self.call(method, path, body)?;
+        if !(200..300).contains(&status) {
+            return Err(Error::Setup(format!("vault {method} {path}: HTTP {status}: {json}")));
+        }
+        Ok(json)
+    }
+
+    /// Stops the server.
+    pub fn stop(&mut self) {
+        self.component.stop();
+    }
+}
