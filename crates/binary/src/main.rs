@@ -47,15 +47,26 @@ fn parse_addr(addr: &str) -> anyhow::Result<Option<SocketAddr>> {
     Ok(Some(full.parse().with_context(|| format!("invalid address {addr:?}"))?))
 }
 
+/// What the controller's flags say about providers (the webhook and defaults: [`ProviderSettings::default`]).
+#[derive(Clone, Debug, Default)]
+struct ProviderSettings {
+    aws_refuse_default_credentials_for_namespaced_stores: bool,
+}
+
 /// The providers compiled into this binary: one line each, behind its cargo feature.
-fn registry() -> ProviderRegistry {
+fn registry(settings: &ProviderSettings) -> ProviderRegistry {
+    let _ = settings;
     let registry = ProviderRegistry::new();
     #[cfg(feature = "provider-fake")]
     let registry = registry.with(Arc::new(external_secrets_provider_fake::FakeProvider::new()));
     #[cfg(feature = "provider-kubernetes")]
     let registry = registry.with(Arc::new(external_secrets_provider_kubernetes::KubernetesProvider::new()));
     #[cfg(feature = "provider-aws")]
-    let registry = registry.with(Arc::new(external_secrets_provider_aws::AwsProvider::new()));
+    let registry = registry.with(Arc::new(
+        external_secrets_provider_aws::AwsProvider::new().refusing_default_credentials_for_namespaced_stores(
+            settings.aws_refuse_default_credentials_for_namespaced_stores,
+        ),
+    ));
     registry
 }
 
@@ -147,7 +158,9 @@ async fn run_controller(args: ControllerArgs, no_effect: &[(String, &'static str
     };
     let metrics_addr = parse_addr(&args.metrics_addr)?;
     let live_addr = parse_addr(&args.live_addr)?;
-    let registry = registry();
+    let registry = registry(&ProviderSettings {
+        aws_refuse_default_credentials_for_namespaced_stores: args.aws_refuse_default_credentials_for_namespaced_stores,
+    });
     tracing::info!(
         providers = ?registry.names(),
         namespace = ?config.namespace,
@@ -187,7 +200,9 @@ async fn run_webhook(args: WebhookArgs, no_effect: &[(String, &'static str)]) ->
         cert_wait: args.cert_wait,
         tls,
     };
-    external_secrets_webhook::run(config, registry(), shutdown_signal()).await.context("webhook failed")
+    external_secrets_webhook::run(config, registry(&ProviderSettings::default()), shutdown_signal())
+        .await
+        .context("webhook failed")
 }
 
 async fn run_cert_controller(args: CertControllerArgs, no_effect: &[(String, &'static str)]) -> anyhow::Result<()> {
@@ -588,6 +603,6 @@ mod tests {
     fn the_default_build_serves_every_implemented_provider() {
         let implemented: Vec<external_secrets_api::ProviderKind> =
             external_secrets_api::ProviderKind::ALL.into_iter().filter(|kind| kind.implemented()).collect();
-        assert_eq!(registry().kinds(), implemented);
+        assert_eq!(registry(&ProviderSettings::default()).kinds(), implemented);
     }
 }
