@@ -148,6 +148,10 @@ pub struct ControllerArgs {
     /// Allow ConfigMaps and custom resources as targets (`spec.target.manifest`); without it they are refused.
     #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
     pub unsafe_allow_generic_targets: bool,
+    /// Not in ESO: refuse the operator's own AWS identity (the SDK default chain: environment, web identity token
+    /// file, IMDS instance role) to namespaced SecretStores without `auth`; they get `Ready=False` naming this flag.
+    #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
+    pub aws_refuse_default_credentials_for_namespaced_stores: bool,
     /// Left delimiter of templates (`spec.target.template`).
     #[arg(long, default_value = "{{")]
     pub template_left_delimiter: String,

@@ -48,14 +48,21 @@ fn parse_addr(addr: &str) -> anyhow::Result<Option<SocketAddr>> {
     Ok(Some(full.parse().with_context(|| format!("invalid address {addr:?}"))?))
 }
 
+/// What the controller's flags say about providers (the webhook and defaults: [`ProviderSettings::default`]).
+#[derive(Clone, Debug, Default)]
+struct ProviderSettings {
+    aws_refuse_default_credentials_for_namespaced_stores: bool,
+}
+
 /// The providers compiled into this binary: one line each, behind its cargo feature.
-fn registry() -> ProviderRegistry {
-    registries().0
+fn registry(settings: &ProviderSettings) -> ProviderRegistry {
+    registries(settings).0
 }
 
 /// The providers, and the generators `generatorRef` may name: the built-in kinds and those a provider crate brings
 /// (sharing that provider's clients and credential caches).
-fn registries() -> (ProviderRegistry, GeneratorRegistry) {
+fn registries(settings: &ProviderSettings) -> (ProviderRegistry, GeneratorRegistry) {
+    let _ = settings;
     let registry = ProviderRegistry::new();
     let generators = GeneratorRegistry::new();
     #[cfg(feature = "provider-fake")]
@@ -64,7 +71,11 @@ fn registries() -> (ProviderRegistry, GeneratorRegistry) {
     let registry = registry.with(Arc::new(external_secrets_provider_kubernetes::KubernetesProvider::new()));
     #[cfg(feature = "provider-aws")]
     let (registry, generators) = {
-        let aws = Arc::new(external_secrets_provider_aws::AwsProvider::new());
+        let aws = Arc::new(
+            external_secrets_provider_aws::AwsProvider::new().refusing_default_credentials_for_namespaced_stores(
+                settings.aws_refuse_default_credentials_for_namespaced_stores,
+            ),
+        );
         (registry.with(aws.clone()), generators.with(Arc::new(aws.generators())))
     };
     #[cfg(feature = "provider-vault")]
@@ -140,7 +151,9 @@ async fn run_controller(args: ControllerArgs, no_effect: &[(String, &'static str
     let client =
         external_secrets_controller::ratelimit::client(kube_config, args.client_qps.unwrap_or(0.0), args.client_burst)
             .context("could not build the Kubernetes client")?;
-    let (registry, generators) = registries();
+    let (registry, generators) = registries(&ProviderSettings {
+        aws_refuse_default_credentials_for_namespaced_stores: args.aws_refuse_default_credentials_for_namespaced_stores,
+    });
     let config = ControllerConfig {
         namespace: (!args.namespace.is_empty()).then(|| args.namespace.clone()),
         controller_class: args.controller_class.clone(),
@@ -202,7 +215,9 @@ async fn run_webhook(args: WebhookArgs, no_effect: &[(String, &'static str)]) ->
         cert_wait: args.cert_wait,
         tls,
     };
-    external_secrets_webhook::run(config, registry(), shutdown_signal()).await.context("webhook failed")
+    external_secrets_webhook::run(config, registry(&ProviderSettings::default()), shutdown_signal())
+        .await
+        .context("webhook failed")
 }
 
 async fn run_cert_controller(args: CertControllerArgs, no_effect: &[(String, &'static str)]) -> anyhow::Result<()> {
@@ -603,6 +618,6 @@ mod tests {
     fn the_default_build_serves_every_implemented_provider() {
         let implemented: Vec<external_secrets_api::ProviderKind> =
             external_secrets_api::ProviderKind::ALL.into_iter().filter(|kind| kind.implemented()).collect();
-        assert_eq!(registry().kinds(), implemented);
+        assert_eq!(registry(&ProviderSettings::default()).kinds(), implemented);
     }
 }

@@ -240,6 +240,38 @@ async fn generic_targets_values_pass_the_flag_and_grant_what_is_documented() {
     assert!(generic.iter().all(|g| !granted.contains(g)), "no ConfigMap writes by default");
 }
 
+/// The controller container's environment in a rendering, as (name, value) pairs.
+fn controller_env(rendered: &str) -> Vec<(String, String)> {
+    documents(rendered)
+        .into_iter()
+        .filter(|doc| doc.get("kind").and_then(|k| k.as_str()) == Some("Deployment"))
+        .filter_map(|doc| serde_yaml::from_value::<Deployment>(doc).ok())
+        .filter(|d| d.metadata.name.as_deref() == Some("t-external-secrets"))
+        .flat_map(|d| d.spec.and_then(|s| s.template.spec).map(|s| s.containers).unwrap_or_default())
+        .flat_map(|c| c.env.unwrap_or_default())
+        .map(|e| (e.name, e.value.unwrap_or_default()))
+        .collect()
+}
+
+/// Tenant isolation for AWS: IMDS is off for the controller by default (a value turns it back on for stores
+/// that rely on the node role), and `aws.refuseDefaultCredentialsForNamespacedStores` passes the flag.
+#[tokio::test]
+async fn aws_values_disable_imds_by_default_and_pass_the_refusal_flag() {
+    let cluster = cluster().await;
+    let imds_off = ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string());
+    let flag = "--aws-refuse-default-credentials-for-namespaced-stores=true".to_string();
+
+    let default = render(cluster, "external-secrets", &[]);
+    assert!(controller_env(&default).contains(&imds_off), "IMDS disabled by default");
+    assert!(!controller_args(&default).contains(&flag), "the refusal is opt-in (drop-in compatibility)");
+
+    let node_role = render(cluster, "external-secrets", &["aws.disableInstanceMetadata=false"]);
+    assert!(!controller_env(&node_role).iter().any(|(name, _)| name == "AWS_EC2_METADATA_DISABLED"));
+
+    let refusing = render(cluster, "external-secrets", &["aws.refuseDefaultCredentialsForNamespacedStores=true"]);
+    assert!(controller_args(&refusing).contains(&flag));
+}
+
 #[tokio::test]
 async fn helm_install_creates_crds_rbac_and_the_deployment() {
     let cluster = cluster().await;

@@ -61,13 +61,6 @@ impl ClientCache {
         }
     }
 
-    /// Drops every client of a store (it was deleted).
-    pub fn evict_store(&self, kind: StoreKind, namespace: Option<&str>, name: &str) {
-        if let Ok(mut slots) = self.slots.lock() {
-            slots.retain(|k, _| !(k.kind == kind && k.namespace.as_deref() == namespace && k.name == name));
-        }
-    }
-
     /// Keeps only the clients whose key satisfies `keep`.
     pub fn retain(&self, mut keep: impl FnMut(&ClientKey) -> bool) {
         if let Ok(mut slots) = self.slots.lock() {

@@ -204,6 +204,15 @@ impl Context {
         });
     }
 
+    /// How many entries the per-object side tables hold now (backoff counters, verified target versions, last
+    /// synced statuses): what must return to its baseline when objects are deleted.
+    pub fn per_object_entries(&self) -> usize {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let verified = self.verified.lock().unwrap_or_else(|p| p.into_inner()).len();
+        let synced = self.synced_status.lock().unwrap_or_else(|p| p.into_inner()).len();
+        failures + verified + synced
+    }
+
     /// Remembers (`Some`) or forgets (`None`) the status the last successful sync of ExternalSecret `uid` wrote.
     pub fn set_synced_status(&self, uid: &str, status: Option<ExternalSecretStatus>) {
         let mut synced = self.synced_status.lock().unwrap_or_else(|p| p.into_inner());

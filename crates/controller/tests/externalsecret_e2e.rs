@@ -498,6 +498,7 @@ async fn deleted_objects_leave_no_store_clients_or_metric_series_behind() {
         eventually(Duration::from_secs(30), || async { matches!(ess.get_opt("short-lived").await, Ok(None)) }).await;
     assert!(gone, "the ExternalSecret goes away");
     assert!(!op.context.metrics.encode().contains(&series), "its metric series are removed with it");
+    assert_eq!(op.context.per_object_entries(), 0, "no backoff, verified version or status kept for it");
 
     stores.delete("fake", &DeleteParams::default()).await.expect("delete store");
     let uncached = eventually(Duration::from_secs(30), || async {

@@ -122,6 +122,19 @@ pub fn external_secret(spec: &ExternalSecretSpec) -> Verdict {
     Verdict { errors, warnings }
 }
 
+/// Whether a namespace regexp can only match a whole name: it starts with `^` (or `\A`) and ends with an
+/// unescaped `$` (or `\z`). ESO matches namespaceRegexes unanchored, so anything else also admits longer names.
+fn fully_anchored(regexp: &str) -> bool {
+    let starts = regexp.starts_with('^') || regexp.starts_with("\\A");
+    let ends = if let Some(rest) = regexp.strip_suffix('$') {
+        // `\$` is a literal dollar: count the backslashes before it.
+        rest.chars().rev().take_while(|c| *c == '\\').count() % 2 == 0
+    } else {
+        regexp.ends_with("\\z") && !regexp.ends_with("\\\\z")
+    };
+    starts && ends
+}
+
 /// ESO's store rules that need code: `conditions[].namespaceRegexes` compile, `refreshInterval` is a
 /// non-negative number of seconds or Go duration, and the provider's own static checks pass. A provider this
 /// binary does not implement is admitted with a warning (its store is kept as written).
@@ -131,11 +144,17 @@ pub fn store(spec: &SecretStoreSpec, kind: StoreKind, registry: &ProviderRegistr
 
     for (i, condition) in spec.conditions.iter().enumerate() {
         for (j, regexp) in condition.namespace_regexes.iter().enumerate() {
-            if let Err(e) = regex::Regex::new(regexp) {
-                errors.push(format!(
+            match regex::Regex::new(regexp) {
+                Err(e) => errors.push(format!(
                     "conditions[{i}].namespaceRegexes[{j}] {regexp:?} does not compile: {}",
                     first_line(&e)
-                ));
+                )),
+                Ok(_) if !fully_anchored(regexp) => warnings.push(format!(
+                    "conditions[{i}].namespaceRegexes[{j}] {regexp:?} is not anchored: as in ESO it admits every \
+                     namespace whose name contains a match (\"team-a\" admits \"evil-team-a\"); write \
+                     \"^...$\" to admit whole names only"
+                )),
+                Ok(_) => {}
             }
         }
     }
@@ -281,6 +300,33 @@ mod tests {
             "template": {"templateFrom": [{"literal": "x", "target": "spec.data"}]},
         }})));
         assert!(manifest.allowed(), "generic targets take paths");
+    }
+
+    #[test]
+    fn unanchored_namespace_regexps_are_admitted_with_a_warning() {
+        let registry = registry();
+        let spec = |regexps: serde_json::Value| {
+            store_spec(json!({
+                "provider": {"fake": {"data": [{"key": "k", "value": "v"}]}},
+                "conditions": [{"namespaceRegexes": regexps}],
+            }))
+        };
+        let verdict = store(
+            &spec(json!(["team-a", "^team-b", "team-c$", "^team-d\\$"])),
+            StoreKind::ClusterSecretStore,
+            &registry,
+        );
+        assert!(verdict.allowed(), "ESO's semantics are kept: {verdict:?}");
+        assert_eq!(verdict.warnings.len(), 4, "{verdict:?}");
+        assert!(verdict.warnings[0].starts_with("conditions[0].namespaceRegexes[0] \"team-a\" is not anchored"));
+        assert!(verdict.warnings[0].contains("evil-team-a"));
+
+        let anchored = store(
+            &spec(json!(["^team-a$", "^(team-a|team-b)$", "\\Ateam-c\\z"])),
+            StoreKind::ClusterSecretStore,
+            &registry,
+        );
+        assert_eq!(anchored, Verdict::default());
     }
 
     #[test]

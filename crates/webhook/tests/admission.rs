@@ -216,6 +216,23 @@ async fn apiserver_rejects_what_the_webhook_rejects_and_never_sends_it_deletes()
     assert!(refused.contains("conditions[0].namespaceRegexes[0]"), "{refused}");
     create(&stores, &store(&format!("{ns}-good"), "team-.*")).await.expect("good store admitted");
 
+    // An unanchored namespace regexp is admitted, as ESO admits it, with a warning saying what else it admits.
+    // (kube's typed API drops the `Warning` headers, so this create is a raw request.)
+    let unanchored = format!("{ns}-unanchored");
+    let request = axum::http::Request::post("/apis/external-secrets.io/v1/clustersecretstores")
+        .header("content-type", "application/json")
+        .body(kube::client::Body::from(serde_json::to_vec(&store(&unanchored, "team-a")).unwrap()))
+        .unwrap();
+    let response = client.send(request).await.expect("create the unanchored store");
+    assert!(response.status().is_success(), "admitted: {}", response.status());
+    let warnings: Vec<String> =
+        response.headers().get_all("warning").iter().map(|v| v.to_str().unwrap_or_default().to_string()).collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("namespaceRegexes[0]") && w.contains("is not anchored")),
+        "{warnings:?}"
+    );
+    stores.delete(&unanchored, &DeleteParams::default()).await.expect("delete the unanchored store");
+
     // With the webhook gone and failurePolicy Fail, creates fail, but deletes still go through: they are
     // never sent to the webhook.
     webhook.stop();

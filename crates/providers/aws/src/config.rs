@@ -7,7 +7,7 @@ use external_secrets_api::{
     AwsAuth, AwsAuthSecretRef, AwsProvider as AwsSpec, AwsServiceType, AwsSessionTagsPolicy, SecretKeySelector,
     SecretStoreRetrySettings, ServiceAccountSelector,
 };
-use external_secrets_provider::{ProviderError, StoreContext};
+use external_secrets_provider::{ProviderError, StoreContext, StoreKind};
 
 /// Session tag keys the `Simple` and `Custom` session tag policies set (ESO's names).
 const ESO_NAMESPACE_TAG: &str = "esoNamespace";
@@ -63,6 +63,28 @@ impl Auth {
             Auth::ServiceAccount(sa) => sa.namespace.is_none(),
         }
     }
+}
+
+/// The flag that makes the operator refuse its own default credential chain to namespaced SecretStores.
+pub const REFUSE_DEFAULT_FLAG: &str = "--aws-refuse-default-credentials-for-namespaced-stores";
+
+/// Whether a store may use `auth`: with `refuse_default_for_namespaced` set, a namespaced `SecretStore` without
+/// `auth` is refused, because the SDK default chain is the operator's own identity (its environment, its web
+/// identity token, the node's instance role through IMDS) and a namespace admin must not borrow it. A
+/// `ClusterSecretStore` is created by a cluster admin and keeps the default chain.
+pub(crate) fn check_default_chain(
+    auth: &Auth,
+    kind: StoreKind,
+    refuse_default_for_namespaced: bool,
+) -> Result<(), ProviderError> {
+    if refuse_default_for_namespaced && kind == StoreKind::SecretStore && matches!(auth, Auth::Default) {
+        return Err(ProviderError::InvalidConfig(format!(
+            "refused: a SecretStore without spec.provider.aws.auth would use the operator's own AWS identity (the \
+             default credential chain), which this operator refuses to namespaced stores \
+             ({REFUSE_DEFAULT_FLAG}); set auth.secretRef or auth.jwt"
+        )));
+    }
+    Ok(())
 }
 
 /// One STS AssumeRole in the chain.
@@ -303,6 +325,22 @@ mod tests {
 
     fn category(aws: &AwsSpec) -> Option<ErrorCategory> {
         validate(aws).err().map(|e| e.category())
+    }
+
+    #[test]
+    fn default_chain_is_refused_only_to_namespaced_stores_and_only_with_the_flag() {
+        let keys = Auth::SecretRef {
+            access_key_id: SecretKeySelector::default(),
+            secret_access_key: SecretKeySelector::default(),
+            session_token: None,
+        };
+        let refused = check_default_chain(&Auth::Default, StoreKind::SecretStore, true).unwrap_err();
+        assert_eq!(refused.category(), ErrorCategory::InvalidConfig);
+        let message = refused.to_string();
+        assert!(message.contains("refused") && message.contains(REFUSE_DEFAULT_FLAG), "{message}");
+        assert!(check_default_chain(&Auth::Default, StoreKind::SecretStore, false).is_ok());
+        assert!(check_default_chain(&Auth::Default, StoreKind::ClusterSecretStore, true).is_ok());
+        assert!(check_default_chain(&keys, StoreKind::SecretStore, true).is_ok());
     }
 
     #[test]

@@ -62,6 +62,7 @@ use crate::config::StoreConfig;
 use crate::parameter_store::ParameterStoreClient;
 use crate::secrets_manager::SecretsManagerClient;
 
+pub use crate::config::REFUSE_DEFAULT_FLAG;
 pub use crate::credentials::{AUDIENCE_ANNOTATION, DEFAULT_AUDIENCE, ROLE_ARN_ANNOTATION, SESSION_NAME};
 pub use crate::generators::AwsGenerators;
 
@@ -122,6 +123,7 @@ pub struct AwsStats {
 /// and credentials, so one instance should serve the whole process.
 pub struct AwsProvider {
     shared: Arc<Shared>,
+    refuse_default_for_namespaced: bool,
 }
 
 impl AwsProvider {
@@ -133,7 +135,14 @@ impl AwsProvider {
 
     /// A provider with explicit endpoint overrides (tests, emulators).
     pub fn with_endpoints(endpoints: Endpoints) -> Self {
-        Self { shared: Arc::new(Shared::new(endpoints)) }
+        Self { shared: Arc::new(Shared::new(endpoints)), refuse_default_for_namespaced: false }
+    }
+
+    /// With `refuse` set, a namespaced `SecretStore` without `auth` is refused (a `Ready=False` condition naming
+    /// [`REFUSE_DEFAULT_FLAG`]) instead of using the operator's own default credential chain.
+    pub fn refusing_default_credentials_for_namespaced_stores(mut self, refuse: bool) -> Self {
+        self.refuse_default_for_namespaced = refuse;
+        self
     }
 
     /// The endpoint overrides in use.
@@ -185,6 +194,7 @@ impl Provider for AwsProvider {
 
     async fn client(&self, spec: &AwsSpec, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
         let config = StoreConfig::new(spec, ctx)?;
+        config::check_default_chain(&config.auth, ctx.kind(), self.refuse_default_for_namespaced)?;
         if ctx.kind() == StoreKind::ClusterSecretStore
             && ctx.referent_namespace().is_none()
             && config.auth.has_referent_refs()
