@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the local control-plane binaries (etcd, kube-apiserver, kube-controller-manager, kubectl) and helm from
+# Builds the local control-plane binaries (etcd, kube-apiserver, kube-controller-manager, kubectl), helm and the
+# Vault server (for the Vault provider's tests) from
 # the pinned Go wrapper modules in hack/tools/, into a cache outside the work tree keyed by version. A binary that
 # is already there is not rebuilt. Prints the bin directory on stdout; progress goes to stderr.
 set -euo pipefail
@@ -26,6 +27,7 @@ check_pin() { # module-dir module version
 check_pin kube k8s.io/kubernetes "$KUBE_VERSION"
 check_pin etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 check_pin helm helm.sh/helm/v3 "$HELM_VERSION"
+check_pin vault github.com/hashicorp/vault "$VAULT_VERSION"
 
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 
@@ -54,10 +56,11 @@ build kube kube-apiserver "$KUBE_VERSION" k8s.io/kubernetes/cmd/kube-apiserver "
 build kube kube-controller-manager "$KUBE_VERSION" k8s.io/kubernetes/cmd/kube-controller-manager "$kube_ldflags"
 build kube kubectl "$KUBE_VERSION" k8s.io/kubernetes/cmd/kubectl "$kube_ldflags"
 build helm helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+build vault vault "$VAULT_VERSION" github.com/hashicorp/vault
 
 # Stable names for scripts and tests: bin/current/<name> -> ../<name>-<version>.
 mkdir -p "$cache/bin/current"
-for pair in "etcd:$ETCD_VERSION" "kube-apiserver:$KUBE_VERSION" "kube-controller-manager:$KUBE_VERSION" "kubectl:$KUBE_VERSION" "helm:$HELM_VERSION"; do
+for pair in "etcd:$ETCD_VERSION" "kube-apiserver:$KUBE_VERSION" "kube-controller-manager:$KUBE_VERSION" "kubectl:$KUBE_VERSION" "helm:$HELM_VERSION" "vault:$VAULT_VERSION"; do
   ln -sfn "../${pair%%:*}-${pair#*:}" "$cache/bin/current/${pair%%:*}"
 done
 echo "$cache/bin/current"

@@ -142,7 +142,6 @@ impl World {
 }
 
 #[tokio::test]
-#[ignore = "needs the Vault binary from hack/build-tools.sh; not yet run (see docs/development.md)"]
 async fn token_auth_reads_kv_v2_and_v1_with_property_version_and_metadata() {
     let w = World::start("vault-read").await;
     w.put_v2("db", json!({"username": USERNAME, "password": OLD_PASSWORD}));
@@ -189,7 +188,6 @@ async fn token_auth_reads_kv_v2_and_v1_with_property_version_and_metadata() {
 }
 
 #[tokio::test]
-#[ignore = "needs the Vault binary from hack/build-tools.sh; not yet run (see docs/development.md)"]
 async fn app_role_and_kubernetes_auth_log_in_through_vault() {
     let w = World::start("vault-login").await;
     w.put_v2("db", json!({"password": PASSWORD}));
@@ -292,7 +290,6 @@ async fn app_role_and_kubernetes_auth_log_in_through_vault() {
 }
 
 #[tokio::test]
-#[ignore = "needs the Vault binary from hack/build-tools.sh; not yet run (see docs/development.md)"]
 async fn a_missing_key_and_a_refused_token_are_conditions_and_delete_nothing() {
     let w = World::start("vault-errors").await;
     w.put_v2("db", json!({"password": PASSWORD}));
