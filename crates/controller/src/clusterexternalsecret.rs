@@ -500,7 +500,7 @@ impl CesContext {
     ) -> Result<Action, CesError> {
         warn!(error = %message, "ClusterExternalSecret spec cannot be used");
         self.write_status(ces, status).await?;
-        self.ctx.event(ces, EventType::Warning, INVALID_SPEC, message).await;
+        self.ctx.event(ces, EventType::Warning, INVALID_SPEC, message);
         Ok(Action::await_change())
     }
 }

@@ -101,14 +101,9 @@ impl Context {
         }
     }
 
-    /// Records an event on `obj`; failures to record are logged, never fatal.
-    pub async fn event<K: Resource<DynamicType = ()>>(
-        &self,
-        obj: &K,
-        type_: EventType,
-        reason: &'static str,
-        note: String,
-    ) {
+    /// Queues an event on `obj` for the background recorder: never waits; failures to record are logged, never
+    /// fatal.
+    pub fn event<K: Resource<DynamicType = ()>>(&self, obj: &K, type_: EventType, reason: &'static str, note: String) {
         self.recorder.record(obj.object_ref(&()), type_, reason, note);
     }
 

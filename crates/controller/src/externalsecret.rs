@@ -110,7 +110,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
             if let Err(e) = write_status(&failed_es, &ctx, &status).await {
                 warn!(error = %e, "could not write status");
             }
-            ctx.event(failed_es.as_ref(), EventType::Warning, "UpdateFailed", PANIC_MESSAGE.to_string()).await;
+            ctx.event(failed_es.as_ref(), EventType::Warning, "UpdateFailed", PANIC_MESSAGE.to_string());
             Ok(Action::requeue(ctx.backoff(&key)))
         }
     }
@@ -231,7 +231,7 @@ async fn apply(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Action {
             if let Some(uid) = es.uid() {
                 ctx.set_synced_status(&uid, None);
             }
-            ctx.event(es.as_ref(), EventType::Warning, "UpdateFailed", message).await;
+            ctx.event(es.as_ref(), EventType::Warning, "UpdateFailed", message);
             if e.is_retryable() { Action::requeue(ctx.backoff(&key)) } else { Action::await_change() }
         }
     }
@@ -410,8 +410,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
             EventType::Normal,
             "MissingProviderSecret",
             format!("secret does not exist at provider using {missing}"),
-        )
-        .await;
+        );
     }
     let (written, message) = match &generic {
         Some(generic) => generic_target::write(es, ctx, &namespace, &target, built, &fetch_plan, generic).await?,
@@ -427,7 +426,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
             Written::Deleted => "Deleted",
             _ => "Updated",
         };
-        ctx.event(es, EventType::Normal, event_reason, note).await;
+        ctx.event(es, EventType::Normal, event_reason, note);
     }
     let mut new_status = status_with(status, "True", reason_, &message, Some(now));
     new_status.synced_resource_version = Some(current);
@@ -633,7 +632,7 @@ async fn delete_previous_target(
     }
     ctx.set_verified(namespace, &previous, None);
     info!(previous = %previous, "deleted the Secret of the previous target name");
-    ctx.event(es, EventType::Normal, "Deleted", "secret deleted because it was orphaned".to_string()).await;
+    ctx.event(es, EventType::Normal, "Deleted", "secret deleted because it was orphaned".to_string());
     Ok(())
 }
 

@@ -343,7 +343,7 @@ async fn failed(cx: &PsContext, ps: &PushSecret, e: PushError) -> Action {
     if let Err(write_err) = write_status(cx, ps, &status).await {
         warn!(error = %write_err, "could not write status");
     }
-    cx.ctx.event(ps, EventType::Warning, push_reason::ERRORED, e.message).await;
+    cx.ctx.event(ps, EventType::Warning, push_reason::ERRORED, e.message);
     if e.retryable { Action::requeue(cx.ctx.backoff(&object_key(ps))) } else { Action::await_change() }
 }
 
@@ -603,7 +603,7 @@ async fn sync(cx: &PsContext, ps: &PushSecret, namespace: &str) -> Result<Action
     new_status.synced_resource_version = Some(current_version);
     write_status(cx, ps, &new_status).await.map_err(|e| PushError::retry(format!("could not write status: {e}")))?;
     cx.pushed_sources.lock().unwrap_or_else(|p| p.into_inner()).insert(uid, fingerprint);
-    cx.ctx.event(ps, EventType::Normal, push_reason::SYNCED, message).await;
+    cx.ctx.event(ps, EventType::Normal, push_reason::SYNCED, message);
     info!("pushed");
     Ok(requeue_action(interval))
 }
@@ -746,6 +746,6 @@ async fn source_deleted(
     if let Some(uid) = ps.uid() {
         cx.pushed_sources.lock().unwrap_or_else(|p| p.into_inner()).remove(&uid);
     }
-    cx.ctx.event(ps, EventType::Normal, push_reason::SOURCE_DELETED, SOURCE_DELETED_MESSAGE.to_string()).await;
+    cx.ctx.event(ps, EventType::Normal, push_reason::SOURCE_DELETED, SOURCE_DELETED_MESSAGE.to_string());
     Ok(Action::await_change())
 }

@@ -405,7 +405,7 @@ pub async fn reconcile<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Resu
         api.patch_status(&store.name_any(), &PatchParams::apply(STATUS_MANAGER).force(), &Patch::Apply(&patch)).await?;
         Stats::inc(&ctx.stats.status_writes);
         let event_type = if status == "False" { EventType::Warning } else { EventType::Normal };
-        ctx.event(store.as_ref(), event_type, reason, message.clone()).await;
+        ctx.event(store.as_ref(), event_type, reason, message.clone());
     }
     let family = match S::KIND {
         StoreKind::SecretStore => &ctx.metrics.ss_condition,
