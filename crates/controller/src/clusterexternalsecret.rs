@@ -86,18 +86,6 @@ pub struct Parts {
     pub ready: futures::future::BoxFuture<'static, bool>,
 }
 
-/// What makes a ClusterExternalSecret worth reconciling: spec, labels (metrics), annotations (force-sync),
-/// deletion and finalizers — not our own status writes.
-fn ces_predicate(ces: &ClusterExternalSecret) -> Option<u64> {
-    let mut h = DefaultHasher::new();
-    ces.meta().generation.hash(&mut h);
-    ces.labels().hash(&mut h);
-    ces.annotations().hash(&mut h);
-    ces.meta().deletion_timestamp.is_some().hash(&mut h);
-    ces.finalizers().hash(&mut h);
-    Some(h.finish())
-}
-
 /// What of a namespace matters here: its labels (selection), whether it is going away, and ESO's finalizers.
 fn namespace_predicate(ns: &PartialObjectMeta<Namespace>) -> Option<u64> {
     let mut h = DefaultHasher::new();
@@ -121,7 +109,7 @@ pub fn controller(
         .default_backoff()
         .reflect(ces_writer)
         .applied_objects()
-        .predicate_filter(ces_predicate, Default::default());
+        .predicate_filter(crate::spec_change_predicate, Default::default());
     let (ns_reader, ns_writer) = reflector::store();
     // Deleted namespaces pass too: a namespace going away first gets its deletionTimestamp (a change here).
     let ns_stream = watcher(Api::<PartialObjectMeta<Namespace>>::all(client), watcher::Config::default())

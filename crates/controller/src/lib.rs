@@ -56,7 +56,7 @@ pub use metrics::Metrics;
 
 const SUBSCRIBE_BUFFER: usize = 1024;
 
-fn namespaced_or_all<K>(client: kube::Client, namespace: Option<&str>) -> Api<K>
+pub(crate) fn namespaced_or_all<K>(client: kube::Client, namespace: Option<&str>) -> Api<K>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
 {
@@ -66,15 +66,16 @@ where
     }
 }
 
-/// What makes an ExternalSecret worth reconciling: spec (generation), labels, annotations (ESO's force-sync
-/// works with any annotation change), deletion and finalizers. Our own status writes change none of these.
-fn es_predicate(es: &ExternalSecret) -> Option<u64> {
+/// What makes an ExternalSecret, PushSecret or ClusterExternalSecret worth reconciling (ESO's predicate): spec
+/// (generation), labels (metrics), annotations (ESO's force-sync works with any annotation change), deletion and
+/// finalizers. Our own status writes change none of these.
+pub(crate) fn spec_change_predicate<K: Resource>(obj: &K) -> Option<u64> {
     let mut h = DefaultHasher::new();
-    es.meta().generation.hash(&mut h);
-    es.labels().hash(&mut h);
-    es.annotations().hash(&mut h);
-    es.meta().deletion_timestamp.is_some().hash(&mut h);
-    es.finalizers().hash(&mut h);
+    obj.meta().generation.hash(&mut h);
+    obj.labels().hash(&mut h);
+    obj.annotations().hash(&mut h);
+    obj.meta().deletion_timestamp.is_some().hash(&mut h);
+    obj.finalizers().hash(&mut h);
     Some(h.finish())
 }
 
@@ -157,7 +158,7 @@ pub async fn run(
         .reflect(es_writer)
         .inspect(move |event| owner_triggers.observe(event))
         .applied_objects()
-        .predicate_filter(es_predicate, Default::default());
+        .predicate_filter(spec_change_predicate, Default::default());
 
     // PushSecrets: watched by the PushSecret controller, read by the store controller too (ESO's store finalizer).
     let (ps_reader, ps_writer) = reflector::store();

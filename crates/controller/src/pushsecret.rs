@@ -18,7 +18,6 @@
 //!   appear in any of them: messages name keys and stores only.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -130,18 +129,6 @@ pub struct Parts {
     pub ready: futures::future::BoxFuture<'static, bool>,
 }
 
-/// What makes a PushSecret worth reconciling (ESO's predicate): spec, labels, annotations, deletion — and
-/// finalizers, not our own status writes.
-fn ps_predicate(ps: &PushSecret) -> Option<u64> {
-    let mut h = DefaultHasher::new();
-    ps.meta().generation.hash(&mut h);
-    ps.labels().hash(&mut h);
-    ps.annotations().hash(&mut h);
-    ps.meta().deletion_timestamp.is_some().hash(&mut h);
-    ps.finalizers().hash(&mut h);
-    Some(h.finish())
-}
-
 /// Builds the controller: its watch of PushSecrets (in `namespace`, or all) and a metadata-only watch of Secrets
 /// whose events are mapped to the PushSecrets they are the source of (nothing of the Secrets is kept).
 pub fn controller(
@@ -152,20 +139,14 @@ pub fn controller(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Parts {
     let client = ctx.client.clone();
-    let ps_api: Api<PushSecret> = match namespace.as_deref() {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let secret_api: Api<PartialObjectMeta<Secret>> = match namespace.as_deref() {
-        Some(ns) => Api::namespaced(client, ns),
-        None => Api::all(client),
-    };
+    let ps_api: Api<PushSecret> = crate::namespaced_or_all(client.clone(), namespace.as_deref());
+    let secret_api: Api<PartialObjectMeta<Secret>> = crate::namespaced_or_all(client, namespace.as_deref());
     let ps_stream = watcher(ps_api, watcher::Config::default())
         .default_backoff()
         .modify(|ps| ps.metadata.managed_fields = None)
         .reflect(ps_writer)
         .applied_objects()
-        .predicate_filter(ps_predicate, Default::default());
+        .predicate_filter(crate::spec_change_predicate, Default::default());
     let secret_stream = watcher(secret_api, watcher::Config::default()).default_backoff().touched_objects();
 
     let queue = ControllerMetrics::new(CONTROLLER, ctx.metrics.clone(), ctx.config.concurrent);
