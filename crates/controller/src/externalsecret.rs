@@ -813,6 +813,7 @@ pub fn users_of_store(
     namespace: Option<&str>,
     name: &str,
 ) -> Vec<ObjectRef<ExternalSecret>> {
+    let wanted = StoreId { kind: store::api_kind(kind), name: name.to_string() };
     ctx.external_secrets
         .state()
         .iter()
@@ -820,16 +821,7 @@ pub fn users_of_store(
             StoreKind::SecretStore => es.namespace().as_deref() == namespace,
             StoreKind::ClusterSecretStore => true,
         })
-        .filter(|es| {
-            let wanted = StoreId {
-                kind: match kind {
-                    StoreKind::SecretStore => external_secrets_api::SecretStoreKind::SecretStore,
-                    StoreKind::ClusterSecretStore => external_secrets_api::SecretStoreKind::ClusterSecretStore,
-                },
-                name: name.to_string(),
-            };
-            plan(&es.spec).map(|p| p.contains_key(&wanted)).unwrap_or(false)
-        })
+        .filter(|es| plan(&es.spec).map(|p| p.contains_key(&wanted)).unwrap_or(false))
         .map(|es| ObjectRef::from_obj(es.as_ref()))
         .collect()
 }

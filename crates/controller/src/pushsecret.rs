@@ -479,13 +479,6 @@ async fn stores(cx: &PsContext, ps: &PushSecret, namespace: &str) -> Result<Vec<
     Ok(out)
 }
 
-fn api_kind(store: &ResolvedStore) -> SecretStoreKind {
-    match store.kind {
-        external_secrets_provider::StoreKind::SecretStore => SecretStoreKind::SecretStore,
-        external_secrets_provider::StoreKind::ClusterSecretStore => SecretStoreKind::ClusterSecretStore,
-    }
-}
-
 async fn client(cx: &PsContext, store: &ResolvedStore, namespace: &str) -> Result<SharedClient, PushError> {
     store::client_for(&cx.ctx, store, Some(namespace))
         .await
@@ -557,7 +550,7 @@ async fn sync(cx: &PsContext, ps: &PushSecret, namespace: &str) -> Result<Action
     for source in &sources {
         let data = source_data(cx, ps, source, template_sources.as_ref())?;
         for store in &stores {
-            let key = store_key(api_kind(store), &store.name);
+            let key = store_key(store::api_kind(store.kind), &store.name);
             let entries = pushed.entry(key).or_default();
             if let Err(e) = push_to_store(cx, ps, namespace, source, &data, store, entries).await {
                 return Err(e.with_synced(merge_state(&pushed, &old)));

@@ -229,7 +229,8 @@ pub async fn client_for(
 /// How often a store being deleted looks again whether the PushSecrets that hold it have cleaned up.
 const DELETION_RECHECK: Duration = Duration::from_secs(5);
 
-fn api_kind(kind: StoreKind) -> SecretStoreKind {
+/// The API's name for the kind of store a provider-side [`StoreKind`] is.
+pub(crate) fn api_kind(kind: StoreKind) -> SecretStoreKind {
     match kind {
         StoreKind::SecretStore => SecretStoreKind::SecretStore,
         StoreKind::ClusterSecretStore => SecretStoreKind::ClusterSecretStore,
