@@ -46,7 +46,7 @@ use crate::error::ReconcileError;
 use crate::events::EventType;
 use crate::generic_target;
 use crate::metrics::{Metrics, ObjectLabels};
-use crate::store::{self, STATUS_MANAGER};
+use crate::store;
 
 /// ESO's finalizer name, so objects move between ESO and us without a stuck finalizer.
 pub const FINALIZER: &str = "externalsecrets.external-secrets.io/externalsecret-cleanup";
@@ -796,13 +796,7 @@ async fn write_status(es: &ExternalSecret, ctx: &Context, status: &ExternalSecre
         return Ok(());
     }
     let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let patch = json!({
-        "apiVersion": ExternalSecret::api_version(&()),
-        "kind": ExternalSecret::kind(&()),
-        "status": status,
-    });
-    api.patch_status(&es.name_any(), &PatchParams::apply(STATUS_MANAGER).force(), &Patch::Apply(&patch)).await?;
-    Stats::inc(&ctx.stats.status_writes);
+    store::apply_status(ctx, &api, es, status).await?;
     Ok(())
 }
 

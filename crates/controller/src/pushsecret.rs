@@ -52,7 +52,7 @@ use crate::context::{Context, Stats, object_key};
 use crate::events::EventType;
 use crate::externalsecret::isolated;
 use crate::metrics::ObjectLabels;
-use crate::store::{self, ResolvedStore, STATUS_MANAGER};
+use crate::store::{self, ResolvedStore};
 use crate::workqueue::{self, ControllerMetrics};
 
 /// controller-runtime's name of this controller (the `controller` label of its series).
@@ -354,17 +354,11 @@ async fn write_status(cx: &PsContext, ps: &PushSecret, status: &PushSecretStatus
         return Ok(());
     }
     let api: Api<PushSecret> = Api::namespaced(cx.ctx.client.clone(), &ps.namespace().unwrap_or_default());
-    let patch = json!({
-        "apiVersion": PushSecret::api_version(&()),
-        "kind": PushSecret::kind(&()),
-        "status": status,
-    });
-    match api.patch_status(&ps.name_any(), &PatchParams::apply(STATUS_MANAGER).force(), &Patch::Apply(&patch)).await {
-        Ok(_) => {}
+    match store::apply_status(&cx.ctx, &api, ps, status).await {
+        Ok(()) => {}
         Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
         Err(e) => return Err(e),
     }
-    Stats::inc(&cx.ctx.stats.status_writes);
     if let Some(uid) = ps.uid() {
         cx.written_status.lock().unwrap_or_else(|p| p.into_inner()).insert(uid, status.clone());
     }

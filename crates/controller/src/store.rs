@@ -29,6 +29,27 @@ use crate::metrics::Metrics;
 /// The field manager of status writes.
 pub const STATUS_MANAGER: &str = "external-secrets";
 
+/// Server-side applies `status` to the status subresource of `obj` (through `api`) as [`STATUS_MANAGER`], and
+/// counts the write.
+pub(crate) async fn apply_status<K>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+    status: &impl serde::Serialize,
+) -> Result<(), kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let patch = json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(&obj.name_any(), &PatchParams::apply(STATUS_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    Stats::inc(&ctx.stats.status_writes);
+    Ok(())
+}
+
 /// What the two store kinds have in common.
 pub trait StoreObject:
     Resource<DynamicType = ()>
@@ -398,13 +419,7 @@ pub async fn reconcile<S: StoreObject>(store: Arc<S>, ctx: Arc<Context>) -> Resu
             capabilities: capabilities.clone(),
         };
         let api = S::api(ctx.client.clone(), store.namespace().as_deref());
-        let patch = json!({
-            "apiVersion": S::api_version(&()),
-            "kind": S::kind(&()),
-            "status": new_status,
-        });
-        api.patch_status(&store.name_any(), &PatchParams::apply(STATUS_MANAGER).force(), &Patch::Apply(&patch)).await?;
-        Stats::inc(&ctx.stats.status_writes);
+        apply_status(&ctx, &api, store.as_ref(), &new_status).await?;
         let event_type = if status == "False" { EventType::Warning } else { EventType::Normal };
         ctx.event(store.as_ref(), event_type, reason, message.clone());
     }
