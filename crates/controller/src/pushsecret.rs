@@ -199,9 +199,10 @@ pub fn controller(
 fn sourced_from(cx: &PsContext, secret: &PartialObjectMeta<Secret>) -> Vec<ObjectRef<PushSecret>> {
     let Some(namespace) = secret.namespace() else { return Vec::new() };
     let name = secret.name_any();
+    // Locked once per event, not once per PushSecret; only read while this event is mapped.
+    let pushed = cx.pushed_sources.lock().unwrap_or_else(|p| p.into_inner());
     let was_source = |ps: &PushSecret| {
-        let pushed = cx.pushed_sources.lock().unwrap_or_else(|p| p.into_inner());
-        ps.uid().and_then(|uid| pushed.get(&uid).cloned()).is_some_and(|fingerprint| {
+        ps.metadata.uid.as_ref().and_then(|uid| pushed.get(uid)).is_some_and(|fingerprint| {
             fingerprint.split(',').any(|entry| entry.rsplit_once('@').is_some_and(|(n, _)| n == name))
         })
     };
