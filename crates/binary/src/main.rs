@@ -51,6 +51,7 @@ fn parse_addr(addr: &str) -> anyhow::Result<Option<SocketAddr>> {
 /// What the controller's flags say about providers (the webhook and defaults: [`ProviderSettings::default`]).
 #[derive(Clone, Debug, Default)]
 struct ProviderSettings {
+    #[cfg_attr(not(feature = "provider-aws"), expect(dead_code))]
     aws_refuse_default_credentials_for_namespaced_stores: bool,
 }
 
@@ -61,8 +62,9 @@ fn registry(settings: &ProviderSettings) -> ProviderRegistry {
 
 /// The providers, and the generators `generatorRef` may name: the built-in kinds and those a provider crate brings
 /// (sharing that provider's clients and credential caches).
+/// Only the AWS provider reads `settings` so far.
+#[cfg_attr(not(feature = "provider-aws"), expect(unused_variables))]
 fn registries(settings: &ProviderSettings) -> (ProviderRegistry, GeneratorRegistry) {
-    let _ = settings;
     let registry = ProviderRegistry::new();
     let generators = GeneratorRegistry::new();
     #[cfg(feature = "provider-fake")]

@@ -19,7 +19,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use external_secrets_api::{SecretKeySelector, ServiceAccountSelector};
+use external_secrets_api::{CaProvider, CaProviderType, SecretKeySelector, ServiceAccountSelector};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use kube::Api;
@@ -288,6 +288,21 @@ impl CredentialResolver {
                 format!("ConfigMap {namespace}/{name} has no key {key:?}"),
             )
         })
+    }
+
+    /// The PEM a store's `caProvider` points to (ESO's `FetchCACertFromSource`): key `ca.key` of its Secret or
+    /// ConfigMap, `default_key` when the reference names no key.
+    pub async fn ca_provider_pem(&self, ca: &CaProvider, default_key: &str) -> Result<Vec<u8>, CredentialError> {
+        let key = ca.key.clone().unwrap_or_else(|| default_key.to_string());
+        match ca.type_ {
+            CaProviderType::Secret => {
+                let selector = SecretKeySelector { name: ca.name.clone(), namespace: ca.namespace.clone(), key };
+                self.secret_key(&selector).await.map(SecretBytes::into_inner)
+            }
+            CaProviderType::ConfigMap => {
+                self.config_map_key(&ca.name, ca.namespace.as_deref(), &key).await.map(String::into_bytes)
+            }
+        }
     }
 
     /// The ServiceAccount `selector` names (its `audiences` are not used here).

@@ -173,30 +173,23 @@ pub async fn serve_tls_with(
     tokio::pin!(shutdown);
     loop {
         // A connection slot first: at the cap, new connections wait in the kernel's backlog.
-        let slot = tokio::select! {
+        let next = async { (connections.clone().acquire_owned().await, listener.accept().await) };
+        let (slot, accepted) = tokio::select! {
             _ = &mut shutdown => {
                 let _ = closing_tx.send(true);
                 return Ok(());
             }
-            slot = connections.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => return Ok(()),
-            },
+            next = next => next,
         };
-        let (tcp, peer) = tokio::select! {
-            _ = &mut shutdown => {
-                let _ = closing_tx.send(true);
-                return Ok(());
+        let Ok(slot) = slot else { return Ok(()) };
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
             }
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
         };
         let (acceptor, router, mut closing) = (acceptor.clone(), router.clone(), closing.clone());
         tokio::spawn(async move {

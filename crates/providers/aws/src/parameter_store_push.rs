@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::error::sdk_error;
 use crate::parameter_store::ParameterStoreClient;
-use crate::push::{MANAGED_BY, description_or_default, is_managed, parse_metadata, with_managed_by};
+use crate::push::{description_or_default, is_managed, parse_metadata, tag_changes, with_managed_by};
 
 const PARAMETER_STORE: &str = "AWS/ParameterStore";
 const DEFAULT_KMS_KEY: &str = "alias/aws/ssm";
@@ -187,7 +187,7 @@ impl ParameterStoreClient {
             .await
             .observed(PARAMETER_STORE, "PutParameter")
             .map_err(|e| sdk_error("PutParameter", &name, &e))?;
-        let remove: Vec<String> = current_tags.keys().filter(|k| !settings.tags.contains_key(*k)).cloned().collect();
+        let (remove, changed) = tag_changes(&current_tags, &settings.tags);
         if !remove.is_empty() {
             self.ssm
                 .remove_tags_from_resource()
@@ -199,7 +199,6 @@ impl ParameterStoreClient {
                 .observed(PARAMETER_STORE, "RemoveTagsFromResource")
                 .map_err(|e| sdk_error("RemoveTagsFromResource", &name, &e))?;
         }
-        let changed = settings.tags.iter().any(|(k, v)| k != MANAGED_BY && current_tags.get(k) != Some(v));
         if changed {
             self.ssm
                 .add_tags_to_resource()

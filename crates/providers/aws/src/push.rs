@@ -64,6 +64,17 @@ pub(crate) fn description_or_default(description: String) -> String {
     if description.is_empty() { format!("secret '{MANAGED_BY}:{EXTERNAL_SECRETS}'") } else { description }
 }
 
+/// What ESO's tag sync changes on an existing secret or parameter: the `current` keys that `desired` lacks (to
+/// remove), and whether `desired` adds or changes a tag other than `managed-by` (then all of `desired` is set).
+pub(crate) fn tag_changes(
+    current: &BTreeMap<String, String>,
+    desired: &BTreeMap<String, String>,
+) -> (Vec<String>, bool) {
+    let remove = current.keys().filter(|k| !desired.contains_key(*k)).cloned().collect();
+    let changed = desired.iter().any(|(k, v)| k != MANAGED_BY && current.get(k) != Some(v));
+    (remove, changed)
+}
+
 /// Whether tags mark a secret as ours.
 pub(crate) fn is_managed<'a>(mut tags: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
     tags.any(|(k, v)| k == MANAGED_BY && v == EXTERNAL_SECRETS)
@@ -103,5 +114,19 @@ mod tests {
         let tags = with_managed_by(BTreeMap::from([("team".to_string(), "a".to_string())])).unwrap();
         assert_eq!(tags.get("managed-by").map(String::as_str), Some("external-secrets"));
         assert!(with_managed_by(BTreeMap::from([("managed-by".to_string(), "me".to_string())])).is_err());
+    }
+
+    #[test]
+    fn tag_sync_removes_what_is_not_wanted_and_sets_only_on_a_change() {
+        let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let desired = tags(&[("managed-by", "external-secrets"), ("team", "a")]);
+        let same = tags(&[("managed-by", "external-secrets"), ("team", "a")]);
+        assert_eq!(tag_changes(&same, &desired), (vec![], false));
+        let old = tags(&[("managed-by", "external-secrets"), ("team", "b"), ("old", "x")]);
+        assert_eq!(tag_changes(&old, &desired), (vec!["old".to_string()], true));
+        // A missing managed-by alone is not a change (only a managed secret gets here).
+        assert_eq!(tag_changes(&tags(&[("team", "a")]), &desired), (vec![], false));
     }
 }

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::sdk_error;
-use crate::push::{MANAGED_BY, description_or_default, is_managed, parse_metadata, with_managed_by};
+use crate::push::{description_or_default, is_managed, parse_metadata, tag_changes, with_managed_by};
 use crate::secrets_manager::SecretsManagerClient;
 
 const SECRETS_MANAGER: &str = "AWS/SecretsManager";
@@ -235,7 +235,7 @@ impl SecretsManagerClient {
         if !settings.tags_given {
             return Ok(());
         }
-        let remove: Vec<String> = current.keys().filter(|k| !settings.tags.contains_key(*k)).cloned().collect();
+        let (remove, changed) = tag_changes(current, &settings.tags);
         if !remove.is_empty() {
             self.sm
                 .untag_resource()
@@ -246,7 +246,6 @@ impl SecretsManagerClient {
                 .observed(SECRETS_MANAGER, "UntagResource")
                 .map_err(|e| sdk_error("UntagResource", name, &e))?;
         }
-        let changed = settings.tags.iter().any(|(k, v)| k != MANAGED_BY && current.get(k) != Some(v));
         if changed {
             self.sm
                 .tag_resource()
@@ -333,8 +332,9 @@ impl SecretsManagerClient {
             return Ok(());
         }
         if let Some(property) = remote_ref.property.as_deref() {
-            match remove_property(&name, &payload_of(&current), property)? {
-                Some(rest) if rest == payload_of(&current) => return Ok(()),
+            let payload = payload_of(&current);
+            match remove_property(&name, &payload, property)? {
+                Some(rest) if rest == payload => return Ok(()),
                 Some(rest) => return self.put_value(&name, rest, current.secret_string().is_some()).await,
                 None => {}
             }

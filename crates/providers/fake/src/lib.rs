@@ -128,10 +128,11 @@ impl StoreClient for FakeStoreClient {
     /// The value of the entry with exactly this key and version. `metadata_policy` is ignored, as in ESO.
     async fn get(&self, key: &RemoteKey) -> Result<RemoteValue, ProviderError> {
         let version = key.version.as_deref().unwrap_or_default();
-        self.entries()
-            .get(&key.key)
-            .and_then(|versions| versions.get(version))
-            .map(|value| RemoteValue::bytes(value.clone()))
+        // As `entries()` merges them, without copying the store: the spec entry, else a push (no version).
+        let spec_value = self.secrets.get(&key.key).and_then(|versions| versions.get(version)).cloned();
+        spec_value
+            .or_else(|| version.is_empty().then(|| self.pushed().get(&key.key).cloned()).flatten())
+            .map(RemoteValue::bytes)
             .ok_or_else(|| ProviderError::NotFound { key: key.key.clone() })
     }
 

@@ -257,22 +257,12 @@ async fn ca_provider_pem(credentials: &CredentialResolver, provider: &CaProvider
     if credentials.scope().kind == StoreKind::ClusterSecretStore && provider.namespace.is_none() {
         return Err(ProviderError::InvalidConfig("missing namespace on caProvider secret".to_string()));
     }
-    let key = provider.key.clone().unwrap_or_default();
-    match provider.type_ {
-        CaProviderType::Secret => {
-            let selector =
-                SecretKeySelector { name: provider.name.clone(), namespace: provider.namespace.clone(), key };
-            secret_key(credentials, &selector, "server.caProvider").await.map(SecretBytes::into_inner)
+    credentials.ca_provider_pem(provider, "").await.map_err(|e| match (provider.type_, e.kind()) {
+        (CaProviderType::ConfigMap, CredentialErrorKind::Missing) => {
+            ProviderError::InvalidConfig(format!("server.caProvider: {e}"))
         }
-        CaProviderType::ConfigMap => credentials
-            .config_map_key(&provider.name, provider.namespace.as_deref(), &key)
-            .await
-            .map(String::into_bytes)
-            .map_err(|e| match e.kind() {
-                CredentialErrorKind::Missing => ProviderError::InvalidConfig(format!("server.caProvider: {e}")),
-                _ => e.context("server.caProvider").into(),
-            }),
-    }
+        _ => e.context("server.caProvider").into(),
+    })
 }
 
 /// The value of one key of a Secret the store references (`field` names the reference in errors). A missing

@@ -186,8 +186,8 @@ impl VaultStoreClient {
         Ok(())
     }
 
-    fn json(map: &serde_json::Map<String, serde_json::Value>) -> RemoteValue {
-        RemoteValue::bytes(serde_json::Value::Object(map.clone()).to_string())
+    fn json(map: serde_json::Map<String, serde_json::Value>) -> RemoteValue {
+        RemoteValue::bytes(serde_json::Value::Object(map).to_string())
     }
 }
 
@@ -204,7 +204,7 @@ impl StoreClient for VaultStoreClient {
                     .map_err(|e| ProviderError::Internal(format!("encoding metadata: {e}")))?;
                 Ok(RemoteValue::bytes(document))
             }
-            MetadataPolicy::None => Ok(Self::json(&self.read_data(&key.key, key.version.as_deref()).await?)),
+            MetadataPolicy::None => Ok(Self::json(self.read_data(&key.key, key.version.as_deref()).await?)),
         }
     }
 
@@ -236,7 +236,7 @@ impl StoreClient for VaultStoreClient {
             }
             match self.read_data(&candidate, None).await {
                 Ok(data) => {
-                    found.insert(candidate, Self::json(&data));
+                    found.insert(candidate, Self::json(data));
                 }
                 // Deleted between the list and the read: skipped, as ESO does.
                 Err(err) if err.is_not_found() => {}

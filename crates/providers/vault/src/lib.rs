@@ -28,8 +28,8 @@ mod paths;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use external_secrets_api::VaultProvider as VaultSpec;
 use external_secrets_api::meta::SecretKeySelector;
-use external_secrets_api::{CaProviderType, VaultProvider as VaultSpec};
 use external_secrets_provider::{Capabilities, Provider, ProviderError, StoreClient, StoreContext, StoreKind};
 use tokio::sync::Mutex as AsyncMutex;
 
@@ -173,20 +173,7 @@ async fn tls_settings(spec: &VaultSpec, ctx: &StoreContext) -> Result<TlsSetting
         tls.ca_pem.push(bundle.0.clone());
     }
     if let Some(ca) = &spec.ca_provider {
-        let key = ca.key.clone().unwrap_or_else(|| "ca.crt".to_string());
-        let pem = match ca.type_ {
-            CaProviderType::Secret => {
-                let selector = SecretKeySelector { name: ca.name.clone(), namespace: ca.namespace.clone(), key };
-                ctx.credentials().secret_key(&selector).await.map_err(|e| e.context("caProvider"))?.into_inner()
-            }
-            CaProviderType::ConfigMap => ctx
-                .credentials()
-                .config_map_key(&ca.name, ca.namespace.as_deref(), &key)
-                .await
-                .map_err(|e| e.context("caProvider"))?
-                .into_bytes(),
-        };
-        tls.ca_pem.push(pem);
+        tls.ca_pem.push(ctx.credentials().ca_provider_pem(ca, "ca.crt").await.map_err(|e| e.context("caProvider"))?);
     }
     if let Some(client_tls) = &spec.client_tls
         && let (Some(cert), Some(key)) = (&client_tls.cert_secret_ref, &client_tls.key_secret_ref)
