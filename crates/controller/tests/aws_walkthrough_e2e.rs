@@ -14,13 +14,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
-use aws_credential_types::Credentials;
 use aws_sdk_ssm::types::ParameterType;
-use aws_smithy_http_client::tls;
 use common::{
-    Operator, aws_test_api, events_text, eventually, kubectl, logs, registry_with_aws, start_operator_with, wait_ready,
-    wait_ready_within, wait_store,
+    Operator, aws_admin_sdk_config, aws_test_api, events_text, eventually, kubectl, logs, registry_with_aws,
+    start_operator_with, wait_ready, wait_ready_within, wait_store,
 };
 use external_secrets_api::{ExternalSecret, SecretStore};
 use external_secrets_core::hash::data_hash;
@@ -146,28 +143,12 @@ impl Walkthrough {
         aws_test_api(self.endpoint.port, "POST", "/_esr/irsa", &config.to_string());
     }
 
-    /// SDK configuration for the administrator who creates and rotates the remote secrets (static test keys).
-    fn admin_sdk_config(&self) -> aws_config::SdkConfig {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-            .build_https();
-        let credentials =
-            Credentials::new(&self.endpoint.access_key_id, &self.endpoint.secret_access_key, None, None, "test");
-        aws_config::SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .http_client(http)
-            .region(aws_config::Region::new(REGION))
-            .endpoint_url(&self.endpoint.url)
-            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
-            .build()
-    }
-
     fn secrets_manager(&self) -> aws_sdk_secretsmanager::Client {
-        aws_sdk_secretsmanager::Client::new(&self.admin_sdk_config())
+        aws_sdk_secretsmanager::Client::new(&aws_admin_sdk_config(&self.endpoint, REGION))
     }
 
     fn ssm(&self) -> aws_sdk_ssm::Client {
-        aws_sdk_ssm::Client::new(&self.admin_sdk_config())
+        aws_sdk_ssm::Client::new(&aws_admin_sdk_config(&self.endpoint, REGION))
     }
 
     /// Calls per operation on this test's endpoint (`secretsmanager.GetSecretValue`, ...).

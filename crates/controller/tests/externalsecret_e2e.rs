@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{events_text, eventually, kubectl, logs, start_operator, wait_ready};
+use common::{events_text, eventually, fake_store, kubectl, logs, start_operator, wait_ready};
 use external_secrets_api::{ExternalSecret, SecretStore};
 use external_secrets_core::hash::{created_by_label, data_hash};
 use external_secrets_testsupport::cluster;
@@ -19,15 +19,6 @@ use serde_json::json;
 
 const PASSWORD: &str = "S3cr3t-pa55-do-not-log";
 const USERNAME: &str = "admin-user-do-not-log";
-
-fn fake_store(namespace: &str, name: &str, class: &str, data: serde_json::Value) -> SecretStore {
-    serde_json::from_value(json!({
-        "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"controller": class, "provider": {"fake": {"data": data}}}
-    }))
-    .expect("SecretStore")
-}
 
 fn db_document(password: &str) -> String {
     json!({"username": USERNAME, "password": password, "host": "db.internal", "port": 5432, "engine": "postgres"})

@@ -10,13 +10,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{
-    Operator, eso_user_agent_client, events_text, eventually, grant_operator, logs, registry,
-    start_operator_configured, wait_ready,
-};
-use external_secrets_api::{ExternalSecret, SecretStore};
+use common::{FakeStoreEnv, eso_user_agent_client, events_text, eventually, grant_operator, wait_ready};
 use external_secrets_core::hash::{created_by_label, object_hash};
-use external_secrets_testsupport::{Cluster, cluster, tools};
+use external_secrets_testsupport::{Cluster, tools};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -31,56 +27,20 @@ const DATA_HASH: &str = "reconcile.external-secrets.io/data-hash";
 const MANAGED: &str = "reconcile.external-secrets.io/managed";
 const CREATED_BY: &str = "reconcile.external-secrets.io/created-by";
 
-/// One test's namespace, operator (generic targets allowed or not) and API handles; the fake store is `fake`.
-struct Env {
-    cluster: &'static Cluster,
-    admin: kube::Client,
-    ns: String,
-    op: Operator,
-    stores: Api<SecretStore>,
-    ess: Api<ExternalSecret>,
-    config_maps: Api<ConfigMap>,
-}
+/// One test's namespace, operator (generic targets allowed) and API handles; the fake store is `fake`.
+type Env = FakeStoreEnv;
 
 impl Env {
     /// A fresh namespace and operator with `--unsafe-allow-generic-targets`; with `grant_config_maps`, the
     /// operator also gets `deploy/rbac/generic-targets-clusterrole.yaml` (the chart's `genericTargets.enabled`).
     async fn new(prefix: &str, store_data: Value, grant_config_maps: bool) -> Env {
-        let cluster = cluster().await;
-        let admin = cluster.admin_client().await.expect("admin");
-        let ns = cluster.namespace(prefix).await.expect("ns");
-        let op = start_operator_configured(cluster, &ns, registry(), |c| c.allow_generic_targets = true).await;
+        let env = Env::start(prefix, store_data, |c| c.allow_generic_targets = true).await;
         if grant_config_maps {
             let yaml = std::fs::read_to_string(tools::repo_root().join("deploy/rbac/generic-targets-clusterrole.yaml"))
                 .expect("generic targets ClusterRole");
-            grant_operator(cluster, &ns, serde_yaml::from_str(&yaml).expect("ClusterRole YAML")).await;
+            grant_operator(env.cluster, &env.ns, serde_yaml::from_str(&yaml).expect("ClusterRole YAML")).await;
         }
-        let stores: Api<SecretStore> = Api::namespaced(admin.clone(), &ns);
-        let store: SecretStore = serde_json::from_value(json!({
-            "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
-            "metadata": {"name": "fake", "namespace": ns},
-            "spec": {"controller": op.class, "provider": {"fake": {"data": store_data}}}
-        }))
-        .expect("SecretStore");
-        stores.create(&PostParams::default(), &store).await.expect("store");
-        let ess = Api::namespaced(admin.clone(), &ns);
-        let config_maps = Api::namespaced(admin.clone(), &ns);
-        Env { cluster, admin, ns, op, stores, ess, config_maps }
-    }
-
-    /// Creates ExternalSecret `name` reading from `fake`, with `spec` merged over that.
-    async fn create_es(&self, name: &str, spec: Value) -> ExternalSecret {
-        let mut full = json!({"secretStoreRef": {"name": "fake", "kind": "SecretStore"}, "refreshInterval": "1h"});
-        if let (Some(full), Some(spec)) = (full.as_object_mut(), spec.as_object()) {
-            full.extend(spec.clone());
-        }
-        let es: ExternalSecret = serde_json::from_value(json!({
-            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-            "metadata": {"name": name, "namespace": self.ns},
-            "spec": full
-        }))
-        .expect("ExternalSecret");
-        self.ess.create(&PostParams::default(), &es).await.expect("create ExternalSecret")
+        env
     }
 
     async fn patch_es(&self, name: &str, patch: Value) {
@@ -90,11 +50,6 @@ impl Env {
     /// ESO's force-sync: any annotation change makes the next reconcile read the store.
     async fn force_sync(&self, name: &str, n: u32) {
         self.patch_es(name, json!({"metadata": {"annotations": {"force-sync": n.to_string()}}})).await;
-    }
-
-    async fn set_store_data(&self, data: Value) {
-        let patch = json!({"spec": {"provider": {"fake": {"data": data}}}});
-        self.stores.patch("fake", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch store");
     }
 
     async fn config_map_data(&self, name: &str) -> Option<BTreeMap<String, String>> {
@@ -107,12 +62,7 @@ impl Env {
 
     /// Secret values never appear in events or in the operator's logs.
     async fn stop(self) {
-        let events = events_text(&self.admin, &self.ns).await;
-        for (text, what) in [(events.as_str(), "events"), (logs().as_str(), "operator logs")] {
-            for value in [PASSWORD, ROTATED] {
-                assert!(!text.contains(value), "a secret value appeared in the {what}");
-            }
-        }
+        self.assert_not_leaked(&[PASSWORD, ROTATED]).await;
         self.op.stop().await;
     }
 }

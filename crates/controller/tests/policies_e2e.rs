@@ -12,10 +12,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{Operator, event_count, events_text, eventually, kubectl, logs, start_operator, wait_ready};
-use external_secrets_api::{ExternalSecret, SecretStore};
+use common::{FakeStoreEnv, event_count, events_text, eventually, kubectl, wait_ready};
+use external_secrets_api::ExternalSecret;
 use external_secrets_core::hash::data_hash;
-use external_secrets_testsupport::{Cluster, cluster};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -28,56 +27,13 @@ const LABEL_MANAGED: &str = "reconcile.external-secrets.io/managed";
 const DATA_HASH: &str = "reconcile.external-secrets.io/data-hash";
 
 /// One test's namespace, operator and API handles. The fake store is called `fake`.
-struct Env {
-    cluster: &'static Cluster,
-    admin: kube::Client,
-    ns: String,
-    op: Operator,
-    stores: Api<SecretStore>,
-    ess: Api<ExternalSecret>,
-    secrets: Api<Secret>,
-}
+type Env = FakeStoreEnv;
 
 impl Env {
     /// A fresh namespace, an operator watching it, and a fake store `fake` holding `store_data`
     /// (`[{"key", "value"}]`).
     async fn new(prefix: &str, store_data: Value) -> Env {
-        let cluster = cluster().await;
-        let admin = cluster.admin_client().await.expect("admin");
-        let ns = cluster.namespace(prefix).await.expect("ns");
-        let op = start_operator(cluster, &ns).await;
-        let stores: Api<SecretStore> = Api::namespaced(admin.clone(), &ns);
-        let store: SecretStore = serde_json::from_value(json!({
-            "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
-            "metadata": {"name": "fake", "namespace": ns},
-            "spec": {"controller": op.class, "provider": {"fake": {"data": store_data}}}
-        }))
-        .expect("SecretStore");
-        stores.create(&PostParams::default(), &store).await.expect("store");
-        let ess = Api::namespaced(admin.clone(), &ns);
-        let secrets = Api::namespaced(admin.clone(), &ns);
-        Env { cluster, admin, ns, op, stores, ess, secrets }
-    }
-
-    /// Creates an ExternalSecret named `name` reading from the `fake` store, with `spec` merged over that.
-    async fn create_es(&self, name: &str, spec: Value) {
-        let mut full = json!({"secretStoreRef": {"name": "fake", "kind": "SecretStore"}});
-        if let (Some(full), Some(spec)) = (full.as_object_mut(), spec.as_object()) {
-            full.extend(spec.clone());
-        }
-        let es: ExternalSecret = serde_json::from_value(json!({
-            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
-            "metadata": {"name": name, "namespace": self.ns},
-            "spec": full
-        }))
-        .expect("ExternalSecret");
-        self.ess.create(&PostParams::default(), &es).await.expect("create ExternalSecret");
-    }
-
-    /// Replaces the fake store's data (a provider-side change).
-    async fn set_store_data(&self, data: Value) {
-        let patch = json!({"spec": {"provider": {"fake": {"data": data}}}});
-        self.stores.patch("fake", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch store");
+        Env::start(prefix, store_data, |_| {}).await
     }
 
     /// Merge-patches an ExternalSecret's spec.
@@ -125,12 +81,7 @@ impl Env {
 
     /// Secret values never appear in events or in the operator's logs.
     async fn assert_no_leak(&self) {
-        let events = events_text(&self.admin, &self.ns).await;
-        for (text, what) in [(events.as_str(), "events"), (logs().as_str(), "operator logs")] {
-            for value in [PASSWORD, ROTATED, FOREIGN, PLAIN_TEXT] {
-                assert!(!text.contains(value), "a secret value appeared in the {what}");
-            }
-        }
+        self.assert_not_leaked(&[PASSWORD, ROTATED, FOREIGN, PLAIN_TEXT]).await;
     }
 
     async fn stop(self) {

@@ -8,11 +8,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_credential_types::Credentials;
 use aws_sdk_secretsmanager::types::Tag;
-use aws_smithy_http_client::tls;
-use common::{Operator, event_count, events_text, eventually, logs, start_operator_with, wait_ready};
+use common::{
+    Operator, aws_admin_sdk_config, event_count, events_text, eventually, logs, start_operator_with, wait_ready,
+};
 use external_secrets_api::v1alpha1::PushSecret;
 use external_secrets_api::{ExternalSecret, SecretStore, SecretStoreSpec};
 use external_secrets_provider::{DynProvider, ProviderRegistry, RemoteKey, StoreContext, StoreScope};
@@ -470,26 +469,11 @@ impl Aws {
     }
 
     fn sm(&self) -> aws_sdk_secretsmanager::Client {
-        aws_sdk_secretsmanager::Client::new(&self.sdk_config())
+        aws_sdk_secretsmanager::Client::new(&aws_admin_sdk_config(&self.endpoint, REGION))
     }
 
     fn ssm(&self) -> aws_sdk_ssm::Client {
-        aws_sdk_ssm::Client::new(&self.sdk_config())
-    }
-
-    fn sdk_config(&self) -> aws_config::SdkConfig {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-            .build_https();
-        let credentials =
-            Credentials::new(&self.endpoint.access_key_id, &self.endpoint.secret_access_key, None, None, "test");
-        aws_config::SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .http_client(http)
-            .region(aws_config::Region::new(REGION))
-            .endpoint_url(&self.endpoint.url)
-            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
-            .build()
+        aws_sdk_ssm::Client::new(&aws_admin_sdk_config(&self.endpoint, REGION))
     }
 
     /// The parameter's value, `None` when it does not exist.

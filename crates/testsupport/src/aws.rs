@@ -2,9 +2,9 @@
 //! which adds per-operation call counters and on-demand fault injection.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::process::{Component, free_port};
+use crate::process::{Component, free_port, state_dir};
 use crate::{Error, cluster::http_get_ok, tools};
 
 /// A running local AWS endpoint.
@@ -34,46 +34,12 @@ impl AwsEndpoint {
     /// Creates the venv if needed and starts the endpoint on a free loopback port, waiting (bounded) for it.
     pub fn start(opts: AwsOptions) -> Result<Self, Error> {
         let python = tools::moto_python()?;
-        let dir = match opts.dir {
-            Some(d) => d,
-            None => {
-                let dir = tempfile::Builder::new().prefix("esr-aws-").tempdir()?.keep();
-                if !opts.detached {
-                    crate::process::remove_when_gone(&dir)?;
-                }
-                dir
-            }
-        };
-        std::fs::create_dir_all(&dir)?;
+        let dir = state_dir(opts.dir, "esr-aws-", opts.detached)?;
         let port = free_port()?;
         let mut cmd = Command::new(python);
         cmd.arg(tools::repo_root().join("hack/aws_endpoint.py")).arg("--port").arg(port.to_string());
         let mut component = Component::spawn("aws-endpoint", cmd, &dir.join("aws-endpoint.log"), opts.detached)?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = component.exited() {
-                return Err(Error::NotReady {
-                    component: "aws-endpoint (moto)".to_string(),
-                    why: format!("exited with {status}"),
-                    log: component.log.clone(),
-                    tail: component.log_tail(25),
-                });
-            }
-            if http_get_ok(port, "/_esr/health") {
-                break;
-            }
-            if Instant::now() > deadline {
-                let tail = component.log_tail(25);
-                component.stop();
-                return Err(Error::NotReady {
-                    component: "aws-endpoint (moto)".to_string(),
-                    why: "not answering after 60s".to_string(),
-                    log: component.log.clone(),
-                    tail,
-                });
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        component.wait_until(Duration::from_secs(60), || http_get_ok(port, "/_esr/health"))?;
         Ok(Self {
             url: format!("http://127.0.0.1:{port}"),
             port,

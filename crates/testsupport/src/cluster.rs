@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
@@ -12,7 +12,7 @@ use kube::api::{Api, ObjectMeta, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::pki::Pki;
-use crate::process::{Component, free_port};
+use crate::process::{Component, free_port, state_dir};
 use crate::{Error, tools};
 
 /// How long a component may take to become ready before we give up and show its log.
@@ -50,17 +50,7 @@ impl Cluster {
     /// it from a thread that is not running a tokio runtime (see [`crate::cluster`]).
     pub fn start(opts: ClusterOptions) -> Result<Self, Error> {
         let bin = tools::bin_dir()?;
-        let dir = match opts.dir {
-            Some(d) => d,
-            None => {
-                let dir = tempfile::Builder::new().prefix("esr-cluster-").tempdir()?.keep();
-                if !opts.detached {
-                    crate::process::remove_when_gone(&dir)?;
-                }
-                dir
-            }
-        };
-        std::fs::create_dir_all(&dir)?;
+        let dir = state_dir(opts.dir, "esr-cluster-", opts.detached)?;
         let pki = Pki::write(&dir.join("pki"))?;
         let mut components = Vec::new();
 
@@ -81,7 +71,7 @@ impl Cluster {
             "--log-level=warn",
         ]);
         let mut etcd = Component::spawn("etcd", cmd, &dir.join("etcd.log"), opts.detached)?;
-        wait_until("etcd", &mut etcd, || http_get_ok(etcd_port, "/health"))?;
+        etcd.wait_until(READY_TIMEOUT, || http_get_ok(etcd_port, "/health"))?;
         components.push(etcd);
 
         // kube-apiserver
@@ -113,7 +103,7 @@ impl Cluster {
         std::fs::write(&kubeconfig, admin_kubeconfig(&server, &pki)?)?;
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let readyz = || rt.block_on(apiserver_ready(&kubeconfig));
-        wait_until("kube-apiserver", &mut apiserver, readyz)?;
+        apiserver.wait_until(READY_TIMEOUT, readyz)?;
         components.push(apiserver);
 
         // kube-controller-manager: garbage collection, namespace deletion, default ServiceAccounts.
@@ -138,7 +128,7 @@ impl Cluster {
         let mut kcm =
             Component::spawn("kube-controller-manager", cmd, &dir.join("kube-controller-manager.log"), opts.detached)?;
         let sa_ready = || rt.block_on(default_service_account_exists(&kubeconfig));
-        wait_until("kube-controller-manager", &mut kcm, sa_ready)?;
+        kcm.wait_until(READY_TIMEOUT, sa_ready)?;
         components.push(kcm);
 
         let pids: Vec<String> = components.iter().map(|c| format!("{} {}", c.pid(), c.name)).collect();
@@ -251,8 +241,8 @@ impl Cluster {
         self.with_component(name, |c| {
             c.start_again()?;
             match name {
-                "etcd" => wait_until(name, c, || http_get_ok(etcd_port, "/health")),
-                "kube-apiserver" => wait_until(name, c, || rt.block_on(apiserver_ready(&kubeconfig))),
+                "etcd" => c.wait_until(READY_TIMEOUT, || http_get_ok(etcd_port, "/health")),
+                "kube-apiserver" => c.wait_until(READY_TIMEOUT, || rt.block_on(apiserver_ready(&kubeconfig))),
                 _ => Ok(()),
             }
         })?;
@@ -271,7 +261,7 @@ impl Cluster {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let kubeconfig = self.kubeconfig.clone();
         self.with_component("kube-apiserver", |c| {
-            wait_until("kube-apiserver", c, || rt.block_on(apiserver_ready(&kubeconfig)))
+            c.wait_until(READY_TIMEOUT, || rt.block_on(apiserver_ready(&kubeconfig)))
         })
     }
 
@@ -331,35 +321,6 @@ async fn default_service_account_exists(kubeconfig: &Path) -> bool {
     let Ok(client) = client_from_kubeconfig(kubeconfig).await else { return false };
     let sas: Api<ServiceAccount> = Api::namespaced(client, "default");
     sas.get_opt("default").await.map(|sa| sa.is_some()).unwrap_or(false)
-}
-
-/// Polls `ready` until it is true, the component exits, or [`READY_TIMEOUT`] passes; failures carry the log tail.
-fn wait_until(name: &str, component: &mut Component, mut ready: impl FnMut() -> bool) -> Result<(), Error> {
-    let deadline = Instant::now() + READY_TIMEOUT;
-    loop {
-        if let Some(status) = component.exited() {
-            return Err(Error::NotReady {
-                component: name.to_string(),
-                why: format!("exited with {status}"),
-                log: component.log.clone(),
-                tail: component.log_tail(25),
-            });
-        }
-        if ready() {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            let tail = component.log_tail(25);
-            component.stop();
-            return Err(Error::NotReady {
-                component: name.to_string(),
-                why: format!("not ready after {}s", READY_TIMEOUT.as_secs()),
-                log: component.log.clone(),
-                tail,
-            });
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// A plain HTTP/1.0 GET on loopback that reports whether the answer was 200.

@@ -101,43 +101,31 @@ static VAULT: OnceLock<Result<VaultServer, String>> = OnceLock::new();
 
 /// The control plane of this test binary, started on first use. Panics with the component's log tail if it
 /// cannot start: every test that needs it would fail anyway, and the message says why.
-#[allow(clippy::panic)]
 pub async fn cluster() -> &'static Cluster {
-    let result = tokio::task::spawn_blocking(|| {
-        CLUSTER.get_or_init(|| Cluster::start(ClusterOptions::default()).map_err(|e| e.to_string()))
-    })
-    .await;
-    match result {
-        Ok(Ok(cluster)) => cluster,
-        Ok(Err(e)) => panic!("{e}"),
-        Err(e) => panic!("starting the local cluster panicked: {e}"),
-    }
+    started_once(&CLUSTER, "the local cluster", || Cluster::start(ClusterOptions::default())).await
 }
 
 /// The local AWS endpoint of this test binary, started on first use (panics like [`cluster`]).
-#[allow(clippy::panic)]
 pub async fn aws() -> &'static AwsEndpoint {
-    let result = tokio::task::spawn_blocking(|| {
-        AWS.get_or_init(|| AwsEndpoint::start(AwsOptions::default()).map_err(|e| e.to_string()))
-    })
-    .await;
-    match result {
-        Ok(Ok(aws)) => aws,
-        Ok(Err(e)) => panic!("{e}"),
-        Err(e) => panic!("starting the local AWS endpoint panicked: {e}"),
-    }
+    started_once(&AWS, "the local AWS endpoint", || AwsEndpoint::start(AwsOptions::default())).await
 }
 
 /// The Vault dev server of this test binary, started on first use (panics like [`cluster`]).
-#[allow(clippy::panic)]
 pub async fn vault() -> &'static VaultServer {
-    let result = tokio::task::spawn_blocking(|| {
-        VAULT.get_or_init(|| VaultServer::start(VaultOptions::default()).map_err(|e| e.to_string()))
-    })
-    .await;
+    started_once(&VAULT, "the Vault dev server", || VaultServer::start(VaultOptions::default())).await
+}
+
+/// The value in `cell`, made by `start` (blocking, so on a blocking thread) on first use; panics with the error.
+#[allow(clippy::panic)]
+async fn started_once<T: Send + Sync>(
+    cell: &'static OnceLock<Result<T, String>>,
+    what: &str,
+    start: fn() -> Result<T, Error>,
+) -> &'static T {
+    let result = tokio::task::spawn_blocking(move || cell.get_or_init(|| start().map_err(|e| e.to_string()))).await;
     match result {
-        Ok(Ok(vault)) => vault,
+        Ok(Ok(started)) => started,
         Ok(Err(e)) => panic!("{e}"),
-        Err(e) => panic!("starting the Vault dev server panicked: {e}"),
+        Err(e) => panic!("starting {what} panicked: {e}"),
     }
 }

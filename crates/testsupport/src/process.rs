@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::Error;
 
@@ -114,6 +115,30 @@ impl Component {
         log_tail(&self.log, lines)
     }
 
+    /// Polls `ready` until it is true, the process exits, or `timeout` passes (then the process is stopped);
+    /// failures carry the log tail.
+    pub fn wait_until(&mut self, timeout: Duration, mut ready: impl FnMut() -> bool) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.exited() {
+                return Err(self.not_ready(format!("exited with {status}")));
+            }
+            if ready() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let err = self.not_ready(format!("not ready after {}s", timeout.as_secs()));
+                self.stop();
+                return Err(err);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn not_ready(&self, why: String) -> Error {
+        Error::NotReady { component: self.name.clone(), why, log: self.log.clone(), tail: self.log_tail(25) }
+    }
+
     /// Stops the process: SIGTERM, then SIGKILL after a bounded grace period.
     pub fn stop(&mut self) {
         if self.exited().is_some() {
@@ -175,6 +200,23 @@ pub fn remove_when_gone(dir: &Path) -> Result<(), Error> {
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     cmd.spawn().map_err(|e| Error::Setup(format!("could not start the directory reaper shell: {e}")))?;
     Ok(())
+}
+
+/// A component's state directory (logs, data), created: `dir`, or a fresh temporary one named `prefix...` that is
+/// removed once this process is gone (see [`remove_when_gone`]) unless `detached`.
+pub fn state_dir(dir: Option<PathBuf>, prefix: &str, detached: bool) -> Result<PathBuf, Error> {
+    let dir = match dir {
+        Some(d) => d,
+        None => {
+            let dir = tempfile::Builder::new().prefix(prefix).tempdir()?.keep();
+            if !detached {
+                remove_when_gone(&dir)?;
+            }
+            dir
+        }
+    };
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 /// Asks the OS for a free loopback TCP port. The port is released before use, so a collision is possible but

@@ -2,9 +2,9 @@
 //! built from Go modules by `hack/build-tools.sh` and found in the tools directory beside the control plane.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::process::{Component, free_port};
+use crate::process::{Component, free_port, state_dir};
 use crate::{Error, cluster::http_get_ok, tools};
 
 /// A running Vault dev server.
@@ -37,17 +37,7 @@ impl VaultServer {
                 binary.display()
             )));
         }
-        let dir = match opts.dir {
-            Some(d) => d,
-            None => {
-                let dir = tempfile::Builder::new().prefix("esr-vault-").tempdir()?.keep();
-                if !opts.detached {
-                    crate::process::remove_when_gone(&dir)?;
-                }
-                dir
-            }
-        };
-        std::fs::create_dir_all(&dir)?;
+        let dir = state_dir(opts.dir, "esr-vault-", opts.detached)?;
         let port = free_port()?;
         let root_token = "esr-root-token".to_string();
         let mut cmd = Command::new(binary);
@@ -60,31 +50,7 @@ impl VaultServer {
             .env_remove("VAULT_ADDR")
             .env_remove("VAULT_TOKEN");
         let mut component = Component::spawn("vault", cmd, &dir.join("vault.log"), opts.detached)?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = component.exited() {
-                return Err(Error::NotReady {
-                    component: "vault".to_string(),
-                    why: format!("exited with {status}"),
-                    log: component.log.clone(),
-                    tail: component.log_tail(25),
-                });
-            }
-            if http_get_ok(port, "/v1/sys/health") {
-                break;
-            }
-            if Instant::now() > deadline {
-                let tail = component.log_tail(25);
-                component.stop();
-                return Err(Error::NotReady {
-                    component: "vault".to_string(),
-                    why: "not healthy after 60s".to_string(),
-                    log: component.log.clone(),
-                    tail,
-                });
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        component.wait_until(Duration::from_secs(60), || http_get_ok(port, "/v1/sys/health"))?;
         Ok(Self { url: format!("http://127.0.0.1:{port}"), port, root_token, component })
     }
 

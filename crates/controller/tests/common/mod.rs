@@ -11,11 +11,12 @@ use external_secrets_api::{ExternalSecret, SecretStore};
 use external_secrets_controller::{Context, ControllerConfig};
 use external_secrets_provider::ProviderRegistry;
 use external_secrets_provider_aws::{AwsProvider, Endpoints};
-use external_secrets_testsupport::{Cluster, tools};
-use k8s_openapi::api::core::v1::{Event as CoreEvent, ServiceAccount};
+use external_secrets_testsupport::{AwsEndpoint, Cluster, cluster, tools};
+use k8s_openapi::api::core::v1::{ConfigMap, Event as CoreEvent, Secret, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, RoleRef, Subject};
-use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+use kube::api::{Api, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
 use tokio::sync::{OnceCell, oneshot};
 
 /// Everything the operator logged in this test binary (shared: tests grep it for secret values).
@@ -267,6 +268,79 @@ pub async fn start_operator_configured(
     Operator { context, class, stop: Some(stop_tx), task: Some(task) }
 }
 
+/// SecretStore `name` in `namespace` for the operator of `class`, with the fake provider holding `data`
+/// (`[{"key", "value"}]`).
+pub fn fake_store(namespace: &str, name: &str, class: &str, data: Value) -> SecretStore {
+    serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"controller": class, "provider": {"fake": {"data": data}}}
+    }))
+    .expect("SecretStore")
+}
+
+/// One test's namespace, the operator watching it, a fake SecretStore called `fake`, and API handles. Test files
+/// add the helpers of their own behaviour in an `impl` of their own.
+pub struct FakeStoreEnv {
+    pub cluster: &'static Cluster,
+    pub admin: kube::Client,
+    pub ns: String,
+    pub op: Operator,
+    pub stores: Api<SecretStore>,
+    pub ess: Api<ExternalSecret>,
+    pub secrets: Api<Secret>,
+    pub config_maps: Api<ConfigMap>,
+}
+
+impl FakeStoreEnv {
+    /// A fresh namespace, an operator watching it (its settings changed by `configure`), and the fake store
+    /// `fake` holding `store_data` (`[{"key", "value"}]`).
+    pub async fn start(prefix: &str, store_data: Value, configure: impl FnOnce(&mut ControllerConfig)) -> Self {
+        let cluster = cluster().await;
+        let admin = cluster.admin_client().await.expect("admin");
+        let ns = cluster.namespace(prefix).await.expect("ns");
+        let op = start_operator_configured(cluster, &ns, registry(), configure).await;
+        let stores: Api<SecretStore> = Api::namespaced(admin.clone(), &ns);
+        let store = fake_store(&ns, "fake", &op.class, store_data);
+        stores.create(&PostParams::default(), &store).await.expect("store");
+        let ess = Api::namespaced(admin.clone(), &ns);
+        let secrets = Api::namespaced(admin.clone(), &ns);
+        let config_maps = Api::namespaced(admin.clone(), &ns);
+        Self { cluster, admin, ns, op, stores, ess, secrets, config_maps }
+    }
+
+    /// Creates ExternalSecret `name` reading from the `fake` store, with `spec` merged over that.
+    pub async fn create_es(&self, name: &str, spec: Value) -> ExternalSecret {
+        let mut full = json!({"secretStoreRef": {"name": "fake", "kind": "SecretStore"}});
+        if let (Some(full), Some(spec)) = (full.as_object_mut(), spec.as_object()) {
+            full.extend(spec.clone());
+        }
+        let es: ExternalSecret = serde_json::from_value(json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": name, "namespace": self.ns},
+            "spec": full
+        }))
+        .expect("ExternalSecret");
+        self.ess.create(&PostParams::default(), &es).await.expect("create ExternalSecret")
+    }
+
+    /// Replaces the fake store's data (a provider-side change).
+    pub async fn set_store_data(&self, data: Value) {
+        let patch = json!({"spec": {"provider": {"fake": {"data": data}}}});
+        self.stores.patch("fake", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch store");
+    }
+
+    /// Panics if any of `values` appears in this namespace's events or in the operator's logs.
+    pub async fn assert_not_leaked(&self, values: &[&str]) {
+        let events = events_text(&self.admin, &self.ns).await;
+        for (text, what) in [(events.as_str(), "events"), (logs().as_str(), "operator logs")] {
+            for value in values {
+                assert!(!text.contains(value), "a secret value appeared in the {what}");
+            }
+        }
+    }
+}
+
 /// Every event note and reason in `namespace` (events.k8s.io and core), for assertions and leak checks.
 pub async fn events_text(client: &kube::Client, namespace: &str) -> String {
     let mut out = String::new();
@@ -381,6 +455,29 @@ pub fn aws_test_api(port: u16, method: &str, path: &str, body: &str) -> serde_js
     assert!(resp.starts_with("HTTP/1.0 200") || resp.starts_with("HTTP/1.1 200"), "{method} {path}: {resp}");
     let body = resp.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
     serde_json::from_str(body).expect("JSON answer")
+}
+
+/// SDK configuration for an administrator of the local AWS `endpoint` (its static test keys) in `region`: what
+/// tests use to create, rotate and read remote secrets behind the operator's back.
+pub fn aws_admin_sdk_config(endpoint: &AwsEndpoint, region: &str) -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https();
+    let credentials = aws_credential_types::Credentials::new(
+        &endpoint.access_key_id,
+        &endpoint.secret_access_key,
+        None,
+        None,
+        "test",
+    );
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .region(aws_config::Region::new(region.to_string()))
+        .endpoint_url(&endpoint.url)
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
+        .build()
 }
 
 /// The controller settings the tests use: a controller class of its own, short backoffs, and the given watch
