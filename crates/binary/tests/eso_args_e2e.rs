@@ -13,7 +13,7 @@ use std::time::Duration;
 use external_secrets_api::{ClusterSecretStore, ExternalSecret, SecretStore};
 use external_secrets_testsupport::process::Component;
 use external_secrets_testsupport::{aws, cluster, eventually};
-use faults::{http_get, install_crds};
+use faults::{http_get, install_crds, put_secret};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use serde_json::json;
@@ -82,14 +82,7 @@ async fn esos_default_chart_arguments_start_a_ready_controller_that_serves_esos_
 
     // One sync from Secrets Manager, so that every series has a sample.
     let ns = cluster.namespace("eso-args").await.expect("ns");
-    let (status, answer) = external_secrets_testsupport::secrets_manager_call(
-        endpoint.port,
-        &endpoint.region,
-        "CreateSecret",
-        &json!({"Name": format!("{ns}/db"), "SecretString": VALUE}),
-    )
-    .expect("the AWS endpoint answers");
-    assert_eq!(status, 200, "CreateSecret: {answer}");
+    put_secret(endpoint, &format!("{ns}/db"), VALUE);
     let store: SecretStore = serde_json::from_value(json!({
         "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
         "metadata": {"name": "aws", "namespace": ns},
