@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use external_secrets_api::{ClusterSecretStore, ExternalSecret, SecretStore};
 use external_secrets_testsupport::process::{Component, free_port};
-use external_secrets_testsupport::{aws, cluster, eventually, parameter_store_call, secrets_manager_call};
-use faults::{attempts_bound, http_get, install_crds};
+use external_secrets_testsupport::{aws, cluster, eventually};
+use faults::{attempts_bound, http_get, install_crds, put_parameter, put_secret};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Secret};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -509,7 +509,7 @@ async fn every_bad_input_gets_a_condition_and_an_event_without_panic_or_hot_loop
     let other_ns = cluster.namespace("bad-input-other").await.expect("namespace");
 
     // Remote data.
-    let (port, region) = (endpoint.port, endpoint.region.as_str());
+    let region = endpoint.region.as_str();
     let deep = format!("{}1{}", "{\"a\":".repeat(20_000), "}".repeat(20_000));
     for (key, value) in [
         ("plain", "not json, not base64!".to_string()),
@@ -519,23 +519,9 @@ async fn every_bad_input_gets_a_condition_and_an_event_without_panic_or_hot_loop
         ("bad-keys", json!({"not a key!": "x"}).to_string()),
         ("deep", deep),
     ] {
-        let (status, _) = secrets_manager_call(
-            port,
-            region,
-            "CreateSecret",
-            &json!({"Name": format!("{ns}/bad/{key}"), "SecretString": value}),
-        )
-        .expect("the AWS endpoint answers");
-        assert_eq!(status, 200, "CreateSecret {key}");
+        put_secret(endpoint, &format!("{ns}/bad/{key}"), &value);
     }
-    let (status, _) = parameter_store_call(
-        port,
-        region,
-        "PutParameter",
-        &json!({"Name": format!("/{ns}/bad/doc"), "Value": "{\"user\":\"admin\"}", "Type": "String"}),
-    )
-    .expect("the AWS endpoint answers");
-    assert_eq!(status, 200, "PutParameter");
+    put_parameter(endpoint, &format!("/{ns}/bad/doc"), "{\"user\":\"admin\"}");
 
     // Stores and the objects the cases refer to.
     let secrets: Api<Secret> = Api::namespaced(admin.clone(), &ns);

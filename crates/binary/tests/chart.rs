@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use external_secrets_testsupport::{Cluster, cluster, tools};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Container, Secret};
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams};
@@ -186,16 +186,20 @@ fn controller_rules(rendered: &str) -> Vec<PolicyRule> {
         .collect()
 }
 
-/// The controller's container arguments in a rendering.
-fn controller_args(rendered: &str) -> Vec<String> {
+/// The controller Deployment's containers in a rendering.
+fn controller_containers(rendered: &str) -> Vec<Container> {
     documents(rendered)
         .into_iter()
         .filter(|doc| doc.get("kind").and_then(|k| k.as_str()) == Some("Deployment"))
         .filter_map(|doc| serde_yaml::from_value::<Deployment>(doc).ok())
         .filter(|d| d.metadata.name.as_deref() == Some("t-external-secrets"))
         .flat_map(|d| d.spec.and_then(|s| s.template.spec).map(|s| s.containers).unwrap_or_default())
-        .flat_map(|c| c.args.unwrap_or_default())
         .collect()
+}
+
+/// The controller's container arguments in a rendering.
+fn controller_args(rendered: &str) -> Vec<String> {
+    controller_containers(rendered).into_iter().flat_map(|c| c.args.unwrap_or_default()).collect()
 }
 
 /// ESO's chart values `genericTargets.enabled` / `genericTargets.resources`: the flag, the ConfigMap grants of
@@ -242,12 +246,8 @@ async fn generic_targets_values_pass_the_flag_and_grant_what_is_documented() {
 
 /// The controller container's environment in a rendering, as (name, value) pairs.
 fn controller_env(rendered: &str) -> Vec<(String, String)> {
-    documents(rendered)
+    controller_containers(rendered)
         .into_iter()
-        .filter(|doc| doc.get("kind").and_then(|k| k.as_str()) == Some("Deployment"))
-        .filter_map(|doc| serde_yaml::from_value::<Deployment>(doc).ok())
-        .filter(|d| d.metadata.name.as_deref() == Some("t-external-secrets"))
-        .flat_map(|d| d.spec.and_then(|s| s.template.spec).map(|s| s.containers).unwrap_or_default())
         .flat_map(|c| c.env.unwrap_or_default())
         .map(|e| (e.name, e.value.unwrap_or_default()))
         .collect()

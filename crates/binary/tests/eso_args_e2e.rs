@@ -5,13 +5,15 @@
 //! Grafana dashboard and documentation name.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::io::{Read, Write};
+mod faults;
+
 use std::process::Command;
 use std::time::Duration;
 
 use external_secrets_api::{ClusterSecretStore, ExternalSecret, SecretStore};
 use external_secrets_testsupport::process::Component;
 use external_secrets_testsupport::{aws, cluster, eventually};
+use faults::{http_get, install_crds, put_secret};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use serde_json::json;
@@ -47,28 +49,6 @@ const EXPECTED_SERIES: &[&str] = &[
     "rest_client_requests_total",
 ];
 
-fn http(port: u16, request: &str) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
-}
-
-fn get(port: u16, path: &str) -> (u16, String) {
-    if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        return (0, String::new());
-    }
-    http(port, &format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"))
-}
-
-async fn install_crds(admin: &kube::Client) {
-    external_secrets_testsupport::apply_crds(admin, external_secrets_api::crds()).await.expect("CRDs");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn esos_default_chart_arguments_start_a_ready_controller_that_serves_esos_metrics() {
     let cluster = cluster().await;
@@ -90,26 +70,19 @@ async fn esos_default_chart_arguments_start_a_ready_controller_that_serves_esos_
     }
     let mut controller = Component::spawn("controller", cmd, &log, false).expect("start the binary");
 
-    let ready = eventually(Duration::from_secs(60), || async { get(LIVE_PORT, "/readyz").0 == 200 }).await;
+    let ready = eventually(Duration::from_secs(60), || async { http_get(LIVE_PORT, "/readyz").await.0 == 200 }).await;
     assert!(
         ready,
         "not ready on :{LIVE_PORT} within 60 s; exited: {:?}\n{}",
         controller.exited(),
         controller.log_tail(40)
     );
-    assert_eq!(get(METRICS_PORT, "/readyz").0, 200);
-    assert_eq!(get(LIVE_PORT, "/healthz").0, 200);
+    assert_eq!(http_get(METRICS_PORT, "/readyz").await.0, 200);
+    assert_eq!(http_get(LIVE_PORT, "/healthz").await.0, 200);
 
     // One sync from Secrets Manager, so that every series has a sample.
     let ns = cluster.namespace("eso-args").await.expect("ns");
-    let (status, answer) = external_secrets_testsupport::secrets_manager_call(
-        endpoint.port,
-        &endpoint.region,
-        "CreateSecret",
-        &json!({"Name": format!("{ns}/db"), "SecretString": VALUE}),
-    )
-    .expect("the AWS endpoint answers");
-    assert_eq!(status, 200, "CreateSecret: {answer}");
+    put_secret(endpoint, &format!("{ns}/db"), VALUE);
     let store: SecretStore = serde_json::from_value(json!({
         "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
         "metadata": {"name": "aws", "namespace": ns},
@@ -155,11 +128,11 @@ async fn esos_default_chart_arguments_start_a_ready_controller_that_serves_esos_
     // The store's reconcile and the ExternalSecret's may land after the Secret: wait for the last series.
     let line_of = |metrics: &str, name: &str| metrics.lines().any(|l| !l.starts_with('#') && l.starts_with(name));
     let served = eventually(Duration::from_secs(30), || async {
-        let metrics = get(METRICS_PORT, "/metrics").1;
+        let metrics = http_get(METRICS_PORT, "/metrics").await.1;
         EXPECTED_SERIES.iter().all(|name| line_of(&metrics, name))
     })
     .await;
-    let (status, metrics) = get(METRICS_PORT, "/metrics");
+    let (status, metrics) = http_get(METRICS_PORT, "/metrics").await;
     assert_eq!(status, 200);
     let missing: Vec<&&str> = EXPECTED_SERIES.iter().filter(|name| !line_of(&metrics, name)).collect();
     assert!(served && missing.is_empty(), "missing {missing:?} in:\n{metrics}");

@@ -311,14 +311,32 @@ async fn operator_killed_in_the_middle_of_a_sync_burst_loses_nothing_and_its_res
     let recovered_in = fx.wait_converged(fault).await + (ready - killed);
     let converged = Instant::now();
 
+    let note = format!(
+        "killed with {done}/{N_AWS} of the burst written; ready again after {:.1} s",
+        (ready - killed).as_secs_f64()
+    );
+    let figures = after_kill(&fx, fault, killed, converged, recovered_in, note);
+    fx.assert_nothing_leaked(&op.log()).await;
+    op.component.stop();
+    figures.print();
+}
+
+/// Once everything converged after a kill at `killed`: nothing was lost or blanked and the provider calls since
+/// stay below the no-hot-loop bound; the figures of the fault.
+fn after_kill(
+    fx: &Fixture,
+    fault: &str,
+    killed: Instant,
+    converged: Instant,
+    recovered_in: Duration,
+    note: String,
+) -> Figures {
     let violations = fx.monitor.violations();
     assert!(violations.is_empty(), "{fault}: Secrets lost or blanked: {violations:?}");
     let calls_during = fx.proxy.requests_between(killed, converged);
     let window = converged - killed;
     let bound = calls_bound(N_AWS + N_FAKE, window);
     assert!(calls_during <= bound, "{fault}: {calls_during} provider calls in {window:?} (bound {bound})");
-    fx.assert_nothing_leaked(&op.log()).await;
-    op.component.stop();
     Figures {
         fault: fault.to_string(),
         lost_or_blanked: violations.len(),
@@ -328,12 +346,8 @@ async fn operator_killed_in_the_middle_of_a_sync_burst_loses_nothing_and_its_res
         baseline_per_s: steady_rate(),
         max_per_s: fx.proxy.max_per_second(killed, converged),
         condition: "-".to_string(),
-        note: format!(
-            "killed with {done}/{N_AWS} of the burst written; ready again after {:.1} s",
-            (ready - killed).as_secs_f64()
-        ),
+        note,
     }
-    .print();
 }
 
 /// The replica (`POD_NAME`) holding the Lease, if any.
@@ -378,29 +392,14 @@ async fn leader_killed_mid_burst_hands_over_to_the_standby_and_nothing_is_lost()
     let recovered_in = fx.wait_converged(fault).await + takeover;
     let converged = Instant::now();
 
-    let violations = fx.monitor.violations();
-    assert!(violations.is_empty(), "{fault}: Secrets lost or blanked: {violations:?}");
+    let note = format!(
+        "killed with {done}/{N_AWS} of the burst written; standby led after {:.1} s (lease 6 s)",
+        takeover.as_secs_f64()
+    );
+    let figures = after_kill(&fx, fault, killed, converged, recovered_in, note);
     assert!(standby.provider_calls().await > 0, "the new leader synced");
     assert!(standby.component.exited().is_none(), "the new leader exited:\n{}", standby.log_tail());
-    let calls_during = fx.proxy.requests_between(killed, converged);
-    let window = converged - killed;
-    let bound = calls_bound(N_AWS + N_FAKE, window);
-    assert!(calls_during <= bound, "{fault}: {calls_during} provider calls in {window:?} (bound {bound})");
     fx.assert_nothing_leaked(&format!("{}{}", leader.log(), standby.log())).await;
     standby.component.stop();
-    Figures {
-        fault: fault.to_string(),
-        lost_or_blanked: violations.len(),
-        fault_held: window,
-        recovered_in,
-        calls_during,
-        baseline_per_s: steady_rate(),
-        max_per_s: fx.proxy.max_per_second(killed, converged),
-        condition: "-".to_string(),
-        note: format!(
-            "killed with {done}/{N_AWS} of the burst written; standby led after {:.1} s (lease 6 s)",
-            takeover.as_secs_f64()
-        ),
-    }
-    .print();
+    figures.print();
 }

@@ -19,10 +19,10 @@ use std::time::Duration;
 
 use external_secrets_api::{ClusterExternalSecret, ClusterSecretStore, ExternalSecret, SecretStore};
 use external_secrets_testsupport::process::{Component, free_port};
-use external_secrets_testsupport::{AwsEndpoint, aws, cluster, eventually, parameter_store_call, secrets_manager_call};
+use external_secrets_testsupport::{aws, cluster, eventually};
 use external_secrets_webhook::certcontroller::CertBundle;
 use external_secrets_webhook::server::{CLUSTER_SECRET_STORE_PATH, EXTERNAL_SECRET_PATH, SECRET_STORE_PATH};
-use faults::{http_get, install_crds};
+use faults::{http_get, install_crds, put_parameter, put_secret};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::{Event, Namespace, Secret};
@@ -63,25 +63,6 @@ where
 {
     let object: K = serde_json::from_value(body).expect("a valid object");
     api.create(&PostParams::default(), &object).await
-}
-
-/// A Parameter Store `PutParameter` straight to the local endpoint.
-fn put_parameter(endpoint: &AwsEndpoint, name: &str, value: &str) {
-    let body = json!({"Name": name, "Value": value, "Type": "String", "Overwrite": true});
-    let (status, _) =
-        parameter_store_call(endpoint.port, &endpoint.region, "PutParameter", &body).expect("the AWS endpoint answers");
-    assert_eq!(status, 200, "PutParameter {name}");
-}
-
-fn put_secret(endpoint: &AwsEndpoint, name: &str, value: &str) {
-    let (status, _) = secrets_manager_call(
-        endpoint.port,
-        &endpoint.region,
-        "CreateSecret",
-        &json!({"Name": name, "SecretString": value}),
-    )
-    .expect("the AWS endpoint answers");
-    assert_eq!(status, 200, "CreateSecret {name}");
 }
 
 /// The chart's ValidatingWebhookConfiguration (v1, CREATE/UPDATE, failurePolicy Fail) pointing at the webhook

@@ -311,6 +311,27 @@ pub async fn install_crds(admin: &kube::Client) {
     external_secrets_testsupport::apply_crds(admin, external_secrets_api::crds()).await.expect("CRDs");
 }
 
+/// A Parameter Store `PutParameter` straight to the local endpoint.
+pub fn put_parameter(endpoint: &AwsEndpoint, name: &str, value: &str) {
+    let body = json!({"Name": name, "Value": value, "Type": "String", "Overwrite": true});
+    let (status, _) =
+        external_secrets_testsupport::parameter_store_call(endpoint.port, &endpoint.region, "PutParameter", &body)
+            .expect("the AWS endpoint answers");
+    assert_eq!(status, 200, "PutParameter {name}");
+}
+
+/// A Secrets Manager `CreateSecret` straight to the local endpoint.
+pub fn put_secret(endpoint: &AwsEndpoint, name: &str, value: &str) {
+    let (status, _) = external_secrets_testsupport::secrets_manager_call(
+        endpoint.port,
+        &endpoint.region,
+        "CreateSecret",
+        &json!({"Name": name, "SecretString": value}),
+    )
+    .expect("the AWS endpoint answers");
+    assert_eq!(status, 200, "CreateSecret {name}");
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The operator as a process
 // ---------------------------------------------------------------------------------------------------------

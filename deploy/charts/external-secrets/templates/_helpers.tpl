@@ -36,16 +36,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{- /* The controller rules that a namespace-scoped install grants in its namespace. */}}
-{{- define "external-secrets.namespacedRules" }}
+{{- /*
+The controller's rules, called with (dict "Values" .Values "cluster" bool): cluster-wide for the ClusterRole, or
+those a namespace-scoped install grants in its namespace (a Role cannot grant the cluster-scoped kinds:
+ClusterSecretStores, ClusterGenerators (refused as forbidden), ClusterExternalSecrets and namespaces are off).
+*/}}
+{{- define "external-secrets.controllerRules" }}
+{{- $cluster := .cluster }}
 - apiGroups: ["external-secrets.io"]
-  resources: ["externalsecrets", "secretstores"]
+  resources: ["externalsecrets", "secretstores"{{ if $cluster }}, "clustersecretstores"{{ end }}]
   verbs: ["get", "list", "watch"]
 - apiGroups: ["external-secrets.io"]
   resources: ["externalsecrets"]
   verbs: ["patch", "update"]
 - apiGroups: ["external-secrets.io"]
-  resources: ["externalsecrets/status", "secretstores/status"]
+  resources: ["externalsecrets/status", "secretstores/status"{{ if $cluster }}, "clustersecretstores/status"{{ end }}]
   verbs: ["patch", "update"]
 - apiGroups: ["external-secrets.io"]
   resources: ["externalsecrets/finalizers"]
@@ -64,13 +69,34 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: ["serviceaccounts/token"]
   verbs: ["create"]
 {{- end }}
+- apiGroups: ["generators.external-secrets.io"]
+  resources: ["passwords", "uuids", "fakes", "sshkeys", "ecrauthorizationtokens", "stssessiontokens"{{ if $cluster }}, "clustergenerators"{{ end }}]
+  verbs: ["get"]
+{{- if $cluster }}
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get"]
+{{- end }}
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
-{{- /* Generators in the namespace (a Role cannot grant ClusterGenerators; they are refused as forbidden). */}}
-- apiGroups: ["generators.external-secrets.io"]
-  resources: ["passwords", "uuids", "fakes", "sshkeys", "ecrauthorizationtokens", "stssessiontokens"]
-  verbs: ["get"]
+{{- if and $cluster .Values.processClusterExternalSecret }}
+- apiGroups: ["external-secrets.io"]
+  resources: ["clusterexternalsecrets"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["external-secrets.io"]
+  resources: ["clusterexternalsecrets/status"]
+  verbs: ["patch"]
+- apiGroups: ["external-secrets.io"]
+  resources: ["clusterexternalsecrets/finalizers"]
+  verbs: ["update"]
+- apiGroups: ["external-secrets.io"]
+  resources: ["externalsecrets"]
+  verbs: ["create", "delete"]
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["list", "watch", "patch"]
+{{- end }}
 {{- if .Values.processPushSecret }}
 - apiGroups: ["external-secrets.io"]
   resources: ["pushsecrets"]
@@ -79,17 +105,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: ["pushsecrets/status"]
   verbs: ["patch"]
 - apiGroups: ["external-secrets.io"]
-  resources: ["secretstores"]
+  resources: ["secretstores"{{ if $cluster }}, "clustersecretstores"{{ end }}]
   verbs: ["patch"]
 {{- end }}
-{{- with include "external-secrets.genericTargetRules" . | trim }}{{ . | nindent 0 }}{{ end }}
-{{- end }}
-
 {{- /*
 Generic targets (genericTargets.enabled): ConfigMaps written instead of Secrets (get is always granted), and the
 rules of genericTargets.resources verbatim, as ESO's chart renders them.
-*/ -}}
-{{- define "external-secrets.genericTargetRules" }}
+*/}}
 {{- if .Values.genericTargets.enabled }}
 - apiGroups: [""]
   resources: ["configmaps"]
