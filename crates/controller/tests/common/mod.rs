@@ -221,37 +221,12 @@ pub async fn start_operator_configured(
     registry: ProviderRegistry,
     configure: impl FnOnce(&mut ControllerConfig),
 ) -> Operator {
-    init_logs();
-    install_crds(cluster).await;
     let client = operator_client(cluster, watch_namespace).await;
-    let class = format!("class-{watch_namespace}");
-    let mut config = ControllerConfig {
-        namespace: Some(watch_namespace.to_string()),
-        controller_class: class.clone(),
-        min_backoff: Duration::from_secs(1),
-        max_backoff: Duration::from_secs(30),
-        ..ControllerConfig::default()
-    };
+    let mut config = test_config(Some(watch_namespace), &format!("class-{watch_namespace}"));
     configure(&mut config);
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let (ctx_tx, ctx_rx) = oneshot::channel();
-    let task = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stop_rx.await;
-        };
-        let mut ctx_tx = Some(ctx_tx);
-        let result = external_secrets_controller::run(client, registry, config, None, shutdown, |h| {
-            if let Some(tx) = ctx_tx.take() {
-                let _ = tx.send((h.context.clone(), h.readiness.clone()));
-            }
-        })
-        .await;
-        if let Err(e) = result {
-            eprintln!("operator stopped with error: {e}");
-        }
-    });
-    let (context, readiness) = ctx_rx.await.expect("operator started");
+    let spawned = spawn_operator(cluster, client, registry, config, None).await;
     tracing::info!("operator started in test");
+    let readiness = spawned.readiness.clone();
     let ready = eventually(Duration::from_secs(30), || {
         let r = readiness.clone();
         async move { r.is_ready() }
@@ -265,7 +240,43 @@ pub async fn start_operator_configured(
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
     }
-    Operator { context, class, stop: Some(stop_tx), task: Some(task) }
+    spawned.operator
+}
+
+/// Installs the CRDs and spawns `run` with `client`, `registry` and `config`, serving health and metrics on
+/// `metrics_addr`; returns as soon as the controllers hand out their handles (not waiting for readiness).
+async fn spawn_operator(
+    cluster: &Cluster,
+    client: kube::Client,
+    registry: ProviderRegistry,
+    config: ControllerConfig,
+    metrics_addr: Option<std::net::SocketAddr>,
+) -> LaunchedOperator {
+    init_logs();
+    install_crds(cluster).await;
+    let class = config.controller_class.clone();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let (handles_tx, handles_rx) = oneshot::channel();
+    let (ended_tx, ended_rx) = oneshot::channel();
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop_rx.await;
+        };
+        let mut handles_tx = Some(handles_tx);
+        let result = external_secrets_controller::run(client, registry, config, metrics_addr, shutdown, |h| {
+            if let Some(tx) = handles_tx.take() {
+                let _ = tx.send((h.context.clone(), h.readiness.clone(), h.metrics.clone()));
+            }
+        })
+        .await;
+        if let Err(e) = &result {
+            eprintln!("operator stopped with error: {e}");
+        }
+        let _ = ended_tx.send(result.map_err(|e| e.to_string()));
+    });
+    let (context, readiness, metrics) = handles_rx.await.expect("operator started");
+    let operator = Operator { context, class, stop: Some(stop_tx), task: Some(task) };
+    LaunchedOperator { operator, readiness, metrics, ended: ended_rx }
 }
 
 /// SecretStore `name` in `namespace` for the operator of `class`, with the fake provider holding `data`
@@ -518,36 +529,16 @@ pub async fn launch_operator(
     metrics_addr: Option<std::net::SocketAddr>,
     wait_ready: bool,
 ) -> LaunchedOperator {
-    init_logs();
-    install_crds(cluster).await;
-    let class = config.controller_class.clone();
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let (handles_tx, handles_rx) = oneshot::channel();
-    let (ended_tx, ended_rx) = oneshot::channel();
-    let task = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stop_rx.await;
-        };
-        let mut handles_tx = Some(handles_tx);
-        let result = external_secrets_controller::run(client, registry(), config, metrics_addr, shutdown, |h| {
-            if let Some(tx) = handles_tx.take() {
-                let _ = tx.send((h.context.clone(), h.readiness.clone(), h.metrics.clone()));
-            }
-        })
-        .await;
-        let _ = ended_tx.send(result.map_err(|e| e.to_string()));
-    });
-    let (context, readiness, metrics) = handles_rx.await.expect("operator started");
+    let launched = spawn_operator(cluster, client, registry(), config, metrics_addr).await;
     if wait_ready {
         let ready = eventually(Duration::from_secs(30), || {
-            let r = readiness.clone();
+            let r = launched.readiness.clone();
             async move { r.is_ready() }
         })
         .await;
         assert!(ready, "operator not ready within 30 s");
     }
-    let operator = Operator { context, class, stop: Some(stop_tx), task: Some(task) };
-    LaunchedOperator { operator, readiness, metrics, ended: ended_rx }
+    launched
 }
 
 /// A GET over plain HTTP/1.1 to the operator's health/metrics server: (status code, body).
