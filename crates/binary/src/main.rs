@@ -17,6 +17,16 @@ use tracing_subscriber::prelude::*;
 mod cli;
 mod goflags;
 
+/// With `--features dhat-heap`, every allocation is recorded and `dhat-heap.json` is written to the working
+/// directory when the shutdown signal arrives — before anything is torn down, so its "end" is the steady state
+/// the process was in; see bench/README.md.
+#[cfg(feature = "dhat-heap")]
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+#[cfg(feature = "dhat-heap")]
+static PROFILER: std::sync::Mutex<Option<dhat::Profiler>> = std::sync::Mutex::new(None);
+
 impl ControllerArgs {
     /// The election settings, when leader election is on.
     fn leader_election(&self) -> anyhow::Result<Option<LeaderElectionConfig>> {
@@ -144,6 +154,10 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+    #[cfg(feature = "dhat-heap")]
+    if let Ok(mut profiler) = PROFILER.lock() {
+        drop(profiler.take());
+    }
 }
 
 async fn run_controller(args: ControllerArgs, no_effect: &[(String, &'static str)]) -> anyhow::Result<()> {
@@ -253,6 +267,10 @@ async fn run_cert_controller(args: CertControllerArgs, no_effect: &[(String, &'s
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    #[cfg(feature = "dhat-heap")]
+    if let Ok(mut profiler) = PROFILER.lock() {
+        *profiler = Some(dhat::Profiler::builder().trim_backtraces(Some(48)).build());
+    }
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).map_err(|e| e.exit())?;
     match cli.command {
