@@ -149,11 +149,41 @@ impl Context {
         let cached = es.status.clone().unwrap_or_default();
         let Some(uid) = es.uid() else { return cached };
         let refreshed = |s: &ExternalSecretStatus| s.refresh_time.as_ref().map(|t| t.0.as_second());
-        let synced = self.synced_status.lock().unwrap_or_else(|p| p.into_inner());
+        let mut synced = self.synced_status.lock().unwrap_or_else(|p| p.into_inner());
         match synced.get(&uid) {
             Some(ours) if refreshed(ours) > refreshed(&cached) => ours.clone(),
-            _ => cached,
+            Some(_) => {
+                // The cache shows our write now: the copy is no longer needed.
+                synced.remove(&uid);
+                cached
+            }
+            None => cached,
         }
+    }
+
+    /// Drops the last synced statuses that the watch cache has caught up with (or whose ExternalSecret is gone):
+    /// they are needed only for the moment between our status write and its watch event, and would otherwise
+    /// stay in memory until the object's next reconcile.
+    pub fn prune_synced_statuses(&self) {
+        use std::collections::HashSet;
+        let refreshed = |s: &ExternalSecretStatus| s.refresh_time.as_ref().map(|t| t.0.as_second());
+        let behind: HashSet<String> = {
+            let synced = self.synced_status.lock().unwrap_or_else(|p| p.into_inner());
+            if synced.is_empty() {
+                return;
+            }
+            self.external_secrets
+                .state()
+                .iter()
+                .filter_map(|es| {
+                    let uid = es.uid()?;
+                    let ours = synced.get(&uid)?;
+                    let cached = es.status.as_ref().and_then(&refreshed);
+                    (refreshed(ours) > cached).then_some(uid)
+                })
+                .collect()
+        };
+        self.synced_status.lock().unwrap_or_else(|p| p.into_inner()).retain(|uid, _| behind.contains(uid));
     }
 
     /// Forgets everything kept per ExternalSecret (backoff, last status, recorded events, metric series, the

@@ -142,6 +142,13 @@ pub async fn run(
     let (secret_reader, secret_writer) = reflector::store();
     let secret_watch = watch(secret_api, watcher::Config::default().labels(&managed))
         .default_backoff()
+        // Managed fields are read (ownership, ESO's fields taken over) but kept as JSON text: ~3 KiB less per
+        // target Secret than the tree (bench/README.md, "Where the bytes go").
+        .modify(|secret| {
+            if let Some(entries) = secret.metadata.managed_fields.as_mut() {
+                external_secrets_core::ownership::compact(entries);
+            }
+        })
         .reflect(secret_writer)
         .touched_objects();
 
@@ -355,13 +362,15 @@ pub async fn run(
             css_controller.await;
         }
     };
-    // What is kept per store outlives a deleted store unless pruned (deleted stores are not reconciled).
+    // What is kept per store outlives a deleted store unless pruned (deleted stores are not reconciled); a synced
+    // status is kept only until the watch shows it.
     let ctx_for_prune = context.clone();
     let prune = async move {
         let mut every = tokio::time::interval(PRUNE_INTERVAL);
         loop {
             every.tick().await;
             ctx_for_prune.prune_deleted_stores();
+            ctx_for_prune.prune_synced_statuses();
         }
     };
     // Nothing is watched or reconciled until this future is polled. Boxed: the controllers' state machine is
