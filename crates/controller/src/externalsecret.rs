@@ -33,7 +33,7 @@ use external_secrets_core::target::{
 use external_secrets_provider::{ErrorCategory, StoreKind};
 use k8s_openapi::api::core::v1::{LocalObjectReference, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
@@ -495,12 +495,30 @@ async fn write_target(
 ) -> Result<(Written, String), ReconcileError> {
     let policy = es.spec.target.creation_policy;
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    let existing = existing_target(ctx, namespace, name).await?;
-
     // ESO: no data from the sources (stores and generators alike) means the deletion policy decides. An
     // ExternalSecret without any source (which ESO's webhook refuses) is left to its template.
     let has_sources = !es.spec.data.is_empty() || !es.spec.data_from.is_empty();
-    if built.data.is_empty() && has_sources {
+    let nothing_to_write = built.data.is_empty() && has_sources;
+    let cached = ctx.target_secrets.get(&ObjectRef::new(name).within(namespace));
+    // A target missing from the watch cache of managed Secrets is usually missing altogether (a first sync). For
+    // the policies that create it, a create (which fails if the Secret exists) replaces the read that would
+    // prove it missing: one request instead of two per first sync. A Secret that exists after all is then read
+    // and handled below as always. Not for immutable targets: the takeover of the create's fields before a later
+    // apply would touch a Secret that must stay as it is.
+    if cached.is_none()
+        && !nothing_to_write
+        && !es.spec.target.immutable
+        && matches!(policy, ExternalSecretCreationPolicy::Owner | ExternalSecretCreationPolicy::Orphan)
+        && let Some(created) = create_target(es, ctx, &secrets, namespace, name, &built).await?
+    {
+        return Ok(created);
+    }
+    let existing = match cached {
+        Some(cached) => Some(cached),
+        None => existing_target(ctx, namespace, name).await?,
+    };
+
+    if nothing_to_write {
         match es.spec.target.deletion_policy {
             ExternalSecretDeletionPolicy::Delete => {
                 if policy != ExternalSecretCreationPolicy::Owner {
@@ -581,19 +599,10 @@ async fn write_target(
     let mut body = serde_json::to_value(&desired).map_err(|e| ReconcileError::Spec(e.to_string()))?;
     body["apiVersion"] = json!("v1");
     body["kind"] = json!("Secret");
-    let written = secrets.patch(name, &PatchParams::apply(&manager).force(), &Patch::Apply(&body)).await.map_err(
-        |e| match &e {
-            kube::Error::Api(s) if s.code == 422 && s.message.contains("immutable") => {
-                ReconcileError::Ownership("could not update secret, target is immutable".to_string())
-            }
-            // The apiserver quotes what it refuses: label values and annotation or data keys rendered from
-            // secret data.
-            kube::Error::Api(s) if s.code == 400 || s.code == 422 => {
-                ReconcileError::Refused(refusal("Secret", name, &s.message, &body))
-            }
-            _ => ReconcileError::Kube(e),
-        },
-    )?;
+    let written = secrets
+        .patch(name, &PatchParams::apply(&manager).force(), &Patch::Apply(&body))
+        .await
+        .map_err(|e| refused_write(e, name, &desired))?;
     Stats::inc(&ctx.stats.secret_writes);
     ctx.set_verified(namespace, name, written.metadata.resource_version);
     let previous_hash = existing.as_ref().and_then(|e| e.annotations().get(ANNOTATION_DATA_HASH).cloned());
@@ -603,6 +612,51 @@ async fn write_target(
         Some(_) => Written::Unchanged,
     };
     Ok((outcome, "secret synced".to_string()))
+}
+
+/// Creates the target Secret, for [`write_target`] when the cache says it does not exist: `None` when it exists
+/// after all (the caller then reads it and takes the usual path). Created with a create rather than an apply, the
+/// Secret's managed fields are an `Update` entry under our manager name — exactly as ESO creates Secrets, which
+/// [`up_to_date`] counts as ours and [`take_over_eso_fields`] turns into our `Apply` entry before the first apply.
+async fn create_target(
+    es: &ExternalSecret,
+    ctx: &Context,
+    secrets: &Api<Secret>,
+    namespace: &str,
+    name: &str,
+    built: &BuiltData,
+) -> Result<Option<(Written, String)>, ReconcileError> {
+    if es.spec.target.creation_policy == ExternalSecretCreationPolicy::Owner {
+        delete_previous_target(ctx, es, namespace, name).await?;
+    }
+    let sources = template_sources(ctx, es, namespace).await?;
+    let desired = desired_secret(es, built.data.clone(), &sources, &ctx.config.template_delimiters)?;
+    let manager = external_secrets_core::field_manager::field_manager(&es.name_any());
+    let params = PostParams { field_manager: Some(manager), ..PostParams::default() };
+    match secrets.create(&params, &desired).await {
+        Ok(written) => {
+            Stats::inc(&ctx.stats.secret_writes);
+            ctx.set_verified(namespace, name, written.metadata.resource_version);
+            Ok(Some((Written::Created, "secret synced".to_string())))
+        }
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(None),
+        Err(e) => Err(refused_write(e, name, &desired)),
+    }
+}
+
+/// A failed write of the target Secret as the user should read it: an immutable target, an apiserver refusal
+/// (whose message is redacted, as it quotes label values and keys rendered from secret data), or the error.
+fn refused_write(e: kube::Error, name: &str, desired: &Secret) -> ReconcileError {
+    match &e {
+        kube::Error::Api(s) if s.code == 422 && s.message.contains("immutable") => {
+            ReconcileError::Ownership("could not update secret, target is immutable".to_string())
+        }
+        kube::Error::Api(s) if s.code == 400 || s.code == 422 => {
+            let body = serde_json::to_value(desired).unwrap_or_default();
+            ReconcileError::Refused(refusal("Secret", name, &s.message, &body))
+        }
+        _ => ReconcileError::Kube(e),
+    }
 }
 
 /// After `spec.target.name` changed, deletes the Secret this ExternalSecret wrote under its previous name

@@ -229,6 +229,33 @@ async fn create_or_merge_creates_when_missing_and_merges_when_present() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_sync_creates_without_reading_and_an_unmanaged_secret_of_that_name_is_refused_untouched() {
+    let env = Env::new("first-sync", json!([entry("app", PASSWORD)])).await;
+    // The usual first sync: the target does not exist, and it is created without first being read.
+    env.create_es("fresh", json!({"refreshInterval": "1h", "data": password_from_app()})).await;
+    wait_ready(&env.ess, "fresh", "SecretSynced").await;
+    assert_eq!(env.data("fresh").await, Some(map(&[("password", PASSWORD)])));
+    assert_eq!(env.op.context.stats.secret_reads.load(Ordering::Relaxed), 0, "no read before the create");
+
+    // A Secret of that name that we do not manage: the create fails, the Secret is read and refused, untouched.
+    let theirs: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "theirs"},
+        "stringData": {"mine": "kept"}
+    }))
+    .expect("Secret");
+    let theirs = env.secrets.create(&PostParams::default(), &theirs).await.expect("create Secret");
+    env.create_es("taker", json!({"refreshInterval": "1h", "target": {"name": "theirs"}, "data": password_from_app()}))
+        .await;
+    let (status, _, message) = wait_ready(&env.ess, "taker", "SecretSyncedError").await;
+    assert_eq!(status, "False");
+    assert!(message.contains("already exists and is not managed by external-secrets"), "{message}");
+    let after = env.secrets.get("theirs").await.expect("Secret");
+    assert_eq!(after.metadata.resource_version, theirs.metadata.resource_version, "the Secret is untouched");
+    assert_eq!(env.data("theirs").await, Some(map(&[("mine", "kept")])));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creation_policy_none_writes_no_secret_and_reports_synced() {
     let env = Env::new("none", json!([entry("app", PASSWORD)])).await;
     env.create_es(
