@@ -13,6 +13,7 @@
 //! operating system's CSPRNG. Values are [`SecretBytes`]: their `Debug` shows only the length, and no error here
 //! quotes one.
 
+mod grafana;
 mod password;
 mod sshkey;
 
@@ -25,6 +26,7 @@ use external_secrets_api::generators::v1alpha1::{FakeSpec, GeneratorKind, Genera
 pub use external_secrets_provider::SecretBytes;
 use external_secrets_provider::{CredentialResolver, ProviderError};
 
+pub use grafana::{GrafanaGenerator, GrafanaTokenState};
 pub use password::PasswordGenerator;
 pub use sshkey::SshKeyGenerator;
 
@@ -68,7 +70,35 @@ pub trait CredentialedGenerator: Send + Sync {
         spec: &GeneratorSpec,
         credentials: &CredentialResolver,
     ) -> Result<Generated, GeneratorError>;
+
+    /// Runs `kind` as [`generate`](Self::generate) and also returns what it made on the provider's side (ESO's
+    /// `GeneratorProviderState`), for [`cleanup`](Self::cleanup) once the value is superseded. Kinds that make
+    /// nothing to clean up keep the default: no state.
+    async fn generate_with_state(
+        &self,
+        kind: GeneratorKind,
+        spec: &GeneratorSpec,
+        credentials: &CredentialResolver,
+    ) -> Result<(Generated, Option<GeneratorProviderState>), GeneratorError> {
+        Ok((self.generate(kind, spec, credentials).await?, None))
+    }
+
+    /// Removes on the provider's side what a [`generate_with_state`](Self::generate_with_state) of `kind` made
+    /// (`state`), with `spec` as it was then. What is already gone is success. The default: nothing to remove.
+    async fn cleanup(
+        &self,
+        _kind: GeneratorKind,
+        _spec: &GeneratorSpec,
+        _state: &GeneratorProviderState,
+        _credentials: &CredentialResolver,
+    ) -> Result<(), GeneratorError> {
+        Ok(())
+    }
 }
+
+/// What a stateful generator made on the provider's side (e.g. the ids of a Grafana token), as the JSON ESO keeps
+/// in `GeneratorState.spec.state`. Holds ids, never a secret value.
+pub type GeneratorProviderState = serde_json::Value;
 
 /// Every generator this process runs: the built-in kinds, and the credentialed ones `main` registers. Cheap to
 /// clone.
@@ -102,6 +132,37 @@ impl GeneratorRegistry {
     /// Whether this process runs generators of `kind`.
     pub fn supports(&self, kind: GeneratorKind) -> bool {
         supported(kind) || self.credentialed.contains_key(&kind)
+    }
+
+    /// Runs the generator of `kind` and returns its state too ([`CredentialedGenerator::generate_with_state`]);
+    /// built-in kinds keep none.
+    pub async fn generate_with_state(
+        &self,
+        kind: GeneratorKind,
+        spec: &GeneratorSpec,
+        credentials: &CredentialResolver,
+    ) -> Result<(Generated, Option<GeneratorProviderState>), GeneratorError> {
+        match self.credentialed.get(&kind) {
+            Some(generator) => generator.generate_with_state(kind, spec, credentials).await,
+            None => Ok((generate(kind, spec)?, None)),
+        }
+    }
+
+    /// Removes what a generator of `kind` made ([`CredentialedGenerator::cleanup`]). Built-in kinds make nothing
+    /// to remove; a kind this process does not run is [`GeneratorError::Unsupported`] (its state cannot be
+    /// cleaned up here).
+    pub async fn cleanup(
+        &self,
+        kind: GeneratorKind,
+        spec: &GeneratorSpec,
+        state: &GeneratorProviderState,
+        credentials: &CredentialResolver,
+    ) -> Result<(), GeneratorError> {
+        match self.credentialed.get(&kind) {
+            Some(generator) => generator.cleanup(kind, spec, state, credentials).await,
+            None if supported(kind) => Ok(()),
+            None => Err(GeneratorError::Unsupported(kind_name(kind))),
+        }
     }
 
     /// Runs the generator of `kind` over its part of `spec`; `credentials` as [`CredentialedGenerator::generate`].
