@@ -162,7 +162,9 @@ impl FakeGrafana {
 fn answer(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
-    response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
     response
 }
 
@@ -236,7 +238,11 @@ async fn handle(req: Request<Incoming>, state: &Mutex<State>, auth: &(String, St
             let name = form["name"].as_str().unwrap_or_default().to_string();
             let role = form["role"].as_str().unwrap_or("Viewer").to_string();
             if name.is_empty() {
-                return error(StatusCode::BAD_REQUEST, "serviceaccounts.ErrNoName", "required value Name must not be empty");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "serviceaccounts.ErrNoName",
+                    "required value Name must not be empty",
+                );
             }
             if !["None", "Viewer", "Editor", "Admin", ""].contains(&role.as_str()) {
                 return error(StatusCode::BAD_REQUEST, "serviceaccounts.ErrInvalidRole", "invalid role value");
@@ -295,9 +301,10 @@ async fn handle(req: Request<Incoming>, state: &Mutex<State>, auth: &(String, St
                     "Failed to delete service account token",
                 );
             }
-            let found = token.parse::<i64>().ok().filter(|t| {
-                state.tokens.get(t).is_some_and(|token| token.service_account_id == account)
-            });
+            let found = token
+                .parse::<i64>()
+                .ok()
+                .filter(|t| state.tokens.get(t).is_some_and(|token| token.service_account_id == account));
             match found.and_then(|t| state.tokens.remove(&t)) {
                 Some(deleted) => {
                     state.deleted_tokens.push(deleted);
