@@ -2,10 +2,13 @@
 //!
 //! Each kind this operator runs implements [`Generator`] with its typed spec; [`generate`] dispatches over
 //! [`GeneratorKind`] exhaustively, so a kind added to the API does not compile until it says whether it runs
-//! here. The kinds implemented here need neither credentials nor IO (`Password`, `UUID`, `Fake`, `SSHKey`).
-//! Kinds that call a cloud API (`ECRAuthorizationToken`, `STSSessionToken`) live in their provider's crate as a
-//! [`CredentialedGenerator`], registered in `main` into a [`GeneratorRegistry`], so the controller never names a
-//! cloud. Every other kind is [`GeneratorError::Unsupported`], named in the error.
+//! here. The built-in kinds need neither credentials nor IO (`Password`, `UUID`, `Fake`, `SSHKey`). Kinds that
+//! call an API with credentials are a [`CredentialedGenerator`], registered in `main` into a [`GeneratorRegistry`]:
+//! `Grafana` here (it needs no provider), `ECRAuthorizationToken` and `STSSessionToken` in the AWS provider's crate
+//! (sharing its credential caches), so the controller never names a cloud. A credentialed generator may return
+//! state with its data (what it made at the provider, kept in a `GeneratorState`) and clean it up later
+//! ([`CredentialedGenerator::generate_with_state`], [`CredentialedGenerator::cleanup`]). Every other kind is
+//! [`GeneratorError::Unsupported`], named in the error.
 //!
 //! The controller resolves a `generatorRef` (a namespaced generator in the ExternalSecret's namespace, or a
 //! `ClusterGenerator`) into a [`GeneratorKind`] and its spec in ClusterGenerator shape ([`GeneratorSpec`]) and
