@@ -493,8 +493,12 @@ mod tests {
             "--store-requeue-interval=1h30m",
             "--loglevel=dpanic",
             "--zap-time-encoding=rfc3339nano",
+            "--enable-generator-state=false",
+            "--generator-gc-grace-period=1m30s",
         ]);
         assert!(!args.enable_secret_store_reconciler && !args.enable_cluster_store_reconciler);
+        assert!(!args.enable_generator_state);
+        assert_eq!(args.generator_gc_grace_period, Duration::from_secs(90));
         assert!(!args.enable_flood_gate && args.enable_extended_metric_labels);
         assert_eq!((args.template_left_delimiter.as_str(), args.template_right_delimiter.as_str()), ("<<", ">>"));
         assert_eq!(args.store_requeue_interval, Duration::from_secs(5400));
