@@ -295,3 +295,81 @@ async fn without_enable_generator_state_no_state_is_stored() {
     assert!(states(&gs_api).await.is_empty(), "--enable-generator-state=false: the state is dropped, as in ESO");
     op.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_grafana_credential_is_named_and_a_cluster_generator_keeps_and_cleans_state_too() {
+    let cluster = cluster().await;
+    let admin = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("gs-cluster").await.expect("ns");
+    let fake = FakeGrafana::start().await.expect("fake Grafana");
+    let op = start(&ns, true).await;
+    // The ClusterGenerator's credential Secret is read in the ExternalSecret's namespace, as ESO does.
+    grafana_generator(&admin, &ns, &fake, "grafana", false).await;
+    let wrong_token = "glsa_not_the_admin_token_do_not_log_0123";
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), &ns);
+    let wrong = object(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "wrong", "namespace": ns},
+        "stringData": {"token": wrong_token}}));
+    secrets.create(&PostParams::default(), &wrong).await.expect("wrong credentials");
+    let cluster_generator = format!("{ns}-grafana");
+    let generators: Api<external_secrets_api::generators::v1alpha1::ClusterGenerator> = Api::all(admin.clone());
+    let spec = |secret: &str| {
+        json!({"url": fake.url(), "auth": {"token": {"name": secret, "key": "token"}},
+               "serviceAccount": {"name": format!("eso-{ns}"), "role": "Viewer"}})
+    };
+    generators
+        .create(
+            &PostParams::default(),
+            &object(
+                json!({"apiVersion": GENERATORS, "kind": "ClusterGenerator", "metadata": {"name": cluster_generator},
+                "spec": {"kind": "Grafana", "generator": {"grafanaSpec": spec("grafana-creds")}}}),
+            ),
+        )
+        .await
+        .expect("ClusterGenerator");
+    let grafanas: Api<Grafana> = Api::namespaced(admin.clone(), &ns);
+    grafanas
+        .create(
+            &PostParams::default(),
+            &object(
+                json!({"apiVersion": GENERATORS, "kind": "Grafana", "metadata": {"name": "rejected", "namespace": ns},
+                "spec": spec("wrong")}),
+            ),
+        )
+        .await
+        .expect("Grafana generator");
+    let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &ns);
+    let via_cluster = json!([{"sourceRef": {"generatorRef": {"apiVersion": GENERATORS, "kind": "ClusterGenerator",
+        "name": cluster_generator}}}]);
+    ess.create(&PostParams::default(), &grafana_es(&ns, "shared", via_cluster)).await.expect("es");
+    ess.create(&PostParams::default(), &grafana_es(&ns, "rejected", json!([grafana_ref("rejected")])))
+        .await
+        .expect("es");
+
+    // Grafana's 401 is named in the condition, with its message; nothing is written, no state kept.
+    let (_, _, message) = wait_ready(&ess, "rejected", "SecretSyncedError").await;
+    assert!(message.contains("Grafana answered 401") && message.contains("Unauthorized"), "{message}");
+    assert!(secrets.get_opt("rejected").await.expect("get").is_none());
+    let status = serde_json::to_string(&ess.get("rejected").await.expect("es").status).expect("JSON");
+    assert!(
+        !status.contains(wrong_token)
+            && !logs().contains(wrong_token)
+            && !events_text(&admin, &ns).await.contains(wrong_token)
+    );
+
+    // Through the ClusterGenerator: the state records a nameless Grafana manifest, and cleanup works from it.
+    wait_ready(&ess, "shared", "SecretSynced").await;
+    let gs_api: Api<GeneratorState> = Api::namespaced(admin.clone(), &ns);
+    let all = states(&gs_api).await;
+    assert_eq!(all.len(), 1, "only the synced ExternalSecret keeps a state");
+    assert_eq!(all[0].spec.resource["kind"], "Grafana");
+    assert_eq!(all[0].spec.resource["metadata"], json!({}));
+    assert_eq!(all[0].spec.resource["spec"], spec("grafana-creds"));
+    assert_eq!(fake.tokens().len(), 1);
+    ess.delete("shared", &Default::default()).await.expect("delete es");
+    wait_for("the token deleted with the ExternalSecret", Duration::from_secs(60), async || {
+        states(&gs_api).await.is_empty() && fake.tokens().is_empty()
+    })
+    .await;
+    generators.delete(&cluster_generator, &Default::default()).await.expect("delete ClusterGenerator");
+    op.stop().await;
+}
