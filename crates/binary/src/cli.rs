@@ -139,7 +139,7 @@ pub struct ControllerArgs {
     /// Refuse to use stores that are not Ready.
     #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
     pub enable_flood_gate: bool,
-    /// ESO: manage GeneratorStates. Accepted only (no generators here).
+    /// Store what stateful generators (Grafana) return as GeneratorStates, so superseded ones are cleaned up.
     #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
     pub enable_generator_state: bool,
     /// Add the objects' `app.kubernetes.io/*` labels to the per-object metric series.
@@ -158,7 +158,7 @@ pub struct ControllerArgs {
     /// Right delimiter of templates.
     #[arg(long, default_value = "}}")]
     pub template_right_delimiter: String,
-    /// ESO: grace period before generated secrets are collected. Accepted only (no generators here).
+    /// How long a superseded GeneratorState is kept before it (and what it names at the provider) is removed.
     #[arg(long, default_value = "2m", value_parser = go_duration)]
     pub generator_gc_grace_period: Duration,
     /// Requests per second to the Kubernetes API (client-side token bucket); 0 disables the limit. Unset (the
@@ -327,8 +327,6 @@ pub const CONTROLLER_NO_EFFECT: &[(&str, &str)] = &[
     ("enable-configmaps-caching", "ConfigMaps are read from the API when a template needs them"),
     ("enable-managed-secrets-caching", "managed Secrets' metadata is always watched; data is read when it changed"),
     ("enable-secret-api-read-on-cache-mismatch", "a target Secret someone else wrote is always read from the API"),
-    ("enable-generator-state", "generators are not implemented"),
-    ("generator-gc-grace-period", "generators are not implemented"),
     ("enable-http2", "the metrics endpoint is plain HTTP"),
     ("metrics-cert-dir", "metrics are served over plain HTTP"),
     ("metrics-cert-name", "metrics are served over plain HTTP"),

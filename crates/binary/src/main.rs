@@ -77,6 +77,15 @@ fn registry(settings: &ProviderSettings) -> ProviderRegistry {
 fn registries(settings: &ProviderSettings) -> (ProviderRegistry, GeneratorRegistry) {
     let registry = ProviderRegistry::new();
     let generators = GeneratorRegistry::new();
+    // Grafana needs no provider: its client is built here. It cannot fail with the TLS stack built in; if it ever
+    // did, Grafana generators would be reported unsupported rather than stop the process.
+    let generators = match external_secrets_generators::GrafanaGenerator::new() {
+        Ok(grafana) => generators.with(Arc::new(grafana)),
+        Err(e) => {
+            tracing::warn!(error = %e, "the Grafana generator is not available");
+            generators
+        }
+    };
     #[cfg(feature = "provider-fake")]
     let registry = registry.with(Arc::new(external_secrets_provider_fake::FakeProvider::new()));
     #[cfg(feature = "provider-kubernetes")]
@@ -188,6 +197,8 @@ async fn run_controller(args: ControllerArgs, no_effect: &[(String, &'static str
         leader_election: args.leader_election()?,
         allow_generic_targets: args.unsafe_allow_generic_targets,
         generators,
+        enable_generator_state: args.enable_generator_state,
+        generator_gc_grace_period: args.generator_gc_grace_period,
         ..ControllerConfig::default()
     };
     let metrics_addr = parse_addr(&args.metrics_addr)?;
@@ -500,8 +511,12 @@ mod tests {
             "--store-requeue-interval=1h30m",
             "--loglevel=dpanic",
             "--zap-time-encoding=rfc3339nano",
+            "--enable-generator-state=false",
+            "--generator-gc-grace-period=1m30s",
         ]);
         assert!(!args.enable_secret_store_reconciler && !args.enable_cluster_store_reconciler);
+        assert!(!args.enable_generator_state);
+        assert_eq!(args.generator_gc_grace_period, Duration::from_secs(90));
         assert!(!args.enable_flood_gate && args.enable_extended_metric_labels);
         assert_eq!((args.template_left_delimiter.as_str(), args.template_right_delimiter.as_str()), ("<<", ">>"));
         assert_eq!(args.store_requeue_interval, Duration::from_secs(5400));

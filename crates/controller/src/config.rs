@@ -48,6 +48,11 @@ pub struct ControllerConfig {
     /// registers. Here rather than a parameter of `run` so the controller's entry point stays the same; it is
     /// behaviour, like the provider registry, not a flag.
     pub generators: GeneratorRegistry,
+    /// Store what stateful generators return as GeneratorStates (`--enable-generator-state`); without it their
+    /// state is dropped, as in ESO. The GC controller runs either way.
+    pub enable_generator_state: bool,
+    /// How long a superseded GeneratorState is kept before it is collected (`--generator-gc-grace-period`).
+    pub generator_gc_grace_period: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -67,6 +72,8 @@ impl Default for ControllerConfig {
             min_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(300),
             generators: GeneratorRegistry::new(),
+            enable_generator_state: true,
+            generator_gc_grace_period: Duration::from_secs(120),
             leader_election: None,
             allow_generic_targets: false,
         }

@@ -21,7 +21,7 @@ use external_secrets_api::{
 };
 use external_secrets_core::hash::{created_by_label, data_hash, synced_resource_version};
 use external_secrets_core::ownership::{ExistingMeta, FieldOwner, metadata_in_sync, owned_by, take_over};
-use external_secrets_core::pipeline::{BuiltData, Fetched, StoreId, build_data, plan};
+use external_secrets_core::pipeline::{BuiltData, FetchPlan, Fetched, StoreId, build_data, plan};
 use external_secrets_core::redact::refusal;
 use external_secrets_core::refresh::{
     ANNOTATION_DATA_HASH, LABEL_CREATED_BY, LABEL_MANAGED, LABEL_MANAGED_VALUE, RefreshDecision, RefreshInput, decide,
@@ -368,42 +368,24 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
         _ => std::time::Duration::ZERO,
     };
     let fetch_plan = plan(&es.spec)?;
-    // Generators run on every sync (a new password each refresh, as in ESO); refreshPolicy and refreshInterval
-    // decide how often that is. A generator of another controller class makes the object another's.
-    let Some(generated) = crate::generator::generate_all(ctx, es, &namespace).await? else {
-        return Ok(None);
-    };
-    // The spec-level store decides whether this controller (class) handles the object at all.
-    let mut fetched = Fetched { generated, ..Fetched::default() };
-    for (id, store_plan) in &fetch_plan {
-        let Some(resolved) = store::resolve(ctx, &namespace, id).await? else {
+    // What stateful generators make is stored as GeneratorStates once everything was read and the data built;
+    // when the sync fails before that, it is cleaned up at the provider (ESO's statemanager commit/rollback).
+    let mut states = crate::generator_state::StateTransaction::new(ctx, es);
+    let built = match fetch_sources(ctx, es, &namespace, &fetch_plan, max_age, &mut states).await.and_then(|f| {
+        f.map(|fetched| build_data(&es.spec, &fetched, es.spec.target.deletion_policy).map_err(ReconcileError::from))
+            .transpose()
+    }) {
+        Ok(Some(built)) => built,
+        Ok(None) => {
+            states.rollback(ctx).await;
             return Ok(None);
-        };
-        let (client_key, client) = store::client_for(ctx, &resolved, Some(&namespace)).await?;
-        let keys: Vec<_> = store_plan.keys.iter().cloned().collect();
-        let results = client.get_many(&keys, max_age).await;
-        for (key, result) in keys.into_iter().zip(results) {
-            match result {
-                Ok(value) => {
-                    fetched.values.insert((id.clone(), key), Some(value));
-                }
-                Err(e) if e.is_not_found() => {
-                    fetched.values.insert((id.clone(), key), None);
-                }
-                Err(e) => {
-                    if e.category() == ErrorCategory::Auth {
-                        ctx.clients.evict(&client_key);
-                    }
-                    return Err(e.into());
-                }
-            }
         }
-        for (index, query) in &store_plan.finds {
-            let found = client.inner().find(query).await?;
-            fetched.finds.insert(*index, found);
+        Err(e) => {
+            states.rollback(ctx).await;
+            return Err(e);
         }
-    }
-    let built = build_data(&es.spec, &fetched, es.spec.target.deletion_policy)?;
+    };
+    states.commit(ctx).await?;
     for missing in &built.missing {
         ctx.event(
             es,
@@ -440,6 +422,54 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
     }
     info!(target = %target, "synced");
     Ok(Some(requeue_action(requeue_after(interval, Some(now), jiff::Timestamp::now()))))
+}
+
+/// Runs the generators (their states into `states`) and reads every store the plan names. `None`: a store or
+/// generator of another controller class makes the object another's.
+async fn fetch_sources(
+    ctx: &Context,
+    es: &ExternalSecret,
+    namespace: &str,
+    fetch_plan: &FetchPlan,
+    max_age: std::time::Duration,
+    states: &mut crate::generator_state::StateTransaction,
+) -> Result<Option<Fetched>, ReconcileError> {
+    // Generators run on every sync (a new password each refresh, as in ESO); refreshPolicy and refreshInterval
+    // decide how often that is. A generator of another controller class makes the object another's.
+    let Some(generated) = crate::generator::generate_all(ctx, es, namespace, states).await? else {
+        return Ok(None);
+    };
+    // The spec-level store decides whether this controller (class) handles the object at all.
+    let mut fetched = Fetched { generated, ..Fetched::default() };
+    for (id, store_plan) in fetch_plan {
+        let Some(resolved) = store::resolve(ctx, namespace, id).await? else {
+            return Ok(None);
+        };
+        let (client_key, client) = store::client_for(ctx, &resolved, Some(namespace)).await?;
+        let keys: Vec<_> = store_plan.keys.iter().cloned().collect();
+        let results = client.get_many(&keys, max_age).await;
+        for (key, result) in keys.into_iter().zip(results) {
+            match result {
+                Ok(value) => {
+                    fetched.values.insert((id.clone(), key), Some(value));
+                }
+                Err(e) if e.is_not_found() => {
+                    fetched.values.insert((id.clone(), key), None);
+                }
+                Err(e) => {
+                    if e.category() == ErrorCategory::Auth {
+                        ctx.clients.evict(&client_key);
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        for (index, query) in &store_plan.finds {
+            let found = client.inner().find(query).await?;
+            fetched.finds.insert(*index, found);
+        }
+    }
+    Ok(Some(fetched))
 }
 
 /// The `Ready` reason and message, and the event note, of a Secret target's successful sync.

@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use external_secrets_api::generators::v1alpha1::{
-    ClusterGenerator, EcrAuthorizationToken, Fake, GeneratorKind, GeneratorSpec, Password, SshKey, StsSessionToken,
-    Uuid,
+    ClusterGenerator, EcrAuthorizationToken, Fake, GeneratorKind, GeneratorSpec, Grafana, Password, SshKey,
+    StsSessionToken, Uuid,
 };
 use external_secrets_api::{DEFAULT_GENERATOR_API_VERSION, ExternalSecret, GeneratorRef};
 use external_secrets_core::pipeline::generator_refs;
@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 
 use crate::context::Context;
 use crate::error::ReconcileError;
+use crate::generator_state::{StateTransaction, resource_manifest};
 
 /// The kind ESO names cluster-scoped generators by.
 const CLUSTER_GENERATOR: &str = "ClusterGenerator";
@@ -65,6 +66,7 @@ pub(crate) async fn generate_all(
     ctx: &Context,
     es: &ExternalSecret,
     namespace: &str,
+    states: &mut StateTransaction,
 ) -> Result<Option<HashMap<usize, BTreeMap<String, RemoteValue>>>, ReconcileError> {
     let mut out = HashMap::new();
     for (index, generator_ref) in generator_refs(&es.spec) {
@@ -84,7 +86,14 @@ pub(crate) async fn generate_all(
             ctx.client.clone(),
             StoreScope::secret_store(namespace, format!("generator {}", generator_ref.name)),
         );
-        let data = ctx.config.generators.generate(kind, &spec, &credentials).await.map_err(|e| at(e.into()))?;
+        let (data, state) =
+            ctx.config.generators.generate_with_state(kind, &spec, &credentials).await.map_err(|e| at(e.into()))?;
+        // What the generator made at the provider (Grafana: a token) is kept in a GeneratorState, stored when the
+        // sync has read everything (or cleaned up when it fails).
+        if let Some(state) = state {
+            let name = (generator_ref.kind != CLUSTER_GENERATOR).then_some(generator_ref.name.as_str());
+            states.record(index, kind, resource_manifest(kind, name, namespace, &spec), spec, state);
+        }
         out.insert(index, data.into_iter().map(|(k, v)| (k, RemoteValue::bytes(v))).collect());
     }
     Ok(Some(out))
@@ -151,6 +160,10 @@ async fn resolve(ctx: &Context, namespace: &str, r: &GeneratorRef) -> Result<(Ge
             sts_session_token_spec: Some(
                 get::<StsSessionToken>(Api::namespaced(client, namespace), &r.kind, &r.name, ns).await?.spec,
             ),
+            ..Default::default()
+        },
+        GeneratorKind::Grafana => GeneratorSpec {
+            grafana_spec: Some(get::<Grafana>(Api::namespaced(client, namespace), &r.kind, &r.name, ns).await?.spec),
             ..Default::default()
         },
         other => return Err(GeneratorError::Unsupported(kind_name(other)).into()),

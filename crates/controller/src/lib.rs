@@ -20,6 +20,7 @@ pub mod error;
 pub mod events;
 pub mod externalsecret;
 pub(crate) mod generator;
+pub mod generator_state;
 pub mod generic_target;
 pub mod health;
 pub mod leader;
@@ -308,6 +309,12 @@ pub async fn run(
         None => (futures::future::ready(()).boxed(), futures::future::ready(true).boxed()),
     };
 
+    // ESO runs the GeneratorState controller whatever --enable-generator-state says: states stored before are
+    // still collected.
+    let gs_parts =
+        generator_state::controller(context.clone(), ns.clone(), controller_config.clone(), shutdown.clone());
+    let (gs_controller, gs_ready) = (gs_parts.run, gs_parts.ready);
+
     let elector = match config.leader_election.clone() {
         Some(election) => Some(leader::LeaderElector::new(client.clone(), election)?),
         None => None,
@@ -319,7 +326,7 @@ pub async fn run(
         // Without the ClusterSecretStore reconciler (a namespace-scoped install) cluster stores are not watched
         // at all: such an install has no permission to list them.
         let css_ready = async move { if css_enabled { css_r.wait_until_ready().await } else { Ok(()) } };
-        let (synced, ces_synced, ps_synced) = futures::future::join3(
+        let (synced, ces_synced, ps_synced, gs_synced) = futures::future::join4(
             futures::future::join4(
                 ss_r.wait_until_ready(),
                 css_ready,
@@ -328,9 +335,11 @@ pub async fn run(
             ),
             ces_ready,
             ps_ready,
+            gs_ready,
         )
         .await;
-        if synced.0.is_ok() && synced.1.is_ok() && synced.2.is_ok() && synced.3.is_ok() && ces_synced && ps_synced {
+        let caches = synced.0.is_ok() && synced.1.is_ok() && synced.2.is_ok() && synced.3.is_ok();
+        if caches && ces_synced && ps_synced && gs_synced {
             info!("watch caches synced; ready");
             ready_flag.set_ready();
         }
@@ -377,9 +386,10 @@ pub async fn run(
     // large, and moving it by value through the election code would overflow a worker's stack in debug builds.
     let controllers = Box::pin(async move {
         tokio::select! {
-            _ = futures::future::join(
+            _ = futures::future::join3(
                 futures::future::join5(es_controller, ss_controller, css_controller, ces_controller, readiness_task),
                 ps_controller,
+                gs_controller,
             ) => {},
             _ = prune => {},
             _ = watches => {},

@@ -18,6 +18,7 @@
 pub mod cluster_external_secret;
 pub mod decode;
 pub mod field_manager;
+pub mod generator_state;
 pub mod generic_target;
 pub mod hash;
 pub mod keys;

@@ -2,10 +2,13 @@
 //!
 //! Each kind this operator runs implements [`Generator`] with its typed spec; [`generate`] dispatches over
 //! [`GeneratorKind`] exhaustively, so a kind added to the API does not compile until it says whether it runs
-//! here. The kinds implemented here need neither credentials nor IO (`Password`, `UUID`, `Fake`, `SSHKey`).
-//! Kinds that call a cloud API (`ECRAuthorizationToken`, `STSSessionToken`) live in their provider's crate as a
-//! [`CredentialedGenerator`], registered in `main` into a [`GeneratorRegistry`], so the controller never names a
-//! cloud. Every other kind is [`GeneratorError::Unsupported`], named in the error.
+//! here. The built-in kinds need neither credentials nor IO (`Password`, `UUID`, `Fake`, `SSHKey`). Kinds that
+//! call an API with credentials are a [`CredentialedGenerator`], registered in `main` into a [`GeneratorRegistry`]:
+//! `Grafana` here (it needs no provider), `ECRAuthorizationToken` and `STSSessionToken` in the AWS provider's crate
+//! (sharing its credential caches), so the controller never names a cloud. A credentialed generator may return
+//! state with its data (what it made at the provider, kept in a `GeneratorState`) and clean it up later
+//! ([`CredentialedGenerator::generate_with_state`], [`CredentialedGenerator::cleanup`]). Every other kind is
+//! [`GeneratorError::Unsupported`], named in the error.
 //!
 //! The controller resolves a `generatorRef` (a namespaced generator in the ExternalSecret's namespace, or a
 //! `ClusterGenerator`) into a [`GeneratorKind`] and its spec in ClusterGenerator shape ([`GeneratorSpec`]) and
@@ -13,6 +16,7 @@
 //! operating system's CSPRNG. Values are [`SecretBytes`]: their `Debug` shows only the length, and no error here
 //! quotes one.
 
+mod grafana;
 mod password;
 mod sshkey;
 
@@ -25,6 +29,7 @@ use external_secrets_api::generators::v1alpha1::{FakeSpec, GeneratorKind, Genera
 pub use external_secrets_provider::SecretBytes;
 use external_secrets_provider::{CredentialResolver, ProviderError};
 
+pub use grafana::{GrafanaGenerator, GrafanaTokenState};
 pub use password::PasswordGenerator;
 pub use sshkey::SshKeyGenerator;
 
@@ -68,7 +73,35 @@ pub trait CredentialedGenerator: Send + Sync {
         spec: &GeneratorSpec,
         credentials: &CredentialResolver,
     ) -> Result<Generated, GeneratorError>;
+
+    /// Runs `kind` as [`generate`](Self::generate) and also returns what it made on the provider's side (ESO's
+    /// `GeneratorProviderState`), for [`cleanup`](Self::cleanup) once the value is superseded. Kinds that make
+    /// nothing to clean up keep the default: no state.
+    async fn generate_with_state(
+        &self,
+        kind: GeneratorKind,
+        spec: &GeneratorSpec,
+        credentials: &CredentialResolver,
+    ) -> Result<(Generated, Option<GeneratorProviderState>), GeneratorError> {
+        Ok((self.generate(kind, spec, credentials).await?, None))
+    }
+
+    /// Removes on the provider's side what a [`generate_with_state`](Self::generate_with_state) of `kind` made
+    /// (`state`), with `spec` as it was then. What is already gone is success. The default: nothing to remove.
+    async fn cleanup(
+        &self,
+        _kind: GeneratorKind,
+        _spec: &GeneratorSpec,
+        _state: &GeneratorProviderState,
+        _credentials: &CredentialResolver,
+    ) -> Result<(), GeneratorError> {
+        Ok(())
+    }
 }
+
+/// What a stateful generator made on the provider's side (e.g. the ids of a Grafana token), as the JSON ESO keeps
+/// in `GeneratorState.spec.state`. Holds ids, never a secret value.
+pub type GeneratorProviderState = serde_json::Value;
 
 /// Every generator this process runs: the built-in kinds, and the credentialed ones `main` registers. Cheap to
 /// clone.
@@ -102,6 +135,37 @@ impl GeneratorRegistry {
     /// Whether this process runs generators of `kind`.
     pub fn supports(&self, kind: GeneratorKind) -> bool {
         supported(kind) || self.credentialed.contains_key(&kind)
+    }
+
+    /// Runs the generator of `kind` and returns its state too ([`CredentialedGenerator::generate_with_state`]);
+    /// built-in kinds keep none.
+    pub async fn generate_with_state(
+        &self,
+        kind: GeneratorKind,
+        spec: &GeneratorSpec,
+        credentials: &CredentialResolver,
+    ) -> Result<(Generated, Option<GeneratorProviderState>), GeneratorError> {
+        match self.credentialed.get(&kind) {
+            Some(generator) => generator.generate_with_state(kind, spec, credentials).await,
+            None => Ok((generate(kind, spec)?, None)),
+        }
+    }
+
+    /// Removes what a generator of `kind` made ([`CredentialedGenerator::cleanup`]). Built-in kinds make nothing
+    /// to remove; a kind this process does not run is [`GeneratorError::Unsupported`] (its state cannot be
+    /// cleaned up here).
+    pub async fn cleanup(
+        &self,
+        kind: GeneratorKind,
+        spec: &GeneratorSpec,
+        state: &GeneratorProviderState,
+        credentials: &CredentialResolver,
+    ) -> Result<(), GeneratorError> {
+        match self.credentialed.get(&kind) {
+            Some(generator) => generator.cleanup(kind, spec, state, credentials).await,
+            None if supported(kind) => Ok(()),
+            None => Err(GeneratorError::Unsupported(kind_name(kind))),
+        }
     }
 
     /// Runs the generator of `kind` over its part of `spec`; `credentials` as [`CredentialedGenerator::generate`].

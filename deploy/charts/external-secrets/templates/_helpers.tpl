@@ -72,6 +72,12 @@ ClusterSecretStores, ClusterGenerators (refused as forbidden), ClusterExternalSe
 - apiGroups: ["generators.external-secrets.io"]
   resources: ["passwords", "uuids", "fakes", "sshkeys", "ecrauthorizationtokens", "stssessiontokens"{{ if $cluster }}, "clustergenerators"{{ end }}]
   verbs: ["get"]
+- apiGroups: ["generators.external-secrets.io"]
+  resources: ["grafanas"]
+  verbs: ["get"]
+- apiGroups: ["generators.external-secrets.io"]
+  resources: ["generatorstates"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 {{- if $cluster }}
 - apiGroups: [""]
   resources: ["namespaces"]

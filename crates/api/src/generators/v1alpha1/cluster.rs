@@ -137,3 +137,89 @@ pub struct GeneratorSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_spec: Option<MfaSpec>,
 }
+
+impl GeneratorKind {
+    /// The key of this kind's spec in a [`GeneratorSpec`] (`ClusterGenerator.spec.generator`), e.g. `grafanaSpec`.
+    pub fn spec_field(self) -> &'static str {
+        match self {
+            GeneratorKind::AcrAccessToken => "acrAccessTokenSpec",
+            GeneratorKind::BeyondtrustWorkloadCredentialsDynamicSecret => {
+                "beyondtrustWorkloadCredentialsDynamicSecretSpec"
+            }
+            GeneratorKind::CloudsmithAccessToken => "cloudsmithAccessTokenSpec",
+            GeneratorKind::EcrAuthorizationToken => "ecrAuthorizationTokenSpec",
+            GeneratorKind::Fake => "fakeSpec",
+            GeneratorKind::GcrAccessToken => "gcrAccessTokenSpec",
+            GeneratorKind::GithubAccessToken => "githubAccessTokenSpec",
+            GeneratorKind::GitlabDeployToken => "gitlabDeployTokenSpec",
+            GeneratorKind::QuayAccessToken => "quayAccessTokenSpec",
+            GeneratorKind::Password => "passwordSpec",
+            GeneratorKind::SshKey => "sshKeySpec",
+            GeneratorKind::StsSessionToken => "stsSessionTokenSpec",
+            GeneratorKind::Uuid => "uuidSpec",
+            GeneratorKind::VaultDynamicSecret => "vaultDynamicSecretSpec",
+            GeneratorKind::Webhook => "webhookSpec",
+            GeneratorKind::Grafana => "grafanaSpec",
+            GeneratorKind::Mfa => "mfaSpec",
+        }
+    }
+}
+
+impl GeneratorSpec {
+    /// The spec of `kind` alone, as JSON (the `spec` of a namespaced generator of that kind); `None` when unset.
+    pub fn kind_spec_json(&self, kind: GeneratorKind) -> Option<serde_json::Value> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut fields)) => fields.remove(kind.spec_field()),
+            _ => None,
+        }
+    }
+
+    /// A GeneratorSpec holding `spec` (the `spec` of a generator manifest of `kind`) under the key of its kind.
+    pub fn from_kind_spec_json(kind: GeneratorKind, spec: serde_json::Value) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(serde_json::Value::Object(serde_json::Map::from_iter([(
+            kind.spec_field().to_string(),
+            spec,
+        )])))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn every_kind_names_the_field_its_spec_serializes_under() {
+        // A Fake spec round-trips through its field; every field name is one GeneratorSpec knows.
+        let spec = GeneratorSpec { fake_spec: Some(FakeSpec::default()), ..Default::default() };
+        let json = spec.kind_spec_json(GeneratorKind::Fake).expect("set");
+        assert_eq!(GeneratorSpec::from_kind_spec_json(GeneratorKind::Fake, json).expect("parses"), spec);
+        assert_eq!(spec.kind_spec_json(GeneratorKind::Uuid), None);
+        let schema = serde_json::to_value(schemars::schema_for!(GeneratorSpec)).expect("schema");
+        let properties = schema["properties"].as_object().expect("properties");
+        use GeneratorKind::*;
+        let kinds = [
+            AcrAccessToken,
+            BeyondtrustWorkloadCredentialsDynamicSecret,
+            CloudsmithAccessToken,
+            EcrAuthorizationToken,
+            Fake,
+            GcrAccessToken,
+            GithubAccessToken,
+            GitlabDeployToken,
+            QuayAccessToken,
+            Password,
+            SshKey,
+            StsSessionToken,
+            Uuid,
+            VaultDynamicSecret,
+            Webhook,
+            Grafana,
+            Mfa,
+        ];
+        assert_eq!(kinds.len(), properties.len());
+        for kind in kinds {
+            assert!(properties.contains_key(kind.spec_field()), "{kind:?}: {}", kind.spec_field());
+        }
+    }
+}
