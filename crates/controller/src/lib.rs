@@ -19,6 +19,7 @@ pub mod context;
 pub mod error;
 pub mod events;
 pub mod externalsecret;
+pub mod fan_out;
 pub(crate) mod generator;
 pub mod generic_target;
 pub mod health;
@@ -149,7 +150,7 @@ pub async fn run(
     // The ClusterExternalSecret controller reconciles on changes and deletions of the ExternalSecrets it controls,
     // seen here (deletions included) rather than through a second watch of every ExternalSecret.
     let (ces_trigger, ces_triggers) = futures::channel::mpsc::unbounded();
-    let mut owner_triggers = clusterexternalsecret::OwnerTriggers::new(ces_trigger);
+    let mut owner_triggers = clusterexternalsecret::owner_triggers(ces_trigger);
     let es_stream = watch(es_api, watcher::Config::default())
         .default_backoff()
         // Nothing reads an ExternalSecret's managedFields; dropping them keeps ~1–2 KiB per object out of the
