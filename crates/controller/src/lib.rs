@@ -14,6 +14,7 @@
 
 pub mod clients;
 pub mod clusterexternalsecret;
+pub mod clusterpushsecret;
 pub mod config;
 pub mod context;
 pub mod error;
@@ -288,18 +289,35 @@ pub async fn run(
         None => (futures::future::ready(()).boxed(), futures::future::ready(true).boxed()),
     };
 
-    let ps_parts = config.enable_push_secret_reconciler.then(|| {
-        pushsecret::controller(
+    // ClusterPushSecrets, like ClusterExternalSecrets, only cluster-wide. They read PushSecrets from the
+    // PushSecret watch's cache; without the PushSecret controller that watch runs on its own.
+    let cps_enabled = config.enable_cluster_push_secret_reconciler && ns.is_none();
+    let (cps_trigger, cps_triggers) = futures::channel::mpsc::unbounded();
+    let cps_owner_triggers = cps_enabled.then(|| clusterpushsecret::owner_triggers(cps_trigger));
+    let cps_parts = cps_enabled.then(|| {
+        clusterpushsecret::controller(context.clone(), cps_triggers, controller_config.clone(), shutdown.clone())
+    });
+    let (cps_controller, cps_ready) = match cps_parts {
+        Some(parts) => (parts.run, parts.ready),
+        None => (futures::future::ready(()).boxed(), futures::future::ready(true).boxed()),
+    };
+
+    let (ps_controller, ps_ready) = if config.enable_push_secret_reconciler {
+        let parts = pushsecret::controller(
             context.clone(),
             ns.clone(),
             (ps_reader, ps_writer),
+            cps_owner_triggers,
             controller_config.clone(),
             shutdown.clone(),
-        )
-    });
-    let (ps_controller, ps_ready) = match ps_parts {
-        Some(parts) => (parts.run, parts.ready),
-        None => (futures::future::ready(()).boxed(), futures::future::ready(true).boxed()),
+        );
+        (parts.run, parts.ready)
+    } else if cps_enabled {
+        let watch = pushsecret::push_secret_watch(client.clone(), None, ps_writer, cps_owner_triggers);
+        let run = watch.for_each(log_watch_error("PushSecret")).boxed();
+        (run, async move { ps_reader.wait_until_ready().await.is_ok() }.boxed())
+    } else {
+        (futures::future::ready(()).boxed(), futures::future::ready(true).boxed())
     };
 
     let elector = match config.leader_election.clone() {
@@ -313,7 +331,7 @@ pub async fn run(
         // Without the ClusterSecretStore reconciler (a namespace-scoped install) cluster stores are not watched
         // at all: such an install has no permission to list them.
         let css_ready = async move { if css_enabled { css_r.wait_until_ready().await } else { Ok(()) } };
-        let (synced, ces_synced, ps_synced) = futures::future::join3(
+        let (synced, ces_synced, ps_synced, cps_synced) = futures::future::join4(
             futures::future::join4(
                 ss_r.wait_until_ready(),
                 css_ready,
@@ -322,9 +340,11 @@ pub async fn run(
             ),
             ces_ready,
             ps_ready,
+            cps_ready,
         )
         .await;
-        if synced.0.is_ok() && synced.1.is_ok() && synced.2.is_ok() && synced.3.is_ok() && ces_synced && ps_synced {
+        let all_synced = synced.0.is_ok() && synced.1.is_ok() && synced.2.is_ok() && synced.3.is_ok();
+        if all_synced && ces_synced && ps_synced && cps_synced {
             info!("watch caches synced; ready");
             ready_flag.set_ready();
         }
@@ -369,9 +389,10 @@ pub async fn run(
     // large, and moving it by value through the election code would overflow a worker's stack in debug builds.
     let controllers = Box::pin(async move {
         tokio::select! {
-            _ = futures::future::join(
+            _ = futures::future::join3(
                 futures::future::join5(es_controller, ss_controller, css_controller, ces_controller, readiness_task),
                 ps_controller,
+                cps_controller,
             ) => {},
             _ = prune => {},
             _ = watches => {},

@@ -130,21 +130,19 @@ pub struct Parts {
 }
 
 /// Builds the controller: its watch of PushSecrets (in `namespace`, or all) and a metadata-only watch of Secrets
-/// whose events are mapped to the PushSecrets they are the source of (nothing of the Secrets is kept).
+/// whose events are mapped to the PushSecrets they are the source of (nothing of the Secrets is kept). The
+/// PushSecret watch's events also go to `owner_triggers` (the ClusterPushSecret controller's).
 pub fn controller(
     ctx: Arc<Context>,
     namespace: Option<String>,
     (ps_reader, ps_writer): (Store<PushSecret>, reflector::store::Writer<PushSecret>),
+    owner_triggers: Option<crate::clusterpushsecret::OwnerTriggers>,
     config: ControllerConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Parts {
     let client = ctx.client.clone();
-    let ps_api: Api<PushSecret> = crate::namespaced_or_all(client.clone(), namespace.as_deref());
-    let secret_api: Api<PartialObjectMeta<Secret>> = crate::namespaced_or_all(client, namespace.as_deref());
-    let ps_stream = watcher(ps_api, watcher::Config::default())
-        .default_backoff()
-        .modify(|ps| ps.metadata.managed_fields = None)
-        .reflect(ps_writer)
+    let secret_api: Api<PartialObjectMeta<Secret>> = crate::namespaced_or_all(client.clone(), namespace.as_deref());
+    let ps_stream = push_secret_watch(client, namespace.as_deref(), ps_writer, owner_triggers)
         .applied_objects()
         .predicate_filter(crate::spec_change_predicate, Default::default());
     let secret_stream = watcher(secret_api, watcher::Config::default()).default_backoff().touched_objects();
@@ -192,6 +190,27 @@ pub fn controller(
         .boxed();
     let ready = async move { ps_reader.wait_until_ready().await.is_ok() }.boxed();
     Parts { run, ready }
+}
+
+/// The watch of PushSecrets (in `namespace`, or all) that fills the shared cache (`Context::push_secrets`), with
+/// its events passed to `owner_triggers`. Run by the PushSecret controller, or on its own when only the
+/// ClusterPushSecret controller needs the cache.
+pub fn push_secret_watch(
+    client: kube::Client,
+    namespace: Option<&str>,
+    ps_writer: reflector::store::Writer<PushSecret>,
+    mut owner_triggers: Option<crate::clusterpushsecret::OwnerTriggers>,
+) -> impl futures::Stream<Item = Result<watcher::Event<PushSecret>, watcher::Error>> + Send + 'static {
+    let ps_api: Api<PushSecret> = crate::namespaced_or_all(client, namespace);
+    watcher(ps_api, watcher::Config::default())
+        .default_backoff()
+        .modify(|ps| ps.metadata.managed_fields = None)
+        .reflect(ps_writer)
+        .inspect(move |event| {
+            if let Some(triggers) = owner_triggers.as_mut() {
+                triggers.observe(event);
+            }
+        })
 }
 
 /// The PushSecrets whose source `secret` is (by name or by label, in its namespace), or was at their last push

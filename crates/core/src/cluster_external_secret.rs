@@ -25,10 +25,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use serde_json::Value;
 
 use crate::duration::{DurationError, parse_go_duration};
-pub use crate::fan_out::{
-    LABEL_METADATA_NAME, NamespaceSelection, SelectionError, merge_diff, removed_namespaces,
-};
 use crate::fan_out::{self, Parent};
+pub use crate::fan_out::{LABEL_METADATA_NAME, NamespaceSelection, SelectionError, merge_diff, removed_namespaces};
 
 /// ESO's finalizer on a ClusterExternalSecret: its ExternalSecrets are deleted before it goes.
 pub const FINALIZER: &str = "externalsecrets.external-secrets.io/clusterexternalsecret-cleanup";
@@ -89,15 +87,18 @@ pub fn namespace_selection(spec: &ClusterExternalSecretSpec) -> Result<Namespace
 }
 
 /// Whether a change of the namespace `name` (now with `labels`) may concern `ces`: it is selected, was
-/// provisioned (and may have to be cleaned up), or carries the namespace finalizer ESO left for it. An invalid
-/// selector concerns nobody (the ClusterExternalSecret reports it itself).
+/// provisioned (and may have to be cleaned up) or failed (no longer to be reported), or carries the namespace
+/// finalizer ESO left for it. An invalid selector concerns nobody (the ClusterExternalSecret reports it itself).
 pub fn concerns_namespace(
     ces: &ClusterExternalSecret,
     name: &str,
     labels: &BTreeMap<String, String>,
     finalizers: &[String],
 ) -> bool {
-    let provisioned = ces.status.as_ref().is_some_and(|s| s.provisioned_namespaces.iter().any(|n| n == name));
+    // Failed ones too: a namespace that stops being selected must stop being reported.
+    let provisioned = ces.status.as_ref().is_some_and(|s| {
+        s.provisioned_namespaces.iter().any(|n| n == name) || s.failed_namespaces.iter().any(|f| f.namespace == name)
+    });
     let ces_name = ces.metadata.name.as_deref().unwrap_or_default();
     let eso_finalizer = eso_namespace_finalizer(ces_name);
     provisioned

@@ -68,11 +68,13 @@ pub fn namespace_selection(spec: &ClusterPushSecretSpec) -> Result<NamespaceSele
     NamespaceSelection::of_selectors(&spec.namespace_selectors)
 }
 
-/// Whether a change of the namespace `name` (now with `labels`) may concern `cps`: it is selected, or was
-/// provisioned (and may have to be cleaned up).
+/// Whether a change of the namespace `name` (now with `labels`) may concern `cps`: it is selected, or is listed
+/// in the status (provisioned: may have to be cleaned up; failed: may have to be no longer reported).
 pub fn concerns_namespace(cps: &ClusterPushSecret, name: &str, labels: &BTreeMap<String, String>) -> bool {
-    let provisioned = cps.status.as_ref().is_some_and(|s| s.provisioned_namespaces.iter().any(|n| n == name));
-    provisioned || namespace_selection(&cps.spec).is_ok_and(|s| s.selects(labels))
+    let listed = cps.status.as_ref().is_some_and(|s| {
+        s.provisioned_namespaces.iter().any(|n| n == name) || s.failed_namespaces.iter().any(|f| f.namespace == name)
+    });
+    listed || namespace_selection(&cps.spec).is_ok_and(|s| s.selects(labels))
 }
 
 fn parent(cps: &ClusterPushSecret) -> Parent<'_> {
@@ -115,13 +117,21 @@ pub fn desired_push_secret(cps: &ClusterPushSecret, namespace: &str, name: &str)
 pub type NamespacePlan = fan_out::NamespacePlan<PushSecret>;
 
 /// What to do in `namespace` given the PushSecret of that name that exists there (if any).
-pub fn plan_namespace(cps: &ClusterPushSecret, namespace: &str, name: &str, existing: Option<&PushSecret>) -> NamespacePlan {
+pub fn plan_namespace(
+    cps: &ClusterPushSecret,
+    namespace: &str,
+    name: &str,
+    existing: Option<&PushSecret>,
+) -> NamespacePlan {
     fan_out::plan(&parent(cps), desired_push_secret(cps, namespace, name), existing)
 }
 
 /// `current` with the `Ready` condition replaced by `condition`; its `lastTransitionTime` is kept while the
 /// status stays the same (ESO's `setClusterPushSecretCondition`).
-pub fn with_ready(mut current: ClusterPushSecretStatus, mut condition: PushSecretStatusCondition) -> ClusterPushSecretStatus {
+pub fn with_ready(
+    mut current: ClusterPushSecretStatus,
+    mut condition: PushSecretStatusCondition,
+) -> ClusterPushSecretStatus {
     if let Some(previous) = current.conditions.iter().find(|c| c.type_ == condition.type_) {
         if previous.status == condition.status {
             condition.last_transition_time = previous.last_transition_time.clone();
@@ -222,6 +232,11 @@ mod tests {
         assert!(!concerns_namespace(&c, "n1", &labels(&[("team", "b")])));
         c.status = Some(ClusterPushSecretStatus { provisioned_namespaces: vec!["n1".into()], ..Default::default() });
         assert!(concerns_namespace(&c, "n1", &labels(&[])), "unlabelled: it must be cleaned up");
+        c.status = Some(ClusterPushSecretStatus {
+            failed_namespaces: namespace_failures(&BTreeMap::from([("n2".to_string(), ALREADY_EXISTS.to_string())])),
+            ..Default::default()
+        });
+        assert!(concerns_namespace(&c, "n2", &labels(&[])), "unlabelled: no longer reported failed");
         c.spec.namespace_selectors.clear();
         assert!(!namespace_selection(&c.spec).expect("valid").selects(&labels(&[("team", "a")])));
     }
