@@ -421,6 +421,35 @@ async fn sources(cx: &PsContext, ps: &PushSecret, namespace: &str) -> Result<Opt
     Ok(Some(list))
 }
 
+/// The generator `selector.generatorRef` names, unless a Secret is named (ESO's precedence).
+fn generator_source(ps: &PushSecret) -> Option<&external_secrets_api::GeneratorRef> {
+    let named = ps.spec.selector.secret.as_ref().and_then(|s| s.name.as_deref()).is_some_and(|n| !n.is_empty());
+    if named { None } else { ps.spec.selector.generator_ref.as_ref() }
+}
+
+/// The generator's output as the source Secret ESO pushes (`___generated-secret`, no type, no labels).
+async fn generated_source(
+    cx: &PsContext,
+    namespace: &str,
+    generator_ref: &external_secrets_api::GeneratorRef,
+) -> Result<Secret, PushError> {
+    let data = crate::generator::generate_for_push(&cx.ctx, namespace, generator_ref).await.map_err(
+        |(message, retryable)| {
+            let message = format!("could not resolve secret from generator ref {:?}: {message}", generator_ref.name);
+            if retryable { PushError::retry(message) } else { PushError::config(message) }
+        },
+    )?;
+    Ok(Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some("___generated-secret".to_string()),
+            namespace: Some(namespace.to_string()),
+            ..Default::default()
+        },
+        data: Some(data.into_iter().map(|(k, v)| (k, k8s_openapi::ByteString(v.expose().to_vec()))).collect()),
+        ..Default::default()
+    })
+}
+
 /// Which versions of which Secrets a push used: a different answer means the source changed.
 fn fingerprint(sources: &[Secret]) -> String {
     sources
@@ -510,7 +539,14 @@ async fn sync(cx: &PsContext, ps: &PushSecret, namespace: &str) -> Result<Action
     let current_version =
         synced_resource_version(ps.meta().generation.unwrap_or_default(), ps.labels(), ps.annotations());
 
-    let Some(sources) = sources(cx, ps, namespace).await? else {
+    // ESO's precedence: a named Secret, else a generator, else Secrets by label. A generator runs only when a
+    // push is due (below), not on every reconcile.
+    let generator = generator_source(ps);
+    let read = match generator {
+        Some(_) => Some(Vec::new()),
+        None => sources(cx, ps, namespace).await?,
+    };
+    let Some(mut sources) = read else {
         // The named source Secret does not exist.
         if ps.spec.deletion_policy == PushSecretDeletionPolicy::Delete && !status.synced_push_secrets.is_empty() {
             return source_deleted(cx, ps, namespace, status).await;
@@ -545,6 +581,9 @@ async fn sync(cx: &PsContext, ps: &PushSecret, namespace: &str) -> Result<Action
                 .await
                 .map_err(|e| PushError::retry(format!("could not add the finalizer to store {}: {e}", store.name)))?;
         }
+    }
+    if let Some(generator_ref) = generator {
+        sources.push(generated_source(cx, namespace, generator_ref).await?);
     }
     let old = status.synced_push_secrets.clone();
     let mut pushed = SyncedPushSecrets::new();

@@ -730,3 +730,50 @@ async fn pushes_to_parameter_store_create_managed_parameters_and_never_touch_unm
     assert_eq!(aws.parameter("/theirs").await.as_deref(), Some("their-value"));
     w.assert_nothing_leaked().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generators_output_is_pushed_and_a_missing_generator_is_reported() {
+    let w = World::start("push-gen", |r| r).await;
+    w.fake_store("fake", json!([])).await;
+    let generator: external_secrets_api::generators::v1alpha1::Password = serde_json::from_value(json!({
+        "apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "Password",
+        "metadata": {"name": "pw"},
+        "spec": {"length": 24, "digits": 4, "symbols": 0, "noUpper": false, "allowRepeat": true}
+    }))
+    .expect("Password");
+    Api::<external_secrets_api::generators::v1alpha1::Password>::namespaced(w.admin.clone(), &w.ns)
+        .create(&PostParams::default(), &generator)
+        .await
+        .expect("create Password");
+    let body = |name: &str, generator: &str| {
+        json!({
+            "apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret",
+            "metadata": {"name": name},
+            "spec": {
+                "refreshInterval": "1h",
+                "secretStoreRefs": [{"name": "fake", "kind": "SecretStore"}],
+                "selector": {"generatorRef": {
+                    "apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "Password", "name": generator
+                }},
+                "data": [entry("password", &format!("generated/{name}"))],
+            }
+        })
+    };
+    w.create(body("gen", "pw")).await;
+    w.wait_ready("gen", "Synced").await;
+    let pushed = w.fake_value("fake", json!([]), "generated/gen").await.expect("the generated password was pushed");
+    assert_eq!(pushed.len(), 24, "the Password generator's output");
+    assert_eq!(pushed.chars().filter(char::is_ascii_digit).count(), 4);
+    assert_eq!(w.synced("gen").await, ["SecretStore/fake:generated/gen"]);
+
+    w.create(body("missing", "nowhere")).await;
+    let (status, _, message) = w.wait_ready("missing", "Errored").await;
+    assert_eq!(status, "False");
+    assert!(
+        message.contains("could not resolve secret from generator ref") && message.contains("not found"),
+        "{message}"
+    );
+    assert_eq!(w.fake_value("fake", json!([]), "generated/missing").await, None);
+    assert!(!logs().contains(&pushed), "a generated value appeared in the logs");
+    assert!(!events_text(&w.admin, &w.ns).await.contains(&pushed), "a generated value appeared in an event");
+}
