@@ -1,12 +1,13 @@
-//! The controllers: ExternalSecret, SecretStore, ClusterSecretStore and ClusterExternalSecret, their watches, and
-//! the process's health and metrics endpoints.
+//! The controllers: ExternalSecret, SecretStore, ClusterSecretStore, ClusterExternalSecret, PushSecret and
+//! ClusterPushSecret, their watches, and the process's health and metrics endpoints.
 //!
 //! Watches: ExternalSecrets (changes of spec, labels, annotations and deletion only — not our own status
 //! writes), SecretStores and ClusterSecretStores, and the *metadata* of Secrets labelled
 //! `reconcile.external-secrets.io/managed=true`; with the ClusterExternalSecret controller, ClusterExternalSecrets
 //! and the *metadata* of Namespaces; with the PushSecret controller, PushSecrets and the events of Secrets'
-//! metadata (mapped to the PushSecrets they are the source of, nothing kept). Memory grows with what we manage, not
-//! with the cluster.
+//! metadata (mapped to the PushSecrets they are the source of, nothing kept); with the ClusterPushSecret
+//! controller, ClusterPushSecrets and (a second watch) the metadata of Namespaces. Memory grows with what we
+//! manage, not with the cluster.
 //!
 //! Under leader election ([`leader`]) only the leader watches and reconciles; a standby serves health and
 //! metrics and waits for the Lease. A leader that loses the Lease stops at once and [`run`] fails, so that the
