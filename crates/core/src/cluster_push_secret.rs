@@ -132,10 +132,10 @@ pub fn with_ready(
     mut current: ClusterPushSecretStatus,
     mut condition: PushSecretStatusCondition,
 ) -> ClusterPushSecretStatus {
-    if let Some(previous) = current.conditions.iter().find(|c| c.type_ == condition.type_) {
-        if previous.status == condition.status {
-            condition.last_transition_time = previous.last_transition_time.clone();
-        }
+    if let Some(previous) = current.conditions.iter().find(|c| c.type_ == condition.type_)
+        && previous.status == condition.status
+    {
+        condition.last_transition_time = previous.last_transition_time.clone();
     }
     current.conditions.retain(|c| c.type_ != condition.type_);
     current.conditions.push(condition);
