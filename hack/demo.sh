@@ -26,7 +26,8 @@ ssm_username=app_user_ro
 ssm_password=demo-Ssm-Pa55word
 ssm_readonly=demo-Ssm-Readonly-Pa55
 ssm_other=demo-Other-Api-Key
-values=("$password" "$rotated" "$ssm_password" "$ssm_readonly" "$ssm_other")
+api_token=demo-Cluster-Made-Api-Token
+values=("$password" "$rotated" "$ssm_password" "$ssm_readonly" "$ssm_other" "$api_token")
 
 stop_operator() {
   if [ -n "$operator_pid" ] && kill -0 "$operator_pid" 2>/dev/null; then
@@ -240,12 +241,27 @@ check_secret appsecret-params "{\"app-db-password\": \"$ssm_password\", \"_app_d
   \"_app_db_password\": \"$ssm_password\", \"_app_db_readonly_password\": \"$ssm_readonly\"}"
 note "checked: /app/db/password by name, everything under /app/db (recursively) by path, nothing else"
 
-# Kept for the check at the end: the status of everything, before it is deleted.
-kubectl get externalsecrets,secretstores -A -o json >"$work/status.json"
+step "PushSecret: a Secret made in the cluster appears in Secrets Manager"
+show kubectl create secret generic app-api-token --from-literal=token="$api_token"
+show kubectl apply -f "$examples/pushsecret.yaml"
+kubectl wait --for=condition=Ready --timeout=60s pushsecret/app-api-token >/dev/null ||
+  fail "PushSecret app-api-token did not sync: $(field pushsecret app-api-token '{.status.conditions}')"
+show kubectl get pushsecrets
+remote_is() { [ "$(aws get-secret "$1")" = "$2" ]; }
+remote_is prod/app/api-token "$api_token" || fail "prod/app/api-token does not hold the Secret's token"
+[ "$(aws managed-by prod/app/api-token)" = external-secrets ] || fail "prod/app/api-token is not tagged managed-by"
+note "Secrets Manager prod/app/api-token = $(aws get-secret prod/app/api-token), tagged managed-by: external-secrets"
 
-step "Step 9 (clean up): deleting the ExternalSecrets removes the Secrets they own"
+# Kept for the check at the end: the status of everything, before it is deleted.
+kubectl get externalsecrets,secretstores,pushsecrets -A -o json >"$work/status.json"
+
+step "Step 9 (clean up): deleting the ExternalSecrets removes the Secrets they own, the PushSecret what it pushed"
 show kubectl delete externalsecret appsecret appsecret-params
 wait_until 60 "the owned Secrets are deleted" sh -c '! kubectl get secret appsecret appsecret-params -o name 2>/dev/null | grep -q .'
+show kubectl delete pushsecret app-api-token
+remote_gone() { ! aws get-secret "$1"; }
+wait_until 60 "prod/app/api-token is deleted from Secrets Manager" remote_gone prod/app/api-token
+note "prod/app/api-token deleted in Secrets Manager (deletionPolicy: Delete)"
 show kubectl delete secretstore aws-secretsmanager aws-parameterstore
 show kubectl get externalsecrets,secretstores,secrets -n default
 

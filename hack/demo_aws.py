@@ -5,6 +5,9 @@ the environment that `local-cluster up` prints (AWS_ENDPOINT_URL, AWS_REGION, AW
 
   create-secret NAME JSON          Secrets Manager CreateSecret
   rotate-secret NAME JSON          Secrets Manager PutSecretValue (a new current version)
+  get-secret NAME                  Secrets Manager GetSecretValue: the value (string or binary); exit 1 when there
+                                   is none or it is deleted
+  managed-by NAME                  the secret's managed-by tag
   put-parameter NAME VALUE         SSM PutParameter, SecureString, overwriting
   trust ISSUER SUBJECT ROLE        turn on the endpoint's STS verification of web identity tokens: the JWKS (read
                                    from stdin) and issuer of the cluster, and the one subject allowed ROLE
@@ -46,6 +49,21 @@ def main(argv):
     elif command == "rotate-secret":
         name, document = args
         client("secretsmanager").put_secret_value(SecretId=name, SecretString=document)
+    elif command == "get-secret":
+        (name,) = args
+        sm = client("secretsmanager")
+        try:
+            answer = sm.get_secret_value(SecretId=name)
+        except (sm.exceptions.ResourceNotFoundException, sm.exceptions.InvalidRequestException):
+            sys.exit(1)  # none, or deleted (scheduled for deletion: AWS answers InvalidRequest)
+        value = answer.get("SecretString")
+        if value is None:
+            value = answer["SecretBinary"].decode()
+        print(value)
+    elif command == "managed-by":
+        (name,) = args
+        tags = client("secretsmanager").describe_secret(SecretId=name).get("Tags", [])
+        print(next((t["Value"] for t in tags if t["Key"] == "managed-by"), ""))
     elif command == "put-parameter":
         name, value = args
         client("ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)

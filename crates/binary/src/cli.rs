@@ -118,7 +118,7 @@ pub struct ControllerArgs {
     /// Reconcile ClusterExternalSecrets (cluster-wide installs only: not with --namespace).
     #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
     pub enable_cluster_external_secret_reconciler: bool,
-    /// ESO: reconcile ClusterPushSecrets. Accepted only (no such controller here).
+    /// Reconcile ClusterPushSecrets (cluster-wide installs only: not with --namespace).
     #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = go_bool)]
     pub enable_cluster_push_secret_reconciler: bool,
     /// Reconcile PushSecrets (push Secrets' keys to stores).
@@ -322,7 +322,6 @@ pub struct CertControllerArgs {
 
 /// ESO controller flags accepted for compatibility that change nothing here, with the reason.
 pub const CONTROLLER_NO_EFFECT: &[(&str, &str)] = &[
-    ("enable-cluster-push-secret-reconciler", "ClusterPushSecret is not implemented"),
     ("enable-secrets-caching", "Secrets are never cached whole; managed Secrets' metadata is always watched"),
     ("enable-configmaps-caching", "ConfigMaps are read from the API when a template needs them"),
     ("enable-managed-secrets-caching", "managed Secrets' metadata is always watched; data is read when it changed"),

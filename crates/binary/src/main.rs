@@ -188,6 +188,7 @@ async fn run_controller(args: ControllerArgs, no_effect: &[(String, &'static str
         enable_secret_store_reconciler: args.enable_secret_store_reconciler,
         enable_cluster_external_secret_reconciler: args.enable_cluster_external_secret_reconciler,
         enable_push_secret_reconciler: args.enable_push_secret_reconciler,
+        enable_cluster_push_secret_reconciler: args.enable_cluster_push_secret_reconciler,
         enable_extended_metric_labels: args.enable_extended_metric_labels,
         enable_flood_gate: args.enable_flood_gate,
         template_delimiters: external_secrets_template::Delimiters::new(

@@ -15,20 +15,19 @@
 //!   spec cannot be used (ESO records no events for this kind).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use external_secrets_api::{ClusterExternalSecret, ClusterExternalSecretStatus, ExternalSecret};
 use external_secrets_core::cluster_external_secret::{
-    ALREADY_EXISTS, FINALIZER, NamespacePlan, NamespaceSelection, UNKNOWN_NAMESPACE, concerns_namespace,
-    controlling_owner, eso_namespace_finalizer, external_secret_name, failed_status, is_owned_by, plan_namespace,
-    reconciled_status, refresh_time, removed_namespaces, with_ready,
+    ALREADY_EXISTS, FINALIZER, UNKNOWN_NAMESPACE, concerns_namespace, controlling_owner, eso_namespace_finalizer,
+    external_secret_name, failed_status, is_owned_by, namespace_selection, plan_namespace, reconciled_status,
+    refresh_time, removed_namespaces, with_ready,
 };
 use external_secrets_core::refresh::{REQUEUE_JITTER_FRACTION, jittered};
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::api::{Api, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
@@ -41,6 +40,7 @@ use tracing::{debug, info, instrument, warn};
 use crate::context::{Context, Stats, object_key};
 use crate::events::EventType;
 use crate::externalsecret::isolated;
+use crate::fan_out::{Failure, Provisioned, api_message, is_code};
 use crate::metrics::{ObjectKind, ObjectLabels};
 use crate::workqueue::{self, ControllerMetrics};
 
@@ -48,7 +48,7 @@ use crate::workqueue::{self, ControllerMetrics};
 pub const CONTROLLER: &str = "clusterexternalsecret";
 
 /// The field manager of our ExternalSecret writes (ESO's client writes under its binary name too).
-pub const FIELD_MANAGER: &str = "external-secrets";
+pub const FIELD_MANAGER: &str = crate::fan_out::FIELD_MANAGER;
 
 /// The event reason of a spec that cannot be used.
 const INVALID_SPEC: &str = "InvalidSpec";
@@ -86,15 +86,6 @@ pub struct Parts {
     pub ready: futures::future::BoxFuture<'static, bool>,
 }
 
-/// What of a namespace matters here: its labels (selection), whether it is going away, and ESO's finalizers.
-fn namespace_predicate(ns: &PartialObjectMeta<Namespace>) -> Option<u64> {
-    let mut h = DefaultHasher::new();
-    ns.labels().hash(&mut h);
-    ns.meta().deletion_timestamp.is_some().hash(&mut h);
-    ns.finalizers().hash(&mut h);
-    Some(h.finish())
-}
-
 /// Builds the controller: its own watches of ClusterExternalSecrets and (metadata only) Namespaces, the
 /// ExternalSecrets from `ctx`'s cache, and `owner_triggers` for changes of the ExternalSecrets it controls.
 pub fn controller(
@@ -110,13 +101,7 @@ pub fn controller(
         .reflect(ces_writer)
         .applied_objects()
         .predicate_filter(crate::spec_change_predicate, Default::default());
-    let (ns_reader, ns_writer) = reflector::store();
-    // Deleted namespaces pass too: a namespace going away first gets its deletionTimestamp (a change here).
-    let ns_stream = watcher(Api::<PartialObjectMeta<Namespace>>::all(client), watcher::Config::default())
-        .default_backoff()
-        .reflect(ns_writer)
-        .touched_objects()
-        .predicate_filter(namespace_predicate, Default::default());
+    let (ns_reader, ns_stream) = crate::fan_out::namespace_watch(client);
 
     let queue = ControllerMetrics::new(CONTROLLER, ctx.metrics.clone(), ctx.config.concurrent);
     let cx = Arc::new(CesContext {
@@ -180,97 +165,15 @@ fn concerned(
         .collect()
 }
 
-/// Turns the ExternalSecret watch's events into reconciles of the ClusterExternalSecret that controls the
-/// ExternalSecret, when its spec, labels, annotations or owner changed or it was deleted (not for status writes).
-pub struct OwnerTriggers {
+/// The ExternalSecret watch's events as reconciles of the ClusterExternalSecret that controls the ExternalSecret
+/// (see [`crate::fan_out::OwnerTriggers`]).
+pub type OwnerTriggers = crate::fan_out::OwnerTriggers<ExternalSecret, ClusterExternalSecret>;
+
+/// Owner triggers sent to `sender`; the receiving end goes to [`controller`].
+pub fn owner_triggers(
     sender: futures::channel::mpsc::UnboundedSender<ObjectRef<ClusterExternalSecret>>,
-    /// `namespace/name` → (fingerprint, controlling ClusterExternalSecret) of the ExternalSecrets one controls.
-    seen: HashMap<String, (u64, String)>,
-    /// During a (re-)list: the keys listed so far. What was seen before and is not listed again was deleted while
-    /// the watch was down.
-    relisted: Option<std::collections::HashSet<String>>,
-}
-
-impl OwnerTriggers {
-    /// Triggers sent to `sender`; the receiving end goes to [`controller`].
-    pub fn new(sender: futures::channel::mpsc::UnboundedSender<ObjectRef<ClusterExternalSecret>>) -> Self {
-        Self { sender, seen: HashMap::new(), relisted: None }
-    }
-
-    fn fingerprint(es: &ExternalSecret) -> u64 {
-        let mut h = DefaultHasher::new();
-        es.meta().generation.hash(&mut h);
-        es.labels().hash(&mut h);
-        es.annotations().hash(&mut h);
-        for o in es.owner_references() {
-            (&o.api_version, &o.kind, &o.name, &o.uid, o.controller).hash(&mut h);
-        }
-        es.meta().deletion_timestamp.is_some().hash(&mut h);
-        h.finish()
-    }
-
-    fn trigger(&self, ces: &str) {
-        // A closed channel means the controller is not running (disabled, or shutting down): nothing to do.
-        let _ = self.sender.unbounded_send(ObjectRef::new(ces));
-    }
-
-    /// Looks at one event of the ExternalSecret watch.
-    pub fn observe(&mut self, event: &Result<watcher::Event<ExternalSecret>, watcher::Error>) {
-        let Ok(event) = event else { return };
-        let (es, deleted) = match event {
-            watcher::Event::Apply(es) | watcher::Event::InitApply(es) => (es, false),
-            watcher::Event::Delete(es) => (es, true),
-            watcher::Event::Init => {
-                self.relisted = Some(Default::default());
-                return;
-            }
-            watcher::Event::InitDone => {
-                let listed = self.relisted.take().unwrap_or_default();
-                let gone: Vec<String> = self.seen.keys().filter(|k| !listed.contains(*k)).cloned().collect();
-                for key in gone {
-                    if let Some((_, owner)) = self.seen.remove(&key) {
-                        self.trigger(&owner);
-                    }
-                }
-                return;
-            }
-        };
-        let key = workqueue::key(es.namespace().as_deref(), &es.name_any());
-        if let Some(listed) = self.relisted.as_mut() {
-            listed.insert(key.clone());
-        }
-        let owner = controlling_owner(es).map(str::to_string);
-        let previous = self.seen.remove(&key);
-        if deleted {
-            if let Some(owner) = owner.or(previous.map(|(_, o)| o)) {
-                self.trigger(&owner);
-            }
-            return;
-        }
-        let fingerprint = Self::fingerprint(es);
-        match owner {
-            Some(owner) => {
-                // The first list triggers nothing (every ClusterExternalSecret is reconciled at start anyway); a
-                // re-list after an outage triggers what changed meanwhile.
-                let first_sight = previous.is_none() && matches!(event, watcher::Event::InitApply(_));
-                let changed = previous.as_ref().is_none_or(|(f, _)| *f != fingerprint);
-                if changed && !first_sight {
-                    self.trigger(&owner);
-                }
-                if let Some((_, before)) = previous.filter(|(_, before)| *before != owner) {
-                    self.trigger(&before);
-                }
-                self.seen.insert(key, (fingerprint, owner));
-            }
-            // No longer controlled by a ClusterExternalSecret (someone removed the owner reference): the one that
-            // did must see it, to report the namespace.
-            None => {
-                if let Some((_, before)) = previous {
-                    self.trigger(&before);
-                }
-            }
-        }
-    }
+) -> OwnerTriggers {
+    OwnerTriggers::new(sender, controlling_owner)
 }
 
 /// The reconcile entry point: metrics, the span, panics isolated, dispatch through ESO's finalizer.
@@ -311,25 +214,6 @@ pub async fn reconcile(ces: Arc<ClusterExternalSecret>, cx: Arc<CesContext>) -> 
 pub fn error_policy(ces: Arc<ClusterExternalSecret>, err: &CesError, cx: Arc<CesContext>) -> Action {
     warn!(name = ces.name_any(), error = %err, "ClusterExternalSecret reconcile failed; retrying");
     Action::requeue(cx.ctx.backoff(&object_key(ces.as_ref())))
-}
-
-/// A namespace whose ExternalSecret could not be brought in line: ESO's reason, and whether it was a conflict
-/// (a concurrent change: retried soon).
-struct Failure {
-    reason: String,
-    conflict: bool,
-}
-
-/// The message of an API error as the apiserver wrote it (Go's `err.Error()` of an API status).
-fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(status) => status.message.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn is_code(e: &kube::Error, code: u16) -> bool {
-    matches!(e, kube::Error::Api(status) if status.code == code)
 }
 
 impl CesContext {
@@ -387,69 +271,28 @@ impl CesContext {
     /// Deletes the ExternalSecret `name` in `namespace` if it is controlled by the ClusterExternalSecret
     /// `ces_name` (by its uid, so that a replacement is never deleted). Returns whether one was deleted.
     async fn delete_external_secret(&self, namespace: &str, name: &str, ces_name: &str) -> Result<bool, kube::Error> {
-        let Some(existing) = self.ctx.external_secrets.get(&ObjectRef::new(name).within(namespace)) else {
-            return Ok(false);
-        };
-        if !is_owned_by(&existing, ces_name) {
-            return Ok(false);
+        let existing = self.ctx.external_secrets.get(&ObjectRef::new(name).within(namespace));
+        let api = Api::<ExternalSecret>::namespaced(self.ctx.client.clone(), namespace);
+        let deleted = crate::fan_out::delete_owned(&api, existing.as_deref(), |es| is_owned_by(es, ces_name)).await?;
+        if deleted {
+            Stats::inc(&self.ctx.stats.external_secret_writes);
+            info!(namespace, external_secret = name, "deleted ExternalSecret");
         }
-        let preconditions = Preconditions { uid: existing.uid(), resource_version: None };
-        let params = DeleteParams { preconditions: Some(preconditions), ..DeleteParams::default() };
-        match Api::<ExternalSecret>::namespaced(self.ctx.client.clone(), namespace).delete(name, &params).await {
-            Ok(_) => {
-                Stats::inc(&self.ctx.stats.external_secret_writes);
-                info!(namespace, external_secret = name, "deleted ExternalSecret");
-                Ok(true)
-            }
-            Err(e) if is_code(&e, 404) || is_code(&e, 409) => Ok(false),
-            Err(e) => Err(e),
-        }
+        Ok(deleted)
     }
 
     /// Brings the ExternalSecret `name` in `namespace` in line with `ces`.
     async fn provision(&self, ces: &ClusterExternalSecret, namespace: &str, name: &str) -> Result<(), Failure> {
         let api: Api<ExternalSecret> = Api::namespaced(self.ctx.client.clone(), namespace);
         let cached = self.ctx.external_secrets.get(&ObjectRef::new(name).within(namespace));
-        let mut plan = plan_namespace(ces, namespace, name, cached.as_deref());
-        let failure = |e: kube::Error| Failure {
-            reason: format!("could not create or update ExternalSecret: {}", api_message(&e)),
-            conflict: is_code(&e, 409),
-        };
-        // At most twice: a create that finds one already there (the cache had not seen it yet) decides again from
-        // the API's copy.
-        for attempt in 0..2 {
-            match plan {
-                NamespacePlan::InSync => return Ok(()),
-                NamespacePlan::NotOwned => return Err(Failure { reason: ALREADY_EXISTS.to_string(), conflict: false }),
-                NamespacePlan::Create(desired) => {
-                    let params = PostParams { field_manager: Some(FIELD_MANAGER.to_string()), ..PostParams::default() };
-                    match api.create(&params, &desired).await {
-                        Ok(_) => {
-                            Stats::inc(&self.ctx.stats.external_secret_writes);
-                            debug!(namespace, external_secret = name, "created ExternalSecret");
-                            return Ok(());
-                        }
-                        Err(e) if is_code(&e, 409) && attempt == 0 => {
-                            let found = api.get_opt(name).await.map_err(failure)?;
-                            plan = plan_namespace(ces, namespace, name, found.as_ref());
-                        }
-                        Err(e) => return Err(failure(e)),
-                    }
-                }
-                NamespacePlan::Update(patch) => {
-                    let params =
-                        PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..PatchParams::default() };
-                    api.patch(name, &params, &Patch::Merge(&patch)).await.map_err(failure)?;
-                    Stats::inc(&self.ctx.stats.external_secret_writes);
-                    debug!(namespace, external_secret = name, "updated ExternalSecret");
-                    return Ok(());
-                }
-            }
+        let plan = plan_namespace(ces, namespace, name, cached.as_deref());
+        let replan = |found: Option<&ExternalSecret>| plan_namespace(ces, namespace, name, found);
+        let outcome = crate::fan_out::provision(&api, name, plan, replan, "ExternalSecret", ALREADY_EXISTS).await?;
+        if outcome == Provisioned::Written {
+            Stats::inc(&self.ctx.stats.external_secret_writes);
+            debug!(namespace, external_secret = name, "created or updated ExternalSecret");
         }
-        Err(Failure {
-            reason: "could not create or update ExternalSecret: it keeps changing".to_string(),
-            conflict: true,
-        })
+        Ok(())
     }
 
     /// Removes the namespace finalizer ESO 2.9 left for the ClusterExternalSecret `ces_name` from every namespace
@@ -534,7 +377,7 @@ async fn apply(ces: Arc<ClusterExternalSecret>, cx: &CesContext) -> Result<Actio
         info!(previous = %previous, name = %es_name, "externalSecretName changed; the previous ExternalSecrets are deleted");
     }
 
-    let selection = match NamespaceSelection::new(&ces.spec) {
+    let selection = match namespace_selection(&ces.spec) {
         Ok(selection) => selection,
         Err(e) => {
             let failed = BTreeMap::from([(UNKNOWN_NAMESPACE.to_string(), e.to_string())]);
@@ -674,7 +517,7 @@ mod tests {
     #[test]
     fn owned_external_secrets_trigger_their_owner_on_changes_and_deletion_but_not_on_status() {
         let (tx, mut rx) = futures::channel::mpsc::unbounded();
-        let mut triggers = OwnerTriggers::new(tx);
+        let mut triggers = owner_triggers(tx);
         let es = owned_es("app", "shared", 1);
         triggers.observe(&Ok(watcher::Event::Init));
         triggers.observe(&Ok(watcher::Event::InitApply(es.clone())));
@@ -721,6 +564,7 @@ mod tests {
 
     #[test]
     fn namespace_predicate_sees_labels_deletion_and_finalizers_only() {
+        use crate::fan_out::namespace_predicate;
         let mut ns: PartialObjectMeta<Namespace> = PartialObjectMeta::default();
         ns.metadata.name = Some("a".into());
         let base = namespace_predicate(&ns);

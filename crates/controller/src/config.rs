@@ -29,6 +29,9 @@ pub struct ControllerConfig {
     pub enable_cluster_external_secret_reconciler: bool,
     /// Reconcile PushSecrets (`--enable-push-secret-reconciler`).
     pub enable_push_secret_reconciler: bool,
+    /// Reconcile ClusterPushSecrets (`--enable-cluster-push-secret-reconciler`). Only cluster-wide, like
+    /// ClusterExternalSecrets.
+    pub enable_cluster_push_secret_reconciler: bool,
     /// Refuse stores that are not Ready (`--enable-flood-gate`).
     pub enable_flood_gate: bool,
     /// Add the objects' `app.kubernetes.io/*` labels to ESO's per-object series
@@ -66,6 +69,7 @@ impl Default for ControllerConfig {
             enable_secret_store_reconciler: true,
             enable_cluster_external_secret_reconciler: true,
             enable_push_secret_reconciler: true,
+            enable_cluster_push_secret_reconciler: true,
             enable_flood_gate: true,
             enable_extended_metric_labels: false,
             template_delimiters: Delimiters::default(),

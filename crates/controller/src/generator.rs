@@ -195,3 +195,20 @@ where
         Err(e) => Err(Failure::retry("KubernetesAPI", format!("could not read {what}: {e}"))),
     }
 }
+
+/// Runs the generator a PushSecret's `selector.generatorRef` names (ESO's `resolveSecretFromGenerator`): resolved
+/// and given credentials in the PushSecret's namespace, as for an ExternalSecret. The error is the message for the
+/// PushSecret's condition and whether to retry.
+pub(crate) async fn generate_for_push(
+    ctx: &Context,
+    namespace: &str,
+    generator_ref: &GeneratorRef,
+) -> Result<BTreeMap<String, external_secrets_provider::SecretBytes>, (String, bool)> {
+    let fail = |f: Failure| (f.message, f.retryable);
+    let (kind, spec) = resolve(ctx, namespace, generator_ref).await.map_err(fail)?;
+    let credentials = CredentialResolver::new(
+        ctx.client.clone(),
+        StoreScope::secret_store(namespace, format!("generator {}", generator_ref.name)),
+    );
+    ctx.config.generators.generate(kind, &spec, &credentials).await.map_err(|e| fail(e.into()))
+}

@@ -1,12 +1,13 @@
-//! The controllers: ExternalSecret, SecretStore, ClusterSecretStore and ClusterExternalSecret, their watches, and
-//! the process's health and metrics endpoints.
+//! The controllers: ExternalSecret, SecretStore, ClusterSecretStore, ClusterExternalSecret, PushSecret and
+//! ClusterPushSecret, their watches, and the process's health and metrics endpoints.
 //!
 //! Watches: ExternalSecrets (changes of spec, labels, annotations and deletion only — not our own status
 //! writes), SecretStores and ClusterSecretStores, and the *metadata* of Secrets labelled
 //! `reconcile.external-secrets.io/managed=true`; with the ClusterExternalSecret controller, ClusterExternalSecrets
 //! and the *metadata* of Namespaces; with the PushSecret controller, PushSecrets and the events of Secrets'
-//! metadata (mapped to the PushSecrets they are the source of, nothing kept). Memory grows with what we manage, not
-//! with the cluster.
+//! metadata (mapped to the PushSecrets they are the source of, nothing kept); with the ClusterPushSecret
+//! controller, ClusterPushSecrets and (a second watch) the metadata of Namespaces. Memory grows with what we
+//! manage, not with the cluster.
 //!
 //! Under leader election ([`leader`]) only the leader watches and reconciles; a standby serves health and
 //! metrics and waits for the Lease. A leader that loses the Lease stops at once and [`run`] fails, so that the
@@ -14,11 +15,13 @@
 
 pub mod clients;
 pub mod clusterexternalsecret;
+pub mod clusterpushsecret;
 pub mod config;
 pub mod context;
 pub mod error;
 pub mod events;
 pub mod externalsecret;
+pub mod fan_out;
 pub(crate) mod generator;
 pub mod generator_state;
 pub mod generic_target;
@@ -157,7 +160,7 @@ pub async fn run(
     // The ClusterExternalSecret controller reconciles on changes and deletions of the ExternalSecrets it controls,
     // seen here (deletions included) rather than through a second watch of every ExternalSecret.
     let (ces_trigger, ces_triggers) = futures::channel::mpsc::unbounded();
-    let mut owner_triggers = clusterexternalsecret::OwnerTriggers::new(ces_trigger);
+    let mut owner_triggers = clusterexternalsecret::owner_triggers(ces_trigger);
     let es_stream = watch(es_api, watcher::Config::default())
         .default_backoff()
         // Nothing reads an ExternalSecret's managedFields; dropping them keeps ~1–2 KiB per object out of the
@@ -295,18 +298,35 @@ pub async fn run(
         None => (futures::future::ready(()).boxed(), futures::future::ready(true).boxed()),
     };
 
-    let ps_parts = config.enable_push_secret_reconciler.then(|| {
-        pushsecret::controller(
+    // ClusterPushSecrets, like ClusterExternalSecrets, only cluster-wide. They read PushSecrets from the
+    // PushSecret watch's cache; without the PushSecret controller that watch runs on its own.
+    let cps_enabled = config.enable_cluster_push_secret_reconciler && ns.is_none();
+    let (cps_trigger, cps_triggers) = futures::channel::mpsc::unbounded();
+    let cps_owner_triggers = cps_enabled.then(|| clusterpushsecret::owner_triggers(cps_trigger));
+    let cps_parts = cps_enabled.then(|| {
+        clusterpushsecret::controller(context.clone(), cps_triggers, controller_config.clone(), shutdown.clone())
+    });
+    let (cps_controller, cps_ready) = match cps_parts {
+        Some(parts) => (parts.run, parts.ready),
+        None => (futures::future::ready(()).boxed(), futures::future::ready(true).boxed()),
+    };
+
+    let (ps_controller, ps_ready) = if config.enable_push_secret_reconciler {
+        let parts = pushsecret::controller(
             context.clone(),
             ns.clone(),
             (ps_reader, ps_writer),
+            cps_owner_triggers,
             controller_config.clone(),
             shutdown.clone(),
-        )
-    });
-    let (ps_controller, ps_ready) = match ps_parts {
-        Some(parts) => (parts.run, parts.ready),
-        None => (futures::future::ready(()).boxed(), futures::future::ready(true).boxed()),
+        );
+        (parts.run, parts.ready)
+    } else if cps_enabled {
+        let watch = pushsecret::push_secret_watch(client.clone(), None, ps_writer, cps_owner_triggers);
+        let run = watch.for_each(log_watch_error("PushSecret")).boxed();
+        (run, async move { ps_reader.wait_until_ready().await.is_ok() }.boxed())
+    } else {
+        (futures::future::ready(()).boxed(), futures::future::ready(true).boxed())
     };
 
     // ESO runs the GeneratorState controller whatever --enable-generator-state says: states stored before are
@@ -326,7 +346,7 @@ pub async fn run(
         // Without the ClusterSecretStore reconciler (a namespace-scoped install) cluster stores are not watched
         // at all: such an install has no permission to list them.
         let css_ready = async move { if css_enabled { css_r.wait_until_ready().await } else { Ok(()) } };
-        let (synced, ces_synced, ps_synced, gs_synced) = futures::future::join4(
+        let (synced, ces_synced, ps_synced, cps_synced, gs_synced) = futures::future::join5(
             futures::future::join4(
                 ss_r.wait_until_ready(),
                 css_ready,
@@ -335,11 +355,12 @@ pub async fn run(
             ),
             ces_ready,
             ps_ready,
+            cps_ready,
             gs_ready,
         )
         .await;
         let caches = synced.0.is_ok() && synced.1.is_ok() && synced.2.is_ok() && synced.3.is_ok();
-        if caches && ces_synced && ps_synced && gs_synced {
+        if caches && ces_synced && ps_synced && cps_synced && gs_synced {
             info!("watch caches synced; ready");
             ready_flag.set_ready();
         }
@@ -386,9 +407,10 @@ pub async fn run(
     // large, and moving it by value through the election code would overflow a worker's stack in debug builds.
     let controllers = Box::pin(async move {
         tokio::select! {
-            _ = futures::future::join3(
+            _ = futures::future::join4(
                 futures::future::join5(es_controller, ss_controller, css_controller, ces_controller, readiness_task),
                 ps_controller,
+                cps_controller,
                 gs_controller,
             ) => {},
             _ = prune => {},

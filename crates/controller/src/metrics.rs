@@ -114,7 +114,7 @@ pub const EXTENDED_LABELS: [(&str, &str); 6] = [
 ];
 
 /// Which objects ESO's per-object series are about: `(series prefix, kind)`.
-const PER_OBJECT_SERIES: [(&str, ObjectKind); 10] = [
+const PER_OBJECT_SERIES: [(&str, ObjectKind); 12] = [
     ("externalsecret_sync_calls_total{", ObjectKind::ExternalSecret),
     ("externalsecret_sync_calls_error{", ObjectKind::ExternalSecret),
     ("externalsecret_status_condition{", ObjectKind::ExternalSecret),
@@ -125,6 +125,8 @@ const PER_OBJECT_SERIES: [(&str, ObjectKind); 10] = [
     ("clustersecretstore_reconcile_duration{", ObjectKind::ClusterSecretStore),
     ("clusterexternalsecret_status_condition{", ObjectKind::ClusterExternalSecret),
     ("clusterexternalsecret_reconcile_duration{", ObjectKind::ClusterExternalSecret),
+    ("clusterpushsecret_status_condition{", ObjectKind::ClusterPushSecret),
+    ("clusterpushsecret_reconcile_duration{", ObjectKind::ClusterPushSecret),
 ];
 
 /// The kinds of ESO's per-object series.
@@ -134,6 +136,7 @@ pub enum ObjectKind {
     SecretStore,
     ClusterSecretStore,
     ClusterExternalSecret,
+    ClusterPushSecret,
 }
 
 /// `--enable-extended-metric-labels`: the six `app_kubernetes_io_*` labels on every per-object series (empty
@@ -161,6 +164,10 @@ pub struct Metrics {
     pub ces_condition: Family<ConditionLabels, Gauge>,
     /// `clusterexternalsecret_reconcile_duration`: the last reconcile's duration in nanoseconds, as ESO's.
     pub ces_reconcile_duration: Family<ObjectLabels, Gauge>,
+    /// `clusterpushsecret_status_condition`: `Ready` `True`/`False`, set only when `Ready` is `True` (as ESO).
+    pub cps_condition: Family<ConditionLabels, Gauge>,
+    /// `clusterpushsecret_reconcile_duration`: the last reconcile's duration in nanoseconds, as ESO's.
+    pub cps_reconcile_duration: Family<ObjectLabels, Gauge>,
     /// `pushsecret_status_condition`: `Ready` `True`/`False`, as ESO publishes it.
     pub ps_condition: Family<ConditionLabels, Gauge>,
     /// `pushsecret_reconcile_duration`: the last reconcile's duration in nanoseconds, as ESO's.
@@ -240,6 +247,18 @@ impl Default for Metrics {
             "clusterexternalsecret_reconcile_duration",
             "The duration time to reconcile the Cluster External Secret",
             ces_reconcile_duration.clone(),
+        );
+        let cps_condition = Family::default();
+        registry.register(
+            "clusterpushsecret_status_condition",
+            "The status condition of a specific Cluster Push Secret",
+            cps_condition.clone(),
+        );
+        let cps_reconcile_duration = Family::default();
+        registry.register(
+            "clusterpushsecret_reconcile_duration",
+            "The duration time to reconcile the Cluster Push Secret",
+            cps_reconcile_duration.clone(),
         );
         let ps_condition = Family::default();
         registry.register(
@@ -332,6 +351,8 @@ impl Default for Metrics {
             css_reconcile_duration,
             ces_condition,
             ces_reconcile_duration,
+            cps_condition,
+            cps_reconcile_duration,
             ps_condition,
             ps_reconcile_duration,
             provider_api_calls,
@@ -407,6 +428,31 @@ impl Metrics {
         Self::forget(&self.ces_condition, name, "");
         let mut known = self.extended.values.lock().unwrap_or_else(|p| p.into_inner());
         known.remove(&(ObjectKind::ClusterExternalSecret, String::new(), name.to_string()));
+    }
+
+    /// `clusterpushsecret_status_condition` of `name`: ESO sets the series only when `Ready` is `True` (1 for
+    /// `True`, 0 for `False`); a `False` condition leaves them as they were.
+    pub fn set_cps_condition(&self, name: &str, status: &str) {
+        if status != "True" {
+            return;
+        }
+        for s in ["True", "False"] {
+            let labels = ConditionLabels {
+                name: name.to_string(),
+                namespace: String::new(),
+                condition: "Ready".to_string(),
+                status: s.to_string(),
+            };
+            self.cps_condition.get_or_create(&labels).set(i64::from(s == status));
+        }
+    }
+
+    /// Removes every series of a deleted ClusterPushSecret.
+    pub fn forget_cluster_push_secret(&self, name: &str) {
+        self.cps_reconcile_duration.remove(&ObjectLabels { name: name.to_string(), namespace: String::new() });
+        Self::forget(&self.cps_condition, name, "");
+        let mut known = self.extended.values.lock().unwrap_or_else(|p| p.into_inner());
+        known.remove(&(ObjectKind::ClusterPushSecret, String::new(), name.to_string()));
     }
 
     /// `pushsecret_status_condition` of `namespace/name`: 1 for `status`, 0 for the other of `True`/`False`.

@@ -130,21 +130,19 @@ pub struct Parts {
 }
 
 /// Builds the controller: its watch of PushSecrets (in `namespace`, or all) and a metadata-only watch of Secrets
-/// whose events are mapped to the PushSecrets they are the source of (nothing of the Secrets is kept).
+/// whose events are mapped to the PushSecrets they are the source of (nothing of the Secrets is kept). The
+/// PushSecret watch's events also go to `owner_triggers` (the ClusterPushSecret controller's).
 pub fn controller(
     ctx: Arc<Context>,
     namespace: Option<String>,
     (ps_reader, ps_writer): (Store<PushSecret>, reflector::store::Writer<PushSecret>),
+    owner_triggers: Option<crate::clusterpushsecret::OwnerTriggers>,
     config: ControllerConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Parts {
     let client = ctx.client.clone();
-    let ps_api: Api<PushSecret> = crate::namespaced_or_all(client.clone(), namespace.as_deref());
-    let secret_api: Api<PartialObjectMeta<Secret>> = crate::namespaced_or_all(client, namespace.as_deref());
-    let ps_stream = watcher(ps_api, watcher::Config::default())
-        .default_backoff()
-        .modify(|ps| ps.metadata.managed_fields = None)
-        .reflect(ps_writer)
+    let secret_api: Api<PartialObjectMeta<Secret>> = crate::namespaced_or_all(client.clone(), namespace.as_deref());
+    let ps_stream = push_secret_watch(client, namespace.as_deref(), ps_writer, owner_triggers)
         .applied_objects()
         .predicate_filter(crate::spec_change_predicate, Default::default());
     let secret_stream = watcher(secret_api, watcher::Config::default()).default_backoff().touched_objects();
@@ -192,6 +190,27 @@ pub fn controller(
         .boxed();
     let ready = async move { ps_reader.wait_until_ready().await.is_ok() }.boxed();
     Parts { run, ready }
+}
+
+/// The watch of PushSecrets (in `namespace`, or all) that fills the shared cache (`Context::push_secrets`), with
+/// its events passed to `owner_triggers`. Run by the PushSecret controller, or on its own when only the
+/// ClusterPushSecret controller needs the cache.
+pub fn push_secret_watch(
+    client: kube::Client,
+    namespace: Option<&str>,
+    ps_writer: reflector::store::Writer<PushSecret>,
+    mut owner_triggers: Option<crate::clusterpushsecret::OwnerTriggers>,
+) -> impl futures::Stream<Item = Result<watcher::Event<PushSecret>, watcher::Error>> + Send + 'static {
+    let ps_api: Api<PushSecret> = crate::namespaced_or_all(client, namespace);
+    watcher(ps_api, watcher::Config::default())
+        .default_backoff()
+        .modify(|ps| ps.metadata.managed_fields = None)
+        .reflect(ps_writer)
+        .inspect(move |event| {
+            if let Some(triggers) = owner_triggers.as_mut() {
+                triggers.observe(event);
+            }
+        })
 }
 
 /// The PushSecrets whose source `secret` is (by name or by label, in its namespace), or was at their last push
@@ -402,6 +421,35 @@ async fn sources(cx: &PsContext, ps: &PushSecret, namespace: &str) -> Result<Opt
     Ok(Some(list))
 }
 
+/// The generator `selector.generatorRef` names, unless a Secret is named (ESO's precedence).
+fn generator_source(ps: &PushSecret) -> Option<&external_secrets_api::GeneratorRef> {
+    let named = ps.spec.selector.secret.as_ref().and_then(|s| s.name.as_deref()).is_some_and(|n| !n.is_empty());
+    if named { None } else { ps.spec.selector.generator_ref.as_ref() }
+}
+
+/// The generator's output as the source Secret ESO pushes (`___generated-secret`, no type, no labels).
+async fn generated_source(
+    cx: &PsContext,
+    namespace: &str,
+    generator_ref: &external_secrets_api::GeneratorRef,
+) -> Result<Secret, PushError> {
+    let data = crate::generator::generate_for_push(&cx.ctx, namespace, generator_ref).await.map_err(
+        |(message, retryable)| {
+            let message = format!("could not resolve secret from generator ref {:?}: {message}", generator_ref.name);
+            if retryable { PushError::retry(message) } else { PushError::config(message) }
+        },
+    )?;
+    Ok(Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some("___generated-secret".to_string()),
+            namespace: Some(namespace.to_string()),
+            ..Default::default()
+        },
+        data: Some(data.into_iter().map(|(k, v)| (k, k8s_openapi::ByteString(v.expose().to_vec()))).collect()),
+        ..Default::default()
+    })
+}
+
 /// Which versions of which Secrets a push used: a different answer means the source changed.
 fn fingerprint(sources: &[Secret]) -> String {
     sources
@@ -491,7 +539,14 @@ async fn sync(cx: &PsContext, ps: &PushSecret, namespace: &str) -> Result<Action
     let current_version =
         synced_resource_version(ps.meta().generation.unwrap_or_default(), ps.labels(), ps.annotations());
 
-    let Some(sources) = sources(cx, ps, namespace).await? else {
+    // ESO's precedence: a named Secret, else a generator, else Secrets by label. A generator runs only when a
+    // push is due (below), not on every reconcile.
+    let generator = generator_source(ps);
+    let read = match generator {
+        Some(_) => Some(Vec::new()),
+        None => sources(cx, ps, namespace).await?,
+    };
+    let Some(mut sources) = read else {
         // The named source Secret does not exist.
         if ps.spec.deletion_policy == PushSecretDeletionPolicy::Delete && !status.synced_push_secrets.is_empty() {
             return source_deleted(cx, ps, namespace, status).await;
@@ -526,6 +581,9 @@ async fn sync(cx: &PsContext, ps: &PushSecret, namespace: &str) -> Result<Action
                 .await
                 .map_err(|e| PushError::retry(format!("could not add the finalizer to store {}: {e}", store.name)))?;
         }
+    }
+    if let Some(generator_ref) = generator {
+        sources.push(generated_source(cx, namespace, generator_ref).await?);
     }
     let old = status.synced_push_secrets.clone();
     let mut pushed = SyncedPushSecrets::new();

@@ -730,3 +730,231 @@ async fn pushes_to_parameter_store_create_managed_parameters_and_never_touch_unm
     assert_eq!(aws.parameter("/theirs").await.as_deref(), Some("their-value"));
     w.assert_nothing_leaked().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generators_output_is_pushed_and_a_missing_generator_is_reported() {
+    let w = World::start("push-gen", |r| r).await;
+    w.fake_store("fake", json!([])).await;
+    let generator: external_secrets_api::generators::v1alpha1::Password = serde_json::from_value(json!({
+        "apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "Password",
+        "metadata": {"name": "pw"},
+        "spec": {"length": 24, "digits": 4, "symbols": 0, "noUpper": false, "allowRepeat": true}
+    }))
+    .expect("Password");
+    Api::<external_secrets_api::generators::v1alpha1::Password>::namespaced(w.admin.clone(), &w.ns)
+        .create(&PostParams::default(), &generator)
+        .await
+        .expect("create Password");
+    let body = |name: &str, generator: &str| {
+        json!({
+            "apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret",
+            "metadata": {"name": name},
+            "spec": {
+                "refreshInterval": "1h",
+                "secretStoreRefs": [{"name": "fake", "kind": "SecretStore"}],
+                "selector": {"generatorRef": {
+                    "apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "Password", "name": generator
+                }},
+                "data": [entry("password", &format!("generated/{name}"))],
+            }
+        })
+    };
+    w.create(body("gen", "pw")).await;
+    w.wait_ready("gen", "Synced").await;
+    let pushed = w.fake_value("fake", json!([]), "generated/gen").await.expect("the generated password was pushed");
+    assert_eq!(pushed.len(), 24, "the Password generator's output");
+    assert_eq!(pushed.chars().filter(char::is_ascii_digit).count(), 4);
+    assert_eq!(w.synced("gen").await, ["SecretStore/fake:generated/gen"]);
+
+    w.create(body("missing", "nowhere")).await;
+    let (status, _, message) = w.wait_ready("missing", "Errored").await;
+    assert_eq!(status, "False");
+    assert!(
+        message.contains("could not resolve secret from generator ref") && message.contains("not found"),
+        "{message}"
+    );
+    assert_eq!(w.fake_value("fake", json!([]), "generated/missing").await, None);
+    assert!(!logs().contains(&pushed), "a generated value appeared in the logs");
+    assert!(!events_text(&w.admin, &w.ns).await.contains(&pushed), "a generated value appeared in an event");
+}
+
+// ---- Kubernetes provider writes, and a provider that cannot write ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubernetes_provider_writes_secrets_of_its_remote_namespace_with_the_stores_credentials() {
+    let w =
+        World::start("push-k8s", |r| r.with(Arc::new(external_secrets_provider_kubernetes::KubernetesProvider::new())))
+            .await;
+    let cluster: &'static Cluster = cluster().await;
+    let remote_ns = cluster.namespace("push-k8s-remote").await.expect("remote ns");
+    // The store's own identity: a ServiceAccount of the PushSecret's namespace that may write Secrets in the remote
+    // namespace. The operator's ServiceAccount has no write access there.
+    let sa: k8s_openapi::api::core::v1::ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "writer"}})).expect("sa");
+    Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(w.admin.clone(), &w.ns)
+        .create(&PostParams::default(), &sa)
+        .await
+        .expect("sa");
+    let role: k8s_openapi::api::rbac::v1::Role = serde_json::from_value(json!({
+        "metadata": {"name": "write-secrets"},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch", "create", "update", "delete"]},
+                  {"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectrulesreviews"], "verbs": ["create"]}]
+    }))
+    .expect("role");
+    Api::<k8s_openapi::api::rbac::v1::Role>::namespaced(w.admin.clone(), &remote_ns)
+        .create(&PostParams::default(), &role)
+        .await
+        .expect("role");
+    let binding: k8s_openapi::api::rbac::v1::RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "write-secrets"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "write-secrets"},
+        "subjects": [{"kind": "ServiceAccount", "name": "writer", "namespace": w.ns}]
+    }))
+    .expect("binding");
+    Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(w.admin.clone(), &remote_ns)
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("binding");
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&cluster.pki.ca_cert).expect("ca"));
+    let store: SecretStore = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+        "metadata": {"name": "k8s"},
+        "spec": {"controller": w.op.class, "provider": {"kubernetes": {
+            "remoteNamespace": remote_ns,
+            "server": {"url": cluster.server, "caBundle": ca},
+            "auth": {"serviceAccount": {"name": "writer"}}
+        }}}
+    }))
+    .expect("store");
+    Api::<SecretStore>::namespaced(w.admin.clone(), &w.ns).create(&PostParams::default(), &store).await.expect("store");
+    w.source("db-creds", &[("password", PASSWORD), ("username", USERNAME)]).await;
+
+    let labelled = json!({"apiVersion": "kubernetes.external-secrets.io/v1alpha1", "kind": "PushSecretMetadata",
+                          "spec": {"labels": {"pushed-by": "push-k8s"}}});
+    let data = json!([
+        property_entry("password", "pushed", "pw"),
+        property_entry("username", "pushed", "user"),
+        {"match": {"remoteRef": {"remoteKey": "whole"}}, "metadata": labelled},
+    ]);
+    w.create(push_secret("to-k8s", "k8s", "Delete", "Replace", data)).await;
+    w.wait_ready("to-k8s", "Synced").await;
+    let remote: Api<Secret> = Api::namespaced(w.admin.clone(), &remote_ns);
+    let value = |s: &Secret, k: &str| {
+        s.data.as_ref().and_then(|d| d.get(k)).map(|v| String::from_utf8_lossy(&v.0).into_owned())
+    };
+    let pushed = remote.get("pushed").await.expect("pushed Secret");
+    assert_eq!(value(&pushed, "pw").as_deref(), Some(PASSWORD), "secretKey into property");
+    assert_eq!(value(&pushed, "user").as_deref(), Some(USERNAME));
+    assert_eq!(pushed.type_.as_deref(), Some("Opaque"));
+    let whole = remote.get("whole").await.expect("whole Secret");
+    assert_eq!(value(&whole, "password").as_deref(), Some(PASSWORD), "without property: the whole Secret");
+    assert_eq!(value(&whole, "username").as_deref(), Some(USERNAME));
+    assert_eq!(whole.metadata.labels.unwrap_or_default().get("pushed-by").map(String::as_str), Some("push-k8s"));
+
+    // The source changes: the remote follows.
+    w.set_source("db-creds", "password", ROTATED).await;
+    let followed = eventually(Duration::from_secs(30), || async {
+        remote.get("pushed").await.ok().is_some_and(|s| value(&s, "pw").as_deref() == Some(ROTATED))
+    })
+    .await;
+    assert!(followed, "the rotated password was not pushed");
+
+    // An entry dropped: its property is removed, the Secret keeps the other.
+    let data = json!([property_entry("password", "pushed", "pw"), {"match": {"remoteRef": {"remoteKey": "whole"}}}]);
+    w.patch_spec("to-k8s", json!({"data": data})).await;
+    let removed = eventually(Duration::from_secs(30), || async {
+        remote.get("pushed").await.ok().is_some_and(|s| value(&s, "user").is_none() && value(&s, "pw").is_some())
+    })
+    .await;
+    assert!(removed, "the dropped property was not removed");
+
+    // ESO's rule: a secretKey needs a property to go to.
+    w.create(push_secret("bad", "k8s", "None", "Replace", json!([entry("password", "nowhere")]))).await;
+    let (_, _, message) = w.wait_ready("bad", "Errored").await;
+    assert!(message.contains("requires property in RemoteRef"), "{message}");
+    assert!(remote.get_opt("nowhere").await.unwrap().is_none());
+
+    // Deleted: what it pushed goes.
+    w.push_secrets().delete("to-k8s", &DeleteParams::default()).await.expect("delete");
+    let gone = eventually(Duration::from_secs(30), || async {
+        remote.get_opt("pushed").await.unwrap().is_none() && remote.get_opt("whole").await.unwrap().is_none()
+    })
+    .await;
+    assert!(gone, "deletionPolicy Delete removes the pushed Secrets");
+    w.assert_nothing_leaked().await;
+}
+
+/// The fake provider with its writes taken away: what a read-only provider is to the PushSecret controller.
+struct ReadOnlyFake(Arc<FakeProvider>);
+
+struct ReadOnlyClient(Arc<dyn external_secrets_provider::StoreClient>);
+
+#[async_trait::async_trait]
+impl external_secrets_provider::StoreClient for ReadOnlyClient {
+    async fn get(
+        &self,
+        key: &RemoteKey,
+    ) -> Result<external_secrets_provider::RemoteValue, external_secrets_provider::ProviderError> {
+        self.0.get(key).await
+    }
+    async fn find(
+        &self,
+        query: &external_secrets_provider::FindQuery,
+    ) -> Result<
+        std::collections::BTreeMap<String, external_secrets_provider::RemoteValue>,
+        external_secrets_provider::ProviderError,
+    > {
+        self.0.find(query).await
+    }
+    async fn validate(
+        &self,
+    ) -> Result<external_secrets_provider::Validation, external_secrets_provider::ProviderError> {
+        self.0.validate().await
+    }
+}
+
+#[async_trait::async_trait]
+impl DynProvider for ReadOnlyFake {
+    fn kind(&self) -> external_secrets_api::ProviderKind {
+        DynProvider::kind(self.0.as_ref())
+    }
+    fn capabilities(&self) -> external_secrets_provider::Capabilities {
+        external_secrets_provider::Capabilities::ReadOnly
+    }
+    fn validate_spec(
+        &self,
+        spec: &SecretStoreSpec,
+        kind: external_secrets_provider::StoreKind,
+    ) -> Result<(), external_secrets_provider::ProviderError> {
+        DynProvider::validate_spec(self.0.as_ref(), spec, kind)
+    }
+    async fn client(
+        &self,
+        ctx: &StoreContext,
+    ) -> Result<Arc<dyn external_secrets_provider::StoreClient>, external_secrets_provider::ProviderError> {
+        Ok(Arc::new(ReadOnlyClient(DynProvider::client(self.0.as_ref(), ctx).await?)))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_provider_refuses_pushes_with_a_clear_condition() {
+    let w = World::start("push-ro", |_| {
+        ProviderRegistry::new().with(Arc::new(ReadOnlyFake(Arc::new(FakeProvider::new()))))
+    })
+    .await;
+    w.fake_store("ro", json!([])).await;
+    w.source("db-creds", &[("password", PASSWORD)]).await;
+    w.create(push_secret("db", "ro", "Delete", "Replace", json!([entry("password", "pushed/db")]))).await;
+    let (status, _, message) = w.wait_ready("db", "Errored").await;
+    assert_eq!(status, "False");
+    assert!(
+        message.contains("could not write remote ref password to target secretstore ro")
+            && message.contains("not supported"),
+        "{message}"
+    );
+    let events = events_text(&w.admin, &w.ns).await;
+    assert!(events.contains("not supported"), "{events}");
+    assert!(w.synced("db").await.is_empty(), "nothing recorded as pushed");
+    w.assert_nothing_leaked().await;
+}

@@ -19,13 +19,14 @@ use std::time::Duration;
 
 use external_secrets_api::{
     ClusterExternalSecret, ClusterExternalSecretNamespaceFailure, ClusterExternalSecretSpec,
-    ClusterExternalSecretStatus, ClusterExternalSecretStatusCondition, ExternalSecret, GROUP,
+    ClusterExternalSecretStatus, ClusterExternalSecretStatusCondition, ExternalSecret,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::duration::{DurationError, parse_go_duration};
-use crate::label_selector::{InvalidSelector, Selector};
+use crate::fan_out::{self, Parent};
+pub use crate::fan_out::{LABEL_METADATA_NAME, NamespaceSelection, SelectionError, merge_diff, removed_namespaces};
 
 /// ESO's finalizer on a ClusterExternalSecret: its ExternalSecrets are deleted before it goes.
 pub const FINALIZER: &str = "externalsecrets.external-secrets.io/clusterexternalsecret-cleanup";
@@ -36,9 +37,6 @@ pub const ESO_NAMESPACE_FINALIZER_PREFIX: &str = "externalsecrets.external-secre
 
 /// The annotation ESO copies from the ClusterExternalSecret onto its ExternalSecrets (and removes when gone).
 pub const ANNOTATION_FORCE_SYNC: &str = "external-secrets.io/force-sync";
-
-/// The label every namespace carries with its own name; ESO selects `namespaces` by it.
-pub const LABEL_METADATA_NAME: &str = "kubernetes.io/metadata.name";
 
 /// The `Ready=False` message.
 pub const NAMESPACES_FAILED: &str = "one or more namespaces failed";
@@ -80,78 +78,46 @@ pub fn refresh_time(spec: &ClusterExternalSecretSpec) -> Result<Option<Duration>
     }
 }
 
-/// The namespaces a ClusterExternalSecret selects.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NamespaceSelection {
-    selectors: Vec<Selector>,
-}
-
-/// A selector of a ClusterExternalSecret that cannot be used, and where it is.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("failed to convert label selector {field}: {error}")]
-pub struct SelectionError {
-    /// `spec.namespaceSelector` or `spec.namespaceSelectors[i]`.
-    pub field: String,
-    /// What is wrong with it.
-    pub error: InvalidSelector,
-}
-
-impl NamespaceSelection {
-    /// The selection of `spec`: each name of `namespaces`, `namespaceSelector` and each of `namespaceSelectors`.
-    pub fn new(spec: &ClusterExternalSecretSpec) -> Result<Self, SelectionError> {
-        let mut selectors: Vec<Selector> =
-            spec.namespaces.iter().map(|name| Selector::equals(LABEL_METADATA_NAME, name)).collect();
-        let deprecated = spec.namespace_selector.iter().map(|s| ("spec.namespaceSelector".to_string(), s));
-        let listed =
-            spec.namespace_selectors.iter().enumerate().map(|(i, s)| (format!("spec.namespaceSelectors[{i}]"), s));
-        for (field, selector) in deprecated.chain(listed) {
-            selectors.push(Selector::parse(selector).map_err(|error| SelectionError { field, error })?);
-        }
-        Ok(Self { selectors })
-    }
-
-    /// Whether a namespace with these labels is selected. No selector at all selects nothing (as in ESO).
-    pub fn selects(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.selectors.iter().any(|s| s.matches(labels))
-    }
+/// The namespaces a ClusterExternalSecret selects: each name of `namespaces`, `namespaceSelector` and each of
+/// `namespaceSelectors`, ORed.
+pub fn namespace_selection(spec: &ClusterExternalSecretSpec) -> Result<NamespaceSelection, SelectionError> {
+    let deprecated = spec.namespace_selector.iter().map(|s| ("spec.namespaceSelector".to_string(), s));
+    let listed = spec.namespace_selectors.iter().enumerate().map(|(i, s)| (format!("spec.namespaceSelectors[{i}]"), s));
+    NamespaceSelection::from_parts(&spec.namespaces, deprecated.chain(listed))
 }
 
 /// Whether a change of the namespace `name` (now with `labels`) may concern `ces`: it is selected, was
-/// provisioned (and may have to be cleaned up), or carries the namespace finalizer ESO left for it. An invalid
-/// selector concerns nobody (the ClusterExternalSecret reports it itself).
+/// provisioned (and may have to be cleaned up) or failed (no longer to be reported), or carries the namespace
+/// finalizer ESO left for it. An invalid selector concerns nobody (the ClusterExternalSecret reports it itself).
 pub fn concerns_namespace(
     ces: &ClusterExternalSecret,
     name: &str,
     labels: &BTreeMap<String, String>,
     finalizers: &[String],
 ) -> bool {
-    let provisioned = ces.status.as_ref().is_some_and(|s| s.provisioned_namespaces.iter().any(|n| n == name));
+    // Failed ones too: a namespace that stops being selected must stop being reported.
+    let provisioned = ces.status.as_ref().is_some_and(|s| {
+        s.provisioned_namespaces.iter().any(|n| n == name) || s.failed_namespaces.iter().any(|f| f.namespace == name)
+    });
     let ces_name = ces.metadata.name.as_deref().unwrap_or_default();
     let eso_finalizer = eso_namespace_finalizer(ces_name);
     provisioned
         || finalizers.contains(&eso_finalizer)
-        || NamespaceSelection::new(&ces.spec).is_ok_and(|s| s.selects(labels))
+        || namespace_selection(&ces.spec).is_ok_and(|s| s.selects(labels))
 }
 
-/// What was provisioned before and is no longer selected, in the order of `provisioned`.
-pub fn removed_namespaces<'a>(selected: &BTreeSet<String>, provisioned: &'a [String]) -> Vec<&'a str> {
-    provisioned.iter().filter(|ns| !selected.contains(*ns)).map(String::as_str).collect()
-}
-
-/// Whether an owner reference points at the ClusterExternalSecret `name` (any version of the group).
-fn refers_to(owner: &OwnerReference, name: &str) -> bool {
-    let group = owner.api_version.split_once('/').map(|(g, _)| g).unwrap_or_default();
-    group == GROUP && owner.kind == KIND && owner.name == name
+fn parent(ces: &ClusterExternalSecret) -> Parent<'_> {
+    Parent {
+        api_version: API_VERSION,
+        kind: KIND,
+        name: ces.metadata.name.as_deref().unwrap_or_default(),
+        uid: ces.metadata.uid.as_deref().unwrap_or_default(),
+    }
 }
 
 /// The name of the ClusterExternalSecret that is the controller owner of `es`, if one is.
 pub fn controlling_owner(es: &ExternalSecret) -> Option<&str> {
-    es.metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|o| o.controller == Some(true) && refers_to(o, &o.name))
-        .map(|o| o.name.as_str())
+    fan_out::controlling_owner(&es.metadata, KIND)
 }
 
 /// Whether `es` is controlled by the ClusterExternalSecret `ces_name` (ESO's ownership test).
@@ -161,25 +127,7 @@ pub fn is_owned_by(es: &ExternalSecret, ces_name: &str) -> bool {
 
 /// The controller owner reference to `ces`, as controller-runtime's `SetControllerReference` writes it.
 pub fn owner_reference(ces: &ClusterExternalSecret) -> OwnerReference {
-    OwnerReference {
-        api_version: API_VERSION.to_string(),
-        kind: KIND.to_string(),
-        name: ces.metadata.name.clone().unwrap_or_default(),
-        uid: ces.metadata.uid.clone().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
-}
-
-/// `existing` owner references with the reference to `ces` replacing any to the same object (ESO's upsert).
-fn upserted_owner_references(existing: &[OwnerReference], ces: &ClusterExternalSecret) -> Vec<OwnerReference> {
-    let ours = owner_reference(ces);
-    let mut out: Vec<OwnerReference> = existing.to_vec();
-    match out.iter_mut().find(|o| refers_to(o, &ours.name)) {
-        Some(slot) => *slot = ours,
-        None => out.push(ours),
-    }
-    out
+    parent(ces).owner_reference()
 }
 
 /// The ExternalSecret `name` that `ces` wants in `namespace`.
@@ -209,19 +157,8 @@ pub fn desired_external_secret(ces: &ClusterExternalSecret, namespace: &str, nam
     }
 }
 
-/// What to do in one selected namespace.
-#[derive(Clone, Debug, PartialEq)]
-pub enum NamespacePlan {
-    /// Nothing there yet: create this ExternalSecret.
-    Create(Box<ExternalSecret>),
-    /// Ours but different: apply this JSON merge patch (it carries the resourceVersion it was computed from, so
-    /// a concurrent change makes it fail with a conflict instead of being overwritten blindly).
-    Update(Value),
-    /// Ours and as wanted: no write.
-    InSync,
-    /// An ExternalSecret of that name that is not ours: left alone, the namespace fails with [`ALREADY_EXISTS`].
-    NotOwned,
-}
+/// What to do in one selected namespace (an ExternalSecret that is not ours fails with [`ALREADY_EXISTS`]).
+pub type NamespacePlan = fan_out::NamespacePlan<ExternalSecret>;
 
 /// What to do in `namespace` given the ExternalSecret of that name that exists there (if any).
 pub fn plan_namespace(
@@ -230,85 +167,12 @@ pub fn plan_namespace(
     name: &str,
     existing: Option<&ExternalSecret>,
 ) -> NamespacePlan {
-    let desired = desired_external_secret(ces, namespace, name);
-    let ces_name = ces.metadata.name.as_deref().unwrap_or_default();
-    match existing {
-        None => NamespacePlan::Create(Box::new(desired)),
-        Some(existing) if !is_owned_by(existing, ces_name) => NamespacePlan::NotOwned,
-        Some(existing) => match update_patch(existing, &desired, ces) {
-            Some(patch) => NamespacePlan::Update(patch),
-            None => NamespacePlan::InSync,
-        },
-    }
+    fan_out::plan(&parent(ces), desired_external_secret(ces, namespace, name), existing)
 }
 
-/// The JSON merge patch that turns `existing` (ours) into `desired`: labels and annotations replaced exactly
-/// (as ESO's create-or-update does), our owner reference upserted, the spec changed where it differs; `None`
-/// when nothing differs.
+/// The JSON merge patch that turns `existing` (ours) into `desired` (see [`fan_out::update_patch`]).
 pub fn update_patch(existing: &ExternalSecret, desired: &ExternalSecret, ces: &ClusterExternalSecret) -> Option<Value> {
-    let mut metadata = Map::new();
-    let string_map = |m: &Option<BTreeMap<String, String>>| {
-        serde_json::to_value(m.clone().unwrap_or_default()).unwrap_or(Value::Null)
-    };
-    for (field, have, want) in [
-        ("labels", &existing.metadata.labels, &desired.metadata.labels),
-        ("annotations", &existing.metadata.annotations, &desired.metadata.annotations),
-    ] {
-        if let Some(diff) = merge_diff(&string_map(have), &string_map(want)) {
-            metadata.insert(field.to_string(), diff);
-        }
-    }
-    let owners = existing.metadata.owner_references.clone().unwrap_or_default();
-    let wanted_owners = upserted_owner_references(&owners, ces);
-    if wanted_owners != owners {
-        metadata.insert("ownerReferences".to_string(), serde_json::to_value(wanted_owners).unwrap_or(Value::Null));
-    }
-    let spec_diff = match (serde_json::to_value(&existing.spec), serde_json::to_value(&desired.spec)) {
-        (Ok(have), Ok(want)) => merge_diff(&have, &want),
-        // Our own types always serialize; should they not, replace the spec as a whole.
-        (_, Ok(want)) => Some(want),
-        (_, Err(_)) => None,
-    };
-    if metadata.is_empty() && spec_diff.is_none() {
-        return None;
-    }
-    if let Some(rv) = &existing.metadata.resource_version {
-        metadata.insert("resourceVersion".to_string(), Value::String(rv.clone()));
-    }
-    let mut patch = Map::new();
-    patch.insert("metadata".to_string(), Value::Object(metadata));
-    if let Some(spec) = spec_diff {
-        patch.insert("spec".to_string(), spec);
-    }
-    Some(Value::Object(patch))
-}
-
-/// The RFC 7386 JSON merge patch from `from` to `to` (`null` removes a member; arrays are replaced whole);
-/// `None` when they are equal.
-pub fn merge_diff(from: &Value, to: &Value) -> Option<Value> {
-    match (from, to) {
-        (Value::Object(old), Value::Object(new)) => {
-            let mut patch = Map::new();
-            for key in old.keys().filter(|k| !new.contains_key(*k)) {
-                patch.insert(key.clone(), Value::Null);
-            }
-            for (key, value) in new {
-                match old.get(key) {
-                    Some(previous) => {
-                        if let Some(diff) = merge_diff(previous, value) {
-                            patch.insert(key.clone(), diff);
-                        }
-                    }
-                    None => {
-                        patch.insert(key.clone(), value.clone());
-                    }
-                }
-            }
-            (!patch.is_empty()).then_some(Value::Object(patch))
-        }
-        _ if from == to => None,
-        _ => Some(to.clone()),
-    }
+    fan_out::update_patch(existing, desired, &parent(ces))
 }
 
 /// The `Ready` condition: `True`, or `False` with [`NAMESPACES_FAILED`] when a namespace failed.
@@ -413,7 +277,7 @@ mod tests {
             namespace_selectors: vec![selector(&[("team", "a")]), selector(&[("team", "b")])],
             ..spec_with_store("s")
         };
-        let selection = NamespaceSelection::new(&spec).expect("valid");
+        let selection = namespace_selection(&spec).expect("valid");
         assert!(selection.selects(&ns_labels("by-name", &[])));
         assert!(selection.selects(&ns_labels("x", &[("legacy", "yes")])));
         assert!(selection.selects(&ns_labels("x", &[("team", "a")])));
@@ -424,9 +288,9 @@ mod tests {
 
     #[test]
     fn no_selector_selects_nothing_but_an_empty_selector_selects_everything() {
-        let none = NamespaceSelection::new(&spec_with_store("s")).expect("valid");
+        let none = namespace_selection(&spec_with_store("s")).expect("valid");
         assert!(!none.selects(&ns_labels("a", &[])));
-        let all = NamespaceSelection::new(&ClusterExternalSecretSpec {
+        let all = namespace_selection(&ClusterExternalSecretSpec {
             namespace_selectors: vec![LabelSelector::default()],
             ..spec_with_store("s")
         })
@@ -450,7 +314,7 @@ mod tests {
             ],
             ..spec_with_store("s")
         };
-        let err = NamespaceSelection::new(&spec).expect_err("invalid");
+        let err = namespace_selection(&spec).expect_err("invalid");
         assert_eq!(
             err.to_string(),
             "failed to convert label selector spec.namespaceSelectors[1]: \"Equals\" is not a valid label selector operator"

@@ -13,10 +13,15 @@
 //! - [`label_selector`]: label selectors with Kubernetes' validation rules.
 //! - [`cluster_external_secret`]: ClusterExternalSecret: namespace selection, the ExternalSecret per namespace,
 //!   ownership, the update patch, the status.
+//! - [`fan_out`]: what ClusterExternalSecret and ClusterPushSecret share: namespace selection, ownership, the
+//!   create / patch / in-sync / not-ours plan per namespace.
+//! - [`cluster_push_secret`]: ClusterPushSecret: the PushSecret per namespace and the status.
 //! - [`push_secret`]: PushSecret: status keys, `ReverseUnicode`, the refresh rule, the remote entries to delete.
 
 pub mod cluster_external_secret;
+pub mod cluster_push_secret;
 pub mod decode;
+pub mod fan_out;
 pub mod field_manager;
 pub mod generator_state;
 pub mod generic_target;

@@ -136,14 +136,11 @@ pub fn convert_keys<V: Clone>(
     Ok(out)
 }
 
-/// Refuses what this operator does not implement (`dataTo`, `selector.generatorRef`) with a clear
+/// Refuses what this operator does not implement (`dataTo`) with a clear
 /// error instead of pushing something other than what was asked, and remote locations written twice.
 pub fn check_spec(spec: &PushSecretSpec) -> Result<(), PushPlanError> {
     if !spec.data_to.is_empty() {
         return Err(PushPlanError::Unsupported("spec.dataTo"));
-    }
-    if spec.selector.generator_ref.is_some() {
-        return Err(PushPlanError::Unsupported("spec.selector.generatorRef"));
     }
     let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
     for data in &spec.data {

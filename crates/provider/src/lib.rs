@@ -37,7 +37,9 @@ pub use error::{ErrorCategory, ProviderError, error_chain};
 pub use external_secrets_api::ProviderKind;
 pub use external_secrets_api::TypedProviderSpec;
 pub use provider::{DynProvider, Provider};
-pub use push::{PushRemoteRef, PushSecretData, PushSource};
+pub use push::{
+    PUSH_METADATA_API_VERSION, PUSH_METADATA_KIND, PushRemoteRef, PushSecretData, PushSource, parse_push_metadata,
+};
 pub use registry::{ProviderRegistry, StoreKind};
 pub use request::{FindQuery, MetadataPolicy, RemoteKey};
 pub use shared::SharedClient;

@@ -9,7 +9,45 @@ use std::collections::BTreeMap;
 
 use external_secrets_api::v1alpha1;
 
-use crate::SecretBytes;
+use crate::{ProviderError, SecretBytes};
+
+/// The `apiVersion` of ESO's `PushSecretMetadata` envelope (`data[].metadata`).
+pub const PUSH_METADATA_API_VERSION: &str = "kubernetes.external-secrets.io/v1alpha1";
+/// The `kind` of that envelope.
+pub const PUSH_METADATA_KIND: &str = "PushSecretMetadata";
+
+/// The `spec` of a `data[].metadata` (`PushSecretMetadata`) as ESO's `ParseMetadataParameters` reads it: only
+/// `apiVersion`, `kind` and `spec` (unknown fields refused, in `spec` too when `T` denies them), `apiVersion` and
+/// `kind` ESO's; no metadata (or no spec) is `T::default()`. Errors are `InvalidConfig` with ESO's wording.
+pub fn parse_push_metadata<T: serde::de::DeserializeOwned + Default>(
+    metadata: Option<&serde_json::Value>,
+) -> Result<T, ProviderError> {
+    let Some(value) = metadata.filter(|v| !v.is_null()) else { return Ok(T::default()) };
+    let invalid = |e: String| {
+        ProviderError::InvalidConfig(format!("failed to parse {PUSH_METADATA_API_VERSION} {PUSH_METADATA_KIND}: {e}"))
+    };
+    let serde_json::Value::Object(fields) = value else { return Err(invalid("not an object".to_string())) };
+    if let Some(unknown) = fields.keys().find(|k| !matches!(k.as_str(), "apiVersion" | "kind" | "spec")) {
+        return Err(invalid(format!("unknown field {unknown:?}")));
+    }
+    let text = |key: &str| fields.get(key).and_then(|v| v.as_str()).unwrap_or_default();
+    if text("apiVersion") != PUSH_METADATA_API_VERSION {
+        return Err(ProviderError::InvalidConfig(format!(
+            "unexpected apiVersion {:?}, expected {PUSH_METADATA_API_VERSION:?}",
+            text("apiVersion")
+        )));
+    }
+    if text("kind") != PUSH_METADATA_KIND {
+        return Err(ProviderError::InvalidConfig(format!(
+            "unexpected kind {:?}, expected {PUSH_METADATA_KIND:?}",
+            text("kind")
+        )));
+    }
+    match fields.get("spec").filter(|s| !s.is_null()) {
+        None => Ok(T::default()),
+        Some(spec) => serde_json::from_value(spec.clone()).map_err(|e| invalid(e.to_string())),
+    }
+}
 
 /// Where a pushed value lives in the store (ESO's `PushSecretRemoteRef`): the remote secret, and optionally one
 /// property of it.

@@ -5,47 +5,17 @@
 use std::collections::BTreeMap;
 
 use external_secrets_provider::ProviderError;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The tag that marks a secret or parameter as written by external-secrets (ESO's).
 pub(crate) const MANAGED_BY: &str = "managed-by";
 pub(crate) const EXTERNAL_SECRETS: &str = "external-secrets";
-const METADATA_API_VERSION: &str = "kubernetes.external-secrets.io/v1alpha1";
-const METADATA_KIND: &str = "PushSecretMetadata";
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Envelope<T> {
-    #[serde(rename = "apiVersion", default)]
-    api_version: String,
-    #[serde(default)]
-    kind: String,
-    #[serde(default = "Option::default")]
-    spec: Option<T>,
-}
-
-/// The `spec` of a `data[].metadata` (`PushSecretMetadata`) as ESO parses it: unknown fields refused, `apiVersion`
-/// and `kind` ESO's; no metadata (or no spec) is `T::default()`.
+/// The `spec` of a `data[].metadata` (`PushSecretMetadata`) as ESO parses it (the contract's
+/// [`external_secrets_provider::parse_push_metadata`]).
 pub(crate) fn parse_metadata<T: DeserializeOwned + Default>(metadata: Option<&Value>) -> Result<T, ProviderError> {
-    let Some(value) = metadata.filter(|v| !v.is_null()) else { return Ok(T::default()) };
-    let parsed: Envelope<T> = serde_json::from_value(value.clone()).map_err(|e| {
-        ProviderError::InvalidConfig(format!("failed to parse {METADATA_API_VERSION} {METADATA_KIND}: {e}"))
-    })?;
-    if parsed.api_version != METADATA_API_VERSION {
-        return Err(ProviderError::InvalidConfig(format!(
-            "unexpected apiVersion {:?}, expected {METADATA_API_VERSION:?}",
-            parsed.api_version
-        )));
-    }
-    if parsed.kind != METADATA_KIND {
-        return Err(ProviderError::InvalidConfig(format!(
-            "unexpected kind {:?}, expected {METADATA_KIND:?}",
-            parsed.kind
-        )));
-    }
-    Ok(parsed.spec.unwrap_or_default())
+    external_secrets_provider::parse_push_metadata(metadata)
 }
 
 /// The metadata's tags plus `managed-by=external-secrets`; a user tag `managed-by` is refused, as in ESO.
@@ -84,6 +54,7 @@ pub(crate) fn is_managed<'a>(mut tags: impl Iterator<Item = (&'a str, &'a str)>)
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
     use serde_json::json;
 
     #[derive(Deserialize, Default, Debug, PartialEq)]

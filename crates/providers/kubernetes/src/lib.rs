@@ -11,6 +11,9 @@
 //!   both are given; neither lists every Secret); each match's value as for `get`, keyed by Secret name.
 //! - `validate`: a SelfSubjectRulesReview, then a SelfSubjectAccessReview, for `get` on Secrets in the remote
 //!   namespace: Ready, or a [`ProviderError::Denied`] / [`ProviderError::Auth`] error.
+//! - PushSecret (`push_secret`, `delete_secret`, `secret_exists`): the Secret `remoteKey` in `remoteNamespace`
+//!   (or, for a ClusterSecretStore, the metadata's `remoteNamespace`) written with the store's identity, as ESO's
+//!   `PushSecret` does; the decisions are in the `push` module.
 //! - Errors: HTTP 404 of the Secret read is [`ProviderError::NotFound`], 403 `Denied`, 401 `Auth`, connection
 //!   failures and 5xx `Unavailable`. A missing *credential* Secret or ServiceAccount is `Auth`, never `NotFound`.
 //!
@@ -21,6 +24,7 @@
 mod connect;
 mod error;
 mod json;
+mod push;
 mod store_client;
 
 use std::sync::Arc;
@@ -124,7 +128,7 @@ impl Provider for KubernetesProvider {
             auth = auth_method(k8s),
             "built a kubernetes store client"
         );
-        Ok(Arc::new(KubernetesStoreClient::new(identity, remote_namespace)))
+        Ok(Arc::new(KubernetesStoreClient::new(identity, remote_namespace, ctx.kind())))
     }
 }
 

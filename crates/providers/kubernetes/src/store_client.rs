@@ -1,10 +1,12 @@
-//! Reading Secrets of `remoteNamespace`: one Secret per key, lists for `find`, an access review for `validate`.
+//! Reading Secrets of `remoteNamespace`: one Secret per key, lists for `find`, an access review for `validate`;
+//! and PushSecret writes there (the decisions are in [`crate::push`]), always with the store's own credentials.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use external_secrets_provider::{
-    FindQuery, MetadataPolicy, ProviderError, RemoteKey, RemoteValue, SecretBytes, StoreClient, Validation,
+    FindQuery, MetadataPolicy, ProviderError, PushRemoteRef, PushSecretData, PushSource, RemoteKey, RemoteValue,
+    SecretBytes, StoreClient, StoreKind, Validation,
 };
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, ResourceRule, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec, SelfSubjectRulesReview,
@@ -18,6 +20,7 @@ use regex::Regex;
 use crate::connect::Identity;
 use crate::error::from_kube;
 use crate::json;
+use crate::push::{self, RemoteSecret, Removal};
 use external_secrets_provider::names::{is_dns_subdomain, is_label_key, is_label_value};
 
 /// Secrets listed per request by `find`.
@@ -27,11 +30,102 @@ const PAGE_SIZE: u32 = 250;
 pub(crate) struct KubernetesStoreClient {
     identity: Identity,
     remote_namespace: String,
+    /// The store's kind: only a ClusterSecretStore's pushes may name another namespace.
+    kind: StoreKind,
 }
 
 impl KubernetesStoreClient {
-    pub(crate) fn new(identity: Identity, remote_namespace: String) -> Self {
-        Self { identity, remote_namespace }
+    pub(crate) fn new(identity: Identity, remote_namespace: String, kind: StoreKind) -> Self {
+        Self { identity, remote_namespace, kind }
+    }
+
+    fn checked_name(name: &str) -> Result<(), ProviderError> {
+        if is_dns_subdomain(name) {
+            Ok(())
+        } else {
+            Err(ProviderError::InvalidConfig(format!("remoteKey {name:?} is not a valid Secret name")))
+        }
+    }
+
+    /// ESO's `PushSecret`: create the Secret `remoteKey` in the target namespace, or update it (a replace
+    /// guarded by the resourceVersion read) when the push changes it.
+    async fn write(&self, source: &PushSource, data: &PushSecretData) -> Result<(), ProviderError> {
+        push::check(data)?;
+        let meta = push::metadata(data)?;
+        let namespace = push::target_namespace(&self.remote_namespace, self.kind, &meta)?;
+        let name = &data.remote_ref.remote_key;
+        Self::checked_name(name)?;
+        let secrets: Api<Secret> = Api::namespaced(self.client().await?, &namespace);
+        let context = format!("pushing to Secret {namespace}/{name}");
+        let existing = secrets.get_opt(name).await.map_err(|e| from_kube(&context, e, ProviderError::InvalidConfig))?;
+        let before = existing.as_ref().map(remote_of).unwrap_or_default();
+        let after = push::merged(before.clone(), source, data, &meta)?;
+        match existing {
+            None => {
+                let secret = secret_of(name, &namespace, &after, None);
+                secrets
+                    .create(&PostParams::default(), &secret)
+                    .await
+                    .map_err(|e| from_kube(&context, e, ProviderError::InvalidConfig))?;
+            }
+            Some(_) if after == before => {}
+            Some(found) => {
+                let secret = secret_of(name, &namespace, &after, Some(found));
+                secrets
+                    .replace(name, &PostParams::default(), &secret)
+                    .await
+                    .map_err(|e| from_kube(&context, e, ProviderError::InvalidConfig))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// ESO's `DeleteSecret`: gone already is done; a property of a Secret with other keys is removed, otherwise
+    /// the Secret goes (in the store's `remoteNamespace`, as ESO).
+    async fn remove(&self, remote_ref: &PushRemoteRef) -> Result<(), ProviderError> {
+        let name = &remote_ref.remote_key;
+        Self::checked_name(name)?;
+        let secrets: Api<Secret> = Api::namespaced(self.client().await?, &self.remote_namespace);
+        let context = format!("deleting Secret {}/{name}", self.remote_namespace);
+        let Some(mut found) =
+            secrets.get_opt(name).await.map_err(|e| from_kube(&context, e, ProviderError::InvalidConfig))?
+        else {
+            return Ok(());
+        };
+        let keys: Vec<String> = found.data.iter().flatten().map(|(k, _)| k.clone()).collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        match push::removal(&keys, remote_ref.property.as_deref()) {
+            Removal::Nothing => Ok(()),
+            Removal::Property => {
+                if let (Some(data), Some(property)) = (found.data.as_mut(), remote_ref.property.as_deref()) {
+                    data.remove(property);
+                }
+                secrets
+                    .replace(name, &PostParams::default(), &found)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| from_kube(&context, e, ProviderError::InvalidConfig))
+            }
+            Removal::Secret => match secrets.delete(name, &Default::default()).await {
+                Ok(_) => Ok(()),
+                Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+                Err(e) => Err(from_kube(&context, e, ProviderError::InvalidConfig)),
+            },
+        }
+    }
+
+    /// ESO's `SecretExists`: the Secret (and the property, when one is named) is there.
+    async fn exists(&self, remote_ref: &PushRemoteRef) -> Result<bool, ProviderError> {
+        let name = &remote_ref.remote_key;
+        Self::checked_name(name)?;
+        let secrets: Api<Secret> = Api::namespaced(self.client().await?, &self.remote_namespace);
+        let context = format!("reading Secret {}/{name}", self.remote_namespace);
+        let found = secrets.get_opt(name).await.map_err(|e| from_kube(&context, e, ProviderError::InvalidConfig))?;
+        Ok(match (found, remote_ref.property.as_deref().filter(|p| !p.is_empty())) {
+            (None, _) => false,
+            (Some(secret), Some(property)) => secret.data.is_some_and(|d| d.contains_key(property)),
+            (Some(_), None) => true,
+        })
     }
 
     async fn client(&self) -> Result<kube::Client, ProviderError> {
@@ -152,6 +246,21 @@ impl StoreClient for KubernetesStoreClient {
         self.checked(result).await
     }
 
+    async fn push_secret(&self, source: &PushSource, data: &PushSecretData) -> Result<(), ProviderError> {
+        let result = self.write(source, data).await;
+        self.checked(result).await
+    }
+
+    async fn delete_secret(&self, remote_ref: &PushRemoteRef) -> Result<(), ProviderError> {
+        let result = self.remove(remote_ref).await;
+        self.checked(result).await
+    }
+
+    async fn secret_exists(&self, remote_ref: &PushRemoteRef) -> Result<bool, ProviderError> {
+        let result = self.exists(remote_ref).await;
+        self.checked(result).await
+    }
+
     async fn validate(&self) -> Result<Validation, ProviderError> {
         if matches!(self.identity, Identity::Deferred) {
             // ESO: referent authentication cannot be checked before an ExternalSecret names the namespace.
@@ -160,6 +269,35 @@ impl StoreClient for KubernetesStoreClient {
         let result = self.review().await;
         self.checked(result).await
     }
+}
+
+/// What a push decides of an existing remote Secret.
+fn remote_of(secret: &Secret) -> RemoteSecret {
+    RemoteSecret {
+        secret_type: secret.type_.clone().unwrap_or_default(),
+        labels: secret.metadata.labels.clone().unwrap_or_default(),
+        annotations: secret.metadata.annotations.clone().unwrap_or_default(),
+        data: secret.data.iter().flatten().map(|(k, v)| (k.clone(), SecretBytes::new(v.0.clone()))).collect(),
+    }
+}
+
+/// The Secret to create (`base` `None`) or to replace `base` with (its other fields and resourceVersion kept).
+fn secret_of(name: &str, namespace: &str, remote: &RemoteSecret, base: Option<Secret>) -> Secret {
+    let mut secret = base.unwrap_or_else(|| Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    secret.type_ = Some(remote.secret_type.clone());
+    secret.metadata.labels = (!remote.labels.is_empty()).then(|| remote.labels.clone());
+    secret.metadata.annotations = (!remote.annotations.is_empty()).then(|| remote.annotations.clone());
+    secret.data =
+        Some(remote.data.iter().map(|(k, v)| (k.clone(), k8s_openapi::ByteString(v.expose().to_vec()))).collect());
+    secret.string_data = None;
+    secret
 }
 
 /// A Secret's data as ESO returns it: the whole value is the JSON object of all keys with string values (invalid

@@ -39,7 +39,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- /*
 The controller's rules, called with (dict "Values" .Values "cluster" bool): cluster-wide for the ClusterRole, or
 those a namespace-scoped install grants in its namespace (a Role cannot grant the cluster-scoped kinds:
-ClusterSecretStores, ClusterGenerators (refused as forbidden), ClusterExternalSecrets and namespaces are off).
+ClusterSecretStores, ClusterGenerators (refused as forbidden), ClusterExternalSecrets, ClusterPushSecrets and
+namespaces are off).
 */}}
 {{- define "external-secrets.controllerRules" }}
 {{- $cluster := .cluster }}
@@ -113,6 +114,23 @@ ClusterSecretStores, ClusterGenerators (refused as forbidden), ClusterExternalSe
 - apiGroups: ["external-secrets.io"]
   resources: ["secretstores"{{ if $cluster }}, "clustersecretstores"{{ end }}]
   verbs: ["patch"]
+{{- end }}
+{{- if and $cluster .Values.processClusterPushSecret }}
+- apiGroups: ["external-secrets.io"]
+  resources: ["clusterpushsecrets"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["external-secrets.io"]
+  resources: ["clusterpushsecrets/status"]
+  verbs: ["patch"]
+- apiGroups: ["external-secrets.io"]
+  resources: ["clusterpushsecrets/finalizers"]
+  verbs: ["update"]
+- apiGroups: ["external-secrets.io"]
+  resources: ["pushsecrets"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["list", "watch"]
 {{- end }}
 {{- /*
 Generic targets (genericTargets.enabled): ConfigMaps written instead of Secrets (get is always granted), and the
