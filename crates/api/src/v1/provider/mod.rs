@@ -6,6 +6,7 @@ mod fake;
 mod kind;
 mod kubernetes;
 mod vault;
+mod webhook;
 
 use std::collections::BTreeMap;
 
@@ -21,6 +22,7 @@ pub use aws::{
 pub use fake::{FakeProvider, FakeProviderData};
 pub use kind::{ProviderKind, ProviderSelectionError, TypedProviderSpec};
 pub use kubernetes::{CertAuth, KubernetesAuth, KubernetesProvider, KubernetesServer, TokenAuth};
+pub use webhook::{WebhookProvider, WebhookProviderSecret};
 pub use vault::{
     VaultAppRole, VaultAuth, VaultCertAuth, VaultCheckAndSet, VaultClientTls, VaultGcpAuth, VaultIamAuth, VaultJwtAuth,
     VaultKubernetesAuth, VaultKubernetesServiceAccountTokenAuth, VaultKvStoreVersion, VaultLdapAuth, VaultProvider,
@@ -48,6 +50,10 @@ pub struct SecretStoreProvider {
     /// Kubernetes configures this store to sync secrets using a Kubernetes cluster provider
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<KubernetesProvider>,
+
+    /// Webhook configures this store to sync secrets using a generic templated webhook
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookProvider>,
 
     /// Fake configures a store with static key/value pairs
     #[serde(default, skip_serializing_if = "Option::is_none")]
