@@ -719,3 +719,33 @@ async fn error_answers_are_named_without_their_body_and_leave_the_target_secret_
     w.failed("absent", "no-such-key").await;
     w.assert_nothing_leaked().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_reads_a_value_through_the_webhook_store() {
+    let w = World::start("wh-example").await;
+    w.endpoint.remote.secrets.lock().unwrap().insert("db-password".into(), REMOTE_VALUE.into());
+    let path = external_secrets_testsupport::tools::repo_root().join("examples/webhook/webhook.yaml");
+    // The example as written, pointed at the test's endpoint and token, for this test's operator.
+    let text = std::fs::read_to_string(path)
+        .expect("example")
+        .replace("http://secrets-api.example.svc", &w.endpoint.http)
+        .replace("replace-with-your-api-token", TOKEN);
+    for document in serde_yaml::Deserializer::from_str(&text) {
+        let mut value: Value = serde::Deserialize::deserialize(document).expect("YAML document");
+        match value["kind"].as_str() {
+            Some("Secret") => {
+                w.api::<Secret>().create(&PostParams::default(), &object(value)).await.expect("Secret");
+            }
+            Some("SecretStore") => {
+                value["spec"]["controller"] = json!(w.op.class);
+                w.api::<SecretStore>().create(&PostParams::default(), &object(value)).await.expect("SecretStore");
+            }
+            Some("ExternalSecret") => {
+                w.api::<ExternalSecret>().create(&PostParams::default(), &object(value)).await.expect("ExternalSecret");
+            }
+            other => panic!("unexpected kind {other:?} in the example"),
+        }
+    }
+    assert_eq!(w.synced("db-credentials").await["password"], REMOTE_VALUE);
+    w.assert_nothing_leaked().await;
+}

@@ -138,6 +138,9 @@ mod tests {
         assert_eq!(get("$.items[*].v", &doc).unwrap(), json!(["a", "b"]));
         assert_eq!(get("$..v", &doc).unwrap(), json!(["a", "b"]));
         assert_eq!(get("$.items[?@.k == 2].v", &doc).unwrap(), json!(["b"]));
+        assert_eq!(get(r#"$.items[?(@.v == "a")].k"#, &doc).unwrap(), json!([1]), "PaesslerAG's filter spelling");
+        assert_eq!(get("$.items[-1].v", &doc).unwrap(), json!("b"));
+        assert_eq!(get("$.items[0:1]", &doc).unwrap(), json!([{"v": "a", "k": 1}]));
         assert_eq!(get("$.items[*].nope", &doc).unwrap(), json!([]));
         assert!(matches!(get("$.items[", &doc), Err(PathError::Invalid { .. })));
     }
