@@ -205,10 +205,7 @@ fn tls_config() -> (String, rustls::ServerConfig) {
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
         .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
+        .with_single_cert(vec![cert.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()))
         .expect("server TLS config");
     (ca_cert.pem(), config)
 }
@@ -397,9 +394,7 @@ async fn a_store_templates_url_method_headers_and_body_and_takes_the_value_at_th
     );
     w.store("echo", echo).await;
     let key = "team/db pass";
-    let entry = |secret_key: &str, property: &str| {
-        json!({"secretKey": secret_key, "remoteRef": {"key": key, "version": "v1 2", "property": property}})
-    };
+    let entry = |secret_key: &str, property: &str| json!({"secretKey": secret_key, "remoteRef": {"key": key, "version": "v1 2", "property": property}});
     w.es(
         "templated",
         "SecretStore",
@@ -447,10 +442,7 @@ async fn a_store_templates_url_method_headers_and_body_and_takes_the_value_at_th
     assert_eq!(w.synced("raw").await["text"], "not json at all", "without a path the answer is the value");
 
     let requests = w.endpoint.remote.requests();
-    assert!(
-        requests.iter().any(|r| r.path == "/echo/typed" && r.method == "GET"),
-        "GET by default: {requests:?}"
-    );
+    assert!(requests.iter().any(|r| r.path == "/echo/typed" && r.method == "GET"), "GET by default: {requests:?}");
     w.assert_nothing_leaked().await;
 }
 
@@ -509,14 +501,19 @@ async fn https_endpoints_are_trusted_through_ca_bundle_or_ca_provider_for_cluste
     assert_eq!(w.synced("via-configmap").await["path"], "/echo/k");
 
     // A ClusterSecretStore's secrets[] without a namespace is refused, as in ESO (no referent fallback).
-    let unnamed = w.cluster_store("unnamed", w.with_auth(echo(json!({"caBundle": base64_of(&ca)})), "webhook-auth", None)).await;
+    let unnamed =
+        w.cluster_store("unnamed", w.with_auth(echo(json!({"caBundle": base64_of(&ca)})), "webhook-auth", None)).await;
     w.es("unnamed", "ClusterSecretStore", &unnamed, entries.clone()).await;
     w.failed("unnamed", "must name its namespace").await;
     // So is its caProvider without one.
     let ca_unnamed = w
         .cluster_store(
             "ca-unnamed",
-            w.with_auth(echo(json!({"caProvider": {"type": "Secret", "name": "webhook-ca", "key": "ca.crt"}})), "webhook-auth", Some(&ns)),
+            w.with_auth(
+                echo(json!({"caProvider": {"type": "Secret", "name": "webhook-ca", "key": "ca.crt"}})),
+                "webhook-auth",
+                Some(&ns),
+            ),
         )
         .await;
     w.cluster_store_failed(&ca_unnamed, &["caProvider", "must name its namespace"]).await;
@@ -576,8 +573,13 @@ async fn push_secret_sends_the_value_through_the_templates_and_deletes_it_under_
     // What was pushed reads back through a store of the same API.
     let reader = json!({"url": format!("{http}/secrets/{{{{ .remoteRef.key }}}}"), "result": {"jsonPath": "$.value"}});
     w.store("reader", w.with_auth(reader, "webhook-auth", None)).await;
-    w.es("read-back", "SecretStore", "reader", json!({"data": [{"secretKey": "user", "remoteRef": {"key": "dbuser"}}]}))
-        .await;
+    w.es(
+        "read-back",
+        "SecretStore",
+        "reader",
+        json!({"data": [{"secretKey": "user", "remoteRef": {"key": "dbuser"}}]}),
+    )
+    .await;
     assert_eq!(w.synced("read-back").await["user"], "app-user");
 
     // deletionPolicy Delete: deleting the PushSecret sends an authenticated DELETE for what it pushed.

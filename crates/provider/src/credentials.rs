@@ -566,4 +566,16 @@ mod tests {
         assert_eq!(token.remaining(), None);
         assert_eq!(token.expose(), "eyJhbGciOi-secret");
     }
+
+    #[test]
+    fn whole_secrets_print_their_keys_not_their_values() {
+        let secret = SecretObject {
+            namespace: "apps".into(),
+            name: "api".into(),
+            labels: BTreeMap::new(),
+            data: BTreeMap::from([("token".to_string(), SecretBytes::from("hunter2-value"))]),
+        };
+        let shown = format!("{secret:?}");
+        assert!(shown.contains("token") && !shown.contains("hunter2"), "{shown}");
+    }
 }

@@ -31,8 +31,8 @@ use external_secrets_api::{CaProvider, WebhookProvider as WebhookProviderSpec};
 use external_secrets_generators::{CredentialedGenerator, Generated, GeneratorError, spec_of};
 use external_secrets_provider::{
     Capabilities, CredentialResolver, FindQuery, ObserveApiCall, Provider, ProviderError, PushRemoteRef,
-    PushSecretData, PushSource, RemoteKey, RemoteValue, SecretBytes, StoreClient, StoreContext, StoreKind,
-    Validation, error_chain,
+    PushSecretData, PushSource, RemoteKey, RemoteValue, SecretBytes, StoreClient, StoreContext, StoreKind, Validation,
+    error_chain,
 };
 use reqwest::{Method, StatusCode};
 
@@ -236,8 +236,8 @@ impl Endpoint {
         }
         let mut secrets = TemplateData::default();
         self.add_secrets(&mut secrets).await?;
-        merge(&mut escaped, &secrets);
-        merge(&mut raw, &secrets);
+        escaped.merge(&secrets);
+        raw.merge(&secrets);
         Ok((escaped, raw))
     }
 
@@ -260,7 +260,13 @@ impl Endpoint {
     }
 
     /// Sends one request with the rendered headers; the answer's body for a 2xx, else the error of its status.
-    async fn send(&self, method: Method, url: &str, body: Vec<u8>, raw: &TemplateData) -> Result<Vec<u8>, ProviderError> {
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Vec<u8>,
+        raw: &TemplateData,
+    ) -> Result<Vec<u8>, ProviderError> {
         let mut request = self.http.request(method, url).body(body);
         for (name, value) in &self.config.headers {
             let value = render(&format!("headers[{name}]"), value, raw).map_err(ProviderError::InvalidConfig)?;
@@ -322,24 +328,10 @@ impl Endpoint {
     }
 }
 
-fn merge(into: &mut TemplateData, from: &TemplateData) {
-    into.merge(from);
-}
-
-impl TemplateData {
-    /// Adds every entry of `other` (later groups extend earlier ones of the same name, as ESO's map writes do).
-    fn merge(&mut self, other: &TemplateData) {
-        for (group, entries) in other.entries() {
-            for (key, value) in entries {
-                self.set(group, key, value.clone());
-            }
-        }
-    }
-}
-
 fn render_text(field: &str, text: &str, data: &TemplateData) -> Result<String, ProviderError> {
     let bytes = render(field, text, data).map_err(ProviderError::InvalidConfig)?;
-    String::from_utf8(bytes).map_err(|_| ProviderError::InvalidConfig(format!("{field} renders to bytes that are not UTF-8")))
+    String::from_utf8(bytes)
+        .map_err(|_| ProviderError::InvalidConfig(format!("{field} renders to bytes that are not UTF-8")))
 }
 
 fn parse_json(answer: &[u8]) -> Result<serde_json::Value, ProviderError> {
@@ -406,13 +398,10 @@ async fn ca_pem(
             "caProvider: a ClusterSecretStore's caProvider must name its namespace".to_string(),
         ));
     }
-    let reference = CaProvider {
-        type_: ca.type_.clone(),
-        name: ca.name.clone(),
-        key: ca.key.clone(),
-        namespace: ca.namespace.clone(),
-    };
-    let pem_text = credentials.ca_provider_pem(&reference, "").await.map_err(|e| ProviderError::from(e.context("caProvider")))?;
+    let reference =
+        CaProvider { type_: ca.type_, name: ca.name.clone(), key: ca.key.clone(), namespace: ca.namespace.clone() };
+    let pem_text =
+        credentials.ca_provider_pem(&reference, "").await.map_err(|e| ProviderError::from(e.context("caProvider")))?;
     Ok(Some(pem_text))
 }
 
@@ -474,7 +463,11 @@ impl Provider for WebhookProvider {
         validate_config(&Config::from(spec))
     }
 
-    async fn client(&self, spec: &WebhookProviderSpec, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
+    async fn client(
+        &self,
+        spec: &WebhookProviderSpec,
+        ctx: &StoreContext,
+    ) -> Result<Arc<dyn StoreClient>, ProviderError> {
         let cluster_scoped = ctx.kind() == StoreKind::ClusterSecretStore;
         let endpoint = Endpoint::new(Config::from(spec), ctx.credentials().clone(), cluster_scoped).await?;
         Ok(Arc::new(WebhookClient { endpoint }))
@@ -527,8 +520,8 @@ impl StoreClient for WebhookClient {
         remote_ref_for_push(&mut raw, remote_key, secret_key, value.expose(), false);
         let mut secrets = TemplateData::default();
         endpoint.add_secrets(&mut secrets).await?;
-        merge(&mut escaped, &secrets);
-        merge(&mut raw, &secrets);
+        escaped.merge(&secrets);
+        raw.merge(&secrets);
         let url = render_text("url", &endpoint.config.url, &escaped)?;
         let body = if endpoint.config.body.is_empty() {
             value.expose().to_vec()
@@ -546,7 +539,7 @@ impl StoreClient for WebhookClient {
         data.set("remoteRef", "remoteKey", remote_ref.remote_key.as_bytes());
         let mut secrets = TemplateData::default();
         endpoint.add_secrets(&mut secrets).await?;
-        merge(&mut data, &secrets);
+        data.merge(&secrets);
         let url = render_text("url", &endpoint.config.url, &data)?;
         match endpoint.send(Method::DELETE, &url, Vec::new(), &data).await {
             Ok(_) => Ok(()),

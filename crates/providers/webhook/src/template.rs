@@ -28,9 +28,13 @@ impl TemplateData {
         self.0.entry(group.to_string()).or_default().insert(key.to_string(), value.into());
     }
 
-    /// Every group and its entries.
-    pub fn entries(&self) -> impl Iterator<Item = (&String, &BTreeMap<String, Vec<u8>>)> {
-        self.0.iter()
+    /// Adds every entry of `other`; a group of the same name is extended (as ESO's writes into one map do).
+    pub fn merge(&mut self, other: &TemplateData) {
+        for (group, entries) in &other.0 {
+            for (key, value) in entries {
+                self.set(group, key, value.clone());
+            }
+        }
     }
 
     /// Whether `group` exists.
@@ -70,7 +74,13 @@ pub fn remote_ref_for_read(
 
 /// `remoteRef` of a push (ESO `GetTemplatePushData` + `PushWebhookData`): `remoteKey`, `secretKey` when set, and
 /// the pushed value under the remote key's name, all query-escaped when `escape`.
-pub fn remote_ref_for_push(data: &mut TemplateData, remote_key: &str, secret_key: Option<&str>, value: &[u8], escape: bool) {
+pub fn remote_ref_for_push(
+    data: &mut TemplateData,
+    remote_key: &str,
+    secret_key: Option<&str>,
+    value: &[u8],
+    escape: bool,
+) {
     let esc = |s: &[u8]| if escape { query_escape_bytes(s).into_bytes() } else { s.to_vec() };
     data.set("remoteRef", "remoteKey", esc(remote_key.as_bytes()));
     if let Some(secret_key) = secret_key.filter(|k| !k.is_empty()) {

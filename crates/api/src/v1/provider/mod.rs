@@ -22,12 +22,12 @@ pub use aws::{
 pub use fake::{FakeProvider, FakeProviderData};
 pub use kind::{ProviderKind, ProviderSelectionError, TypedProviderSpec};
 pub use kubernetes::{CertAuth, KubernetesAuth, KubernetesProvider, KubernetesServer, TokenAuth};
-pub use webhook::{WebhookProvider, WebhookProviderSecret};
 pub use vault::{
     VaultAppRole, VaultAuth, VaultCertAuth, VaultCheckAndSet, VaultClientTls, VaultGcpAuth, VaultIamAuth, VaultJwtAuth,
     VaultKubernetesAuth, VaultKubernetesServiceAccountTokenAuth, VaultKvStoreVersion, VaultLdapAuth, VaultProvider,
     VaultUserPassAuth,
 };
+pub use webhook::{WebhookProvider, WebhookProviderSecret};
 
 /// SecretStoreProvider contains the provider-specific configuration. Only one provider may be set.
 ///
