@@ -133,23 +133,20 @@ fn validate_config(config: &Config) -> Result<(), ProviderError> {
         Method::from_bytes(method.as_bytes())
             .map_err(|_| ProviderError::InvalidConfig(format!("method {method:?} is not an HTTP method")))?;
     }
+    // Only what ESO could not run either: a store ESO accepts must not be refused by admission here.
     timeout(config)?;
-    for (i, secret) in config.secrets.iter().enumerate() {
-        if secret.name.is_empty() || secret.secret_name.is_empty() {
-            return Err(ProviderError::InvalidConfig(format!("secrets[{i}] needs a name and secretRef.name")));
-        }
-    }
     Ok(())
 }
 
 fn timeout(config: &Config) -> Result<Duration, ProviderError> {
     match config.timeout.as_deref().filter(|t| !t.is_empty()) {
         None => Ok(DEFAULT_TIMEOUT),
+        // Zero or less is "no limit" in Go's http.Client; the default bound applies then too.
         Some(text) => parse_go_duration(text)
             .ok()
-            .and_then(|d| d.to_std())
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| ProviderError::InvalidConfig(format!("timeout {text:?} is not a positive Go duration"))),
+            .map(|d| d.to_std_or_zero())
+            .map(|d| if d.is_zero() { DEFAULT_TIMEOUT } else { d })
+            .ok_or_else(|| ProviderError::InvalidConfig(format!("timeout {text:?} is not a Go duration"))),
     }
 }
 
@@ -657,5 +654,8 @@ mod tests {
         let spec: WebhookProviderSpec =
             serde_json::from_value(serde_json::json!({"url": "http://h", "timeout": "1m30s"})).unwrap();
         assert_eq!(timeout(&Config::from(&spec)).unwrap(), Duration::from_secs(90));
+        let spec: WebhookProviderSpec =
+            serde_json::from_value(serde_json::json!({"url": "http://h", "timeout": "0s"})).unwrap();
+        assert_eq!(timeout(&Config::from(&spec)).unwrap(), DEFAULT_TIMEOUT, "0 is no limit in Go: our bound");
     }
 }
