@@ -526,6 +526,23 @@ async fn https_endpoints_are_trusted_through_ca_bundle_or_ca_provider_for_cluste
     w.assert_nothing_leaked().await;
 }
 
+/// Waits (30 s at most) until the PushSecret is `Synced`; its `Ready` condition as (status, reason, message).
+async fn wait_push_ready(pushes: &Api<PushSecret>, name: &str) -> (String, String, String) {
+    let mut last = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        last = pushes.get_opt(name).await.ok().flatten().and_then(|ps| {
+            let c = ps.status?.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+            Some((c.status, c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
+        });
+        if let Some(found) = last.as_ref().filter(|(_, reason, _)| reason == "Synced") {
+            return found.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("PushSecret {name}: expected Synced, last Ready condition {last:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_secret_sends_the_value_through_the_templates_and_deletes_it_under_deletion_policy_delete() {
     let w = World::start("wh-push").await;
@@ -569,6 +586,23 @@ async fn push_secret_sends_the_value_through_the_templates_and_deletes_it_under_
     let requests = remote.requests();
     assert!(requests.iter().any(|r| r.method == "POST" && r.path == "/secrets/dbpass"), "POST by default");
     assert!(requests.iter().any(|r| r.method == "PUT" && r.path == "/secrets/dbuser"), "method is used");
+
+    // updatePolicy IfNotExists: a GET first (whatever the store's method); a value already there stays.
+    remote.secrets.lock().unwrap().insert("taken".into(), "original".into());
+    let mut if_not_exists = push("if-not-exists", "remote-raw", "user", "taken");
+    if_not_exists.spec.update_policy = object(json!("IfNotExists"));
+    if_not_exists.spec.deletion_policy = object(json!("None"));
+    pushes.create(&PostParams::default(), &if_not_exists).await.expect("create");
+    let checked = eventually(Duration::from_secs(30), || {
+        let remote = remote.clone();
+        async move { remote.requests().iter().any(|r| r.method == "GET" && r.path == "/secrets/taken") }
+    })
+    .await;
+    assert!(checked, "the existence check reached the endpoint: {:?}", remote.requests());
+    let (status, ..) = wait_push_ready(&pushes, "if-not-exists").await;
+    assert_eq!(status, "True");
+    assert_eq!(remote.secret("taken").unwrap(), "original", "IfNotExists left the remote value alone");
+    assert!(!remote.requests().iter().any(|r| r.method == "PUT" && r.path == "/secrets/taken"));
 
     // What was pushed reads back through a store of the same API.
     let reader = json!({"url": format!("{http}/secrets/{{{{ .remoteRef.key }}}}"), "result": {"jsonPath": "$.value"}});

@@ -545,8 +545,17 @@ impl StoreClient for WebhookClient {
         }
     }
 
+    /// ESO reads with the store's method and body (so a store set up for pushes would write during the check);
+    /// here it is always a GET without a body, with `remoteRef.key` and `remoteRef.remoteKey` both the remote key,
+    /// so that a URL written for reads or for pushes works.
     async fn secret_exists(&self, remote_ref: &PushRemoteRef) -> Result<bool, ProviderError> {
-        match self.endpoint.fetch(Some(&RemoteKey::value(remote_ref.remote_key.clone()))).await {
+        let endpoint = &self.endpoint;
+        let remote = RemoteKey::value(remote_ref.remote_key.clone());
+        let (mut escaped, mut raw) = endpoint.read_data(Some(&remote)).await?;
+        escaped.set("remoteRef", "remoteKey", template::query_escape(&remote_ref.remote_key));
+        raw.set("remoteRef", "remoteKey", remote_ref.remote_key.as_bytes());
+        let url = render_text("url", &endpoint.config.url, &escaped)?;
+        match endpoint.send(Method::GET, &url, Vec::new(), &raw).await {
             Ok(_) => Ok(true),
             Err(ProviderError::NotFound { .. }) => Ok(false),
             Err(e) => Err(e),
