@@ -101,6 +101,11 @@ fn registries(settings: &ProviderSettings) -> (ProviderRegistry, GeneratorRegist
     };
     #[cfg(feature = "provider-vault")]
     let registry = registry.with(Arc::new(external_secrets_provider_vault::VaultProvider::new()));
+    #[cfg(feature = "provider-webhook")]
+    let (registry, generators) = {
+        let webhook = Arc::new(external_secrets_provider_webhook::WebhookProvider::new());
+        (registry.with(webhook.clone()), generators.with(Arc::new(webhook.generators())))
+    };
     (registry, generators)
 }
 

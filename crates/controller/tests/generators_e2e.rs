@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{event_count, events_text, eventually, logs, start_operator, start_operator_configured, wait_ready};
 use external_secrets_api::ExternalSecret;
 use external_secrets_api::generators::v1alpha1::{
-    ClusterGenerator, EcrAuthorizationToken, Fake, Password, SshKey, StsSessionToken, Webhook,
+    ClusterGenerator, EcrAuthorizationToken, Fake, Password, QuayAccessToken, SshKey, StsSessionToken,
 };
 use external_secrets_generators::GeneratorRegistry;
 use external_secrets_provider_aws::{AwsProvider, Endpoints};
@@ -271,28 +271,29 @@ async fn an_unsupported_generator_kind_is_named_in_a_condition_and_warning_event
     let ns = cluster.namespace("gen-unsup").await.expect("ns");
     let op = start_operator(cluster, &ns).await;
 
-    // The CRD of every ESO generator kind is served: a Webhook generator can be created.
-    Api::<Webhook>::namespaced(admin.clone(), &ns)
+    // The CRD of every ESO generator kind is served: a QuayAccessToken generator can be created.
+    Api::<QuayAccessToken>::namespaced(admin.clone(), &ns)
         .create(
             &PostParams::default(),
-            &object(json!({"apiVersion": GENERATORS, "kind": "Webhook",
+            &object(json!({"apiVersion": GENERATORS, "kind": "QuayAccessToken",
             "metadata": {"name": "hook", "namespace": ns},
-            "spec": {"url": "https://example.invalid/token", "result": {}}})),
+            "spec": {"robotAccount": "org+robot", "serviceAccountRef": {"name": "default"}}})),
         )
         .await
-        .expect("Webhook");
+        .expect("QuayAccessToken");
     let cluster_hook = format!("{ns}-hook");
     Api::<ClusterGenerator>::all(admin.clone())
         .create(
             &PostParams::default(),
             &object(json!({"apiVersion": GENERATORS, "kind": "ClusterGenerator",
-            "metadata": {"name": cluster_hook}, "spec": {"kind": "Webhook",
-                "generator": {"webhookSpec": {"url": "https://example.invalid/token", "result": {}}}}})),
+            "metadata": {"name": cluster_hook}, "spec": {"kind": "QuayAccessToken",
+                "generator": {"quayAccessTokenSpec": {"robotAccount": "org+robot",
+                    "serviceAccountRef": {"name": "default"}}}}})),
         )
         .await
         .expect("ClusterGenerator");
     let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &ns);
-    ess.create(&PostParams::default(), &generator_es(&ns, "hook", &[("Webhook", "hook")], json!({})))
+    ess.create(&PostParams::default(), &generator_es(&ns, "hook", &[("QuayAccessToken", "hook")], json!({})))
         .await
         .expect("es");
     ess.create(
@@ -335,12 +336,12 @@ async fn an_unsupported_generator_kind_is_named_in_a_condition_and_warning_event
     assert_eq!(status, "False");
     assert_eq!(
         message,
-        r#"could not generate secret data: spec.dataFrom[0].sourceRef.generatorRef: generator kind "Webhook" is not supported by this operator"#
+        r#"could not generate secret data: spec.dataFrom[0].sourceRef.generatorRef: generator kind "QuayAccessToken" is not supported by this operator"#
     );
     let (status, _, message) = wait_ready(&ess, "cluster-hook", "SecretSyncedError").await;
     assert_eq!(status, "False");
     assert!(
-        message.contains(&format!(r#"ClusterGenerator "{cluster_hook}": generator kind "Webhook" is not supported"#)),
+        message.contains(&format!(r#"ClusterGenerator "{cluster_hook}": generator kind "QuayAccessToken" is not supported"#)),
         "{message}"
     );
     let warned = eventually(Duration::from_secs(30), || {
@@ -351,7 +352,7 @@ async fn an_unsupported_generator_kind_is_named_in_a_condition_and_warning_event
     .await;
     assert!(warned, "a Warning event per ExternalSecret");
     let events = events_text(&admin, &ns).await;
-    assert!(events.contains(r#"generator kind "Webhook" is not supported"#), "{events}");
+    assert!(events.contains(r#"generator kind "QuayAccessToken" is not supported"#), "{events}");
 
     // No hot loop: once the first reconciles (and the ones our own finalizer and status writes cause) are
     // through, neither ExternalSecret is retried while the clock refreshes several times.

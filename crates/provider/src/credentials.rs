@@ -192,6 +192,29 @@ pub struct ServiceAccountInfo {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// A whole Secret, as [`CredentialResolver::secret`] read it. `Debug` shows the keys, never the values.
+#[derive(Clone)]
+pub struct SecretObject {
+    /// The namespace it was read in (after the namespace rules).
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// Its data.
+    pub data: BTreeMap<String, SecretBytes>,
+}
+
+impl fmt::Debug for SecretObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretObject")
+            .field("namespace", &self.namespace)
+            .field("name", &self.name)
+            .field("keys", &self.data.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
 /// A token minted for a ServiceAccount. `Debug` shows only when it expires.
 #[derive(Clone)]
 pub struct ServiceAccountToken {
@@ -264,6 +287,23 @@ impl CredentialResolver {
             .map_err(|e| from_kube(&context, e))?;
         secret.data.and_then(|mut data| data.remove(key)).map(|value| SecretBytes::new(value.0)).ok_or_else(|| {
             CredentialError::new(CredentialErrorKind::Missing, format!("Secret {namespace}/{name} has no key {key:?}"))
+        })
+    }
+
+    /// The whole Secret `name` (in `namespace`, resolved by the rules): every key and the labels. For providers
+    /// that hand a Secret's keys to templates (ESO's webhook provider passes every key and checks a label).
+    pub async fn secret(&self, name: &str, namespace: Option<&str>) -> Result<SecretObject, CredentialError> {
+        let (namespace, name) = self.locate("Secret", name, namespace)?;
+        let context = format!("reading Secret {namespace}/{name}");
+        let secret = Api::<Secret>::namespaced(self.kube.clone(), &namespace)
+            .get(name)
+            .await
+            .map_err(|e| from_kube(&context, e))?;
+        Ok(SecretObject {
+            namespace,
+            name: name.to_string(),
+            labels: secret.metadata.labels.unwrap_or_default(),
+            data: secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, SecretBytes::new(v.0))).collect(),
         })
     }
 
@@ -525,5 +565,17 @@ mod tests {
         assert!(!format!("{token:?}").contains("secret"));
         assert_eq!(token.remaining(), None);
         assert_eq!(token.expose(), "eyJhbGciOi-secret");
+    }
+
+    #[test]
+    fn whole_secrets_print_their_keys_not_their_values() {
+        let secret = SecretObject {
+            namespace: "apps".into(),
+            name: "api".into(),
+            labels: BTreeMap::new(),
+            data: BTreeMap::from([("token".to_string(), SecretBytes::from("hunter2-value"))]),
+        };
+        let shown = format!("{secret:?}");
+        assert!(shown.contains("token") && !shown.contains("hunter2"), "{shown}");
     }
 }

@@ -31,7 +31,8 @@ mod value;
 pub use api_calls::ObserveApiCall;
 pub use context::StoreContext;
 pub use credentials::{
-    CredentialError, CredentialErrorKind, CredentialResolver, ServiceAccountInfo, ServiceAccountToken, StoreScope,
+    CredentialError, CredentialErrorKind, CredentialResolver, SecretObject, ServiceAccountInfo, ServiceAccountToken,
+    StoreScope,
 };
 pub use error::{ErrorCategory, ProviderError, error_chain};
 pub use external_secrets_api::ProviderKind;

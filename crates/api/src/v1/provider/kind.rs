@@ -4,7 +4,7 @@
 //! The matches over [`ProviderKind`] here are exhaustive on purpose: a provider added to the enum does not
 //! compile until its key, whether it is implemented and where its spec lives are all written down.
 
-use super::{AwsProvider, FakeProvider, KubernetesProvider, SecretStoreProvider, VaultProvider};
+use super::{AwsProvider, FakeProvider, KubernetesProvider, SecretStoreProvider, VaultProvider, WebhookProvider};
 
 /// A provider of ESO 2.9.0: one variant per key of `spec.provider` (ESO's `SecretStoreProvider`), in ESO's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -204,7 +204,7 @@ impl ProviderKind {
     /// not supported.
     pub const fn implemented(self) -> bool {
         match self {
-            Self::Aws | Self::Vault | Self::Kubernetes | Self::Fake => true,
+            Self::Aws | Self::Vault | Self::Kubernetes | Self::Fake | Self::Webhook => true,
             Self::AzureKv
             | Self::Akeyless
             | Self::BitwardenSecretsManager
@@ -218,7 +218,6 @@ impl ProviderKind {
             | Self::Gitlab
             | Self::OnePassword
             | Self::OnePasswordSdk
-            | Self::Webhook
             | Self::Crd
             | Self::Senhasegura
             | Self::Scaleway
@@ -278,6 +277,7 @@ impl SecretStoreProvider {
             ProviderKind::Vault => self.vault.is_some(),
             ProviderKind::Kubernetes => self.kubernetes.is_some(),
             ProviderKind::Fake => self.fake.is_some(),
+            ProviderKind::Webhook => self.webhook.is_some(),
             ProviderKind::AzureKv
             | ProviderKind::Akeyless
             | ProviderKind::BitwardenSecretsManager
@@ -291,7 +291,6 @@ impl SecretStoreProvider {
             | ProviderKind::Gitlab
             | ProviderKind::OnePassword
             | ProviderKind::OnePasswordSdk
-            | ProviderKind::Webhook
             | ProviderKind::Crd
             | ProviderKind::Senhasegura
             | ProviderKind::Scaleway
@@ -374,6 +373,13 @@ impl TypedProviderSpec for KubernetesProvider {
     const KIND: ProviderKind = ProviderKind::Kubernetes;
     fn from_provider(provider: &SecretStoreProvider) -> Option<&Self> {
         provider.kubernetes.as_ref()
+    }
+}
+
+impl TypedProviderSpec for WebhookProvider {
+    const KIND: ProviderKind = ProviderKind::Webhook;
+    fn from_provider(provider: &SecretStoreProvider) -> Option<&Self> {
+        provider.webhook.as_ref()
     }
 }
 

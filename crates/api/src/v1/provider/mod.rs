@@ -6,6 +6,7 @@ mod fake;
 mod kind;
 mod kubernetes;
 mod vault;
+mod webhook;
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,7 @@ pub use vault::{
     VaultKubernetesAuth, VaultKubernetesServiceAccountTokenAuth, VaultKvStoreVersion, VaultLdapAuth, VaultProvider,
     VaultUserPassAuth,
 };
+pub use webhook::{WebhookProvider, WebhookProviderSecret};
 
 /// SecretStoreProvider contains the provider-specific configuration. Only one provider may be set.
 ///
@@ -48,6 +50,10 @@ pub struct SecretStoreProvider {
     /// Kubernetes configures this store to sync secrets using a Kubernetes cluster provider
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<KubernetesProvider>,
+
+    /// Webhook configures this store to sync secrets using a generic templated webhook
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookProvider>,
 
     /// Fake configures a store with static key/value pairs
     #[serde(default, skip_serializing_if = "Option::is_none")]
