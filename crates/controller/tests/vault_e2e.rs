@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{Operator, events_text, eventually, logs, start_operator, wait_ready, wait_store};
+use external_secrets_api::v1alpha1::PushSecret;
 use external_secrets_api::{ExternalSecret, SecretStore};
 use external_secrets_testsupport::{Cluster, VaultServer, cluster, vault};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
@@ -22,9 +23,10 @@ use serde_json::{Value, json};
 const USERNAME: &str = "vault-user-do-not-log";
 const OLD_PASSWORD: &str = "vault-old-pa55-do-not-log";
 const PASSWORD: &str = "vault-pa55-do-not-log";
+const ROTATED: &str = "vault-rotated-pa55-do-not-log";
 const V1_TOKEN: &str = "vault-v1-token-do-not-log";
 /// Every value a test puts in Vault: none may show up in logs, events or status.
-const VALUES: &[&str] = &[USERNAME, OLD_PASSWORD, PASSWORD, V1_TOKEN];
+const VALUES: &[&str] = &[USERNAME, OLD_PASSWORD, PASSWORD, ROTATED, V1_TOKEN];
 
 /// The policy every login in these tests gets: read (and list) both KV engines.
 const READ_POLICY: &str = r#"
@@ -328,6 +330,219 @@ async fn a_missing_key_and_a_refused_token_are_conditions_and_delete_nothing() {
     let events = events_text(&w.admin, &w.ns).await;
     assert!(!events.contains("hvs.not-a-token-at-all"), "the wrong token is not in events");
     assert!(!logs().contains("hvs.not-a-token-at-all"), "the wrong token is not logged");
+    w.assert_nothing_leaked().await;
+    w.stop().await;
+}
+
+impl World {
+    fn push_secrets(&self) -> Api<PushSecret> {
+        Api::namespaced(self.admin.clone(), &self.ns)
+    }
+
+    /// A PushSecret of the Secret `db-creds` to the SecretStore `store`, deleting what it pushed.
+    async fn create_push(&self, name: &str, store: &str, update_policy: &str, data: Value) {
+        let ps: PushSecret = serde_json::from_value(json!({
+            "apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret",
+            "metadata": {"name": name},
+            "spec": {
+                "refreshInterval": "1h",
+                "deletionPolicy": "Delete",
+                "updatePolicy": update_policy,
+                "secretStoreRefs": [{"name": store, "kind": "SecretStore"}],
+                "selector": {"secret": {"name": "db-creds"}},
+                "data": data,
+            }
+        }))
+        .expect("PushSecret");
+        self.push_secrets().create(&PostParams::default(), &ps).await.expect("create PushSecret");
+    }
+
+    async fn patch_push_data(&self, name: &str, data: Value) {
+        let patch = json!({"spec": {"data": data}});
+        self.push_secrets().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch");
+    }
+
+    /// Waits (bounded) for the PushSecret's `Ready` reason; answers (status, message).
+    async fn wait_push(&self, name: &str, reason: &str) -> (String, String) {
+        let ready = || async {
+            let ps = self.push_secrets().get_opt(name).await.ok().flatten()?;
+            let c = ps.status?.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+            Some((c.status, c.reason.unwrap_or_default(), c.message.unwrap_or_default()))
+        };
+        let found =
+            eventually(Duration::from_secs(60), || async { ready().await.is_some_and(|r| r.1 == reason) }).await;
+        let last = ready().await;
+        assert!(found, "PushSecret {name} never reached {reason}; last: {last:?}");
+        let (status, _, message) = last.unwrap();
+        (status, message)
+    }
+
+    /// The data of the KV v2 secret `secret/<ns>/<name>` (`None`: no live version) and its `custom_metadata`
+    /// and `current_version` (`None`: no metadata).
+    fn read_v2(&self, name: &str) -> (Option<Value>, Option<(Value, u64)>) {
+        let (status, data) = self.vault.call("GET", &format!("secret/data/{}/{name}", self.ns), None).unwrap();
+        let data = (status == 200).then(|| data["data"]["data"].clone()).filter(|d| !d.is_null());
+        let (status, meta) = self.vault.call("GET", &format!("secret/metadata/{}/{name}", self.ns), None).unwrap();
+        let meta = (status == 200)
+            .then(|| (meta["data"]["custom_metadata"].clone(), meta["data"]["current_version"].as_u64().unwrap()));
+        (data, meta)
+    }
+
+    async fn wait_v2_gone(&self, name: &str) -> bool {
+        eventually(Duration::from_secs(30), || async { self.read_v2(name).1.is_none() }).await
+    }
+}
+
+#[tokio::test]
+async fn pushes_create_and_update_kv_v2_secrets_and_delete_only_what_we_manage() {
+    let w = World::start("vault-push").await;
+    let managed = json!({"managed-by": "external-secrets"});
+    // Someone else's secret, and a document of ours with a field we did not push.
+    w.put_v2("theirs", json!({"password": "their-value"}));
+    w.put_v2("doc", json!({"host": "db.internal"}));
+    w.vault("POST", &format!("secret/metadata/{}/doc", w.ns), json!({"custom_metadata": managed}));
+    w.put_secret("db-creds", json!({"password": PASSWORD, "username": USERNAME})).await;
+    w.put_secret("vault-token", json!({"token": w.vault.root_token})).await;
+    w.create_store(
+        "kv2",
+        json!({"path": "secret", "auth": {"tokenSecretRef": {"name": "vault-token", "key": "token"}}}),
+    )
+    .await;
+    wait_store(&w.stores(), "kv2", "Valid").await;
+
+    let ns = &w.ns;
+    let property = |key: &str, remote: &str, property: &str| json!({"match": {"secretKey": key, "remoteRef": {"remoteKey": format!("{ns}/{remote}"), "property": property}}});
+    let whole = json!({"match": {"remoteRef": {"remoteKey": format!("{ns}/whole")}}});
+    let entries = json!([property("password", "db", "password"), property("username", "doc", "username"), whole]);
+    w.create_push("push", "kv2", "Replace", entries.clone()).await;
+    let (status, _) = w.wait_push("push", "Synced").await;
+    assert_eq!(status, "True");
+
+    // Created with ESO's mark; the property went into the existing document, its other field kept; the whole
+    // Secret is one JSON object.
+    let (db, meta) = w.read_v2("db");
+    assert_eq!(db, Some(json!({"password": PASSWORD})));
+    assert_eq!(meta.as_ref().map(|m| &m.0), Some(&managed), "custom_metadata managed-by");
+    assert_eq!(w.read_v2("doc").0, Some(json!({"host": "db.internal", "username": USERNAME})));
+    assert_eq!(w.read_v2("whole").0, Some(json!({"password": PASSWORD, "username": USERNAME})));
+    let doc_version = w.read_v2("doc").1.unwrap().1;
+    assert_eq!(doc_version, 2, "one version by the test, one by the push");
+
+    // The source changes: the changed values follow; a property already holding its value is not written again.
+    let patch = json!({"stringData": {"password": ROTATED}});
+    w.secrets().patch("db-creds", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch source");
+    let rotated = eventually(Duration::from_secs(30), || async {
+        w.read_v2("db").0 == Some(json!({"password": ROTATED}))
+            && w.read_v2("whole").0 == Some(json!({"password": ROTATED, "username": USERNAME}))
+    })
+    .await;
+    assert!(rotated, "the rotated password was not pushed");
+    assert_eq!(w.read_v2("db").1.unwrap().1, 2, "created, then updated once");
+    assert_eq!(w.read_v2("doc").1.unwrap().1, doc_version, "an unchanged property costs no new version");
+
+    // A secret we do not manage is refused, named in the condition; nothing of it changes.
+    let with_theirs = json!([
+        property("password", "db", "password"),
+        property("username", "doc", "username"),
+        whole,
+        property("password", "theirs", "password")
+    ]);
+    w.patch_push_data("push", with_theirs).await;
+    let (status, message) = w.wait_push("push", "Errored").await;
+    assert_eq!(status, "False");
+    assert!(message.contains("theirs") && message.contains("not managed by external-secrets"), "{message}");
+    assert_eq!(w.read_v2("theirs").0, Some(json!({"password": "their-value"})));
+    assert_eq!(w.read_v2("theirs").1.map(|m| m.1), Some(1), "no version added to a secret we do not manage");
+
+    // Entries dropped from the spec are deleted: the whole secret with its metadata; never the one not ours.
+    w.patch_push_data("push", json!([property("username", "doc", "username"), whole])).await;
+    w.wait_push("push", "Synced").await;
+    assert!(w.wait_v2_gone("db").await, "the dropped entry's secret was not deleted");
+    assert_eq!(w.read_v2("theirs").0, Some(json!({"password": "their-value"})));
+
+    // Deleting the PushSecret removes what it pushed: the property of the document (its other field stays) and
+    // the whole secret.
+    w.push_secrets().delete("push", &Default::default()).await.expect("delete");
+    assert!(
+        eventually(Duration::from_secs(30), || async { w.push_secrets().get_opt("push").await.unwrap().is_none() })
+            .await
+    );
+    assert_eq!(w.read_v2("doc").0, Some(json!({"host": "db.internal"})));
+    assert!(w.wait_v2_gone("whole").await);
+    assert_eq!(w.read_v2("theirs").0, Some(json!({"password": "their-value"})), "never deleted");
+    w.assert_nothing_leaked().await;
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn pushes_to_kv_v1_carry_the_mark_in_the_data_and_check_and_set_names_versions() {
+    let w = World::start("vault-push-v1").await;
+    let kv1 = format!("kv1-{}", w.ns);
+    w.vault("POST", &format!("sys/mounts/{kv1}"), json!({"type": "kv", "options": {"version": "1"}}));
+    w.vault("POST", &format!("{kv1}/theirs"), json!({"password": "their-value"}));
+    // A KV v2 mount that refuses writes without check-and-set.
+    let cas = format!("cas-{}", w.ns);
+    w.vault("POST", &format!("sys/mounts/{cas}"), json!({"type": "kv", "options": {"version": "2"}}));
+    w.vault("POST", &format!("{cas}/config"), json!({"cas_required": true}));
+    w.put_secret("db-creds", json!({"password": PASSWORD, "username": USERNAME})).await;
+    w.put_secret("vault-token", json!({"token": w.vault.root_token})).await;
+    let auth = json!({"tokenSecretRef": {"name": "vault-token", "key": "token"}});
+    w.create_store("kv1", json!({"path": kv1, "version": "v1", "auth": auth})).await;
+    w.create_store("cas", json!({"path": cas, "checkAndSet": {"required": true}, "auth": auth})).await;
+    w.create_store("cas-off", json!({"path": cas, "auth": auth})).await;
+    wait_store(&w.stores(), "kv1", "Valid").await;
+    wait_store(&w.stores(), "cas", "Valid").await;
+
+    let property = |key: &str, remote: &str, property: &str| json!({"match": {"secretKey": key, "remoteRef": {"remoteKey": remote, "property": property}}});
+    w.create_push(
+        "v1",
+        "kv1",
+        "Replace",
+        json!([property("password", "app", "password"), property("username", "app", "username")]),
+    )
+    .await;
+    w.wait_push("v1", "Synced").await;
+    let read_v1 = |key: &str| {
+        let (status, body) = w.vault.call("GET", &format!("{kv1}/{key}"), None).unwrap();
+        (status == 200).then(|| body["data"].clone())
+    };
+    assert_eq!(
+        read_v1("app"),
+        Some(
+            json!({"password": PASSWORD, "username": USERNAME, "custom_metadata": {"managed-by": "external-secrets"}})
+        ),
+        "KV v1 has no metadata: ESO's mark is a key of the data"
+    );
+
+    // IfNotExists leaves what exists (secret_exists answers for the property).
+    w.create_push("v1-once", "kv1", "IfNotExists", json!([property("password", "app", "password")])).await;
+    w.wait_push("v1-once", "Synced").await;
+    // Refused on a v1 secret without the mark.
+    w.create_push("v1-theirs", "kv1", "Replace", json!([property("password", "theirs", "password")])).await;
+    let (_, message) = w.wait_push("v1-theirs", "Errored").await;
+    assert!(message.contains("not managed by external-secrets"), "{message}");
+    assert_eq!(read_v1("theirs"), Some(json!({"password": "their-value"})));
+
+    // Check-and-set: created with cas 0, updated with the current version; without it the mount refuses.
+    w.create_push("cas", "cas", "Replace", json!([property("password", "db", "password")])).await;
+    w.wait_push("cas", "Synced").await;
+    let patch = json!({"stringData": {"password": ROTATED}});
+    w.secrets().patch("db-creds", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch source");
+    let updated = eventually(Duration::from_secs(30), || async {
+        w.vault.call("GET", &format!("{cas}/data/db"), None).unwrap().1["data"]["data"] == json!({"password": ROTATED})
+    })
+    .await;
+    assert!(updated, "the check-and-set update was not written");
+    w.create_push("no-cas", "cas-off", "Replace", json!([property("password", "other", "password")])).await;
+    let (_, message) = w.wait_push("no-cas", "Errored").await;
+    assert!(message.contains("check-and-set"), "Vault's refusal is named: {message}");
+
+    // Deleting the v1 PushSecrets removes the keys they pushed, and the secret with its last key.
+    for name in ["v1-once", "v1"] {
+        w.push_secrets().delete(name, &Default::default()).await.expect("delete");
+    }
+    assert!(eventually(Duration::from_secs(30), || async { read_v1("app").is_none() }).await, "not deleted");
+    assert_eq!(read_v1("theirs"), Some(json!({"password": "their-value"})), "never deleted");
     w.assert_nothing_leaked().await;
     w.stop().await;
 }

@@ -6,8 +6,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 use external_secrets_api::VaultKvStoreVersion;
 use external_secrets_provider::{
-    CredentialResolver, FindQuery, MetadataPolicy, ProviderError, RemoteKey, RemoteValue, SecretBytes, StoreClient,
-    Validation,
+    CredentialResolver, FindQuery, MetadataPolicy, ProviderError, PushRemoteRef, PushSecretData, PushSource, RemoteKey,
+    RemoteValue, SecretBytes, StoreClient, Validation,
 };
 use reqwest::{Method, StatusCode};
 use tokio::sync::Mutex as AsyncMutex;
@@ -15,6 +15,7 @@ use tokio::sync::Mutex as AsyncMutex;
 use crate::auth::{CachedToken, Login, SharedCache};
 use crate::http::{Answer, Connection};
 use crate::paths;
+use crate::push::{self, DeletePlan, Existing};
 
 /// System metadata keys ESO adds to a v2 secret's `custom_metadata` for `metadataPolicy: Fetch`.
 const SYSTEM_METADATA_KEYS: [&str; 3] = ["created_time", "current_version", "delete_version_after"];
@@ -26,12 +27,21 @@ const MAX_LISTED_KEYS: usize = 10_000;
 pub(crate) struct KvSettings {
     pub(crate) mount: Option<String>,
     pub(crate) version: VaultKvStoreVersion,
+    /// `checkAndSet.required`: every KV v2 write names the version it replaces.
+    pub(crate) check_and_set: bool,
 }
 
 /// A client for one store.
 pub(crate) struct VaultStoreClient {
     pub(crate) kv: KvSettings,
     pub(crate) access: Access,
+}
+
+/// What Vault holds at a key a push or delete is about.
+struct Held {
+    existing: Option<Existing>,
+    /// KV v2's `current_version` (for check-and-set).
+    current_version: Option<u64>,
 }
 
 /// How the client reaches Vault.
@@ -81,9 +91,15 @@ impl Session {
     /// (`auth/token/lookup-self`): when Vault no longer knows it (revoked, expired early), it logs in once more
     /// and repeats the request; when the token is fine, the 403 is the policy's answer and stands (no login per
     /// denied read).
-    async fn send(&self, method: Method, path: &str, query: &[(&str, &str)]) -> Result<Answer, ProviderError> {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Answer, ProviderError> {
         let token = self.token().await?;
-        let answer = self.connection.send(method.clone(), path, query, Some(&token), None).await?;
+        let answer = self.connection.send(method.clone(), path, query, Some(&token), body).await?;
         if answer.status != StatusCode::FORBIDDEN || matches!(self.login, Login::Token(_)) {
             return Ok(answer);
         }
@@ -94,7 +110,7 @@ impl Session {
         tracing::debug!(method = self.login.method(), "Vault refused the cached token; logging in again");
         self.cache.forget(&self.identity);
         let token = self.token().await?;
-        self.connection.send(method, path, query, Some(&token), None).await
+        self.connection.send(method, path, query, Some(&token), body).await
     }
 }
 
@@ -118,7 +134,7 @@ impl VaultStoreClient {
         let session = self.session()?;
         let path = paths::data_path(self.kv.mount.as_deref(), self.kv.version, key);
         let query: Vec<(&str, &str)> = version.map(|v| vec![("version", v)]).unwrap_or_default();
-        let answer = session.send(Method::GET, &path, &query).await?;
+        let answer = session.send(Method::GET, &path, &query, None).await?;
         secret_data(self.kv.version, key, &path, &answer)
     }
 
@@ -132,7 +148,7 @@ impl VaultStoreClient {
         let session = self.session()?;
         let path = paths::metadata_path(self.kv.mount.as_deref(), self.kv.version, key)
             .map_err(ProviderError::InvalidConfig)?;
-        let answer = session.send(Method::GET, &path, &[]).await?;
+        let answer = session.send(Method::GET, &path, &[], None).await?;
         if answer.status == StatusCode::NOT_FOUND {
             return Err(ProviderError::NotFound { key: key.to_string() });
         }
@@ -159,7 +175,7 @@ impl VaultStoreClient {
         let session = self.session()?;
         let path = paths::metadata_path(self.kv.mount.as_deref(), self.kv.version, folder)
             .map_err(ProviderError::InvalidConfig)?;
-        let answer = session.send(Method::GET, &path, &[("list", "true")]).await?;
+        let answer = session.send(Method::GET, &path, &[("list", "true")], None).await?;
         if answer.status == StatusCode::NOT_FOUND {
             return Err(ProviderError::NotFound { key: folder.to_string() });
         }
@@ -182,6 +198,91 @@ impl VaultStoreClient {
                     "find below {folder:?} lists more than {MAX_LISTED_KEYS} secrets; narrow it with find.path"
                 )));
             }
+        }
+        Ok(())
+    }
+
+    /// The secret at `key` as a push or a delete sees it, or `None` when there is none. On v2 the metadata is
+    /// read first: a secret whose latest version is deleted still has an owner (its `custom_metadata`), and its
+    /// `current_version` is what check-and-set needs.
+    async fn held(&self, key: &str) -> Result<Held, ProviderError> {
+        let data = |result: Result<serde_json::Map<String, serde_json::Value>, ProviderError>| match result {
+            Ok(data) => Ok(Some(data)),
+            Err(err) if err.is_not_found() => Ok(None),
+            Err(err) => Err(err),
+        };
+        match self.kv.version {
+            VaultKvStoreVersion::V1 => {
+                let existing = data(self.read_data(key, None).await)?
+                    .map(|data| Existing { managed: push::v1_managed(&data), data });
+                Ok(Held { existing, current_version: None })
+            }
+            VaultKvStoreVersion::V2 => {
+                let metadata = match self.read_metadata(key).await {
+                    Ok(metadata) => metadata,
+                    Err(err) if err.is_not_found() => return Ok(Held { existing: None, current_version: None }),
+                    Err(err) => return Err(err),
+                };
+                let managed = metadata.get(push::MANAGED_BY_KEY).map(String::as_str) == Some(push::MANAGED_BY_VALUE);
+                let current_version = metadata.get("current_version").and_then(|v| v.parse().ok());
+                // Not ours: refused (push) or skipped (delete) without reading the data.
+                let data = if managed {
+                    data(self.read_data(key, None).await)?.unwrap_or_default()
+                } else {
+                    Default::default()
+                };
+                Ok(Held { existing: Some(Existing { data, managed }), current_version })
+            }
+        }
+    }
+
+    /// Writes `data` as the new content of `key` (v2: a new version, with `cas` when check-and-set is required).
+    async fn write(
+        &self,
+        key: &str,
+        data: serde_json::Map<String, serde_json::Value>,
+        current_version: Option<u64>,
+    ) -> Result<(), ProviderError> {
+        let session = self.session()?;
+        let path = paths::data_path(self.kv.mount.as_deref(), self.kv.version, key);
+        let body = match self.kv.version {
+            VaultKvStoreVersion::V1 => serde_json::Value::Object(data),
+            VaultKvStoreVersion::V2 if self.kv.check_and_set => {
+                serde_json::json!({"data": data, "options": {"cas": current_version.unwrap_or(0)}})
+            }
+            VaultKvStoreVersion::V2 => serde_json::json!({ "data": data }),
+        };
+        let answer = session.send(Method::POST, &path, &[], Some(&body)).await?;
+        if !answer.status.is_success() {
+            return Err(answer.error(&format!("writing {path}")));
+        }
+        Ok(())
+    }
+
+    /// Marks a v2 secret as ours in its `custom_metadata` (before its first version is written, as ESO does).
+    async fn mark_managed(&self, key: &str) -> Result<(), ProviderError> {
+        let session = self.session()?;
+        let path = paths::metadata_path(self.kv.mount.as_deref(), self.kv.version, key)
+            .map_err(ProviderError::InvalidConfig)?;
+        let body = serde_json::json!({ "custom_metadata": push::managed_by() });
+        let answer = session.send(Method::POST, &path, &[], Some(&body)).await?;
+        if !answer.status.is_success() {
+            return Err(answer.error(&format!("writing {path}")));
+        }
+        Ok(())
+    }
+
+    /// Deletes `key`: on v1 the secret, on v2 its metadata, which removes every version.
+    async fn remove(&self, key: &str) -> Result<(), ProviderError> {
+        let session = self.session()?;
+        let path = match self.kv.version {
+            VaultKvStoreVersion::V1 => paths::data_path(self.kv.mount.as_deref(), self.kv.version, key),
+            VaultKvStoreVersion::V2 => paths::metadata_path(self.kv.mount.as_deref(), self.kv.version, key)
+                .map_err(ProviderError::InvalidConfig)?,
+        };
+        let answer = session.send(Method::DELETE, &path, &[], None).await?;
+        if !answer.status.is_success() && answer.status != StatusCode::NOT_FOUND {
+            return Err(answer.error(&format!("deleting {path}")));
         }
         Ok(())
     }
@@ -244,6 +345,53 @@ impl StoreClient for VaultStoreClient {
             }
         }
         Ok(found)
+    }
+
+    /// ESO's Vault push: see [`push`] for what is written; the value itself is never in an error.
+    async fn push_secret(&self, source: &PushSource, data: &PushSecretData) -> Result<(), ProviderError> {
+        let payload = source.payload(data).ok_or_else(|| {
+            ProviderError::InvalidConfig(format!(
+                "failed to find secret key in secret with key: {}",
+                data.secret_key.as_deref().unwrap_or_default()
+            ))
+        })?;
+        let key = &data.remote_ref.remote_key;
+        let held = self.held(key).await?;
+        let marked = held.existing.as_ref().is_some_and(|e| e.managed);
+        let Some(desired) = push::plan_push(
+            self.kv.version,
+            held.existing,
+            payload.expose(),
+            data.remote_ref.property.as_deref(),
+            key,
+        )?
+        else {
+            return Ok(());
+        };
+        if self.kv.version == VaultKvStoreVersion::V2 && !marked {
+            self.mark_managed(key).await?;
+        }
+        self.write(key, desired, held.current_version).await
+    }
+
+    /// Deletes what a push wrote, only from secrets we manage; a secret that is gone is success.
+    async fn delete_secret(&self, remote_ref: &PushRemoteRef) -> Result<(), ProviderError> {
+        let key = &remote_ref.remote_key;
+        let held = self.held(key).await?;
+        match push::plan_delete(self.kv.version, held.existing, remote_ref.property.as_deref()) {
+            DeletePlan::Nothing => Ok(()),
+            DeletePlan::Rewrite(rest) => self.write(key, rest, held.current_version).await,
+            DeletePlan::Delete => self.remove(key).await,
+        }
+    }
+
+    /// Whether the secret (and its `property`, when set) exists.
+    async fn secret_exists(&self, remote_ref: &PushRemoteRef) -> Result<bool, ProviderError> {
+        match self.read_data(&remote_ref.remote_key, None).await {
+            Ok(data) => Ok(push::has_property(&data, remote_ref.property.as_deref())),
+            Err(err) if err.is_not_found() => Ok(false),
+            Err(err) => Err(err),
+        }
     }
 
     /// Ready once a token is at hand: for a login that is the login itself; a static token is checked with

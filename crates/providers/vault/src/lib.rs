@@ -24,12 +24,13 @@ mod auth;
 mod client;
 mod http;
 mod paths;
+mod push;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use external_secrets_api::VaultProvider as VaultSpec;
 use external_secrets_api::meta::SecretKeySelector;
+use external_secrets_api::{VaultKvStoreVersion, VaultProvider as VaultSpec};
 use external_secrets_provider::{Capabilities, Provider, ProviderError, StoreClient, StoreContext, StoreKind};
 use tokio::sync::Mutex as AsyncMutex;
 
@@ -60,7 +61,7 @@ impl VaultProvider {
 impl Provider for VaultProvider {
     type Spec = VaultSpec;
 
-    /// `ReadWrite`, as ESO reports it (this operator implements the reads only so far).
+    /// `ReadWrite`, as ESO reports it: reads, `find`, and PushSecret writes and deletes.
     fn capabilities(&self) -> Capabilities {
         Capabilities::ReadWrite
     }
@@ -83,6 +84,9 @@ impl Provider for VaultProvider {
                 _ => {}
             }
         }
+        if spec.check_and_set.as_ref().is_some_and(|c| c.required) && spec.version == VaultKvStoreVersion::V1 {
+            return invalid("checkAndSet is not supported with Vault KV version v1");
+        }
         let Some(auth) = &spec.auth else { return invalid("auth must be set") };
         match Login::from_spec(auth) {
             // An auth method not implemented here is admitted, as ESO admits it; the store reports it when used.
@@ -100,7 +104,11 @@ impl Provider for VaultProvider {
     async fn client(&self, spec: &VaultSpec, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
         let auth = spec.auth.as_ref().ok_or_else(|| ProviderError::InvalidConfig("auth must be set".to_string()))?;
         let login = Login::from_spec(auth)?;
-        let kv = KvSettings { mount: spec.path.clone().filter(|p| !p.is_empty()), version: spec.version };
+        let kv = KvSettings {
+            mount: spec.path.clone().filter(|p| !p.is_empty()),
+            version: spec.version,
+            check_and_set: spec.check_and_set.as_ref().is_some_and(|c| c.required),
+        };
         if ctx.kind() == StoreKind::ClusterSecretStore
             && ctx.referent_namespace().is_none()
             && login.references_without_namespace()
