@@ -546,3 +546,126 @@ async fn pushes_to_kv_v1_carry_the_mark_in_the_data_and_check_and_set_names_vers
     w.assert_nothing_leaked().await;
     w.stop().await;
 }
+
+/// Vault's audit log, from a file audit device of one test's own (accessors in clear): what logins, renewals and
+/// revocations Vault saw.
+struct Audit {
+    device: String,
+    file: std::path::PathBuf,
+}
+
+impl Audit {
+    fn enable(w: &World) -> Self {
+        let device = format!("audit-{}", w.ns);
+        let file = std::env::temp_dir().join(format!("esr-{device}.log"));
+        let options = json!({"file_path": file, "hmac_accessor": "false"});
+        w.vault("POST", &format!("sys/audit/{device}"), json!({"type": "file", "options": options}));
+        Self { device, file }
+    }
+
+    /// The responses Vault logged, as (path, accessor of the token issued or used).
+    fn responses(&self) -> Vec<(String, String)> {
+        let text = std::fs::read_to_string(&self.file).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|entry| entry["type"] == "response")
+            .map(|entry| {
+                let path = entry["request"]["path"].as_str().unwrap_or_default().to_string();
+                let accessor = entry["auth"]["accessor"].as_str().unwrap_or_default().to_string();
+                (path, accessor)
+            })
+            .collect()
+    }
+
+    /// The accessors of the tokens logins at `mount` issued, in order.
+    fn logins(&self, mount: &str) -> Vec<String> {
+        let path = format!("auth/{mount}/login");
+        self.responses().into_iter().filter(|(p, a)| *p == path && !a.is_empty()).map(|(_, a)| a).collect()
+    }
+
+    /// How often the token of `accessor` called `auth/token/<call>` (renew-self, revoke-self).
+    fn calls(&self, accessor: &str, call: &str) -> usize {
+        let path = format!("auth/token/{call}");
+        self.responses().iter().filter(|(p, a)| *p == path && a == accessor).count()
+    }
+
+    fn disable(self, w: &World) {
+        w.vault.call("DELETE", &format!("sys/audit/{}", self.device), None).expect("disable audit");
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+#[tokio::test]
+async fn login_tokens_are_shared_renewed_replaced_when_revoked_and_revoked_with_the_store() {
+    let w = World::start("vault-tokens").await;
+    w.put_v2("db", json!({"password": PASSWORD}));
+    let key = format!("{}/db", w.ns);
+    let audit = Audit::enable(&w);
+    // An AppRole whose tokens live 6 seconds unless renewed (up to an hour).
+    let approle = format!("approle-{}", w.ns);
+    w.vault("POST", &format!("sys/auth/{approle}"), json!({"type": "approle"}));
+    w.vault(
+        "POST",
+        &format!("auth/{approle}/role/esr"),
+        json!({"token_policies": ["esr-read"], "token_ttl": "6s", "token_max_ttl": "1h"}),
+    );
+    let role_id = w.vault.must("GET", &format!("auth/{approle}/role/esr/role-id"), None).unwrap()["data"]["role_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let secret_id = w.vault("POST", &format!("auth/{approle}/role/esr/secret-id"), json!({}))["data"]["secret_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.put_secret("approle", json!({"secret-id": secret_id})).await;
+    w.create_store(
+        "approle",
+        json!({"path": "secret", "auth": {"appRole": {
+            "path": approle, "roleId": role_id, "secretRef": {"name": "approle", "key": "secret-id"}}}}),
+    )
+    .await;
+    wait_store(&w.stores(), "approle", "Valid").await;
+    // Three ExternalSecrets reading every second through the one store.
+    let data = json!({"data": [{"secretKey": "password", "remoteRef": {"key": key, "property": "password"}}]});
+    for name in ["a", "b", "c"] {
+        w.create_es(name, "approle", "1s", data.clone()).await;
+    }
+    for name in ["a", "b", "c"] {
+        wait_ready(&w.external_secrets(), name, "SecretSynced").await;
+    }
+
+    // Over several token lifetimes: one login, its token renewed.
+    let renewed = eventually(Duration::from_secs(45), || async {
+        audit.logins(&approle).first().is_some_and(|first| audit.calls(first, "renew-self") >= 2)
+    })
+    .await;
+    let logins = audit.logins(&approle);
+    assert!(renewed, "the token was not renewed; logins: {}", logins.len());
+    assert_eq!(logins.len(), 1, "one login for the store while its token is renewed");
+
+    // Vault forgets the token (revoked behind our back): the next read logs in again, and the reads go on.
+    w.vault("POST", "auth/token/revoke-accessor", json!({"accessor": logins[0]}));
+    let relogged = eventually(Duration::from_secs(30), || async { audit.logins(&approle).len() == 2 }).await;
+    assert!(relogged, "no new login after the token was revoked");
+    w.vault("POST", &format!("secret/data/{key}"), json!({"data": {"password": ROTATED}}));
+    let followed = eventually(Duration::from_secs(30), || async {
+        w.target("a").await.get("password").map(String::as_str) == Some(ROTATED)
+    })
+    .await;
+    assert!(followed, "reads did not go on with the new token");
+    assert_eq!(audit.logins(&approle).len(), 2, "one login per lost token, not per read");
+
+    // The store is deleted: its token is revoked.
+    let current = audit.logins(&approle)[1].clone();
+    for name in ["a", "b", "c"] {
+        w.external_secrets().delete(name, &Default::default()).await.expect("delete ExternalSecret");
+    }
+    w.stores().delete("approle", &Default::default()).await.expect("delete store");
+    let revoked = eventually(Duration::from_secs(30), || async { audit.calls(&current, "revoke-self") == 1 }).await;
+    assert!(revoked, "the token of a deleted store was not revoked");
+    let (status, _) = w.vault.call("POST", "auth/token/lookup-accessor", Some(&json!({"accessor": current}))).unwrap();
+    assert_ne!(status, 200, "Vault no longer knows the token");
+    audit.disable(&w);
+    w.assert_nothing_leaked().await;
+    w.stop().await;
+}

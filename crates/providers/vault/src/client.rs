@@ -1,6 +1,7 @@
 //! The store client: reads KV v1/v2 secrets, their metadata, and lists them for `find`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -10,9 +11,8 @@ use external_secrets_provider::{
     RemoteValue, SecretBytes, StoreClient, Validation,
 };
 use reqwest::{Method, StatusCode};
-use tokio::sync::Mutex as AsyncMutex;
 
-use crate::auth::{CachedToken, Login, SharedCache};
+use crate::auth::{self, CachedToken, Login, TokenSlot};
 use crate::http::{Answer, Connection};
 use crate::paths;
 use crate::push::{self, DeletePlan, Existing};
@@ -53,64 +53,79 @@ pub(crate) enum Access {
     Ready(Box<Session>),
 }
 
-/// A connection, its login, and the cached token.
+/// A connection, its login, and the token slot of its store identity.
 pub(crate) struct Session {
     pub(crate) connection: Connection,
     /// The connection logins go through (`auth.namespace` may differ from the store's namespace).
     pub(crate) login_connection: Connection,
     pub(crate) login: Login,
     pub(crate) credentials: CredentialResolver,
-    pub(crate) cache: SharedCache,
-    pub(crate) identity: String,
-    /// Serialises logins of this client, so that concurrent reads log in once.
-    pub(crate) login_lock: AsyncMutex<()>,
+    /// The token, shared with every client of the same store identity.
+    pub(crate) slot: Arc<TokenSlot>,
 }
 
 impl Session {
-    /// A token: the cached one while fresh, else a new login.
+    /// A token: the cached one while fresh; else the cached one renewed (when Vault allows it and the renewal
+    /// does not run into the token's max TTL); else a new login.
     pub(crate) async fn token(&self) -> Result<SecretBytes, ProviderError> {
-        if let Some(cached) = self.cache.get(&self.identity, Instant::now()) {
+        if let Some(cached) = self.slot.fresh(Instant::now()) {
             return Ok(cached.token);
         }
-        let _guard = self.login_lock.lock().await;
-        if let Some(cached) = self.cache.get(&self.identity, Instant::now()) {
+        let _guard = self.slot.login_lock.lock().await;
+        if let Some(cached) = self.slot.fresh(Instant::now()) {
             return Ok(cached.token);
         }
         let started = Instant::now();
-        let (token, lease) = self.login.token(&self.login_connection, &self.credentials).await?;
+        if let Some(held) = self.slot.current().filter(|t| t.renewable_at(started)) {
+            match auth::renew(&self.login_connection, &held.token).await {
+                Ok(lease) => match held.renewed(lease, started) {
+                    Some(renewed) => {
+                        tracing::debug!(method = self.login.method(), "Vault token renewed");
+                        self.slot.set(Some(renewed.clone()));
+                        return Ok(renewed.token);
+                    }
+                    None => tracing::debug!(method = self.login.method(), "Vault token near its max TTL; logging in"),
+                },
+                Err(err) => tracing::debug!(error = %err, "renewing the Vault token failed; logging in"),
+            }
+        }
+        let issued = self.login.token(&self.login_connection, &self.credentials).await?;
         tracing::debug!(
             method = self.login.method(),
-            lease_seconds = lease.map(|l| l.as_secs()),
+            lease_seconds = issued.lease.map(|l| l.as_secs()),
             "Vault token obtained"
         );
-        self.cache.put(&self.identity, CachedToken::new(token.clone(), lease, started));
-        Ok(token)
+        let cached = CachedToken::new(issued, started);
+        self.slot.set(Some(cached.clone()));
+        Ok(cached.token)
     }
 
-    /// Sends a request with a token. On a 403 after a login, the token itself is checked
-    /// (`auth/token/lookup-self`): when Vault no longer knows it (revoked, expired early), it logs in once more
-    /// and repeats the request; when the token is fine, the 403 is the policy's answer and stands (no login per
-    /// denied read).
+    /// Sends a request with a token, counted as ESO's `call`. On a 403 after a login, the token itself is
+    /// checked (`auth/token/lookup-self`): when Vault no longer knows it (revoked, expired early), it logs in
+    /// once more and repeats the request; when the token is fine, the 403 is the policy's answer and stands (no
+    /// login per denied read).
     async fn send(
         &self,
+        call: &'static str,
         method: Method,
         path: &str,
         query: &[(&str, &str)],
         body: Option<&serde_json::Value>,
     ) -> Result<Answer, ProviderError> {
         let token = self.token().await?;
-        let answer = self.connection.send(method.clone(), path, query, Some(&token), body).await?;
+        let answer = self.connection.send(method.clone(), path, query, Some(&token), body).await;
+        let answer = auth::counted(call, answer)?;
         if answer.status != StatusCode::FORBIDDEN || matches!(self.login, Login::Token(_)) {
             return Ok(answer);
         }
-        let lookup = self.connection.send(Method::GET, "auth/token/lookup-self", &[], Some(&token), None).await?;
-        if lookup.status != StatusCode::FORBIDDEN {
+        let lookup = self.connection.send(Method::GET, "auth/token/lookup-self", &[], Some(&token), None).await;
+        if auth::counted("LookupSelf", lookup)?.status != StatusCode::FORBIDDEN {
             return Ok(answer);
         }
         tracing::debug!(method = self.login.method(), "Vault refused the cached token; logging in again");
-        self.cache.forget(&self.identity);
+        self.slot.set(None);
         let token = self.token().await?;
-        self.connection.send(method, path, query, Some(&token), body).await
+        auth::counted(call, self.connection.send(method, path, query, Some(&token), body).await)
     }
 }
 
@@ -134,7 +149,7 @@ impl VaultStoreClient {
         let session = self.session()?;
         let path = paths::data_path(self.kv.mount.as_deref(), self.kv.version, key);
         let query: Vec<(&str, &str)> = version.map(|v| vec![("version", v)]).unwrap_or_default();
-        let answer = session.send(Method::GET, &path, &query, None).await?;
+        let answer = session.send("ReadSecretData", Method::GET, &path, &query, None).await?;
         secret_data(self.kv.version, key, &path, &answer)
     }
 
@@ -148,7 +163,7 @@ impl VaultStoreClient {
         let session = self.session()?;
         let path = paths::metadata_path(self.kv.mount.as_deref(), self.kv.version, key)
             .map_err(ProviderError::InvalidConfig)?;
-        let answer = session.send(Method::GET, &path, &[], None).await?;
+        let answer = session.send("ReadSecretData", Method::GET, &path, &[], None).await?;
         if answer.status == StatusCode::NOT_FOUND {
             return Err(ProviderError::NotFound { key: key.to_string() });
         }
@@ -175,7 +190,7 @@ impl VaultStoreClient {
         let session = self.session()?;
         let path = paths::metadata_path(self.kv.mount.as_deref(), self.kv.version, folder)
             .map_err(ProviderError::InvalidConfig)?;
-        let answer = session.send(Method::GET, &path, &[("list", "true")], None).await?;
+        let answer = session.send("ListSecrets", Method::GET, &path, &[("list", "true")], None).await?;
         if answer.status == StatusCode::NOT_FOUND {
             return Err(ProviderError::NotFound { key: folder.to_string() });
         }
@@ -252,7 +267,7 @@ impl VaultStoreClient {
             }
             VaultKvStoreVersion::V2 => serde_json::json!({ "data": data }),
         };
-        let answer = session.send(Method::POST, &path, &[], Some(&body)).await?;
+        let answer = session.send("WriteSecretData", Method::POST, &path, &[], Some(&body)).await?;
         if !answer.status.is_success() {
             return Err(answer.error(&format!("writing {path}")));
         }
@@ -265,7 +280,7 @@ impl VaultStoreClient {
         let path = paths::metadata_path(self.kv.mount.as_deref(), self.kv.version, key)
             .map_err(ProviderError::InvalidConfig)?;
         let body = serde_json::json!({ "custom_metadata": push::managed_by() });
-        let answer = session.send(Method::POST, &path, &[], Some(&body)).await?;
+        let answer = session.send("WriteSecretData", Method::POST, &path, &[], Some(&body)).await?;
         if !answer.status.is_success() {
             return Err(answer.error(&format!("writing {path}")));
         }
@@ -280,7 +295,7 @@ impl VaultStoreClient {
             VaultKvStoreVersion::V2 => paths::metadata_path(self.kv.mount.as_deref(), self.kv.version, key)
                 .map_err(ProviderError::InvalidConfig)?,
         };
-        let answer = session.send(Method::DELETE, &path, &[], None).await?;
+        let answer = session.send("DeleteSecret", Method::DELETE, &path, &[], None).await?;
         if !answer.status.is_success() && answer.status != StatusCode::NOT_FOUND {
             return Err(answer.error(&format!("deleting {path}")));
         }
@@ -400,8 +415,8 @@ impl StoreClient for VaultStoreClient {
         let Access::Ready(session) = &self.access else { return Ok(Validation::Unknown) };
         let token = session.token().await?;
         if matches!(session.login, Login::Token(_)) {
-            let answer =
-                session.connection.send(Method::GET, "auth/token/lookup-self", &[], Some(&token), None).await?;
+            let lookup = session.connection.send(Method::GET, "auth/token/lookup-self", &[], Some(&token), None).await;
+            let answer = auth::counted("LookupSelf", lookup)?;
             if !answer.status.is_success() {
                 return Err(match answer.error("checking the token (auth/token/lookup-self)") {
                     ProviderError::Denied(message) => ProviderError::Auth(message),

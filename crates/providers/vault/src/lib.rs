@@ -32,11 +32,13 @@ use async_trait::async_trait;
 use external_secrets_api::meta::SecretKeySelector;
 use external_secrets_api::{VaultKvStoreVersion, VaultProvider as VaultSpec};
 use external_secrets_provider::{Capabilities, Provider, ProviderError, StoreClient, StoreContext, StoreKind};
-use tokio::sync::Mutex as AsyncMutex;
 
 use crate::auth::{Login, TokenCache};
 use crate::client::{Access, KvSettings, Session, VaultStoreClient};
 use crate::http::{Connection, RequestSettings, TlsSettings};
+
+/// `provider` label of ESO's `externalsecret_provider_api_calls_count` for Vault.
+pub(crate) const PROVIDER: &str = "HashiCorp/Vault";
 
 /// The `vault` provider. Holds the login tokens of every store it serves.
 #[derive(Default)]
@@ -136,15 +138,10 @@ impl Provider for VaultProvider {
             scope.name,
             scope.referent_namespace.as_deref().unwrap_or_default()
         );
-        let session = Session {
-            connection,
-            login_connection,
-            identity: auth::identity(&store, spec),
-            login,
-            credentials,
-            cache: self.tokens.clone(),
-            login_lock: AsyncMutex::new(()),
-        };
+        // A static token is the user's: never revoked by us.
+        let revoke_via = (!matches!(login, Login::Token(_))).then(|| login_connection.clone());
+        let slot = self.tokens.slot(&auth::identity(&store, spec), revoke_via);
+        let session = Session { connection, login_connection, login, credentials, slot };
         // Log in now, so that a wrong credential shows on the store's status when it is validated.
         session.token().await?;
         tracing::debug!(
