@@ -99,9 +99,12 @@ impl World {
         Api::namespaced(self.admin.clone(), &self.ns)
     }
 
-    /// A SecretStore for this test's operator with `spec.provider.vault = vault` (the server filled in).
+    /// A SecretStore for this test's operator with `spec.provider.vault = vault` (the plain HTTP server filled in
+    /// unless `vault` names one).
     async fn create_store(&self, name: &str, mut vault: Value) {
-        vault["server"] = json!(self.vault.url);
+        if vault.get("server").is_none() {
+            vault["server"] = json!(self.vault.url);
+        }
         let store: SecretStore = serde_json::from_value(json!({
             "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
             "metadata": {"name": name},
@@ -666,6 +669,226 @@ async fn login_tokens_are_shared_renewed_replaced_when_revoked_and_revoked_with_
     let (status, _) = w.vault.call("POST", "auth/token/lookup-accessor", Some(&json!({"accessor": current}))).unwrap();
     assert_ne!(status, 200, "Vault no longer knows the token");
     audit.disable(&w);
+    w.assert_nothing_leaked().await;
+    w.stop().await;
+}
+
+impl World {
+    /// Waits (bounded) until the store's `Ready` condition is False with a message containing `needle`.
+    async fn wait_store_refused(&self, name: &str, needle: &str) {
+        let refused = eventually(Duration::from_secs(30), || async {
+            self.stores()
+                .get(name)
+                .await
+                .ok()
+                .and_then(|s| s.status)
+                .and_then(|s| s.condition("Ready").cloned())
+                .is_some_and(|c| c.status == "False" && c.message.as_deref().is_some_and(|m| m.contains(needle)))
+        })
+        .await;
+        let last =
+            self.stores().get(name).await.ok().and_then(|s| s.status).and_then(|s| s.condition("Ready").cloned());
+        assert!(refused, "store {name} was not refused with {needle:?}; last: {:?}", last.map(|c| c.message));
+    }
+
+    /// Creates `name` and waits until its ExternalSecret reading `secret/<ns>/db`'s password has synced it.
+    async fn assert_reads_through(&self, store: &str, es: &str) {
+        let key = format!("{}/db", self.ns);
+        let data = json!({"data": [{"secretKey": "password", "remoteRef": {"key": key, "property": "password"}}]});
+        self.create_es(es, store, "1h", data).await;
+        wait_ready(&self.external_secrets(), es, "SecretSynced").await;
+        assert_eq!(self.target(es).await.get("password").map(String::as_str), Some(PASSWORD), "via {store}");
+    }
+}
+
+#[tokio::test]
+async fn user_pass_ldap_and_jwt_logins_read_through_vault() {
+    let w = World::start("vault-auth").await;
+    w.put_v2("db", json!({"password": PASSWORD}));
+
+    // userPass, and ldap: Vault's ldap login needs an LDAP server, so a userpass mount stands in for it — the
+    // login request (`POST auth/<path>/login/<username>` with the password) is the same.
+    for (kind, mount) in [("userPass", format!("userpass-{}", w.ns)), ("ldap", format!("ldap-{}", w.ns))] {
+        w.vault("POST", &format!("sys/auth/{mount}"), json!({"type": "userpass"}));
+        w.vault(
+            "POST",
+            &format!("auth/{mount}/users/esr"),
+            json!({"password": PASSWORD, "token_policies": ["esr-read"], "token_ttl": "1h"}),
+        );
+        let secret = format!("{}-password", kind.to_lowercase());
+        w.put_secret(&secret, json!({"password": PASSWORD})).await;
+        let mut auth = json!({});
+        auth[kind] = json!({"path": mount, "username": "esr", "secretRef": {"name": secret, "key": "password"}});
+        w.create_store(&kind.to_lowercase(), json!({"path": "secret", "auth": auth})).await;
+    }
+    w.put_secret("wrong-password", json!({"password": "not-the-password"})).await;
+    let wrong = json!({"userPass": {"path": format!("userpass-{}", w.ns), "username": "esr",
+        "secretRef": {"name": "wrong-password", "key": "password"}}});
+    w.create_store("userpass-wrong", json!({"path": "secret", "auth": wrong})).await;
+
+    // jwt: Vault verifies ServiceAccount tokens with the cluster's signing key and issuer; the role binds the
+    // audience the store asks TokenRequest for, and the ServiceAccount as subject.
+    let sas: Api<ServiceAccount> = Api::namespaced(w.admin.clone(), &w.ns);
+    let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "vault-jwt"}})).unwrap();
+    sas.create(&PostParams::default(), &sa).await.expect("ServiceAccount");
+    let jwt = format!("jwt-{}", w.ns);
+    w.vault("POST", &format!("sys/auth/{jwt}"), json!({"type": "jwt"}));
+    let signing_key = std::fs::read_to_string(&w.cluster.pki.sa_pub).expect("ServiceAccount signing key");
+    w.vault(
+        "POST",
+        &format!("auth/{jwt}/config"),
+        json!({"jwt_validation_pubkeys": [signing_key], "bound_issuer": w.cluster.issuer}),
+    );
+    w.vault(
+        "POST",
+        &format!("auth/{jwt}/role/esr"),
+        json!({
+            "role_type": "jwt",
+            "bound_audiences": ["vault-esr"],
+            "user_claim": "sub",
+            "bound_subject": format!("system:serviceaccount:{}:vault-jwt", w.ns),
+            "token_policies": ["esr-read"],
+            "token_ttl": "1h",
+        }),
+    );
+    let jwt_auth = |audience: &str| {
+        json!({"jwt": {"path": jwt, "role": "esr", "kubernetesServiceAccountToken": {
+            "serviceAccountRef": {"name": "vault-jwt"}, "audiences": [audience], "expirationSeconds": 600}}})
+    };
+    w.create_store("jwt", json!({"path": "secret", "auth": jwt_auth("vault-esr")})).await;
+    w.create_store("jwt-wrong-audience", json!({"path": "secret", "auth": jwt_auth("someone-else")})).await;
+
+    for store in ["userpass", "ldap", "jwt"] {
+        wait_store(&w.stores(), store, "Valid").await;
+        w.assert_reads_through(store, &format!("via-{store}")).await;
+    }
+    w.wait_store_refused("userpass-wrong", "authentication failed").await;
+    w.wait_store_refused("jwt-wrong-audience", "authentication failed").await;
+    w.assert_nothing_leaked().await;
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn tls_servers_are_trusted_by_ca_bundle_or_provider_and_cert_auth_logs_in_with_a_client_certificate() {
+    use base64::Engine;
+    let w = World::start("vault-tls").await;
+    w.put_v2("db", json!({"password": PASSWORD}));
+    let tls_url = w.vault.tls_url.clone();
+    let ca_bundle = base64::engine::general_purpose::STANDARD.encode(&w.vault.tls_ca_pem);
+    w.put_secret("vault-token", json!({"token": w.vault.root_token})).await;
+    let token_auth = json!({"tokenSecretRef": {"name": "vault-token", "key": "token"}});
+
+    // A client certificate issued by Vault's own PKI engine, whose CA the cert auth method trusts.
+    let pki = format!("pki-{}", w.ns);
+    w.vault("POST", &format!("sys/mounts/{pki}"), json!({"type": "pki", "config": {"max_lease_ttl": "24h"}}));
+    let client_ca =
+        w.vault("POST", &format!("{pki}/root/generate/internal"), json!({"common_name": "esr clients", "ttl": "24h"}))
+            ["data"]["certificate"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    w.vault(
+        "POST",
+        &format!("{pki}/roles/client"),
+        json!({"allow_any_name": true, "client_flag": true, "server_flag": false, "key_type": "ec", "key_bits": 256}),
+    );
+    let issued = w.vault("POST", &format!("{pki}/issue/client"), json!({"common_name": "esr-client", "ttl": "1h"}));
+    let (cert, key) =
+        (issued["data"]["certificate"].as_str().unwrap(), issued["data"]["private_key"].as_str().unwrap());
+    w.put_secret("client-cert", json!({"tls.crt": cert, "tls.key": key})).await;
+    let cert_mount = format!("cert-{}", w.ns);
+    w.vault("POST", &format!("sys/auth/{cert_mount}"), json!({"type": "cert"}));
+    w.vault(
+        "POST",
+        &format!("auth/{cert_mount}/certs/esr"),
+        json!({"certificate": client_ca, "allowed_common_names": ["esr-client"], "token_policies": ["esr-read"]}),
+    );
+
+    let configmaps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(w.admin.clone(), &w.ns);
+    let ca_map =
+        serde_json::from_value(json!({"metadata": {"name": "vault-ca"}, "data": {"ca.crt": w.vault.tls_ca_pem}}))
+            .unwrap();
+    configmaps.create(&PostParams::default(), &ca_map).await.expect("ConfigMap");
+    w.create_store(
+        "ca-bundle",
+        json!({"server": tls_url, "caBundle": ca_bundle, "path": "secret", "auth": token_auth}),
+    )
+    .await;
+    w.create_store(
+        "ca-provider",
+        json!({"server": tls_url, "caProvider": {"type": "ConfigMap", "name": "vault-ca", "key": "ca.crt"},
+            "path": "secret", "auth": token_auth}),
+    )
+    .await;
+    w.create_store("untrusted", json!({"server": tls_url, "path": "secret", "auth": token_auth})).await;
+    let cert_auth = json!({"cert": {"path": cert_mount, "vaultRole": "esr",
+        "clientCert": {"name": "client-cert", "key": "tls.crt"}, "secretRef": {"name": "client-cert", "key": "tls.key"}}});
+    w.create_store("cert", json!({"server": tls_url, "caBundle": ca_bundle, "path": "secret", "auth": cert_auth}))
+        .await;
+
+    for store in ["ca-bundle", "ca-provider", "cert"] {
+        wait_store(&w.stores(), store, "Valid").await;
+        w.assert_reads_through(store, &format!("via-{store}")).await;
+    }
+    w.wait_store_refused("untrusted", "certificate").await;
+    w.assert_nothing_leaked().await;
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn a_cluster_store_with_referent_auth_logs_in_with_each_namespace_s_own_secret() {
+    let w = World::start("vault-referent").await;
+    w.put_v2("db", json!({"password": PASSWORD}));
+    let mount = format!("userpass-{}", w.ns);
+    w.vault("POST", &format!("sys/auth/{mount}"), json!({"type": "userpass"}));
+    w.vault(
+        "POST",
+        &format!("auth/{mount}/users/esr"),
+        json!({"password": PASSWORD, "token_policies": ["esr-read"], "token_ttl": "1h"}),
+    );
+    // The store names no namespace for its Secret: each ExternalSecret's namespace provides it.
+    let name = format!("vault-{}", w.ns);
+    let store: external_secrets_api::ClusterSecretStore = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore",
+        "metadata": {"name": name},
+        "spec": {"controller": w.op.class, "provider": {"vault": {"server": w.vault.url, "path": "secret",
+            "auth": {"userPass": {"path": mount, "username": "esr", "secretRef": {"name": "vault-login", "key": "password"}}}}}}
+    }))
+    .unwrap();
+    let stores: Api<external_secrets_api::ClusterSecretStore> = Api::all(w.admin.clone());
+    stores.create(&PostParams::default(), &store).await.expect("ClusterSecretStore");
+    let unknown = eventually(Duration::from_secs(30), || async {
+        stores
+            .get(&name)
+            .await
+            .ok()
+            .and_then(|s| s.status)
+            .and_then(|s| s.condition("Ready").cloned())
+            .is_some_and(|c| c.reason.as_deref() == Some("ValidationUnknown"))
+    })
+    .await;
+    assert!(unknown, "a referent store cannot be validated on its own");
+
+    let key = format!("{}/db", w.ns);
+    let es = |secret_key: &str| {
+        json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": format!("via-{secret_key}")},
+            "spec": {"refreshInterval": "1h", "secretStoreRef": {"name": name, "kind": "ClusterSecretStore"},
+                "target": {"name": format!("via-{secret_key}")},
+                "data": [{"secretKey": "password", "remoteRef": {"key": key, "property": "password"}}]}
+        })
+    };
+    // Without the Secret in this namespace, the ExternalSecret says so; with it, it syncs.
+    let missing: ExternalSecret = serde_json::from_value(es("missing")).unwrap();
+    w.external_secrets().create(&PostParams::default(), &missing).await.expect("ExternalSecret");
+    wait_ready(&w.external_secrets(), "via-missing", "SecretSyncedError").await;
+    w.put_secret("vault-login", json!({"password": PASSWORD})).await;
+    let present: ExternalSecret = serde_json::from_value(es("present")).unwrap();
+    w.external_secrets().create(&PostParams::default(), &present).await.expect("ExternalSecret");
+    wait_ready(&w.external_secrets(), "via-present", "SecretSynced").await;
+    assert_eq!(w.target("via-present").await.get("password").map(String::as_str), Some(PASSWORD));
+    stores.delete(&name, &Default::default()).await.expect("delete ClusterSecretStore");
     w.assert_nothing_leaked().await;
     w.stop().await;
 }

@@ -31,6 +31,9 @@ pub(crate) enum Login {
     Password { path: String, username: String, password: SecretKeySelector },
     /// `jwt`.
     Jwt { path: String, role: String, jwt: Jwt },
+    /// `cert`: TLS client certificate auth; the certificate is the connection's (see the provider's TLS
+    /// settings), the login names the role.
+    Cert { path: String, role: String, client_cert: SecretKeySelector, client_key: SecretKeySelector },
 }
 
 /// Where an AppRole's role ID comes from.
@@ -119,7 +122,19 @@ impl Login {
             };
             return Ok(Login::Jwt { path: jwt.path.clone(), role: jwt.role.clone(), jwt: source });
         }
-        let unsupported = [(auth.cert.is_some(), "cert"), (auth.iam.is_some(), "iam"), (auth.gcp.is_some(), "gcp")];
+        if let Some(cert) = &auth.cert {
+            let (Some(client_cert), Some(client_key)) = (&cert.client_cert, &cert.secret_ref) else {
+                return Err(ProviderError::InvalidConfig("cert auth needs clientCert and secretRef".to_string()));
+            };
+            let path = if cert.path.is_empty() { "cert".to_string() } else { cert.path.clone() };
+            return Ok(Login::Cert {
+                path,
+                role: cert.vault_role.clone(),
+                client_cert: client_cert.clone(),
+                client_key: client_key.clone(),
+            });
+        }
+        let unsupported = [(auth.iam.is_some(), "iam"), (auth.gcp.is_some(), "gcp")];
         if let Some((_, name)) = unsupported.iter().find(|(set, _)| *set) {
             return Err(ProviderError::Unsupported(format!("Vault auth method {name} is not supported yet")));
         }
@@ -134,6 +149,7 @@ impl Login {
             Login::Kubernetes { .. } => "kubernetes",
             Login::Password { .. } => "userPass/ldap",
             Login::Jwt { .. } => "jwt",
+            Login::Cert { .. } => "cert",
         }
     }
 
@@ -151,6 +167,7 @@ impl Login {
             }
             Login::Kubernetes { jwt: j, .. } | Login::Jwt { jwt: j, .. } => jwt(j),
             Login::Password { password, .. } => secret(password),
+            Login::Cert { client_cert, client_key, .. } => secret(client_cert) || secret(client_key),
         }
     }
 
@@ -179,6 +196,10 @@ impl Login {
             }
             Login::Jwt { path, role, jwt } => {
                 (path, serde_json::json!({"role": role, "jwt": jwt_text(credentials, jwt, "auth.jwt").await?}))
+            }
+            Login::Cert { path, role, .. } => {
+                let body = if role.is_empty() { serde_json::json!({}) } else { serde_json::json!({ "name": role }) };
+                (path, body)
             }
             Login::Password { path, username, password } => {
                 let password = text(credentials, password, "auth secretRef").await?;

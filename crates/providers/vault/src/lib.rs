@@ -14,11 +14,15 @@
 //! - Errors: only Vault's 404 of a secret (or a deleted v2 version) is [`ProviderError::NotFound`]; 401/403 are
 //!   `Denied` (a failed login `Auth`), 5xx `Unavailable`. No token or value is ever in an error or a log line.
 //!
+//! - PushSecret (`push_secret`, `delete_secret`, `secret_exists`): as ESO's `client_push.go`, see [`push`].
+//!
 //! Auth: `tokenSecretRef`, `appRole`, `kubernetes` (a ServiceAccount token minted with TokenRequest, or a JWT
-//! in a Secret), `userPass`, `ldap`, `jwt` (a Secret or a TokenRequest token). Login tokens are cached per store
-//! identity and replaced after two thirds of their lease, or at once when Vault no longer knows them (a 403 whose
-//! token fails `auth/token/lookup-self`). `cert`,
-//! `iam` and `gcp` are refused as not supported.
+//! in a Secret), `userPass`, `ldap`, `jwt` (a Secret or a TokenRequest token), `cert` (a TLS client
+//! certificate). A login token is shared by every client of a store identity (store, referent namespace, spec),
+//! renewed (`renew-self`) after two thirds of its lease, replaced by a new login when a renewal runs into its max
+//! TTL or when Vault no longer knows it (a 403 whose token fails `auth/token/lookup-self`), and revoked
+//! (`revoke-self`) when the last client of the identity goes: the store was deleted or changed. `iam` and `gcp`
+//! are refused as not supported.
 
 mod auth;
 mod client;
@@ -118,7 +122,7 @@ impl Provider for VaultProvider {
             return Ok(Arc::new(VaultStoreClient { kv, access: Access::Deferred }));
         }
         let credentials = ctx.credentials().clone();
-        let tls = tls_settings(spec, ctx).await?;
+        let tls = tls_settings(spec, &login, ctx).await?;
         let settings = RequestSettings {
             namespace: spec.namespace.clone(),
             headers: spec.headers.clone(),
@@ -168,11 +172,16 @@ fn secret_selectors(spec: &VaultSpec) -> Vec<&SecretKeySelector> {
     out.extend(auth.user_pass.as_ref().and_then(|u| u.secret_ref.as_ref()));
     out.extend(auth.ldap.as_ref().and_then(|l| l.secret_ref.as_ref()));
     out.extend(auth.jwt.as_ref().and_then(|j| j.secret_ref.as_ref()));
+    if let Some(cert) = &auth.cert {
+        out.extend(cert.client_cert.as_ref());
+        out.extend(cert.secret_ref.as_ref());
+    }
     out
 }
 
-/// `caBundle`, `caProvider` and `tls` (client certificate) of the store.
-async fn tls_settings(spec: &VaultSpec, ctx: &StoreContext) -> Result<TlsSettings, ProviderError> {
+/// `caBundle`, `caProvider` and the client certificate: `auth.cert`'s when that is the login (ESO sets it on the
+/// transport, over `tls`), else `tls`'s.
+async fn tls_settings(spec: &VaultSpec, login: &Login, ctx: &StoreContext) -> Result<TlsSettings, ProviderError> {
     let mut tls = TlsSettings::default();
     if let Some(bundle) = &spec.ca_bundle {
         tls.ca_pem.push(bundle.0.clone());
@@ -200,6 +209,11 @@ async fn tls_settings(spec: &VaultSpec, ctx: &StoreContext) -> Result<TlsSetting
             .secret_key(&with_default(key, "tls.key"))
             .await
             .map_err(|e| e.context("tls.keySecretRef"))?;
+        tls.client_cert = Some((cert.into_inner(), key));
+    }
+    if let Login::Cert { client_cert, client_key, .. } = login {
+        let cert = ctx.credentials().secret_key(client_cert).await.map_err(|e| e.context("auth.cert.clientCert"))?;
+        let key = ctx.credentials().secret_key(client_key).await.map_err(|e| e.context("auth.cert.secretRef"))?;
         tls.client_cert = Some((cert.into_inner(), key));
     }
     Ok(tls)
