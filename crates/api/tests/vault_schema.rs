@@ -76,6 +76,8 @@ fn assert_equals_eso(ours: &Value, what: &str) {
     assert!(unexpected.is_empty(), "{what} differs from ESO 2.9.0's schema:\n{unexpected:#?}");
 }
 
+/// v1beta1 is served with the v1 schema (see docs/compatibility.md): ESO's v1beta1 lacks `auth.cert.path`,
+/// `auth.cert.vaultRole`, `auth.gcp` and `checkAndSet`, which are accepted here in both versions.
 #[test]
 fn store_vault_provider_schema_equals_esos() {
     for crd in ["secretstores.external-secrets.io", "clustersecretstores.external-secrets.io"] {
