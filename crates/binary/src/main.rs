@@ -81,7 +81,10 @@ fn registries(settings: &ProviderSettings) -> (ProviderRegistry, GeneratorRegist
         (registry.with(aws.clone()), generators.with(Arc::new(aws.generators())))
     };
     #[cfg(feature = "provider-vault")]
-    let registry = registry.with(Arc::new(external_secrets_provider_vault::VaultProvider::new()));
+    let (registry, generators) = {
+        let vault = Arc::new(external_secrets_provider_vault::VaultProvider::new());
+        (registry.with(vault.clone()), generators.with(Arc::new(vault.generators())))
+    };
     (registry, generators)
 }
 

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use external_secrets_api::generators::v1alpha1::{
     ClusterGenerator, EcrAuthorizationToken, Fake, GeneratorKind, GeneratorSpec, Password, SshKey, StsSessionToken,
-    Uuid,
+    Uuid, VaultDynamicSecret,
 };
 use external_secrets_api::{DEFAULT_GENERATOR_API_VERSION, ExternalSecret, GeneratorRef};
 use external_secrets_core::pipeline::generator_refs;
@@ -150,6 +150,12 @@ async fn resolve(ctx: &Context, namespace: &str, r: &GeneratorRef) -> Result<(Ge
         GeneratorKind::StsSessionToken => GeneratorSpec {
             sts_session_token_spec: Some(
                 get::<StsSessionToken>(Api::namespaced(client, namespace), &r.kind, &r.name, ns).await?.spec,
+            ),
+            ..Default::default()
+        },
+        GeneratorKind::VaultDynamicSecret => GeneratorSpec {
+            vault_dynamic_secret_spec: Some(
+                get::<VaultDynamicSecret>(Api::namespaced(client, namespace), &r.kind, &r.name, ns).await?.spec,
             ),
             ..Default::default()
         },

@@ -9,11 +9,13 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Operator, events_text, eventually, logs, start_operator, wait_ready, wait_store};
+use common::{Operator, events_text, eventually, logs, registry, start_operator_configured, wait_ready, wait_store};
 use external_secrets_api::v1alpha1::PushSecret;
 use external_secrets_api::{ExternalSecret, SecretStore};
+use external_secrets_generators::GeneratorRegistry;
 use external_secrets_testsupport::{Cluster, VaultServer, cluster, vault};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
@@ -61,11 +63,21 @@ struct World {
 
 impl World {
     async fn start(prefix: &str) -> Self {
+        Self::start_with(prefix, GeneratorRegistry::new()).await
+    }
+
+    /// As [`World::start`], with an operator that runs the Vault generator.
+    async fn start_with_vault_generator(prefix: &str) -> Self {
+        let vault = Arc::new(external_secrets_provider_vault::VaultProvider::new());
+        Self::start_with(prefix, GeneratorRegistry::new().with(Arc::new(vault.generators()))).await
+    }
+
+    async fn start_with(prefix: &str, generators: GeneratorRegistry) -> Self {
         let cluster = cluster().await;
         let vault = vault().await;
         let admin = cluster.admin_client().await.expect("admin client");
         let ns = cluster.namespace(prefix).await.expect("namespace");
-        let op = start_operator(cluster, &ns).await;
+        let op = start_operator_configured(cluster, &ns, registry(), move |c| c.generators = generators).await;
         let world = Self { cluster, vault, admin, ns, op };
         world.vault("PUT", "sys/policies/acl/esr-read", json!({"policy": READ_POLICY}));
         world
@@ -889,6 +901,167 @@ async fn a_cluster_store_with_referent_auth_logs_in_with_each_namespace_s_own_se
     wait_ready(&w.external_secrets(), "via-present", "SecretSynced").await;
     assert_eq!(w.target("via-present").await.get("password").map(String::as_str), Some(PASSWORD));
     stores.delete(&name, &Default::default()).await.expect("delete ClusterSecretStore");
+    w.assert_nothing_leaked().await;
+    w.stop().await;
+}
+
+/// An ExternalSecret whose data comes from the generator `kind`/`name`, refreshed every `interval`.
+fn generated_es(name: &str, kind: &str, generator: &str, interval: &str) -> ExternalSecret {
+    serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": name},
+        "spec": {
+            "refreshInterval": interval,
+            "target": {"name": name},
+            "dataFrom": [{"sourceRef": {"generatorRef": {
+                "apiVersion": "generators.external-secrets.io/v1alpha1", "kind": kind, "name": generator}}}],
+        }
+    }))
+    .expect("ExternalSecret")
+}
+
+#[tokio::test]
+async fn vault_dynamic_secrets_issue_certificates_and_tokens_on_every_refresh() {
+    let w = World::start_with_vault_generator("vault-gen").await;
+    w.put_v2("db", json!({"password": PASSWORD}));
+    let pki = format!("pki-{}", w.ns);
+    w.vault("POST", &format!("sys/mounts/{pki}"), json!({"type": "pki", "config": {"max_lease_ttl": "24h"}}));
+    w.vault("POST", &format!("{pki}/root/generate/internal"), json!({"common_name": "esr test CA", "ttl": "24h"}));
+    w.vault("POST", &format!("{pki}/roles/web"), json!({"allowed_domains": ["example.com"], "allow_subdomains": true}));
+    // A login that may issue certificates, create child tokens and read the KV secret — nothing else.
+    let policy = format!(
+        "path \"{pki}/issue/web\" {{ capabilities = [\"update\"] }}\n\
+         path \"auth/token/create\" {{ capabilities = [\"update\"] }}\n\
+         path \"secret/data/{}/*\" {{ capabilities = [\"read\"] }}\n",
+        w.ns
+    );
+    w.vault("PUT", &format!("sys/policies/acl/gen-{}", w.ns), json!({"policy": policy}));
+    let userpass = format!("userpass-{}", w.ns);
+    w.vault("POST", &format!("sys/auth/{userpass}"), json!({"type": "userpass"}));
+    w.vault(
+        "POST",
+        &format!("auth/{userpass}/users/gen"),
+        json!({"password": PASSWORD, "token_policies": [format!("gen-{}", w.ns)], "token_ttl": "1h"}),
+    );
+    w.put_secret("vault-login", json!({"password": PASSWORD})).await;
+    let provider = json!({"server": w.vault.url, "auth": {"userPass": {
+        "path": userpass, "username": "gen", "secretRef": {"name": "vault-login", "key": "password"}}}});
+
+    let create = |kind: &str, name: &str, spec: Value| {
+        let admin = w.admin.clone();
+        let ns = w.ns.clone();
+        let (kind, name) = (kind.to_string(), name.to_string());
+        async move {
+            let object: kube::api::DynamicObject = serde_json::from_value(json!({
+                "apiVersion": "generators.external-secrets.io/v1alpha1", "kind": kind,
+                "metadata": {"name": name}, "spec": spec,
+            }))
+            .unwrap();
+            let plural = format!("{}s", kind.to_lowercase());
+            let resource = kube::api::ApiResource {
+                group: "generators.external-secrets.io".into(),
+                version: "v1alpha1".into(),
+                api_version: "generators.external-secrets.io/v1alpha1".into(),
+                kind: kind.clone(),
+                plural,
+            };
+            let api: Api<kube::api::DynamicObject> = if kind == "ClusterGenerator" {
+                Api::all_with(admin, &resource)
+            } else {
+                Api::namespaced_with(admin, &ns, &resource)
+            };
+            api.create(&PostParams::default(), &object).await.expect("create generator");
+        }
+    };
+    create(
+        "VaultDynamicSecret",
+        "cert",
+        json!({"path": format!("/{pki}/issue/web"), "method": "POST", "resultType": "Data",
+            "parameters": {"common_name": "app.example.com", "ttl": "1h"}, "provider": provider}),
+    )
+    .await;
+    let cluster_generator = format!("token-{}", w.ns);
+    create(
+        "ClusterGenerator",
+        &cluster_generator,
+        json!({"kind": "VaultDynamicSecret", "generator": {"vaultDynamicSecretSpec": {
+            "path": "auth/token/create", "method": "POST", "resultType": "Auth",
+            "parameters": {"policies": ["default"], "ttl": "10m"}, "provider": provider}}}),
+    )
+    .await;
+    create(
+        "VaultDynamicSecret",
+        "raw",
+        json!({"path": format!("secret/data/{}/db", w.ns), "resultType": "Raw", "provider": provider}),
+    )
+    .await;
+    create(
+        "VaultDynamicSecret",
+        "denied",
+        json!({"path": format!("{pki}/root/generate/internal"), "method": "POST",
+            "parameters": {"common_name": "evil"}, "provider": provider}),
+    )
+    .await;
+
+    for (name, kind, generator, interval) in [
+        ("cert", "VaultDynamicSecret", "cert", "2s"),
+        ("token", "ClusterGenerator", cluster_generator.as_str(), "1h"),
+        ("raw", "VaultDynamicSecret", "raw", "1h"),
+        ("denied", "VaultDynamicSecret", "denied", "1h"),
+    ] {
+        w.external_secrets()
+            .create(&PostParams::default(), &generated_es(name, kind, generator, interval))
+            .await
+            .unwrap();
+    }
+    wait_ready(&w.external_secrets(), "cert", "SecretSynced").await;
+    wait_ready(&w.external_secrets(), "token", "SecretSynced").await;
+    wait_ready(&w.external_secrets(), "raw", "SecretSynced").await;
+
+    // Data: the issued certificate, its key and serial; Vault knows the serial.
+    let cert = w.target("cert").await;
+    assert!(cert["certificate"].starts_with("-----BEGIN CERTIFICATE-----"), "a PEM certificate");
+    assert!(cert["private_key"].contains("PRIVATE KEY"), "its key");
+    let serial = cert["serial_number"].clone();
+    let (status, _) = w.vault.call("GET", &format!("{pki}/cert/{serial}"), None).unwrap();
+    assert_eq!(status, 200, "Vault issued the certificate");
+    // A new certificate on every refresh.
+    let renewed = eventually(Duration::from_secs(30), || async {
+        w.target("cert").await.get("serial_number").is_some_and(|s| *s != serial)
+    })
+    .await;
+    assert!(renewed, "no new certificate after a refresh");
+
+    // Auth (through a ClusterGenerator): a token Vault created, with the policy asked for.
+    let token = w.target("token").await;
+    let accessor = token["accessor"].clone();
+    let looked_up = w.vault.must("POST", "auth/token/lookup-accessor", Some(&json!({"accessor": accessor}))).unwrap();
+    assert_eq!(looked_up["data"]["policies"], json!(["default"]));
+    assert!(token["client_token"].starts_with("hvs."), "the token itself");
+
+    // Raw: the whole answer, objects as JSON.
+    let raw = w.target("raw").await;
+    let data: Value = serde_json::from_str(&raw["data"]).unwrap();
+    assert_eq!(data["data"]["password"], PASSWORD);
+    assert!(raw.contains_key("request_id") && raw.contains_key("lease_duration"));
+
+    // A call the policy refuses: a condition, no Secret.
+    let (status, _, message) = wait_ready(&w.external_secrets(), "denied", "SecretSyncedError").await;
+    assert_eq!(status, "False");
+    assert!(message.contains("permission denied"), "{message}");
+    assert!(w.secrets().get_opt("denied").await.unwrap().is_none());
+    // Generated values never leave the Secret.
+    let leaks = [cert["private_key"].as_str(), token["client_token"].as_str()];
+    let texts = [
+        logs(),
+        events_text(&w.admin, &w.ns).await,
+        serde_json::to_string(&w.external_secrets().list(&Default::default()).await.unwrap().items).unwrap(),
+    ];
+    for text in &texts {
+        for leak in leaks {
+            assert!(!text.contains(leak), "a generated value leaked");
+        }
+    }
     w.assert_nothing_leaked().await;
     w.stop().await;
 }

@@ -332,6 +332,11 @@ impl CachedToken {
         self.renew_at.is_none_or(|at| now < at)
     }
 
+    /// Whether the token has expired at `now` (a static token never does).
+    pub(crate) fn expired(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
     /// Whether a renewal at `now` is worth trying: Vault allows it and the token has not expired.
     pub(crate) fn renewable_at(&self, now: Instant) -> bool {
         self.renewable && self.expires_at.is_some_and(|at| now < at)

@@ -104,7 +104,7 @@ impl Session {
     /// checked (`auth/token/lookup-self`): when Vault no longer knows it (revoked, expired early), it logs in
     /// once more and repeats the request; when the token is fine, the 403 is the policy's answer and stands (no
     /// login per denied read).
-    async fn send(
+    pub(crate) async fn send(
         &self,
         call: &'static str,
         method: Method,

@@ -26,6 +26,7 @@
 
 mod auth;
 mod client;
+mod generator;
 mod http;
 mod paths;
 mod push;
@@ -35,11 +36,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use external_secrets_api::meta::SecretKeySelector;
 use external_secrets_api::{VaultKvStoreVersion, VaultProvider as VaultSpec};
-use external_secrets_provider::{Capabilities, Provider, ProviderError, StoreClient, StoreContext, StoreKind};
+use external_secrets_provider::{
+    Capabilities, CredentialResolver, Provider, ProviderError, StoreClient, StoreContext, StoreKind,
+};
 
 use crate::auth::{Login, TokenCache};
 use crate::client::{Access, KvSettings, Session, VaultStoreClient};
 use crate::http::{Connection, RequestSettings, TlsSettings};
+
+pub use generator::VaultGenerators;
 
 /// `provider` label of ESO's `externalsecret_provider_api_calls_count` for Vault.
 pub(crate) const PROVIDER: &str = "HashiCorp/Vault";
@@ -121,19 +126,6 @@ impl Provider for VaultProvider {
         {
             return Ok(Arc::new(VaultStoreClient { kv, access: Access::Deferred }));
         }
-        let credentials = ctx.credentials().clone();
-        let tls = tls_settings(spec, &login, ctx).await?;
-        let settings = RequestSettings {
-            namespace: spec.namespace.clone(),
-            headers: spec.headers.clone(),
-            forward_inconsistent: spec.forward_inconsistent,
-            read_your_writes: spec.read_your_writes,
-        };
-        let connection = Connection::new(&spec.server, tls, settings)?;
-        let login_connection = match &auth.namespace {
-            Some(namespace) => connection.in_namespace(Some(namespace.clone())),
-            None => connection.clone(),
-        };
         let scope = ctx.scope();
         let store = format!(
             "{}/{}/{}/{}",
@@ -143,9 +135,8 @@ impl Provider for VaultProvider {
             scope.referent_namespace.as_deref().unwrap_or_default()
         );
         // A static token is the user's: never revoked by us.
-        let revoke_via = (!matches!(login, Login::Token(_))).then(|| login_connection.clone());
-        let slot = self.tokens.slot(&auth::identity(&store, spec), revoke_via);
-        let session = Session { connection, login_connection, login, credentials, slot };
+        let revocable = !matches!(login, Login::Token(_));
+        let session = self.session(spec, login, ctx.credentials().clone(), &store, revocable).await?;
         // Log in now, so that a wrong credential shows on the store's status when it is validated.
         session.token().await?;
         tracing::debug!(
@@ -156,6 +147,36 @@ impl Provider for VaultProvider {
             "built a vault store client"
         );
         Ok(Arc::new(VaultStoreClient { kv, access: Access::Ready(Box::new(session)) }))
+    }
+}
+
+impl VaultProvider {
+    /// A session (connection, login, token slot) for `spec`, reading credentials with `credentials`; `scope`
+    /// names the store (or generator) the token belongs to. `revocable`: revoke the token when the last
+    /// session of the identity goes.
+    async fn session(
+        &self,
+        spec: &VaultSpec,
+        login: Login,
+        credentials: CredentialResolver,
+        scope: &str,
+        revocable: bool,
+    ) -> Result<Session, ProviderError> {
+        let tls = tls_settings(spec, &login, &credentials).await?;
+        let settings = RequestSettings {
+            namespace: spec.namespace.clone(),
+            headers: spec.headers.clone(),
+            forward_inconsistent: spec.forward_inconsistent,
+            read_your_writes: spec.read_your_writes,
+        };
+        let connection = Connection::new(&spec.server, tls, settings)?;
+        let login_connection = match spec.auth.as_ref().and_then(|a| a.namespace.as_ref()) {
+            Some(namespace) => connection.in_namespace(Some(namespace.clone())),
+            None => connection.clone(),
+        };
+        let revoke_via = revocable.then(|| login_connection.clone());
+        let slot = self.tokens.slot(&auth::identity(scope, spec), revoke_via);
+        Ok(Session { connection, login_connection, login, credentials, slot })
     }
 }
 
@@ -181,13 +202,17 @@ fn secret_selectors(spec: &VaultSpec) -> Vec<&SecretKeySelector> {
 
 /// `caBundle`, `caProvider` and the client certificate: `auth.cert`'s when that is the login (ESO sets it on the
 /// transport, over `tls`), else `tls`'s.
-async fn tls_settings(spec: &VaultSpec, login: &Login, ctx: &StoreContext) -> Result<TlsSettings, ProviderError> {
+async fn tls_settings(
+    spec: &VaultSpec,
+    login: &Login,
+    credentials: &CredentialResolver,
+) -> Result<TlsSettings, ProviderError> {
     let mut tls = TlsSettings::default();
     if let Some(bundle) = &spec.ca_bundle {
         tls.ca_pem.push(bundle.0.clone());
     }
     if let Some(ca) = &spec.ca_provider {
-        tls.ca_pem.push(ctx.credentials().ca_provider_pem(ca, "ca.crt").await.map_err(|e| e.context("caProvider"))?);
+        tls.ca_pem.push(credentials.ca_provider_pem(ca, "ca.crt").await.map_err(|e| e.context("caProvider"))?);
     }
     if let Some(client_tls) = &spec.client_tls
         && let (Some(cert), Some(key)) = (&client_tls.cert_secret_ref, &client_tls.key_secret_ref)
@@ -199,21 +224,15 @@ async fn tls_settings(spec: &VaultSpec, login: &Login, ctx: &StoreContext) -> Re
             }
             selector
         };
-        let cert = ctx
-            .credentials()
-            .secret_key(&with_default(cert, "tls.crt"))
-            .await
-            .map_err(|e| e.context("tls.certSecretRef"))?;
-        let key = ctx
-            .credentials()
-            .secret_key(&with_default(key, "tls.key"))
-            .await
-            .map_err(|e| e.context("tls.keySecretRef"))?;
+        let cert =
+            credentials.secret_key(&with_default(cert, "tls.crt")).await.map_err(|e| e.context("tls.certSecretRef"))?;
+        let key =
+            credentials.secret_key(&with_default(key, "tls.key")).await.map_err(|e| e.context("tls.keySecretRef"))?;
         tls.client_cert = Some((cert.into_inner(), key));
     }
     if let Login::Cert { client_cert, client_key, .. } = login {
-        let cert = ctx.credentials().secret_key(client_cert).await.map_err(|e| e.context("auth.cert.clientCert"))?;
-        let key = ctx.credentials().secret_key(client_key).await.map_err(|e| e.context("auth.cert.secretRef"))?;
+        let cert = credentials.secret_key(client_cert).await.map_err(|e| e.context("auth.cert.clientCert"))?;
+        let key = credentials.secret_key(client_key).await.map_err(|e| e.context("auth.cert.secretRef"))?;
         tls.client_cert = Some((cert.into_inner(), key));
     }
     Ok(tls)

@@ -70,7 +70,7 @@ ClusterSecretStores, ClusterGenerators (refused as forbidden), ClusterExternalSe
   verbs: ["create"]
 {{- end }}
 - apiGroups: ["generators.external-secrets.io"]
-  resources: ["passwords", "uuids", "fakes", "sshkeys", "ecrauthorizationtokens", "stssessiontokens"{{ if $cluster }}, "clustergenerators"{{ end }}]
+  resources: ["passwords", "uuids", "fakes", "sshkeys", "ecrauthorizationtokens", "stssessiontokens", "vaultdynamicsecrets"{{ if $cluster }}, "clustergenerators"{{ end }}]
   verbs: ["get"]
 {{- if $cluster }}
 - apiGroups: [""]
