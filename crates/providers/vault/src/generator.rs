@@ -144,12 +144,13 @@ impl Retry {
 }
 
 /// The generated keys of a Vault answer, as ESO's `prepareResponse`: the part `result_type` names, each
-/// top-level key one output key. Errors never hold a value.
+/// top-level key one output key. `Auth` and `Raw` have the keys of the Go client's `SecretAuth` and `Secret`
+/// (which ESO re-encodes), whatever else Vault sent. Errors never hold a value.
 fn result_of(result_type: VaultDynamicSecretResultType, body: &Value) -> Result<Generated, ProviderError> {
     let part = match result_type {
-        VaultDynamicSecretResultType::Data => body.get("data"),
-        VaultDynamicSecretResultType::Auth => body.get("auth"),
-        VaultDynamicSecretResultType::Raw => Some(body),
+        VaultDynamicSecretResultType::Data => body.get("data").cloned(),
+        VaultDynamicSecretResultType::Auth => body.get("auth").filter(|a| !a.is_null()).map(go_secret_auth),
+        VaultDynamicSecretResultType::Raw => Some(go_secret(body)),
     };
     let map = match part {
         None | Some(Value::Null) => return Ok(Generated::new()),
@@ -161,6 +162,57 @@ fn result_of(result_type: VaultDynamicSecretResultType, body: &Value) -> Result<
         }
     };
     Ok(map.iter().map(|(k, v)| (k.clone(), SecretBytes::from(bytes_of(v)))).collect::<BTreeMap<_, _>>())
+}
+
+/// `key` of `from`, or the Go zero value `zero` when Vault did not send it.
+fn field(from: &Value, key: &str, zero: Value) -> (String, Value) {
+    (key.to_string(), from.get(key).cloned().filter(|v| !v.is_null() || zero.is_null()).unwrap_or(zero))
+}
+
+/// The Vault Go client's `SecretAuth`, as JSON.
+fn go_secret_auth(auth: &Value) -> Value {
+    let text = || Value::String(String::new());
+    Value::Object(
+        [
+            field(auth, "client_token", text()),
+            field(auth, "accessor", text()),
+            field(auth, "policies", Value::Null),
+            field(auth, "token_policies", Value::Null),
+            field(auth, "identity_policies", Value::Null),
+            field(auth, "metadata", Value::Null),
+            field(auth, "orphan", Value::Bool(false)),
+            field(auth, "entity_id", text()),
+            field(auth, "lease_duration", Value::from(0)),
+            field(auth, "renewable", Value::Bool(false)),
+            field(auth, "mfa_requirement", Value::Null),
+        ]
+        .into_iter()
+        .collect(),
+    )
+}
+
+/// The Vault Go client's `Secret`, as JSON (`auth`, `wrap_info` and `mount_type` left out when empty).
+fn go_secret(body: &Value) -> Value {
+    let mut secret: serde_json::Map<String, Value> = [
+        field(body, "request_id", Value::String(String::new())),
+        field(body, "lease_id", Value::String(String::new())),
+        field(body, "lease_duration", Value::from(0)),
+        field(body, "renewable", Value::Bool(false)),
+        field(body, "data", Value::Null),
+        field(body, "warnings", Value::Null),
+    ]
+    .into_iter()
+    .collect();
+    if let Some(auth) = body.get("auth").filter(|a| !a.is_null()) {
+        secret.insert("auth".to_string(), go_secret_auth(auth));
+    }
+    if let Some(wrap) = body.get("wrap_info").filter(|w| !w.is_null()) {
+        secret.insert("wrap_info".to_string(), wrap.clone());
+    }
+    if let Some(mount) = body.get("mount_type").filter(|m| m.as_str().is_some_and(|m| !m.is_empty())) {
+        secret.insert("mount_type".to_string(), mount.clone());
+    }
+    Value::Object(secret)
 }
 
 /// ESO's `GetByteValue` for JSON values.
@@ -222,10 +274,18 @@ mod tests {
         assert_eq!(text(&data, "none"), "");
         let auth = result_of(VaultDynamicSecretResultType::Auth, &body).unwrap();
         assert_eq!(text(&auth, "client_token"), "hvs.x");
+        assert_eq!(text(&auth, "policies"), r#"["default"]"#);
+        let keys: Vec<&str> = auth.keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 11, "the Go client's SecretAuth fields: {keys:?}");
+        assert_eq!(
+            (text(&auth, "orphan"), text(&auth, "lease_duration"), text(&auth, "metadata")),
+            ("false".into(), "0".into(), String::new())
+        );
         let raw = result_of(VaultDynamicSecretResultType::Raw, &body).unwrap();
         assert_eq!(text(&raw, "lease_id"), "pki/issue/x/123");
         assert_eq!(text(&raw, "lease_duration"), "3600");
-        assert!(raw.contains_key("data") && raw.contains_key("auth"));
+        assert_eq!(text(&raw, "warnings"), "");
+        assert!(raw.contains_key("data") && raw.contains_key("auth") && !raw.contains_key("wrap_info"));
         assert!(result_of(VaultDynamicSecretResultType::Auth, &json!({"data": {}, "auth": null})).unwrap().is_empty());
     }
 
