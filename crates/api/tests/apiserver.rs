@@ -408,7 +408,8 @@ async fn objects_of_every_other_kind_are_accepted_defaulted_and_read_back() {
         .create(&post, &vault)
         .await
         .expect("create VaultDynamicSecret");
-    assert_eq!(vault.spec.provider["auth"]["kubernetes"]["role"], "eso", "open provider object kept");
+    let kubernetes = vault.spec.provider.auth.as_ref().and_then(|a| a.kubernetes.as_ref());
+    assert_eq!(kubernetes.map(|k| k.role.as_str()), Some("eso"), "the typed Vault provider is kept");
     assert_eq!(vault.spec.result_type, generators::VaultDynamicSecretResultType::Data);
 
     let cluster_generator: generators::ClusterGenerator = serde_json::from_value(json!({

@@ -476,7 +476,8 @@ spec:
       kubernetes: {mountPath: kubernetes, role: external-secrets, serviceAccountRef: {name: default}}
 "#,
     );
-    assert_eq!(vault.spec.provider["auth"]["kubernetes"]["role"], "external-secrets");
+    let kubernetes = vault.spec.provider.auth.as_ref().and_then(|a| a.kubernetes.as_ref());
+    assert_eq!(kubernetes.map(|k| k.role.as_str()), Some("external-secrets"));
     let _: generators::BeyondtrustWorkloadCredentialsDynamicSecret = round_trip(
         r#"
 apiVersion: generators.external-secrets.io/v1alpha1

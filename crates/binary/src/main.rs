@@ -100,7 +100,10 @@ fn registries(settings: &ProviderSettings) -> (ProviderRegistry, GeneratorRegist
         (registry.with(aws.clone()), generators.with(Arc::new(aws.generators())))
     };
     #[cfg(feature = "provider-vault")]
-    let registry = registry.with(Arc::new(external_secrets_provider_vault::VaultProvider::new()));
+    let (registry, generators) = {
+        let vault = Arc::new(external_secrets_provider_vault::VaultProvider::new());
+        (registry.with(vault.clone()), generators.with(Arc::new(vault.generators())))
+    };
     #[cfg(feature = "provider-webhook")]
     let (registry, generators) = {
         let webhook = Arc::new(external_secrets_provider_webhook::WebhookProvider::new());

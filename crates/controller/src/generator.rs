@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use external_secrets_api::generators::v1alpha1::{
     ClusterGenerator, EcrAuthorizationToken, Fake, GeneratorKind, GeneratorSpec, Grafana, Password, SshKey,
-    StsSessionToken, Uuid, Webhook,
+    StsSessionToken, Uuid, VaultDynamicSecret, Webhook,
 };
 use external_secrets_api::{DEFAULT_GENERATOR_API_VERSION, ExternalSecret, GeneratorRef};
 use external_secrets_core::pipeline::generator_refs;
@@ -168,6 +168,12 @@ async fn resolve(ctx: &Context, namespace: &str, r: &GeneratorRef) -> Result<(Ge
         },
         GeneratorKind::Webhook => GeneratorSpec {
             webhook_spec: Some(get::<Webhook>(Api::namespaced(client, namespace), &r.kind, &r.name, ns).await?.spec),
+            ..Default::default()
+        },
+        GeneratorKind::VaultDynamicSecret => GeneratorSpec {
+            vault_dynamic_secret_spec: Some(
+                get::<VaultDynamicSecret>(Api::namespaced(client, namespace), &r.kind, &r.name, ns).await?.spec,
+            ),
             ..Default::default()
         },
         other => return Err(GeneratorError::Unsupported(kind_name(other)).into()),

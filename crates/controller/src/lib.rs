@@ -379,14 +379,17 @@ pub async fn run(
         }
     };
 
+    let css_prune = context.clone();
     let css_watch = async move {
         if css_enabled {
-            css_watch.for_each(log_watch_error("ClusterSecretStore")).await;
+            css_watch.for_each(prune_on_delete(css_prune, log_watch_error("ClusterSecretStore"))).await;
         } else {
             futures::future::pending::<()>().await;
         }
     };
-    let watches = futures::future::join(ss_watch.for_each(log_watch_error("SecretStore")), css_watch);
+    let ss_prune = context.clone();
+    let watches =
+        futures::future::join(ss_watch.for_each(prune_on_delete(ss_prune, log_watch_error("SecretStore"))), css_watch);
     let css_controller = async move {
         if css_enabled {
             css_controller.await;
@@ -527,6 +530,21 @@ fn observed_store_reconcile<S: store::StoreObject>(
 }
 
 /// Watch errors are retried by the watcher's backoff; they are logged so that a missing permission shows.
+/// Drops what is kept for a store (its clients, and with them e.g. Vault login tokens, revoked when the last
+/// client goes) as soon as its watch sees it deleted; the periodic prune catches deletions missed while the
+/// watch was down. The reflector has applied the event when it is passed on, so the store is gone from it.
+fn prune_on_delete<T>(
+    ctx: Arc<Context>,
+    mut next: impl FnMut(Result<watcher::Event<T>, watcher::Error>) -> futures::future::Ready<()>,
+) -> impl FnMut(Result<watcher::Event<T>, watcher::Error>) -> futures::future::Ready<()> {
+    move |event| {
+        if matches!(event, Ok(watcher::Event::Delete(_))) {
+            ctx.prune_deleted_stores();
+        }
+        next(event)
+    }
+}
+
 fn log_watch_error<T>(kind: &'static str) -> impl FnMut(Result<T, watcher::Error>) -> futures::future::Ready<()> {
     move |event| {
         if let Err(e) = event {

@@ -7,12 +7,18 @@ use std::time::Duration;
 use crate::process::{Component, free_port, state_dir};
 use crate::{Error, cluster::http_get_ok, tools};
 
-/// A running Vault dev server.
+/// A running Vault dev server: the dev listener (plain HTTP) and a second, TLS listener (for `caBundle`,
+/// `caProvider` and TLS client certificate auth), whose certificate a throw-away CA signs.
 #[derive(Debug)]
 pub struct VaultServer {
     /// `http://127.0.0.1:<port>`.
     pub url: String,
     pub port: u16,
+    /// `https://127.0.0.1:<tls port>`: the same server behind TLS. Vault asks clients there for a certificate
+    /// (optional), so the `cert` auth method works.
+    pub tls_url: String,
+    /// The PEM of the CA that signed the TLS listener's certificate.
+    pub tls_ca_pem: String,
     /// The root token (dev mode's `-dev-root-token-id`).
     pub root_token: String,
     component: Component,
@@ -27,6 +33,33 @@ pub struct VaultOptions {
     pub detached: bool,
 }
 
+/// Writes a CA, a serving certificate for 127.0.0.1 and a listener config on `port` into `dir`; answers the
+/// CA's PEM.
+fn write_tls_listener(dir: &std::path::Path, port: u16) -> Result<String, Error> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+    let err = |e: rcgen::Error| Error::Setup(format!("generating the Vault TLS certificate: {e}"));
+    let ca_key = KeyPair::generate().map_err(err)?;
+    let mut ca_params = CertificateParams::default();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "external-secrets-rs test Vault CA");
+    let ca = ca_params.self_signed(&ca_key).map_err(err)?;
+    let issuer = Issuer::new(ca_params, &ca_key);
+    let key = KeyPair::generate().map_err(err)?;
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).map_err(err)?;
+    params.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+    let cert = params.signed_by(&key, &issuer).map_err(err)?;
+    let (cert_file, key_file) = (dir.join("vault-tls.crt"), dir.join("vault-tls.key"));
+    std::fs::write(&cert_file, cert.pem())?;
+    std::fs::write(&key_file, key.serialize_pem())?;
+    let config = format!(
+        "listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_cert_file = \"{}\"\n  tls_key_file = \"{}\"\n}}\n",
+        cert_file.display(),
+        key_file.display()
+    );
+    std::fs::write(dir.join("tls-listener.hcl"), config)?;
+    Ok(ca.pem())
+}
+
 impl VaultServer {
     /// Starts a dev server on a free loopback port and waits (bounded) until `/v1/sys/health` answers 200.
     pub fn start(opts: VaultOptions) -> Result<Self, Error> {
@@ -39,10 +72,14 @@ impl VaultServer {
         }
         let dir = state_dir(opts.dir, "esr-vault-", opts.detached)?;
         let port = free_port()?;
+        let tls_port = free_port()?;
+        let tls_ca_pem = write_tls_listener(&dir, tls_port)?;
         let root_token = "esr-root-token".to_string();
         let mut cmd = Command::new(binary);
         cmd.arg("server")
             .arg("-dev")
+            // Dev mode adds the listeners of a config file to its own.
+            .arg(format!("-config={}", dir.join("tls-listener.hcl").display()))
             .arg(format!("-dev-root-token-id={root_token}"))
             .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
             // The dev server writes ~/.vault-token; keep it in the test directory.
@@ -51,7 +88,14 @@ impl VaultServer {
             .env_remove("VAULT_TOKEN");
         let mut component = Component::spawn("vault", cmd, &dir.join("vault.log"), opts.detached)?;
         component.wait_until(Duration::from_secs(60), || http_get_ok(port, "/v1/sys/health"))?;
-        Ok(Self { url: format!("http://127.0.0.1:{port}"), port, root_token, component })
+        Ok(Self {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            tls_url: format!("https://127.0.0.1:{tls_port}"),
+            tls_ca_pem,
+            root_token,
+            component,
+        })
     }
 
     /// The PID of the server.

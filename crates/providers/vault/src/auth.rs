@@ -2,15 +2,18 @@
 //! UserPass, LDAP, JWT) whose token is cached per store identity and replaced before its lease ends.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use external_secrets_api::meta::{SecretKeySelector, ServiceAccountSelector};
 use external_secrets_api::{VaultAuth, VaultProvider};
+use external_secrets_provider::api_calls::record;
 use external_secrets_provider::{CredentialResolver, ProviderError, SecretBytes};
 use reqwest::Method;
+use tokio::sync::Mutex as AsyncMutex;
 
-use crate::http::Connection;
+use crate::PROVIDER;
+use crate::http::{Answer, Connection};
 
 /// The lifetime asked for a ServiceAccount token minted for a login (ESO: 600 seconds).
 const SERVICE_ACCOUNT_TOKEN_LIFETIME: Duration = Duration::from_secs(600);
@@ -28,6 +31,9 @@ pub(crate) enum Login {
     Password { path: String, username: String, password: SecretKeySelector },
     /// `jwt`.
     Jwt { path: String, role: String, jwt: Jwt },
+    /// `cert`: TLS client certificate auth; the certificate is the connection's (see the provider's TLS
+    /// settings), the login names the role.
+    Cert { path: String, role: String, client_cert: SecretKeySelector, client_key: SecretKeySelector },
 }
 
 /// Where an AppRole's role ID comes from.
@@ -116,7 +122,19 @@ impl Login {
             };
             return Ok(Login::Jwt { path: jwt.path.clone(), role: jwt.role.clone(), jwt: source });
         }
-        let unsupported = [(auth.cert.is_some(), "cert"), (auth.iam.is_some(), "iam"), (auth.gcp.is_some(), "gcp")];
+        if let Some(cert) = &auth.cert {
+            let (Some(client_cert), Some(client_key)) = (&cert.client_cert, &cert.secret_ref) else {
+                return Err(ProviderError::InvalidConfig("cert auth needs clientCert and secretRef".to_string()));
+            };
+            let path = if cert.path.is_empty() { "cert".to_string() } else { cert.path.clone() };
+            return Ok(Login::Cert {
+                path,
+                role: cert.vault_role.clone(),
+                client_cert: client_cert.clone(),
+                client_key: client_key.clone(),
+            });
+        }
+        let unsupported = [(auth.iam.is_some(), "iam"), (auth.gcp.is_some(), "gcp")];
         if let Some((_, name)) = unsupported.iter().find(|(set, _)| *set) {
             return Err(ProviderError::Unsupported(format!("Vault auth method {name} is not supported yet")));
         }
@@ -131,6 +149,7 @@ impl Login {
             Login::Kubernetes { .. } => "kubernetes",
             Login::Password { .. } => "userPass/ldap",
             Login::Jwt { .. } => "jwt",
+            Login::Cert { .. } => "cert",
         }
     }
 
@@ -148,21 +167,21 @@ impl Login {
             }
             Login::Kubernetes { jwt: j, .. } | Login::Jwt { jwt: j, .. } => jwt(j),
             Login::Password { password, .. } => secret(password),
+            Login::Cert { client_cert, client_key, .. } => secret(client_cert) || secret(client_key),
         }
     }
 
-    /// Logs in (or reads the static token): the token and, for a login, how long Vault leased it (`None`: no
-    /// expiry, or a static token).
+    /// Logs in (or reads the static token): the token and, for a login, how long Vault leased it.
     pub(crate) async fn token(
         &self,
         connection: &Connection,
         credentials: &CredentialResolver,
-    ) -> Result<(SecretBytes, Option<Duration>), ProviderError> {
+    ) -> Result<Issued, ProviderError> {
         let (path, body) = match self {
             Login::Token(selector) => {
                 let token = credentials.secret_key(selector).await.map_err(|e| e.context("auth.tokenSecretRef"))?;
                 let trimmed = String::from_utf8_lossy(token.expose()).trim().to_string();
-                return Ok((SecretBytes::from(trimmed), None));
+                return Ok(Issued { token: SecretBytes::from(trimmed), lease: None, renewable: false });
             }
             Login::AppRole { path, role_id, secret_id } => {
                 let role_id = match role_id {
@@ -177,6 +196,10 @@ impl Login {
             }
             Login::Jwt { path, role, jwt } => {
                 (path, serde_json::json!({"role": role, "jwt": jwt_text(credentials, jwt, "auth.jwt").await?}))
+            }
+            Login::Cert { path, role, .. } => {
+                let body = if role.is_empty() { serde_json::json!({}) } else { serde_json::json!({ "name": role }) };
+                (path, body)
             }
             Login::Password { path, username, password } => {
                 let password = text(credentials, password, "auth secretRef").await?;
@@ -219,74 +242,182 @@ async fn jwt_text(credentials: &CredentialResolver, jwt: &Jwt, what: &str) -> Re
     }
 }
 
+/// Counts a call to Vault (ESO's `externalsecret_provider_api_calls_count`): a success only for a 2xx answer.
+pub(crate) fn counted(call: &'static str, answer: Result<Answer, ProviderError>) -> Result<Answer, ProviderError> {
+    record(PROVIDER, call, matches!(&answer, Ok(a) if a.status.is_success()));
+    answer
+}
+
+/// What a login answered: the token, its lease (`None`: no expiry, or a static token) and whether Vault lets it
+/// be renewed.
+pub(crate) struct Issued {
+    pub(crate) token: SecretBytes,
+    pub(crate) lease: Option<Duration>,
+    pub(crate) renewable: bool,
+}
+
 /// `POST /v1/auth/<path>`: the client token and its lease. Any refusal is `Auth` (Vault answers 400 for a bad
 /// role or secret ID, 403 for a rejected JWT); 5xx stays `Unavailable`.
-async fn login(
-    connection: &Connection,
-    path: &str,
-    body: &serde_json::Value,
-) -> Result<(SecretBytes, Option<Duration>), ProviderError> {
+async fn login(connection: &Connection, path: &str, body: &serde_json::Value) -> Result<Issued, ProviderError> {
     let path = format!("auth/{}", path.trim_matches('/'));
-    let answer = connection.send(Method::POST, &path, &[], None, Some(body)).await?;
+    let answer = counted("Login", connection.send(Method::POST, &path, &[], None, Some(body)).await)?;
     if !answer.status.is_success() {
         return Err(match answer.error(&format!("logging in at {path}")) {
             err @ (ProviderError::Unavailable(_) | ProviderError::Throttled(_)) => err,
             _ => ProviderError::Auth(format!("logging in at {path}: {}", answer.errors())),
         });
     }
+    issued(&answer, &path)
+}
+
+/// The token of an answer carrying an `auth` block (a login or a renewal).
+fn issued(answer: &Answer, path: &str) -> Result<Issued, ProviderError> {
     let auth = answer.body.get("auth");
     let token = auth.and_then(|a| a.get("client_token")).and_then(|t| t.as_str()).filter(|t| !t.is_empty());
     let Some(token) = token else {
-        return Err(ProviderError::Malformed(format!("the login at {path} answered no client_token")));
+        return Err(ProviderError::Malformed(format!("the answer of {path} carries no client_token")));
     };
     let lease = auth.and_then(|a| a.get("lease_duration")).and_then(|l| l.as_u64()).filter(|l| *l > 0);
-    Ok((SecretBytes::from(token), lease.map(Duration::from_secs)))
+    let renewable = auth.and_then(|a| a.get("renewable")).and_then(|r| r.as_bool()).unwrap_or(false);
+    Ok(Issued { token: SecretBytes::from(token), lease: lease.map(Duration::from_secs), renewable })
 }
 
-/// A token with the time after which it should be replaced.
+/// `POST /v1/auth/token/renew-self`: the token's new lease.
+pub(crate) async fn renew(connection: &Connection, token: &SecretBytes) -> Result<Option<Duration>, ProviderError> {
+    let path = "auth/token/renew-self";
+    let body = serde_json::json!({});
+    let answer = counted("RenewSelf", connection.send(Method::POST, path, &[], Some(token), Some(&body)).await)?;
+    if !answer.status.is_success() {
+        return Err(answer.error("renewing the Vault token"));
+    }
+    Ok(issued(&answer, path)?.lease)
+}
+
+/// `POST /v1/auth/token/revoke-self`, best effort (the token expires anyway).
+async fn revoke(connection: &Connection, token: &SecretBytes) {
+    let answer =
+        counted("RevokeSelf", connection.send(Method::POST, "auth/token/revoke-self", &[], Some(token), None).await);
+    if !matches!(&answer, Ok(a) if a.status.is_success()) {
+        tracing::debug!("revoking a Vault token failed; it expires with its lease");
+    }
+}
+
+/// A token with the times it should be renewed (or replaced) and it expires.
 #[derive(Clone)]
 pub(crate) struct CachedToken {
     pub(crate) token: SecretBytes,
+    /// The lease the login gave (renewals that give much less mean the token nears its max TTL).
+    login_lease: Option<Duration>,
     renew_at: Option<Instant>,
+    expires_at: Option<Instant>,
+    renewable: bool,
 }
 
 impl CachedToken {
-    /// A token leased for `lease` now; replaced after two thirds of it (Vault's own agents renew at about that
-    /// point), so a request never carries a token about to expire.
-    pub(crate) fn new(token: SecretBytes, lease: Option<Duration>, now: Instant) -> Self {
-        Self { token, renew_at: lease.map(|lease| now + lease * 2 / 3) }
+    /// A token issued by a login started at `now`; due for renewal after two thirds of its lease (Vault's own
+    /// agents renew at about that point), so a request never carries a token about to expire.
+    pub(crate) fn new(issued: Issued, now: Instant) -> Self {
+        let Issued { token, lease, renewable } = issued;
+        Self {
+            token,
+            login_lease: lease,
+            renew_at: lease.map(|lease| now + lease * 2 / 3),
+            expires_at: lease.map(|lease| now + lease),
+            renewable,
+        }
     }
 
-    /// Whether the token is still good to use at `now`.
+    /// Whether the token is still good to use at `now` without renewing it.
     pub(crate) fn fresh(&self, now: Instant) -> bool {
         self.renew_at.is_none_or(|at| now < at)
     }
+
+    /// Whether the token has expired at `now` (a static token never does).
+    pub(crate) fn expired(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// Whether a renewal at `now` is worth trying: Vault allows it and the token has not expired.
+    pub(crate) fn renewable_at(&self, now: Instant) -> bool {
+        self.renewable && self.expires_at.is_some_and(|at| now < at)
+    }
+
+    /// The token after a renewal started at `now` granted `lease`, or `None` when that lease is less than half
+    /// of what the login gave (the token nears its max TTL): then a new login is due.
+    pub(crate) fn renewed(&self, lease: Option<Duration>, now: Instant) -> Option<Self> {
+        let (Some(lease), Some(login_lease)) = (lease, self.login_lease) else { return None };
+        if lease * 2 < login_lease {
+            return None;
+        }
+        Some(Self { renew_at: Some(now + lease * 2 / 3), expires_at: Some(now + lease), ..self.clone() })
+    }
 }
 
-/// Login tokens per store identity (the store, the namespace it serves, and its spec), shared by the clients
-/// built for it, so that rebuilding a client does not log in again while the token is fresh.
+/// The token of one store identity, shared by every client built for it. When the last client goes (the store
+/// is deleted, or its spec changes), a login token is revoked.
+pub(crate) struct TokenSlot {
+    current: Mutex<Option<CachedToken>>,
+    /// Serialises logins and renewals, so that concurrent reads log in once.
+    pub(crate) login_lock: AsyncMutex<()>,
+    /// Where the token is revoked; `None` for a static token, which is the user's, never ours to revoke.
+    revoke_via: Option<Connection>,
+}
+
+impl TokenSlot {
+    /// The token, fresh or not.
+    pub(crate) fn current(&self) -> Option<CachedToken> {
+        self.current.lock().ok().and_then(|t| t.clone())
+    }
+
+    /// The token while it is fresh at `now`.
+    pub(crate) fn fresh(&self, now: Instant) -> Option<CachedToken> {
+        self.current().filter(|t| t.fresh(now))
+    }
+
+    pub(crate) fn set(&self, token: Option<CachedToken>) {
+        if let Ok(mut current) = self.current.lock() {
+            *current = token;
+        }
+    }
+}
+
+impl Drop for TokenSlot {
+    fn drop(&mut self) {
+        let (Some(connection), Some(token)) =
+            (self.revoke_via.take(), self.current.get_mut().ok().and_then(|t| t.take()))
+        else {
+            return;
+        };
+        if token.expires_at.is_some_and(|at| at <= Instant::now()) {
+            return;
+        }
+        // Without a runtime (the process is ending) the token is left to expire.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { revoke(&connection, &token.token).await });
+        }
+    }
+}
+
+/// The token slots of the live store identities (the store, the namespace it serves, and its spec). A slot lives
+/// as long as a client holds it, so that rebuilding a client while another is alive does not log in again.
 #[derive(Default)]
 pub(crate) struct TokenCache {
-    tokens: Mutex<HashMap<String, CachedToken>>,
+    slots: Mutex<HashMap<String, Weak<TokenSlot>>>,
 }
 
 impl TokenCache {
-    pub(crate) fn get(&self, identity: &str, now: Instant) -> Option<CachedToken> {
-        let tokens = self.tokens.lock().ok()?;
-        tokens.get(identity).filter(|t| t.fresh(now)).cloned()
-    }
-
-    pub(crate) fn put(&self, identity: &str, token: CachedToken) {
-        if let Ok(mut tokens) = self.tokens.lock() {
-            tokens.retain(|_, t| t.fresh(Instant::now()));
-            tokens.insert(identity.to_string(), token);
+    /// The slot of `identity`, shared with the live clients of it, or a new one (revoking through `revoke_via`).
+    pub(crate) fn slot(&self, identity: &str, revoke_via: Option<Connection>) -> Arc<TokenSlot> {
+        let Ok(mut slots) = self.slots.lock() else {
+            return Arc::new(TokenSlot { current: Mutex::default(), login_lock: AsyncMutex::new(()), revoke_via });
+        };
+        if let Some(slot) = slots.get(identity).and_then(Weak::upgrade) {
+            return slot;
         }
-    }
-
-    pub(crate) fn forget(&self, identity: &str) {
-        if let Ok(mut tokens) = self.tokens.lock() {
-            tokens.remove(identity);
-        }
+        slots.retain(|_, slot| slot.strong_count() > 0);
+        let slot = Arc::new(TokenSlot { current: Mutex::default(), login_lock: AsyncMutex::new(()), revoke_via });
+        slots.insert(identity.to_string(), Arc::downgrade(&slot));
+        slot
     }
 }
 
@@ -298,9 +429,6 @@ pub(crate) fn identity(scope: &str, spec: &VaultProvider) -> String {
     format!("{scope}/{}", hex::encode(sha3::Sha3_256::digest(&spec)))
 }
 
-/// Shared token state of one store client.
-pub(crate) type SharedCache = Arc<TokenCache>;
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -310,25 +438,51 @@ mod tests {
         serde_json::from_value(value).unwrap()
     }
 
-    #[test]
-    fn tokens_are_replaced_after_two_thirds_of_their_lease() {
-        let now = Instant::now();
-        let token = CachedToken::new(SecretBytes::from("t"), Some(Duration::from_secs(90)), now);
-        assert!(token.fresh(now + Duration::from_secs(59)));
-        assert!(!token.fresh(now + Duration::from_secs(60)));
-        assert!(CachedToken::new(SecretBytes::from("root"), None, now).fresh(now + Duration::from_secs(1 << 30)));
+    fn issued(token: &str, lease: Option<u64>, renewable: bool) -> Issued {
+        Issued { token: SecretBytes::from(token), lease: lease.map(Duration::from_secs), renewable }
     }
 
     #[test]
-    fn the_cache_keeps_tokens_per_identity_until_they_go_stale() {
-        let cache = TokenCache::default();
+    fn tokens_are_due_after_two_thirds_of_their_lease() {
         let now = Instant::now();
-        cache.put("a", CachedToken::new(SecretBytes::from("ta"), Some(Duration::from_secs(300)), now));
-        assert_eq!(cache.get("a", now).map(|t| t.token), Some(SecretBytes::from("ta")));
-        assert!(cache.get("b", now).is_none());
-        assert!(cache.get("a", now + Duration::from_secs(250)).is_none(), "stale after 2/3 of the lease");
-        cache.forget("a");
-        assert!(cache.get("a", now).is_none());
+        let token = CachedToken::new(issued("t", Some(90), true), now);
+        assert!(token.fresh(now + Duration::from_secs(59)));
+        assert!(!token.fresh(now + Duration::from_secs(60)));
+        assert!(token.renewable_at(now + Duration::from_secs(89)));
+        assert!(!token.renewable_at(now + Duration::from_secs(90)), "an expired token is not renewed");
+        let root = CachedToken::new(issued("root", None, false), now);
+        assert!(root.fresh(now + Duration::from_secs(1 << 30)));
+        assert!(!root.renewable_at(now));
+        assert!(!CachedToken::new(issued("t", Some(90), false), now).renewable_at(now), "Vault said not renewable");
+    }
+
+    #[test]
+    fn renewals_extend_the_token_until_they_run_into_its_max_ttl() {
+        let now = Instant::now();
+        let token = CachedToken::new(issued("t", Some(60), true), now);
+        let later = now + Duration::from_secs(45);
+        let renewed = token.renewed(Some(Duration::from_secs(60)), later).unwrap();
+        assert!(renewed.fresh(later + Duration::from_secs(39)));
+        assert!(!renewed.fresh(later + Duration::from_secs(40)));
+        assert_eq!(renewed.token, SecretBytes::from("t"));
+        // Capped by the max TTL: a new login instead.
+        assert!(token.renewed(Some(Duration::from_secs(20)), later).is_none());
+        assert!(token.renewed(None, later).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_slot_is_shared_while_a_client_holds_it() {
+        let cache = TokenCache::default();
+        let a = cache.slot("a", None);
+        let now = Instant::now();
+        a.set(Some(CachedToken::new(issued("ta", Some(300), true), now)));
+        let again = cache.slot("a", None);
+        assert!(Arc::ptr_eq(&a, &again), "the live slot of an identity is shared");
+        assert_eq!(again.fresh(now).map(|t| t.token), Some(SecretBytes::from("ta")));
+        assert!(cache.slot("b", None).fresh(now).is_none(), "identities do not share tokens");
+        assert!(a.fresh(now + Duration::from_secs(250)).is_none(), "due after 2/3 of the lease");
+        drop((a, again));
+        assert!(cache.slot("a", None).current().is_none(), "a slot no client holds is gone");
     }
 
     #[test]

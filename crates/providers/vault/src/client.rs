@@ -1,20 +1,21 @@
 //! The store client: reads KV v1/v2 secrets, their metadata, and lists them for `find`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
 use external_secrets_api::VaultKvStoreVersion;
 use external_secrets_provider::{
-    CredentialResolver, FindQuery, MetadataPolicy, ProviderError, RemoteKey, RemoteValue, SecretBytes, StoreClient,
-    Validation,
+    CredentialResolver, FindQuery, MetadataPolicy, ProviderError, PushRemoteRef, PushSecretData, PushSource, RemoteKey,
+    RemoteValue, SecretBytes, StoreClient, Validation,
 };
 use reqwest::{Method, StatusCode};
-use tokio::sync::Mutex as AsyncMutex;
 
-use crate::auth::{CachedToken, Login, SharedCache};
+use crate::auth::{self, CachedToken, Login, TokenSlot};
 use crate::http::{Answer, Connection};
 use crate::paths;
+use crate::push::{self, DeletePlan, Existing};
 
 /// System metadata keys ESO adds to a v2 secret's `custom_metadata` for `metadataPolicy: Fetch`.
 const SYSTEM_METADATA_KEYS: [&str; 3] = ["created_time", "current_version", "delete_version_after"];
@@ -26,12 +27,21 @@ const MAX_LISTED_KEYS: usize = 10_000;
 pub(crate) struct KvSettings {
     pub(crate) mount: Option<String>,
     pub(crate) version: VaultKvStoreVersion,
+    /// `checkAndSet.required`: every KV v2 write names the version it replaces.
+    pub(crate) check_and_set: bool,
 }
 
 /// A client for one store.
 pub(crate) struct VaultStoreClient {
     pub(crate) kv: KvSettings,
     pub(crate) access: Access,
+}
+
+/// What Vault holds at a key a push or delete is about.
+struct Held {
+    existing: Option<Existing>,
+    /// KV v2's `current_version` (for check-and-set).
+    current_version: Option<u64>,
 }
 
 /// How the client reaches Vault.
@@ -43,58 +53,79 @@ pub(crate) enum Access {
     Ready(Box<Session>),
 }
 
-/// A connection, its login, and the cached token.
+/// A connection, its login, and the token slot of its store identity.
 pub(crate) struct Session {
     pub(crate) connection: Connection,
     /// The connection logins go through (`auth.namespace` may differ from the store's namespace).
     pub(crate) login_connection: Connection,
     pub(crate) login: Login,
     pub(crate) credentials: CredentialResolver,
-    pub(crate) cache: SharedCache,
-    pub(crate) identity: String,
-    /// Serialises logins of this client, so that concurrent reads log in once.
-    pub(crate) login_lock: AsyncMutex<()>,
+    /// The token, shared with every client of the same store identity.
+    pub(crate) slot: Arc<TokenSlot>,
 }
 
 impl Session {
-    /// A token: the cached one while fresh, else a new login.
+    /// A token: the cached one while fresh; else the cached one renewed (when Vault allows it and the renewal
+    /// does not run into the token's max TTL); else a new login.
     pub(crate) async fn token(&self) -> Result<SecretBytes, ProviderError> {
-        if let Some(cached) = self.cache.get(&self.identity, Instant::now()) {
+        if let Some(cached) = self.slot.fresh(Instant::now()) {
             return Ok(cached.token);
         }
-        let _guard = self.login_lock.lock().await;
-        if let Some(cached) = self.cache.get(&self.identity, Instant::now()) {
+        let _guard = self.slot.login_lock.lock().await;
+        if let Some(cached) = self.slot.fresh(Instant::now()) {
             return Ok(cached.token);
         }
         let started = Instant::now();
-        let (token, lease) = self.login.token(&self.login_connection, &self.credentials).await?;
+        if let Some(held) = self.slot.current().filter(|t| t.renewable_at(started)) {
+            match auth::renew(&self.login_connection, &held.token).await {
+                Ok(lease) => match held.renewed(lease, started) {
+                    Some(renewed) => {
+                        tracing::debug!(method = self.login.method(), "Vault token renewed");
+                        self.slot.set(Some(renewed.clone()));
+                        return Ok(renewed.token);
+                    }
+                    None => tracing::debug!(method = self.login.method(), "Vault token near its max TTL; logging in"),
+                },
+                Err(err) => tracing::debug!(error = %err, "renewing the Vault token failed; logging in"),
+            }
+        }
+        let issued = self.login.token(&self.login_connection, &self.credentials).await?;
         tracing::debug!(
             method = self.login.method(),
-            lease_seconds = lease.map(|l| l.as_secs()),
+            lease_seconds = issued.lease.map(|l| l.as_secs()),
             "Vault token obtained"
         );
-        self.cache.put(&self.identity, CachedToken::new(token.clone(), lease, started));
-        Ok(token)
+        let cached = CachedToken::new(issued, started);
+        self.slot.set(Some(cached.clone()));
+        Ok(cached.token)
     }
 
-    /// Sends a request with a token. On a 403 after a login, the token itself is checked
-    /// (`auth/token/lookup-self`): when Vault no longer knows it (revoked, expired early), it logs in once more
-    /// and repeats the request; when the token is fine, the 403 is the policy's answer and stands (no login per
-    /// denied read).
-    async fn send(&self, method: Method, path: &str, query: &[(&str, &str)]) -> Result<Answer, ProviderError> {
+    /// Sends a request with a token, counted as ESO's `call`. On a 403 after a login, the token itself is
+    /// checked (`auth/token/lookup-self`): when Vault no longer knows it (revoked, expired early), it logs in
+    /// once more and repeats the request; when the token is fine, the 403 is the policy's answer and stands (no
+    /// login per denied read).
+    pub(crate) async fn send(
+        &self,
+        call: &'static str,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Answer, ProviderError> {
         let token = self.token().await?;
-        let answer = self.connection.send(method.clone(), path, query, Some(&token), None).await?;
+        let answer = self.connection.send(method.clone(), path, query, Some(&token), body).await;
+        let answer = auth::counted(call, answer)?;
         if answer.status != StatusCode::FORBIDDEN || matches!(self.login, Login::Token(_)) {
             return Ok(answer);
         }
-        let lookup = self.connection.send(Method::GET, "auth/token/lookup-self", &[], Some(&token), None).await?;
-        if lookup.status != StatusCode::FORBIDDEN {
+        let lookup = self.connection.send(Method::GET, "auth/token/lookup-self", &[], Some(&token), None).await;
+        if auth::counted("LookupSelf", lookup)?.status != StatusCode::FORBIDDEN {
             return Ok(answer);
         }
         tracing::debug!(method = self.login.method(), "Vault refused the cached token; logging in again");
-        self.cache.forget(&self.identity);
+        self.slot.set(None);
         let token = self.token().await?;
-        self.connection.send(method, path, query, Some(&token), None).await
+        auth::counted(call, self.connection.send(method, path, query, Some(&token), body).await)
     }
 }
 
@@ -118,7 +149,7 @@ impl VaultStoreClient {
         let session = self.session()?;
         let path = paths::data_path(self.kv.mount.as_deref(), self.kv.version, key);
         let query: Vec<(&str, &str)> = version.map(|v| vec![("version", v)]).unwrap_or_default();
-        let answer = session.send(Method::GET, &path, &query).await?;
+        let answer = session.send("ReadSecretData", Method::GET, &path, &query, None).await?;
         secret_data(self.kv.version, key, &path, &answer)
     }
 
@@ -132,7 +163,7 @@ impl VaultStoreClient {
         let session = self.session()?;
         let path = paths::metadata_path(self.kv.mount.as_deref(), self.kv.version, key)
             .map_err(ProviderError::InvalidConfig)?;
-        let answer = session.send(Method::GET, &path, &[]).await?;
+        let answer = session.send("ReadSecretData", Method::GET, &path, &[], None).await?;
         if answer.status == StatusCode::NOT_FOUND {
             return Err(ProviderError::NotFound { key: key.to_string() });
         }
@@ -159,7 +190,7 @@ impl VaultStoreClient {
         let session = self.session()?;
         let path = paths::metadata_path(self.kv.mount.as_deref(), self.kv.version, folder)
             .map_err(ProviderError::InvalidConfig)?;
-        let answer = session.send(Method::GET, &path, &[("list", "true")]).await?;
+        let answer = session.send("ListSecrets", Method::GET, &path, &[("list", "true")], None).await?;
         if answer.status == StatusCode::NOT_FOUND {
             return Err(ProviderError::NotFound { key: folder.to_string() });
         }
@@ -182,6 +213,91 @@ impl VaultStoreClient {
                     "find below {folder:?} lists more than {MAX_LISTED_KEYS} secrets; narrow it with find.path"
                 )));
             }
+        }
+        Ok(())
+    }
+
+    /// The secret at `key` as a push or a delete sees it, or `None` when there is none. On v2 the metadata is
+    /// read first: a secret whose latest version is deleted still has an owner (its `custom_metadata`), and its
+    /// `current_version` is what check-and-set needs.
+    async fn held(&self, key: &str) -> Result<Held, ProviderError> {
+        let data = |result: Result<serde_json::Map<String, serde_json::Value>, ProviderError>| match result {
+            Ok(data) => Ok(Some(data)),
+            Err(err) if err.is_not_found() => Ok(None),
+            Err(err) => Err(err),
+        };
+        match self.kv.version {
+            VaultKvStoreVersion::V1 => {
+                let existing = data(self.read_data(key, None).await)?
+                    .map(|data| Existing { managed: push::v1_managed(&data), data });
+                Ok(Held { existing, current_version: None })
+            }
+            VaultKvStoreVersion::V2 => {
+                let metadata = match self.read_metadata(key).await {
+                    Ok(metadata) => metadata,
+                    Err(err) if err.is_not_found() => return Ok(Held { existing: None, current_version: None }),
+                    Err(err) => return Err(err),
+                };
+                let managed = metadata.get(push::MANAGED_BY_KEY).map(String::as_str) == Some(push::MANAGED_BY_VALUE);
+                let current_version = metadata.get("current_version").and_then(|v| v.parse().ok());
+                // Not ours: refused (push) or skipped (delete) without reading the data.
+                let data = if managed {
+                    data(self.read_data(key, None).await)?.unwrap_or_default()
+                } else {
+                    Default::default()
+                };
+                Ok(Held { existing: Some(Existing { data, managed }), current_version })
+            }
+        }
+    }
+
+    /// Writes `data` as the new content of `key` (v2: a new version, with `cas` when check-and-set is required).
+    async fn write(
+        &self,
+        key: &str,
+        data: serde_json::Map<String, serde_json::Value>,
+        current_version: Option<u64>,
+    ) -> Result<(), ProviderError> {
+        let session = self.session()?;
+        let path = paths::data_path(self.kv.mount.as_deref(), self.kv.version, key);
+        let body = match self.kv.version {
+            VaultKvStoreVersion::V1 => serde_json::Value::Object(data),
+            VaultKvStoreVersion::V2 if self.kv.check_and_set => {
+                serde_json::json!({"data": data, "options": {"cas": current_version.unwrap_or(0)}})
+            }
+            VaultKvStoreVersion::V2 => serde_json::json!({ "data": data }),
+        };
+        let answer = session.send("WriteSecretData", Method::POST, &path, &[], Some(&body)).await?;
+        if !answer.status.is_success() {
+            return Err(answer.error(&format!("writing {path}")));
+        }
+        Ok(())
+    }
+
+    /// Marks a v2 secret as ours in its `custom_metadata` (before its first version is written, as ESO does).
+    async fn mark_managed(&self, key: &str) -> Result<(), ProviderError> {
+        let session = self.session()?;
+        let path = paths::metadata_path(self.kv.mount.as_deref(), self.kv.version, key)
+            .map_err(ProviderError::InvalidConfig)?;
+        let body = serde_json::json!({ "custom_metadata": push::managed_by() });
+        let answer = session.send("WriteSecretData", Method::POST, &path, &[], Some(&body)).await?;
+        if !answer.status.is_success() {
+            return Err(answer.error(&format!("writing {path}")));
+        }
+        Ok(())
+    }
+
+    /// Deletes `key`: on v1 the secret, on v2 its metadata, which removes every version.
+    async fn remove(&self, key: &str) -> Result<(), ProviderError> {
+        let session = self.session()?;
+        let path = match self.kv.version {
+            VaultKvStoreVersion::V1 => paths::data_path(self.kv.mount.as_deref(), self.kv.version, key),
+            VaultKvStoreVersion::V2 => paths::metadata_path(self.kv.mount.as_deref(), self.kv.version, key)
+                .map_err(ProviderError::InvalidConfig)?,
+        };
+        let answer = session.send("DeleteSecret", Method::DELETE, &path, &[], None).await?;
+        if !answer.status.is_success() && answer.status != StatusCode::NOT_FOUND {
+            return Err(answer.error(&format!("deleting {path}")));
         }
         Ok(())
     }
@@ -246,14 +362,61 @@ impl StoreClient for VaultStoreClient {
         Ok(found)
     }
 
+    /// ESO's Vault push: see [`push`] for what is written; the value itself is never in an error.
+    async fn push_secret(&self, source: &PushSource, data: &PushSecretData) -> Result<(), ProviderError> {
+        let payload = source.payload(data).ok_or_else(|| {
+            ProviderError::InvalidConfig(format!(
+                "failed to find secret key in secret with key: {}",
+                data.secret_key.as_deref().unwrap_or_default()
+            ))
+        })?;
+        let key = &data.remote_ref.remote_key;
+        let held = self.held(key).await?;
+        let marked = held.existing.as_ref().is_some_and(|e| e.managed);
+        let Some(desired) = push::plan_push(
+            self.kv.version,
+            held.existing,
+            payload.expose(),
+            data.remote_ref.property.as_deref(),
+            key,
+        )?
+        else {
+            return Ok(());
+        };
+        if self.kv.version == VaultKvStoreVersion::V2 && !marked {
+            self.mark_managed(key).await?;
+        }
+        self.write(key, desired, held.current_version).await
+    }
+
+    /// Deletes what a push wrote, only from secrets we manage; a secret that is gone is success.
+    async fn delete_secret(&self, remote_ref: &PushRemoteRef) -> Result<(), ProviderError> {
+        let key = &remote_ref.remote_key;
+        let held = self.held(key).await?;
+        match push::plan_delete(self.kv.version, held.existing, remote_ref.property.as_deref()) {
+            DeletePlan::Nothing => Ok(()),
+            DeletePlan::Rewrite(rest) => self.write(key, rest, held.current_version).await,
+            DeletePlan::Delete => self.remove(key).await,
+        }
+    }
+
+    /// Whether the secret (and its `property`, when set) exists.
+    async fn secret_exists(&self, remote_ref: &PushRemoteRef) -> Result<bool, ProviderError> {
+        match self.read_data(&remote_ref.remote_key, None).await {
+            Ok(data) => Ok(push::has_property(&data, remote_ref.property.as_deref())),
+            Err(err) if err.is_not_found() => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
     /// Ready once a token is at hand: for a login that is the login itself; a static token is checked with
     /// `auth/token/lookup-self`.
     async fn validate(&self) -> Result<Validation, ProviderError> {
         let Access::Ready(session) = &self.access else { return Ok(Validation::Unknown) };
         let token = session.token().await?;
         if matches!(session.login, Login::Token(_)) {
-            let answer =
-                session.connection.send(Method::GET, "auth/token/lookup-self", &[], Some(&token), None).await?;
+            let lookup = session.connection.send(Method::GET, "auth/token/lookup-self", &[], Some(&token), None).await;
+            let answer = auth::counted("LookupSelf", lookup)?;
             if !answer.status.is_success() {
                 return Err(match answer.error("checking the token (auth/token/lookup-self)") {
                     ProviderError::Denied(message) => ProviderError::Auth(message),

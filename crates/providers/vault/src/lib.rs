@@ -14,28 +14,40 @@
 //! - Errors: only Vault's 404 of a secret (or a deleted v2 version) is [`ProviderError::NotFound`]; 401/403 are
 //!   `Denied` (a failed login `Auth`), 5xx `Unavailable`. No token or value is ever in an error or a log line.
 //!
+//! - PushSecret (`push_secret`, `delete_secret`, `secret_exists`): as ESO's `client_push.go`, see [`push`].
+//!
 //! Auth: `tokenSecretRef`, `appRole`, `kubernetes` (a ServiceAccount token minted with TokenRequest, or a JWT
-//! in a Secret), `userPass`, `ldap`, `jwt` (a Secret or a TokenRequest token). Login tokens are cached per store
-//! identity and replaced after two thirds of their lease, or at once when Vault no longer knows them (a 403 whose
-//! token fails `auth/token/lookup-self`). `cert`,
-//! `iam` and `gcp` are refused as not supported.
+//! in a Secret), `userPass`, `ldap`, `jwt` (a Secret or a TokenRequest token), `cert` (a TLS client
+//! certificate). A login token is shared by every client of a store identity (store, referent namespace, spec),
+//! renewed (`renew-self`) after two thirds of its lease, replaced by a new login when a renewal runs into its max
+//! TTL or when Vault no longer knows it (a 403 whose token fails `auth/token/lookup-self`), and revoked
+//! (`revoke-self`) when the last client of the identity goes: the store was deleted or changed. `iam` and `gcp`
+//! are refused as not supported.
 
 mod auth;
 mod client;
+mod generator;
 mod http;
 mod paths;
+mod push;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use external_secrets_api::VaultProvider as VaultSpec;
 use external_secrets_api::meta::SecretKeySelector;
-use external_secrets_provider::{Capabilities, Provider, ProviderError, StoreClient, StoreContext, StoreKind};
-use tokio::sync::Mutex as AsyncMutex;
+use external_secrets_api::{VaultKvStoreVersion, VaultProvider as VaultSpec};
+use external_secrets_provider::{
+    Capabilities, CredentialResolver, Provider, ProviderError, StoreClient, StoreContext, StoreKind,
+};
 
 use crate::auth::{Login, TokenCache};
 use crate::client::{Access, KvSettings, Session, VaultStoreClient};
 use crate::http::{Connection, RequestSettings, TlsSettings};
+
+pub use generator::VaultGenerators;
+
+/// `provider` label of ESO's `externalsecret_provider_api_calls_count` for Vault.
+pub(crate) const PROVIDER: &str = "HashiCorp/Vault";
 
 /// The `vault` provider. Holds the login tokens of every store it serves.
 #[derive(Default)]
@@ -60,7 +72,7 @@ impl VaultProvider {
 impl Provider for VaultProvider {
     type Spec = VaultSpec;
 
-    /// `ReadWrite`, as ESO reports it (this operator implements the reads only so far).
+    /// `ReadWrite`, as ESO reports it: reads, `find`, and PushSecret writes and deletes.
     fn capabilities(&self) -> Capabilities {
         Capabilities::ReadWrite
     }
@@ -83,6 +95,9 @@ impl Provider for VaultProvider {
                 _ => {}
             }
         }
+        if spec.check_and_set.as_ref().is_some_and(|c| c.required) && spec.version == VaultKvStoreVersion::V1 {
+            return invalid("checkAndSet is not supported with Vault KV version v1");
+        }
         let Some(auth) = &spec.auth else { return invalid("auth must be set") };
         match Login::from_spec(auth) {
             // An auth method not implemented here is admitted, as ESO admits it; the store reports it when used.
@@ -100,26 +115,17 @@ impl Provider for VaultProvider {
     async fn client(&self, spec: &VaultSpec, ctx: &StoreContext) -> Result<Arc<dyn StoreClient>, ProviderError> {
         let auth = spec.auth.as_ref().ok_or_else(|| ProviderError::InvalidConfig("auth must be set".to_string()))?;
         let login = Login::from_spec(auth)?;
-        let kv = KvSettings { mount: spec.path.clone().filter(|p| !p.is_empty()), version: spec.version };
+        let kv = KvSettings {
+            mount: spec.path.clone().filter(|p| !p.is_empty()),
+            version: spec.version,
+            check_and_set: spec.check_and_set.as_ref().is_some_and(|c| c.required),
+        };
         if ctx.kind() == StoreKind::ClusterSecretStore
             && ctx.referent_namespace().is_none()
             && login.references_without_namespace()
         {
             return Ok(Arc::new(VaultStoreClient { kv, access: Access::Deferred }));
         }
-        let credentials = ctx.credentials().clone();
-        let tls = tls_settings(spec, ctx).await?;
-        let settings = RequestSettings {
-            namespace: spec.namespace.clone(),
-            headers: spec.headers.clone(),
-            forward_inconsistent: spec.forward_inconsistent,
-            read_your_writes: spec.read_your_writes,
-        };
-        let connection = Connection::new(&spec.server, tls, settings)?;
-        let login_connection = match &auth.namespace {
-            Some(namespace) => connection.in_namespace(Some(namespace.clone())),
-            None => connection.clone(),
-        };
         let scope = ctx.scope();
         let store = format!(
             "{}/{}/{}/{}",
@@ -128,15 +134,9 @@ impl Provider for VaultProvider {
             scope.name,
             scope.referent_namespace.as_deref().unwrap_or_default()
         );
-        let session = Session {
-            connection,
-            login_connection,
-            identity: auth::identity(&store, spec),
-            login,
-            credentials,
-            cache: self.tokens.clone(),
-            login_lock: AsyncMutex::new(()),
-        };
+        // A static token is the user's: never revoked by us.
+        let revocable = !matches!(login, Login::Token(_));
+        let session = self.session(spec, login, ctx.credentials().clone(), &store, revocable).await?;
         // Log in now, so that a wrong credential shows on the store's status when it is validated.
         session.token().await?;
         tracing::debug!(
@@ -147,6 +147,36 @@ impl Provider for VaultProvider {
             "built a vault store client"
         );
         Ok(Arc::new(VaultStoreClient { kv, access: Access::Ready(Box::new(session)) }))
+    }
+}
+
+impl VaultProvider {
+    /// A session (connection, login, token slot) for `spec`, reading credentials with `credentials`; `scope`
+    /// names the store (or generator) the token belongs to. `revocable`: revoke the token when the last
+    /// session of the identity goes.
+    async fn session(
+        &self,
+        spec: &VaultSpec,
+        login: Login,
+        credentials: CredentialResolver,
+        scope: &str,
+        revocable: bool,
+    ) -> Result<Session, ProviderError> {
+        let tls = tls_settings(spec, &login, &credentials).await?;
+        let settings = RequestSettings {
+            namespace: spec.namespace.clone(),
+            headers: spec.headers.clone(),
+            forward_inconsistent: spec.forward_inconsistent,
+            read_your_writes: spec.read_your_writes,
+        };
+        let connection = Connection::new(&spec.server, tls, settings)?;
+        let login_connection = match spec.auth.as_ref().and_then(|a| a.namespace.as_ref()) {
+            Some(namespace) => connection.in_namespace(Some(namespace.clone())),
+            None => connection.clone(),
+        };
+        let revoke_via = revocable.then(|| login_connection.clone());
+        let slot = self.tokens.slot(&auth::identity(scope, spec), revoke_via);
+        Ok(Session { connection, login_connection, login, credentials, slot })
     }
 }
 
@@ -163,17 +193,26 @@ fn secret_selectors(spec: &VaultSpec) -> Vec<&SecretKeySelector> {
     out.extend(auth.user_pass.as_ref().and_then(|u| u.secret_ref.as_ref()));
     out.extend(auth.ldap.as_ref().and_then(|l| l.secret_ref.as_ref()));
     out.extend(auth.jwt.as_ref().and_then(|j| j.secret_ref.as_ref()));
+    if let Some(cert) = &auth.cert {
+        out.extend(cert.client_cert.as_ref());
+        out.extend(cert.secret_ref.as_ref());
+    }
     out
 }
 
-/// `caBundle`, `caProvider` and `tls` (client certificate) of the store.
-async fn tls_settings(spec: &VaultSpec, ctx: &StoreContext) -> Result<TlsSettings, ProviderError> {
+/// `caBundle`, `caProvider` and the client certificate: `auth.cert`'s when that is the login (ESO sets it on the
+/// transport, over `tls`), else `tls`'s.
+async fn tls_settings(
+    spec: &VaultSpec,
+    login: &Login,
+    credentials: &CredentialResolver,
+) -> Result<TlsSettings, ProviderError> {
     let mut tls = TlsSettings::default();
     if let Some(bundle) = &spec.ca_bundle {
         tls.ca_pem.push(bundle.0.clone());
     }
     if let Some(ca) = &spec.ca_provider {
-        tls.ca_pem.push(ctx.credentials().ca_provider_pem(ca, "ca.crt").await.map_err(|e| e.context("caProvider"))?);
+        tls.ca_pem.push(credentials.ca_provider_pem(ca, "ca.crt").await.map_err(|e| e.context("caProvider"))?);
     }
     if let Some(client_tls) = &spec.client_tls
         && let (Some(cert), Some(key)) = (&client_tls.cert_secret_ref, &client_tls.key_secret_ref)
@@ -185,16 +224,15 @@ async fn tls_settings(spec: &VaultSpec, ctx: &StoreContext) -> Result<TlsSetting
             }
             selector
         };
-        let cert = ctx
-            .credentials()
-            .secret_key(&with_default(cert, "tls.crt"))
-            .await
-            .map_err(|e| e.context("tls.certSecretRef"))?;
-        let key = ctx
-            .credentials()
-            .secret_key(&with_default(key, "tls.key"))
-            .await
-            .map_err(|e| e.context("tls.keySecretRef"))?;
+        let cert =
+            credentials.secret_key(&with_default(cert, "tls.crt")).await.map_err(|e| e.context("tls.certSecretRef"))?;
+        let key =
+            credentials.secret_key(&with_default(key, "tls.key")).await.map_err(|e| e.context("tls.keySecretRef"))?;
+        tls.client_cert = Some((cert.into_inner(), key));
+    }
+    if let Login::Cert { client_cert, client_key, .. } = login {
+        let cert = credentials.secret_key(client_cert).await.map_err(|e| e.context("auth.cert.clientCert"))?;
+        let key = credentials.secret_key(client_key).await.map_err(|e| e.context("auth.cert.secretRef"))?;
         tls.client_cert = Some((cert.into_inner(), key));
     }
     Ok(tls)

@@ -71,7 +71,7 @@ namespaces are off).
   verbs: ["create"]
 {{- end }}
 - apiGroups: ["generators.external-secrets.io"]
-  resources: ["passwords", "uuids", "fakes", "sshkeys", "ecrauthorizationtokens", "stssessiontokens", "webhooks"{{ if $cluster }}, "clustergenerators"{{ end }}]
+  resources: ["passwords", "uuids", "fakes", "sshkeys", "ecrauthorizationtokens", "stssessiontokens", "webhooks", "vaultdynamicsecrets"{{ if $cluster }}, "clustergenerators"{{ end }}]
   verbs: ["get"]
 - apiGroups: ["generators.external-secrets.io"]
   resources: ["grafanas"]

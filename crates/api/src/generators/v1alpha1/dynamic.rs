@@ -1,8 +1,9 @@
 //! Generators that ask a secret backend for dynamic credentials: `VaultDynamicSecret` and
 //! `BeyondtrustWorkloadCredentialsDynamicSecret`.
 //!
-//! Both embed a SecretStore provider spec (`provider`) that this crate does not model yet (Vault, BeyondTrust
-//! Workload Credentials); it is kept verbatim as an open object (see `docs/compatibility.md`).
+//! Both embed a SecretStore provider spec (`provider`): Vault's is typed as the store's; BeyondTrust Workload
+//! Credentials', which this crate does not model yet, is kept verbatim as an open object (see
+//! `docs/compatibility.md`).
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::schema;
-use crate::v1::SecretStoreRetrySettings;
+use crate::v1::{SecretStoreRetrySettings, VaultProvider};
 
 /// VaultDynamicSecretSpec says which Vault path to call, how, and which part of the answer to return.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -53,10 +54,8 @@ pub struct VaultDynamicSecretSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_settings: Option<SecretStoreRetrySettings>,
 
-    /// The Vault connection and auth: ESO's `VaultProvider` (a SecretStore's `spec.provider.vault`), kept
-    /// verbatim.
-    #[schemars(schema_with = "schema::open_object")]
-    pub provider: serde_json::Value,
+    /// The Vault connection and auth: ESO's `VaultProvider`, as a SecretStore's `spec.provider.vault`.
+    pub provider: VaultProvider,
 
     /// The Vault path to call.
     pub path: String,

@@ -11,7 +11,7 @@ use crate::meta::{SecretKeySelector, ServiceAccountSelector};
 use crate::v1::CaProvider;
 
 /// VaultProvider configures a store to sync secrets using a Hashicorp Vault KV backend.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VaultProvider {
     /// Auth configures how secret-manager authenticates with the Vault server.
@@ -166,6 +166,8 @@ fn default_gcp_path() -> String {
 /// VaultAppRole authenticates with Vault using the App Role auth mechanism.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+// ESO lists the defaulted mount path as required too (a default alone would drop it from `required`).
+#[schemars(extend("required" = ["path", "secretRef"]))]
 pub struct VaultAppRole {
     /// Path where the App Role authentication backend is mounted in Vault, e.g: "approle"
     #[serde(default = "default_approle_path")]
@@ -186,6 +188,8 @@ pub struct VaultAppRole {
 /// VaultKubernetesAuth authenticates against Vault using a Kubernetes ServiceAccount token.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+// ESO lists the defaulted mount path as required too (a default alone would drop it from `required`).
+#[schemars(extend("required" = ["mountPath", "role"]))]
 pub struct VaultKubernetesAuth {
     /// Path where the Kubernetes authentication backend is mounted in Vault, e.g: "kubernetes"
     #[serde(default = "default_kubernetes_path", rename = "mountPath")]
@@ -206,6 +210,8 @@ pub struct VaultKubernetesAuth {
 /// VaultLdapAuth authenticates with Vault using the LDAP authentication method.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+// ESO lists the defaulted mount path as required too (a default alone would drop it from `required`).
+#[schemars(extend("required" = ["path", "username"]))]
 pub struct VaultLdapAuth {
     /// Path where the LDAP authentication backend is mounted in Vault, e.g: "ldap"
     #[serde(default = "default_ldap_path")]
@@ -238,6 +244,8 @@ pub struct VaultKubernetesServiceAccountTokenAuth {
 /// VaultJwtAuth authenticates with Vault using the JWT/OIDC authentication method.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+// ESO lists the defaulted mount path as required too (a default alone would drop it from `required`).
+#[schemars(extend("required" = ["path"]))]
 pub struct VaultJwtAuth {
     /// Path where the JWT authentication backend is mounted in Vault, e.g: "jwt"
     #[serde(default = "default_jwt_path")]
@@ -317,6 +325,8 @@ pub struct VaultIamAuth {
 /// VaultUserPassAuth authenticates with Vault using the UserPass authentication method.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+// ESO lists the defaulted mount path as required too (a default alone would drop it from `required`).
+#[schemars(extend("required" = ["path", "username"]))]
 pub struct VaultUserPassAuth {
     /// Path where the UserPassword authentication backend is mounted in Vault, e.g: "userpass"
     #[serde(default = "default_userpass_path")]
