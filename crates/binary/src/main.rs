@@ -82,6 +82,8 @@ fn registries(settings: &ProviderSettings) -> (ProviderRegistry, GeneratorRegist
     };
     #[cfg(feature = "provider-vault")]
     let registry = registry.with(Arc::new(external_secrets_provider_vault::VaultProvider::new()));
+    #[cfg(feature = "provider-gcp")]
+    let registry = registry.with(Arc::new(external_secrets_provider_gcp::GcpProvider::new()));
     (registry, generators)
 }
 
