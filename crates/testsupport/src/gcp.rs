@@ -283,7 +283,11 @@ impl FakeGoogle {
 
     /// Lets the Kubernetes ServiceAccount `namespace/name` impersonate the Google service account `gsa`.
     pub fn bind(&self, gsa: &str, namespace: &str, name: &str) {
-        self.state().bindings.entry(gsa.to_string()).or_default().push(format!("system:serviceaccount:{namespace}:{name}"));
+        self.state()
+            .bindings
+            .entry(gsa.to_string())
+            .or_default()
+            .push(format!("system:serviceaccount:{namespace}:{name}"));
     }
 
     /// Makes Secret Manager answer 403 to `principal` (`key:<email>`, `gsa:<email>`, `federated:<subject>`,
@@ -298,13 +302,7 @@ impl FakeGoogle {
     }
 
     /// Creates (or replaces) a secret with labels and annotations and no version.
-    pub fn put_secret(
-        &self,
-        location: Option<&str>,
-        id: &str,
-        labels: &[(&str, &str)],
-        annotations: &[(&str, &str)],
-    ) {
+    pub fn put_secret(&self, location: Option<&str>, id: &str, labels: &[(&str, &str)], annotations: &[(&str, &str)]) {
         let mut state = self.state();
         state.seq += 1;
         let secret = FakeSecret {
@@ -325,7 +323,12 @@ impl FakeGoogle {
         let seq = state.seq;
         let Some(secret) = state.secrets.get_mut(&(location.map(str::to_string), id.to_string())) else { return 0 };
         let number = secret.versions.len() as u32 + 1;
-        secret.versions.push(FakeVersion { number, data: data.to_vec(), state: VersionState::Enabled, create_seq: seq });
+        secret.versions.push(FakeVersion {
+            number,
+            data: data.to_vec(),
+            state: VersionState::Enabled,
+            create_seq: seq,
+        });
         number
     }
 
@@ -413,11 +416,7 @@ fn parse_pairs(text: &str) -> BTreeMap<String, String> {
 }
 
 /// The claims of a JWT whose signature `verify` accepts, or why not.
-fn verified_claims(
-    jwt: &str,
-    alg: &str,
-    verify: impl FnOnce(&Value, &[u8], &[u8]) -> bool,
-) -> Result<Value, String> {
+fn verified_claims(jwt: &str, alg: &str, verify: impl FnOnce(&Value, &[u8], &[u8]) -> bool) -> Result<Value, String> {
     let parts: Vec<&str> = jwt.split('.').collect();
     if parts.len() != 3 {
         return Err("not a JWT".into());
@@ -478,7 +477,9 @@ async fn handle(req: Request<Incoming>, state: &Arc<Mutex<State>>, base: &str) -
     if method == http::Method::POST && path == "/v1/identitybindingtoken" {
         return identity_binding_token(&mut state, &body);
     }
-    if method == http::Method::POST && let Some(rest) = path.strip_prefix("/iam/v1/projects/-/serviceAccounts/") {
+    if method == http::Method::POST
+        && let Some(rest) = path.strip_prefix("/iam/v1/projects/-/serviceAccounts/")
+    {
         return generate_access_token(&mut state, rest, bearer.as_deref(), &body);
     }
     if method == http::Method::GET && path == "/computeMetadata/v1/instance/service-accounts/default/token" {
@@ -578,7 +579,11 @@ fn identity_binding_token(state: &mut State, body: &[u8]) -> Answer {
         cluster.location, cluster.name
     );
     if request["audience"] != format!("identitynamespace:{pool}:{provider}").as_str() {
-        return oauth_error(400, "invalid_target", "The target service indicated by the \"audience\" parameters is invalid.");
+        return oauth_error(
+            400,
+            "invalid_target",
+            "The target service indicated by the \"audience\" parameters is invalid.",
+        );
     }
     let subject_token = request["subject_token"].as_str().unwrap_or_default();
     let public = cluster.public_key.clone();
@@ -617,7 +622,8 @@ fn generate_access_token(state: &mut State, rest: &str, bearer: Option<&str>, bo
         Some(_) => return google_error(403, "PERMISSION_DENIED", "only federated tokens may impersonate here"),
         None => return google_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."),
     };
-    let scopes = serde_json::from_slice::<Value>(body).ok().and_then(|b| b["scope"].as_array().cloned()).unwrap_or_default();
+    let scopes =
+        serde_json::from_slice::<Value>(body).ok().and_then(|b| b["scope"].as_array().cloned()).unwrap_or_default();
     if !scopes.iter().any(|s| s == CLOUD_PLATFORM) {
         return google_error(400, "INVALID_ARGUMENT", "scope must include cloud-platform");
     }
@@ -746,7 +752,11 @@ fn secret_manager(
             };
             let key = (location.clone(), id.clone());
             if state.secrets.contains_key(&key) {
-                return google_error(409, "ALREADY_EXISTS", &format!("Secret [{}] already exists.", location_name(&id)));
+                return google_error(
+                    409,
+                    "ALREADY_EXISTS",
+                    &format!("Secret [{}] already exists.", location_name(&id)),
+                );
             }
             let replication = request.get("replication").cloned();
             match (&location, &replication) {
@@ -811,7 +821,8 @@ fn secret_manager(
                     let mask = query.get("updateMask").cloned().unwrap_or_default();
                     for field in mask.split(',') {
                         let map: BTreeMap<String, String> =
-                            serde_json::from_value(request.get(field).cloned().unwrap_or(json!({}))).unwrap_or_default();
+                            serde_json::from_value(request.get(field).cloned().unwrap_or(json!({})))
+                                .unwrap_or_default();
                         match field {
                             "labels" => secret.labels = map,
                             "annotations" => secret.annotations = map,
@@ -905,10 +916,8 @@ mod tests {
 
     #[test]
     fn filters_hold_for_all_terms() {
-        let secret = FakeSecret {
-            labels: BTreeMap::from([("team".to_string(), "pay".to_string())]),
-            ..FakeSecret::default()
-        };
+        let secret =
+            FakeSecret { labels: BTreeMap::from([("team".to_string(), "pay".to_string())]), ..FakeSecret::default() };
         assert!(matches_filter("labels.team=pay name:db", "prod-db", &secret));
         assert!(!matches_filter("labels.team=pay name:db", "prod-cache", &secret));
         assert!(!matches_filter("labels.team=ops", "prod-db", &secret));

@@ -100,9 +100,8 @@ struct KeyFile {
 impl ServiceAccountKey {
     /// Parses Google's key JSON. Errors never quote the document.
     pub(crate) fn parse(json: &[u8]) -> Result<Self, ProviderError> {
-        let invalid = |why: &str| {
-            ProviderError::InvalidConfig(format!("failed to process the provided JSON credentials: {why}"))
-        };
+        let invalid =
+            |why: &str| ProviderError::InvalidConfig(format!("failed to process the provided JSON credentials: {why}"));
         let file: KeyFile = serde_json::from_slice(json).map_err(|_| invalid("not a JSON service-account key"))?;
         if file.type_ != "service_account" {
             return Err(invalid("the key's type is not \"service_account\""));
@@ -135,11 +134,8 @@ impl ServiceAccountKey {
             "iat": now,
             "exp": now + ASSERTION_LIFETIME_SECS,
         });
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
+        let signing_input =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
         let key = ring::signature::RsaKeyPair::from_pkcs8(self.private_key.expose())
             .map_err(|_| ProviderError::InvalidConfig("the service-account key is not a usable RSA key".to_string()))?;
         let mut signature = vec![0; key.public().modulus_len()];
@@ -313,8 +309,7 @@ impl TokenSource {
             path_segment(gcp_service_account)
         );
         let request = serde_json::json!({"scope": [CLOUD_PLATFORM_SCOPE]});
-        let answer =
-            self.http.send(Method::POST, &url, &[], Some(&federated.token), &[], Body::Json(&request)).await?;
+        let answer = self.http.send(Method::POST, &url, &[], Some(&federated.token), &[], Body::Json(&request)).await?;
         if !answer.is_success() {
             return Err(answer.auth_error(&format!("unable to generate gcp access token for {gcp_service_account}")));
         }
@@ -418,7 +413,10 @@ mod tests {
         for bad in [
             br#"{"type": "authorized_user", "client_email": "a"}"#.to_vec(),
             br#"not json hunter2"#.to_vec(),
-            serde_json::to_vec(&serde_json::json!({"type": "service_account", "client_email": "a@b", "private_key": "hunter2"})).unwrap(),
+            serde_json::to_vec(
+                &serde_json::json!({"type": "service_account", "client_email": "a@b", "private_key": "hunter2"}),
+            )
+            .unwrap(),
         ] {
             let err = ServiceAccountKey::parse(&bad).unwrap_err();
             assert!(matches!(err, ProviderError::InvalidConfig(_)), "{err}");

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::auth::TokenSource;
 use crate::http::{Answer, Body, Http};
-use crate::push::{self, MANAGED_BY, EXTERNAL_SECRETS};
+use crate::push::{self, EXTERNAL_SECRETS, MANAGED_BY};
 
 /// Where a store's secrets are: the endpoint (global or the location's) and the parent resource.
 pub(crate) struct Place {
@@ -86,9 +86,8 @@ struct Topic {
 
 /// A remote secret or version id must be one path segment: Secret Manager's ids are `[A-Za-z0-9_-]`.
 fn check_id(id: &str, what: &str) -> Result<(), ProviderError> {
-    let valid = !id.is_empty()
-        && id.len() <= 255
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let valid =
+        !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if valid {
         Ok(())
     } else {
@@ -278,9 +277,7 @@ fn payload_of(answer: Answer, key: &str) -> Result<Vec<u8>, ProviderError> {
     let Some(data) = data.filter(|d| !d.is_empty()) else {
         return Err(ProviderError::Malformed(format!("invalid secret received. no secret string for key: {key}")));
     };
-    STANDARD
-        .decode(data)
-        .map_err(|_| ProviderError::Malformed(format!("the payload of {key} is not base64")))
+    STANDARD.decode(data).map_err(|_| ProviderError::Malformed(format!("the payload of {key} is not base64")))
 }
 
 #[async_trait]
@@ -305,8 +302,7 @@ impl StoreClient for GcpStoreClient {
                 .map_err(|e| ProviderError::InvalidConfig(format!("find.name.regexp {pattern:?}: {e}")))?;
             (path.map(|p| format!("name:{p}")), Some(matcher))
         } else if !query.tags.is_empty() {
-            let mut filter =
-                query.tags.iter().map(|(k, v)| format!("labels.{k}={v}")).collect::<Vec<_>>().join(" ");
+            let mut filter = query.tags.iter().map(|(k, v)| format!("labels.{k}={v}")).collect::<Vec<_>>().join(" ");
             if let Some(path) = path {
                 filter.push_str(&format!(" name:{path}"));
             }

@@ -148,14 +148,14 @@ impl Http {
         // The URL holds host, resource names and query (filters, page tokens): no secret. reqwest's error
         // names it; strip it anyway, the endpoint is named by the caller.
         let host = host_of(url);
-        let response = request.send().await.map_err(|e| {
-            ProviderError::Unavailable(format!("calling {host}: {}", error_chain(&e.without_url())))
-        })?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
+        let response = request
+            .send()
             .await
-            .map_err(|e| ProviderError::Unavailable(format!("reading {host}'s answer: {}", error_chain(&e.without_url()))))?;
+            .map_err(|e| ProviderError::Unavailable(format!("calling {host}: {}", error_chain(&e.without_url()))))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| {
+            ProviderError::Unavailable(format!("reading {host}'s answer: {}", error_chain(&e.without_url())))
+        })?;
         let body = if bytes.iter().all(u8::is_ascii_whitespace) {
             serde_json::Value::Null
         } else {
@@ -233,7 +233,10 @@ mod tests {
 
     #[test]
     fn messages_name_the_host_only() {
-        assert_eq!(host_of("https://secretmanager.googleapis.com/v1/projects/p/secrets?filter=x"), "https://secretmanager.googleapis.com");
+        assert_eq!(
+            host_of("https://secretmanager.googleapis.com/v1/projects/p/secrets?filter=x"),
+            "https://secretmanager.googleapis.com"
+        );
         assert_eq!(host_of("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
     }
 }

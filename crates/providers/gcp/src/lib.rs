@@ -133,8 +133,7 @@ impl GcpProvider {
             return Ok(Identity::Key(ServiceAccountKey::parse(key.expose())?));
         }
         if let Some(workload) = &auth.workload_identity {
-            let cluster_project =
-                workload.cluster_project_id.as_deref().filter(|p| !p.is_empty()).unwrap_or(project);
+            let cluster_project = workload.cluster_project_id.as_deref().filter(|p| !p.is_empty()).unwrap_or(project);
             let required = |value: &Option<String>, field: &str| {
                 value.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
                     ProviderError::InvalidConfig(format!(
@@ -252,7 +251,8 @@ impl Provider for GcpProvider {
         }
         let identity = self.identity(spec, &project, ctx).await?;
         let http = Http::new()?;
-        let tokens = TokenSource { identity, cache: self.tokens.clone(), http: http.clone(), endpoints: self.endpoints.clone() };
+        let tokens =
+            TokenSource { identity, cache: self.tokens.clone(), http: http.clone(), endpoints: self.endpoints.clone() };
         // Get a token now (from the cache when fresh), so that a wrong credential shows on the store's status.
         tokens.token().await?;
         let location = spec.location.as_deref().filter(|l| !l.is_empty());
@@ -290,7 +290,9 @@ mod tests {
         let ok = spec(serde_json::json!({"projectID": "my-proj", "auth": key}));
         assert!(provider.validate_spec(&ok, StoreKind::SecretStore).is_ok());
         assert_eq!(ok.secret_version_selection_policy, "LatestOrFail", "ESO's default");
-        let no_name = spec(serde_json::json!({"projectID": "p", "auth": {"secretRef": {"secretAccessKeySecretRef": {"key": "k"}}}}));
+        let no_name = spec(
+            serde_json::json!({"projectID": "p", "auth": {"secretRef": {"secretAccessKeySecretRef": {"key": "k"}}}}),
+        );
         assert!(provider.validate_spec(&no_name, StoreKind::SecretStore).is_err());
         let bad_project = spec(serde_json::json!({"projectID": "p/../x", "auth": key}));
         assert!(provider.validate_spec(&bad_project, StoreKind::SecretStore).is_err());
@@ -298,7 +300,8 @@ mod tests {
         assert!(provider.validate_spec(&bad_location, StoreKind::SecretStore).is_err());
         let bad_policy = spec(serde_json::json!({"projectID": "p", "secretVersionSelectionPolicy": "Newest"}));
         assert!(provider.validate_spec(&bad_policy, StoreKind::SecretStore).is_err());
-        let wif = spec(serde_json::json!({"projectID": "p", "auth": {"workloadIdentityFederation": {"audience": "a"}}}));
+        let wif =
+            spec(serde_json::json!({"projectID": "p", "auth": {"workloadIdentityFederation": {"audience": "a"}}}));
         assert!(provider.validate_spec(&wif, StoreKind::SecretStore).is_ok(), "admitted; refused when used");
     }
 

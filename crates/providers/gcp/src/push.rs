@@ -51,7 +51,9 @@ struct Envelope<T> {
 pub(crate) fn parse_metadata<T: DeserializeOwned + Default>(metadata: Option<&Value>) -> Result<T, ProviderError> {
     let Some(value) = metadata.filter(|v| !v.is_null()) else { return Ok(T::default()) };
     let parsed: Envelope<T> = serde_json::from_value(value.clone()).map_err(|e| {
-        ProviderError::InvalidConfig(format!("failed to parse PushSecret metadata: {METADATA_API_VERSION} {METADATA_KIND}: {e}"))
+        ProviderError::InvalidConfig(format!(
+            "failed to parse PushSecret metadata: {METADATA_API_VERSION} {METADATA_KIND}: {e}"
+        ))
     })?;
     if parsed.api_version != METADATA_API_VERSION {
         return Err(ProviderError::InvalidConfig(format!(
@@ -127,7 +129,8 @@ pub(crate) fn property_value(document: &[u8], property: &str) -> Option<Vec<u8>>
 /// `document` with `value` (as a JSON string) at the dotted `property` path, as ESO's `sjson.SetBytes`; an empty
 /// document becomes an object. A document that is not a JSON object cannot take a property.
 pub(crate) fn set_property(document: &[u8], property: &str, value: &[u8]) -> Result<Vec<u8>, ProviderError> {
-    let not_object = || ProviderError::InvalidConfig("the remote secret is not a JSON object; cannot set a property".into());
+    let not_object =
+        || ProviderError::InvalidConfig("the remote secret is not a JSON object; cannot set a property".into());
     let mut root: Value = if document.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {

@@ -4,7 +4,9 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::meta::{DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN, SECRET_KEY_PATTERN, SecretKeySelector, ServiceAccountSelector};
+use crate::meta::{
+    DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN, SECRET_KEY_PATTERN, SecretKeySelector, ServiceAccountSelector,
+};
 
 /// `secretVersionSelectionPolicy` when unset.
 pub const GCPSM_LATEST_OR_FAIL: &str = "LatestOrFail";
