@@ -530,3 +530,63 @@ impl World {
         self.push_secrets().create(&PostParams::default(), &ps).await.expect("create PushSecret");
     }
 }
+
+/// `examples/gcp-secret-manager/<file>` for this test: its namespace, project and store class.
+fn example(w: &World, file: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/gcp-secret-manager").join(file);
+    let text = std::fs::read_to_string(path)
+        .expect("example file")
+        .replace("namespace: apps", &format!("namespace: {}", w.ns))
+        .replace("my-project", GCP_PROJECT_ID);
+    let mut value: Value = serde_yaml::from_str(&text).expect("example YAML");
+    if value["kind"] == "SecretStore" {
+        value["spec"]["controller"] = json!(w.op.class);
+    }
+    value
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_manifests_sync_with_workload_identity() {
+    let w = World::start("gcp-example").await;
+    let sa_key = std::fs::read_to_string(&w.cluster.pki.sa_key).expect("apiserver ServiceAccount key");
+    w.google.trust_cluster(&w.cluster.issuer, &sa_key, "europe-west1", "prod").expect("trust cluster");
+    let gsa = format!("app-secrets@{GCP_PROJECT_ID}.iam.gserviceaccount.com");
+    w.google.bind(&gsa, &w.ns, "app-secrets");
+    w.google.put_secret(None, "app-db", &[], &[]);
+    w.google.add_version(None, "app-db", json!({"password": OLD_PASSWORD}).to_string().as_bytes());
+    w.google.add_version(None, "app-db", json!({"password": PASSWORD}).to_string().as_bytes());
+    w.google.put_secret(None, "billing-api", &[("team", "payments")], &[]);
+    w.google.add_version(None, "billing-api", API_KEY.as_bytes());
+
+    let accounts: Api<ServiceAccount> = Api::namespaced(w.admin.clone(), &w.ns);
+    let account = serde_json::from_value(example(&w, "serviceaccount.yaml")).unwrap();
+    accounts.create(&PostParams::default(), &account).await.expect("ServiceAccount");
+    let store = serde_json::from_value(example(&w, "secretstore.yaml")).unwrap();
+    w.stores().create(&PostParams::default(), &store).await.expect("SecretStore");
+    let es = serde_json::from_value(example(&w, "externalsecret.yaml")).unwrap();
+    w.external_secrets().create(&PostParams::default(), &es).await.expect("ExternalSecret");
+    wait_store(&w.stores(), "gcp-secret-manager", "Valid").await;
+    wait_ready(&w.external_secrets(), "app-db", "SecretSynced").await;
+    let app_db = w.target("app-db").await;
+    assert_eq!(app_db["db-password"], PASSWORD);
+    assert_eq!(app_db["db-password-previous"], OLD_PASSWORD);
+    assert_eq!(app_db["billing-api"], API_KEY);
+
+    w.put_secret("app-token", json!({"token": PUSHED})).await;
+    w.create(example(&w, "pushsecret.yaml")).await;
+    push_ready(&w, "app-token", "Synced").await;
+    let pushed = w.google.secret(None, "app-token").expect("pushed");
+    assert_eq!(pushed.latest_data(), Some(PUSHED.as_bytes()));
+    assert_eq!(pushed.labels.get("team").map(String::as_str), Some("payments"));
+    assert_eq!(
+        pushed.replication,
+        json!({"userManaged": {"replicas": [{"location": "europe-west1"}, {"location": "europe-west4"}]}})
+    );
+
+    // The key-based store of the example is valid syntax for the API server too.
+    let key_store: SecretStore = serde_json::from_value(example(&w, "secretstore-key.yaml")).unwrap();
+    w.stores().create(&PostParams::default(), &key_store).await.expect("key SecretStore");
+    wait_store(&w.stores(), "gcp-secret-manager-key", "InvalidProviderConfig").await;
+    w.assert_nothing_leaked().await;
+    w.stop().await;
+}
