@@ -590,3 +590,67 @@ async fn the_example_manifests_sync_with_workload_identity() {
     w.assert_nothing_leaked().await;
     w.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_renewed_when_they_near_expiry_not_per_reconcile() {
+    let w = World::start("gcp-renew").await;
+    w.key_secret("k1").await;
+    w.google.set_token_lifetime(Duration::from_secs(10));
+    w.google.put_secret(None, "db", &[], &[]);
+    w.google.add_version(None, "db", PASSWORD.as_bytes());
+    w.create_store("sm", json!({"auth": key_auth("k1")})).await;
+    w.create_es("db", "sm", json!({"data": [{"secretKey": "pw", "remoteRef": {"key": "db"}}]})).await;
+    wait_ready(&w.external_secrets(), "db", "SecretSynced").await;
+    let exchanges = || w.google.exchanges().get(&format!("oauth:key:{KEY_EMAIL}")).copied().unwrap_or(0);
+    let accesses = || w.google.requests().iter().filter(|r| r.ends_with("/secrets/db/versions/latest:access")).count();
+    // A 10 s token is renewed (a tenth of its lifetime early), while the 1 s refreshes keep reading with it.
+    assert!(eventually(Duration::from_secs(60), || async { exchanges() >= 3 }).await, "tokens are renewed");
+    let (tokens, reads) = (exchanges(), accesses());
+    assert!(reads >= 2 * tokens as usize, "{reads} reads with {tokens} tokens: a token serves many reconciles");
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_store_reads_the_key_in_each_external_secrets_namespace() {
+    let w = World::start("gcp-cluster").await;
+    w.key_secret("k1").await;
+    w.google.put_secret(None, "db", &[], &[]);
+    w.google.add_version(None, "db", PASSWORD.as_bytes());
+    let stores: Api<external_secrets_api::ClusterSecretStore> = Api::all(w.admin.clone());
+    let name = format!("{}-gcp", w.ns);
+    let store = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore",
+        "metadata": {"name": name},
+        "spec": {"controller": w.op.class, "provider": {"gcpsm": {"projectID": GCP_PROJECT_ID, "auth": key_auth("k1")}}}
+    }))
+    .unwrap();
+    stores.create(&PostParams::default(), &store).await.expect("ClusterSecretStore");
+    // The key reference has no namespace: the store cannot be validated on its own (ESO's `ValidationUnknown`).
+    let unknown = eventually(Duration::from_secs(30), || async {
+        stores
+            .get(&name)
+            .await
+            .ok()
+            .and_then(|s| s.status)
+            .and_then(|s| s.condition("Ready").cloned())
+            .is_some_and(|c| c.reason.as_deref() == Some("ValidationUnknown"))
+    })
+    .await;
+    assert!(unknown, "the referent ClusterSecretStore is ValidationUnknown");
+    let es: ExternalSecret = serde_json::from_value(json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": "db"},
+        "spec": {
+            "refreshInterval": "1h",
+            "secretStoreRef": {"name": name, "kind": "ClusterSecretStore"},
+            "target": {"name": "db"},
+            "data": [{"secretKey": "pw", "remoteRef": {"key": "db"}}],
+        }
+    }))
+    .unwrap();
+    w.external_secrets().create(&PostParams::default(), &es).await.expect("ExternalSecret");
+    wait_ready(&w.external_secrets(), "db", "SecretSynced").await;
+    assert_eq!(w.target("db").await["pw"], PASSWORD);
+    stores.delete(&name, &DeleteParams::default()).await.expect("delete ClusterSecretStore");
+    w.stop().await;
+}

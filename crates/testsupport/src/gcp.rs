@@ -296,6 +296,11 @@ impl FakeGoogle {
         self.state().denied.push(principal.to_string());
     }
 
+    /// How long the tokens issued from now on live (default an hour, as Google's).
+    pub fn set_token_lifetime(&self, lifetime: std::time::Duration) {
+        self.state().token_lifetime_secs = lifetime.as_secs().max(1);
+    }
+
     /// Forgets every issued token (as if revoked): the next call with one is 401.
     pub fn revoke_all_tokens(&self) {
         self.state().tokens.clear();
