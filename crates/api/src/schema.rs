@@ -111,3 +111,9 @@ fn strip_nullable(schema: &mut JSONSchemaProps) {
         }
     }
 }
+
+/// Drops the `default` schemars derives from `#[serde(default)]`, for fields Go writes as non-pointer structs
+/// (`json:",omitempty"`), whose CRD schema has no default.
+pub(crate) fn no_default(schema: &mut Schema) {
+    schema.remove("default");
+}

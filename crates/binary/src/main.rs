@@ -109,6 +109,8 @@ fn registries(settings: &ProviderSettings) -> (ProviderRegistry, GeneratorRegist
         let webhook = Arc::new(external_secrets_provider_webhook::WebhookProvider::new());
         (registry.with(webhook.clone()), generators.with(Arc::new(webhook.generators())))
     };
+    #[cfg(feature = "provider-gcp")]
+    let registry = registry.with(Arc::new(external_secrets_provider_gcp::GcpProvider::new()));
     (registry, generators)
 }
 

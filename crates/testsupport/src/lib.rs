@@ -19,6 +19,7 @@ pub mod aws;
 pub mod cluster;
 pub mod faults;
 pub mod grafana;
+pub mod gcp;
 pub mod pki;
 pub mod process;
 pub mod tools;
@@ -30,6 +31,7 @@ pub use aws::{AwsEndpoint, AwsOptions, parameter_store_call, secrets_manager_cal
 pub use cluster::{Cluster, ClusterOptions, client_from_kubeconfig};
 pub use faults::{Fault, FaultProxy};
 pub use grafana::FakeGrafana;
+pub use gcp::{FakeGoogle, GCP_PROJECT_ID, GCP_PROJECT_NUMBER, VersionState};
 pub use vault::{VaultOptions, VaultServer};
 
 /// Errors of the test environment. They say which component failed and what to do.

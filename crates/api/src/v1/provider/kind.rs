@@ -4,7 +4,9 @@
 //! The matches over [`ProviderKind`] here are exhaustive on purpose: a provider added to the enum does not
 //! compile until its key, whether it is implemented and where its spec lives are all written down.
 
-use super::{AwsProvider, FakeProvider, KubernetesProvider, SecretStoreProvider, VaultProvider, WebhookProvider};
+use super::{
+    AwsProvider, FakeProvider, GcpsmProvider, KubernetesProvider, SecretStoreProvider, VaultProvider, WebhookProvider,
+};
 
 /// A provider of ESO 2.9.0: one variant per key of `spec.provider` (ESO's `SecretStoreProvider`), in ESO's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -204,12 +206,11 @@ impl ProviderKind {
     /// not supported.
     pub const fn implemented(self) -> bool {
         match self {
-            Self::Aws | Self::Vault | Self::Kubernetes | Self::Fake | Self::Webhook => true,
+            Self::Aws | Self::Vault | Self::Gcpsm | Self::Kubernetes | Self::Fake | Self::Webhook => true,
             Self::AzureKv
             | Self::Akeyless
             | Self::BitwardenSecretsManager
             | Self::Ovh
-            | Self::Gcpsm
             | Self::Oracle
             | Self::Ibm
             | Self::YandexCertificateManager
@@ -275,6 +276,7 @@ impl SecretStoreProvider {
         match kind {
             ProviderKind::Aws => self.aws.is_some(),
             ProviderKind::Vault => self.vault.is_some(),
+            ProviderKind::Gcpsm => self.gcpsm.is_some(),
             ProviderKind::Kubernetes => self.kubernetes.is_some(),
             ProviderKind::Fake => self.fake.is_some(),
             ProviderKind::Webhook => self.webhook.is_some(),
@@ -282,7 +284,6 @@ impl SecretStoreProvider {
             | ProviderKind::Akeyless
             | ProviderKind::BitwardenSecretsManager
             | ProviderKind::Ovh
-            | ProviderKind::Gcpsm
             | ProviderKind::Oracle
             | ProviderKind::Ibm
             | ProviderKind::YandexCertificateManager
@@ -366,6 +367,13 @@ impl TypedProviderSpec for VaultProvider {
     const KIND: ProviderKind = ProviderKind::Vault;
     fn from_provider(provider: &SecretStoreProvider) -> Option<&Self> {
         provider.vault.as_ref()
+    }
+}
+
+impl TypedProviderSpec for GcpsmProvider {
+    const KIND: ProviderKind = ProviderKind::Gcpsm;
+    fn from_provider(provider: &SecretStoreProvider) -> Option<&Self> {
+        provider.gcpsm.as_ref()
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod aws;
 mod fake;
+mod gcpsm;
 mod kind;
 mod kubernetes;
 mod vault;
@@ -20,6 +21,11 @@ pub use aws::{
     AwsAuth, AwsAuthSecretRef, AwsJwtAuth, AwsProvider, AwsSecretsManager, AwsServiceType, AwsSessionTagsPolicy, AwsTag,
 };
 pub use fake::{FakeProvider, FakeProviderData};
+pub use gcpsm::{
+    GCPSM_LATEST_OR_FAIL, GCPSM_LATEST_OR_FETCH, GcpsmAuth, GcpsmAuthSecretRef, GcpsmAwsCredentialsConfig,
+    GcpsmConfigMapReference, GcpsmProvider, GcpsmSecretReference, GcpsmWorkloadIdentity,
+    GcpsmWorkloadIdentityFederation,
+};
 pub use kind::{ProviderKind, ProviderSelectionError, TypedProviderSpec};
 pub use kubernetes::{CertAuth, KubernetesAuth, KubernetesProvider, KubernetesServer, TokenAuth};
 pub use vault::{
@@ -32,7 +38,7 @@ pub use webhook::{WebhookProvider, WebhookProviderSecret};
 /// SecretStoreProvider contains the provider-specific configuration. Only one provider may be set.
 ///
 /// The providers this operator implements ([`ProviderKind::implemented`]: `aws`, `kubernetes`, `fake`) are typed.
-/// Every other ESO provider key (`gcpsm`, `azurekv`, `webhook`, ...) is kept as raw JSON in
+/// Every other ESO provider key (`azurekv`, `webhook`, ...) is kept as raw JSON in
 /// [`SecretStoreProvider::other`], so that stores of providers this operator does not implement still round-trip
 /// unchanged (and the API server does not prune them: the schema of `provider` preserves unknown fields).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -46,6 +52,10 @@ pub struct SecretStoreProvider {
     /// Vault configures this store to sync secrets using the HashiCorp Vault provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vault: Option<VaultProvider>,
+
+    /// GCPSM configures this store to sync secrets using Google Cloud Platform Secret Manager provider
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gcpsm: Option<GcpsmProvider>,
 
     /// Kubernetes configures this store to sync secrets using a Kubernetes cluster provider
     #[serde(default, skip_serializing_if = "Option::is_none")]
