@@ -341,7 +341,9 @@ async fn an_unsupported_generator_kind_is_named_in_a_condition_and_warning_event
     let (status, _, message) = wait_ready(&ess, "cluster-hook", "SecretSyncedError").await;
     assert_eq!(status, "False");
     assert!(
-        message.contains(&format!(r#"ClusterGenerator "{cluster_hook}": generator kind "QuayAccessToken" is not supported"#)),
+        message.contains(&format!(
+            r#"ClusterGenerator "{cluster_hook}": generator kind "QuayAccessToken" is not supported"#
+        )),
         "{message}"
     );
     let warned = eventually(Duration::from_secs(30), || {

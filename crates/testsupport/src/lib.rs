@@ -18,8 +18,8 @@
 pub mod aws;
 pub mod cluster;
 pub mod faults;
-pub mod grafana;
 pub mod gcp;
+pub mod grafana;
 pub mod pki;
 pub mod process;
 pub mod tools;
@@ -30,8 +30,8 @@ use std::sync::OnceLock;
 pub use aws::{AwsEndpoint, AwsOptions, parameter_store_call, secrets_manager_call};
 pub use cluster::{Cluster, ClusterOptions, client_from_kubeconfig};
 pub use faults::{Fault, FaultProxy};
-pub use grafana::FakeGrafana;
 pub use gcp::{FakeGoogle, GCP_PROJECT_ID, GCP_PROJECT_NUMBER, VersionState};
+pub use grafana::FakeGrafana;
 pub use vault::{VaultOptions, VaultServer};
 
 /// Errors of the test environment. They say which component failed and what to do.
