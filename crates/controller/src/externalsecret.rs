@@ -368,8 +368,8 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
         _ => std::time::Duration::ZERO,
     };
     let fetch_plan = plan(&es.spec)?;
-    // What stateful generators make is stored as GeneratorStates once everything was read and the data built;
-    // when the sync fails before that, it is cleaned up at the provider (ESO's statemanager commit/rollback).
+    // What stateful generators make is stored as GeneratorStates once the target is written; when the sync
+    // fails before that, it is cleaned up at the provider (ESO's statemanager commit/rollback).
     let mut states = crate::generator_state::StateTransaction::new(ctx, es);
     let built = match fetch_sources(ctx, es, &namespace, &fetch_plan, max_age, &mut states).await.and_then(|f| {
         f.map(|fetched| build_data(&es.spec, &fetched, es.spec.target.deletion_policy).map_err(ReconcileError::from))
@@ -385,7 +385,6 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
             return Err(e);
         }
     };
-    states.commit(ctx).await?;
     for missing in &built.missing {
         ctx.event(
             es,
@@ -394,10 +393,21 @@ async fn sync(es: &ExternalSecret, ctx: &Context, now: jiff::Timestamp) -> Resul
             format!("secret does not exist at provider using {missing}"),
         );
     }
-    let (written, message) = match &generic {
-        Some(generic) => generic_target::write(es, ctx, &namespace, &target, built, &fetch_plan, generic).await?,
-        None => write_target(es, ctx, &namespace, &target, built).await?,
+    let written = match &generic {
+        Some(generic) => generic_target::write(es, ctx, &namespace, &target, built, &fetch_plan, generic).await,
+        None => write_target(es, ctx, &namespace, &target, built).await,
     };
+    // States are committed (and the ones they supersede given their GC deadline) only once the target holds the
+    // new values: a failed write must not schedule the credentials the target still holds for deletion. ESO
+    // commits before the write.
+    let (written, message) = match written {
+        Ok(written) => written,
+        Err(e) => {
+            states.rollback(ctx).await;
+            return Err(e);
+        }
+    };
+    states.commit(ctx).await?;
     let (reason_, message, event) = match &generic {
         Some(generic) => generic_target::outcome(&written, message, &generic.kind.kind, &target),
         None => secret_outcome(&written, message),

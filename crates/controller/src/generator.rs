@@ -19,6 +19,7 @@ use external_secrets_generators::{GeneratorError, kind_name};
 use external_secrets_provider::{CredentialResolver, RemoteValue, StoreScope};
 use kube::Api;
 use serde::de::DeserializeOwned;
+use tracing::warn;
 
 use crate::context::Context;
 use crate::error::ReconcileError;
@@ -220,5 +221,22 @@ pub(crate) async fn generate_for_push(
         ctx.client.clone(),
         StoreScope::secret_store(namespace, format!("generator {}", generator_ref.name)),
     );
-    ctx.config.generators.generate(kind, &spec, &credentials).await.map_err(|e| fail(e.into()))
+    let (generated, state) =
+        ctx.config.generators.generate_with_state(kind, &spec, &credentials).await.map_err(|e| fail(e.into()))?;
+    if let Some(state) = state {
+        // A generator that made something on its provider's side (a Grafana token) would leave it there on every
+        // push: PushSecrets keep no GeneratorState here. Undo it and refuse, rather than leak a credential.
+        if let Err(e) = ctx.config.generators.cleanup(kind, &spec, &state, &credentials).await {
+            warn!(error = %e, "could not clean up what a generator made for a PushSecret");
+        }
+        return Err((
+            format!(
+                "generator kind {:?} keeps state at its provider, which a PushSecret's selector.generatorRef does not \
+                 support in this operator",
+                kind_name(kind)
+            ),
+            false,
+        ));
+    }
+    Ok(generated)
 }

@@ -279,6 +279,76 @@ async fn a_sync_that_fails_after_generating_deletes_the_new_token_and_stores_no_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_target_write_deletes_the_new_token_and_keeps_the_one_the_secret_holds() {
+    let cluster = cluster().await;
+    let admin = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("gs-write-fail").await.expect("ns");
+    let fake = FakeGrafana::start().await.expect("fake Grafana");
+    let op = start(&ns, true).await;
+    grafana_generator(&admin, &ns, &fake, "grafana", false).await;
+    let ess: Api<ExternalSecret> = Api::namespaced(admin.clone(), &ns);
+    ess.create(&PostParams::default(), &grafana_es(&ns, "dash", json!([grafana_ref("grafana")]))).await.expect("es");
+    wait_ready(&ess, "dash", "SecretSynced").await;
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), &ns);
+    let held = secret_data(&secrets, "dash").await["token"].clone();
+    let gs_api: Api<GeneratorState> = Api::namespaced(admin.clone(), &ns);
+    wait_for("the first state", Duration::from_secs(30), async || states(&gs_api).await.len() == 1).await;
+
+    // The user freezes the Secret: the next sync makes a new token but cannot write it.
+    let freeze = json!({"immutable": true});
+    secrets.patch("dash", &PatchParams::default(), &Patch::Merge(&freeze)).await.expect("freeze the Secret");
+    force_sync(&ess, "dash", 1).await;
+    wait_ready(&ess, "dash", "SecretSyncedError").await;
+    wait_for("the unwritten token deleted", Duration::from_secs(30), async || !fake.deleted_tokens().is_empty()).await;
+
+    // The token the Secret still holds stays valid: its state was not superseded, nothing schedules it for GC.
+    assert_eq!(secret_data(&secrets, "dash").await["token"], held);
+    assert!(fake.tokens().iter().any(|t| t.key == held), "the token in use is not deleted");
+    let kept = states(&gs_api).await;
+    assert_eq!(kept.len(), 1, "no state for the unwritten token");
+    assert!(kept[0].spec.garbage_collection_deadline.is_none(), "the state in use gets no GC deadline");
+    op.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_secret_refuses_a_stateful_generator_and_leaves_no_token_behind() {
+    let cluster = cluster().await;
+    let admin = cluster.admin_client().await.expect("admin");
+    let ns = cluster.namespace("gs-push").await.expect("ns");
+    let fake = FakeGrafana::start().await.expect("fake Grafana");
+    let op = start(&ns, true).await;
+    grafana_generator(&admin, &ns, &fake, "grafana", false).await;
+    let store = object(json!({"apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+        "metadata": {"name": "fake", "namespace": ns},
+        "spec": {"controller": op.class, "provider": {"fake": {"data": []}}}}));
+    Api::<external_secrets_api::SecretStore>::namespaced(admin.clone(), &ns)
+        .create(&PostParams::default(), &store)
+        .await
+        .expect("SecretStore");
+    let push = object(json!({"apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret",
+        "metadata": {"name": "tokens", "namespace": ns},
+        "spec": {"refreshInterval": "1h", "secretStoreRefs": [{"name": "fake", "kind": "SecretStore"}],
+            "selector": {"generatorRef": {"apiVersion": GENERATORS, "kind": "Grafana", "name": "grafana"}},
+            "data": [{"match": {"secretKey": "token", "remoteRef": {"remoteKey": "grafana-token"}}}]}}));
+    let pushes: Api<external_secrets_api::v1alpha1::PushSecret> = Api::namespaced(admin.clone(), &ns);
+    pushes.create(&PostParams::default(), &push).await.expect("PushSecret");
+    wait_for("the PushSecret's refusal", Duration::from_secs(60), async || {
+        pushes.get("tokens").await.ok().and_then(|p| p.status).is_some_and(|st| {
+            st.conditions.iter().any(|c| {
+                c.type_ == "Ready"
+                    && c.status == "False"
+                    && c.message.as_deref().is_some_and(|m| m.contains("keeps state at its provider"))
+            })
+        })
+    })
+    .await;
+    // The token made for the refused push was deleted at once, none is left in Grafana.
+    assert!(!fake.deleted_tokens().is_empty(), "the token was deleted");
+    assert!(fake.tokens().is_empty(), "no token left behind");
+    op.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_enable_generator_state_no_state_is_stored() {
     let cluster = cluster().await;
     let admin = cluster.admin_client().await.expect("admin");

@@ -280,6 +280,14 @@ fn payload_of(answer: Answer, key: &str) -> Result<Vec<u8>, ProviderError> {
     STANDARD.decode(data).map_err(|_| ProviderError::Malformed(format!("the payload of {key} is not base64")))
 }
 
+/// Whether a successful `access` answer carries a payload object with no data (an empty version).
+fn empty_payload(answer: &Answer) -> bool {
+    answer
+        .body
+        .get("payload")
+        .is_some_and(|p| p.is_object() && p.get("data").and_then(Value::as_str).is_none_or(str::is_empty))
+}
+
 #[async_trait]
 impl StoreClient for GcpStoreClient {
     async fn get(&self, key: &RemoteKey) -> Result<RemoteValue, ProviderError> {
@@ -397,12 +405,13 @@ impl StoreClient for GcpStoreClient {
         let latest = session.access(key, "latest").await?;
         let original = if latest.status == StatusCode::NOT_FOUND {
             None
+        } else if latest.is_success() && empty_payload(&latest) {
+            // A version whose payload is empty: nothing to compare or merge into.
+            Some(Vec::new())
         } else {
-            Some(payload_of(latest, key).or_else(|err| match err {
-                // A version whose payload is empty: nothing to compare or merge into.
-                ProviderError::Malformed(_) => Ok(Vec::new()),
-                other => Err(other),
-            })?)
+            // Anything else unreadable (no payload at all, bad base64) fails the push: merging a property into
+            // "nothing" would write a version without the secret's other properties.
+            Some(payload_of(latest, key)?)
         };
         let new_value = match property {
             None => {
@@ -473,6 +482,17 @@ impl StoreClient for GcpStoreClient {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_payload_without_data_is_an_empty_version() {
+        let answer = |body: serde_json::Value| Answer { status: StatusCode::OK, body };
+        assert!(empty_payload(&answer(serde_json::json!({"payload": {}}))));
+        assert!(empty_payload(&answer(serde_json::json!({"payload": {"data": ""}}))));
+        assert!(!empty_payload(&answer(serde_json::json!({"payload": {"data": "eA=="}}))));
+        // A 200 that is not a version (a proxy's page, another API's answer) is not an empty secret.
+        assert!(!empty_payload(&answer(serde_json::json!({"html": "<p>hi</p>"}))));
+        assert!(!empty_payload(&answer(serde_json::json!({"payload": "x"}))));
+    }
 
     #[test]
     fn ids_are_one_path_segment() {
