@@ -287,8 +287,21 @@ async fn run_cert_controller(args: CertControllerArgs, no_effect: &[(String, &'s
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Stack of each runtime worker thread. Debug builds lay large futures out on the stack (the store reconcile with
+/// every provider compiled in overflowed tokio's 2 MiB); release builds need far less. Only touched pages cost
+/// memory.
+const WORKER_STACK: usize = 8 * 1024 * 1024;
+
+fn main() -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(WORKER_STACK)
+        .build()
+        .context("could not start the async runtime")?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     #[cfg(feature = "dhat-heap")]
     if let Ok(mut profiler) = PROFILER.lock() {
         *profiler = Some(dhat::Profiler::builder().trim_backtraces(Some(48)).build());
